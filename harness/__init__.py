@@ -1,0 +1,1 @@
+"""The K2 acceptance suite's library: stack drivers, workload, faults, probes, checks, waits."""

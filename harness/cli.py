@@ -1,0 +1,126 @@
+"""Command line of the harness: `python -m harness --help`.
+
+  python -m harness setup                      install the stack's components (idempotent)
+  python -m harness stack up [--profile P] [--json]
+  python -m harness stack down [--purge]
+  python -m harness stack status [--json]
+  python -m harness stack logs SERVICE [--tail N]
+  python -m harness stack start|stop|kill|restart|pause|resume SERVICE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from harness.stack.components import ComponentMissing
+from harness.stack.driver import StackError, StackStatus
+from harness.stack.local import LocalDriver
+from harness.stack.provision import ProvisionError, provision
+from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, ProfileError
+from harness.stack.settings import SettingsError, StackSettings
+
+SERVICE_ACTIONS = ("start", "stop", "kill", "restart", "pause", "resume")
+EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError)
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness",
+        description="K2 acceptance harness: set up and drive the local stack of real services.",
+        epilog="Settings come from the environment: K2_STACK_DIR, K2_CACHE_DIR, K2_STACK_PORT_OFFSET, "
+               "K2_PORT_<NAME>. See README.md.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("setup", help="install Kafka, Apicurio Registry, SeaweedFS and PostgreSQL (idempotent)",
+                   description="Install every component of the local stack into the cache directory.")
+
+    stack = sub.add_parser("stack", help="start, stop and inspect the local stack",
+                           description="Manage the local stack of native processes.")
+    ssub = stack.add_subparsers(dest="action", required=True, metavar="ACTION")
+    profiles = sorted({*PROFILES, *PLANNED_PROFILES})
+    up = ssub.add_parser("up", help="start a profile's services in dependency order; reuses a ready stack",
+                         description="Start every service of a profile, dependencies first, and wait until "
+                                     "each answers a real client call.")
+    up.add_argument("--profile", default="infra", choices=profiles, help="which services (default: infra)")
+    up.add_argument("--json", action="store_true", help="print the status as JSON (progress goes to stderr)")
+    down = ssub.add_parser("down", help="stop every process of the stack and free its ports",
+                           description="Stop every process of the stack, dependents first.")
+    down.add_argument("--purge", action="store_true", help="also delete data, logs and generated secrets")
+    status = ssub.add_parser("status", help="state, pid, memory of each service, and client settings")
+    status.add_argument("--json", action="store_true", help="print as JSON")
+    logs = ssub.add_parser("logs", help="print a service's log")
+    logs.add_argument("service", choices=sorted(SERVICES))
+    logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
+    helps = {"start": "start one service (its dependencies must be ready)",
+             "stop": "stop one service gracefully (SIGKILL after a grace period)",
+             "kill": "kill one service at once (SIGKILL); its data stays",
+             "restart": "stop then start one service", "pause": "freeze one service (SIGSTOP)",
+             "resume": "unfreeze a paused service (SIGCONT)"}
+    for action in SERVICE_ACTIONS:
+        p = ssub.add_parser(action, help=helps[action], description=helps[action])
+        p.add_argument("service", choices=sorted(SERVICES))
+    return parser
+
+
+def print_status(status: StackStatus) -> None:
+    print(f"profile: {status.profile or '-'}")
+    for name, s in status.services.items():
+        mem = f"{s.rss_mb:.0f} MiB" if s.rss_mb is not None else "-"
+        print(f"  {name:<16} {s.state:<9} pid {s.pid or '-':<8} rss {mem:<9} {s.detail}")
+    if status.clients:
+        print("clients:")
+        c = status.clients
+        print(f"  kafka            {c['kafka']['bootstrap.servers']}")
+        print(f"  schema registry  {c['schema_registry']['url']}")
+        print(f"  s3               {c['s3']['endpoint']} bucket {c['s3']['bucket']}")
+        print(f"  postgres         {c['postgres']['dsn'].split('@')[-1]}")
+        print("  (secrets: `python -m harness stack status --json`)")
+
+
+def run_stack(args: argparse.Namespace) -> int:
+    driver = LocalDriver(StackSettings.from_env(), say=_err)
+    if args.action == "up":
+        t0 = time.monotonic()
+        status = driver.up(args.profile)
+        _err(f"[stack] up finished in {time.monotonic() - t0:.1f} s")
+        print(json.dumps(status.to_json(), indent=2)) if args.json else print_status(status)
+        return 0 if status.ready else 1
+    if args.action == "down":
+        t0 = time.monotonic()
+        stopped = driver.down(purge=args.purge)
+        _err(f"[stack] down finished in {time.monotonic() - t0:.1f} s "
+             f"({', '.join(stopped) if stopped else 'nothing was running'})")
+        return 0
+    if args.action == "status":
+        status = driver.status()
+        print(json.dumps(status.to_json(), indent=2)) if args.json else print_status(status)
+        return 0
+    if args.action == "logs":
+        print(driver.logs(args.service, tail=args.tail))
+        return 0
+    result = getattr(driver, args.action)(args.service)
+    health = result if result is not None else driver.health(args.service)
+    print(f"{args.service}: {health.state} ({health.detail})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "setup":
+            provision(StackSettings.from_env(), say=_err)
+            return 0
+        return run_stack(args)
+    except EXPECTED_ERRORS as exc:
+        _err(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted; run `python -m harness stack down` to stop what was started")
+        return 130

@@ -1,0 +1,1 @@
+"""Run the stack: the StackDriver protocol, the LocalDriver, service specs and provisioning."""

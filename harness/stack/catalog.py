@@ -1,0 +1,36 @@
+"""The Iceberg catalog of the local stack: pyiceberg's SqlCatalog on PostgreSQL, data on S3.
+
+The catalog is not a process of its own locally (it is a library over PostgreSQL and the object
+store), so it is initialised once both are ready: the namespace the platform writes into.
+Under compose the same properties point at an Iceberg REST catalog instead.
+"""
+
+from __future__ import annotations
+
+from harness.stack.service import StackContext
+from harness.stack.services import object_store, postgres
+
+CATALOG_NAME = "k2"
+NAMESPACE = "market_data"
+
+
+def properties(ctx: StackContext) -> dict[str, str]:
+    c = ctx.credentials
+    return {
+        "type": "sql",
+        "uri": f"postgresql+psycopg2://{c.postgres_user}:{c.postgres_password}@{ctx.host}:"
+               f"{ctx.port(postgres.NAME)}/catalog",
+        "warehouse": f"s3://{object_store.BUCKET}/",
+        "s3.endpoint": object_store.endpoint(ctx),
+        "s3.access-key-id": c.s3_access_key,
+        "s3.secret-access-key": c.s3_secret_key,
+        "s3.region": object_store.REGION,
+        "s3.path-style-access": "true",
+    }
+
+
+def initialise(ctx: StackContext) -> None:
+    from pyiceberg.catalog import load_catalog  # heavy import, only needed here
+
+    catalog = load_catalog(CATALOG_NAME, **properties(ctx))
+    catalog.create_namespace_if_not_exists(NAMESPACE)

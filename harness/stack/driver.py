@@ -1,0 +1,90 @@
+"""What every way of running the stack offers the suite: the StackDriver protocol and its reports.
+
+Scenarios never know which driver runs (LocalDriver: native processes; ComposeDriver: Docker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+ServiceState = Literal["ready", "starting", "stopped", "failed", "paused"]
+
+
+class StackError(RuntimeError):
+    """The stack could not do what was asked; the message says which service and why."""
+
+
+@dataclass
+class Resources:
+    rss_bytes: int
+    cpu_seconds: float
+    cpu_percent: float
+    processes: int
+
+    @property
+    def rss_mb(self) -> float:
+        return self.rss_bytes / 2**20
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: ServiceState
+    detail: str = ""
+    pid: int | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    started_at: float | None = None
+    ready_at: float | None = None
+    restarts: int = 0
+    rss_mb: float | None = None
+    cpu_seconds: float | None = None
+    log: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
+
+
+@dataclass
+class StackStatus:
+    profile: str | None
+    services: dict[str, ServiceStatus]
+    clients: dict[str, Any]
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.services) and all(s.ready for s in self.services.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"profile": self.profile,
+                "services": {n: asdict(s) for n, s in self.services.items()},
+                "clients": self.clients}
+
+
+class StackDriver(Protocol):
+    def up(self, profile: str) -> StackStatus: ...
+
+    def down(self, purge: bool = False) -> list[str]: ...
+
+    def status(self) -> StackStatus: ...
+
+    def health(self, service: str) -> ServiceStatus: ...
+
+    def start(self, service: str) -> ServiceStatus: ...
+
+    def stop(self, service: str) -> None: ...
+
+    def kill(self, service: str) -> None: ...
+
+    def restart(self, service: str) -> ServiceStatus: ...
+
+    def pause(self, service: str) -> None: ...
+
+    def resume(self, service: str) -> None: ...
+
+    def logs(self, service: str, tail: int | None = None) -> str: ...
+
+    def resources(self, service: str) -> Resources: ...
+
+    def clients(self) -> dict[str, Any]: ...

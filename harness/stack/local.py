@@ -1,0 +1,400 @@
+"""LocalDriver: the stack as native processes on this machine, no Docker.
+
+Each service runs in a session (process group) of its own, writes to `.stack/logs/<name>.log`
+and keeps its data in `.stack/data/<name>`. What runs is recorded in `.stack/state.json`
+(pid and process start time, so a recycled pid is never mistaken for ours); the processes
+outlive the command that started them, and `down` finds them again from that file, or, if it
+was lost with a crashed harness, from their working directories and command lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.stack import catalog, processes
+from harness.stack.components import Components
+from harness.stack.driver import Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.service import NotReady, ServiceSpec, StackContext
+from harness.stack.services import SERVICES, object_store, postgres, profile_services, schema_registry, start_order
+from harness.stack.services import kafka as kafka_service
+from harness.stack.settings import Credentials, StackSettings
+from harness.waiting import ConditionTimeout, eventually
+
+Say = Callable[[str], None]
+
+
+class ServiceDied(StackError):
+    pass
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+class LocalDriver:
+    def __init__(self, settings: StackSettings | None = None, say: Say = _quiet) -> None:
+        self.settings = settings or StackSettings.from_env()
+        self.say = say
+        self._lock = threading.RLock()
+        self._state_lock = threading.Lock()  # up() records several services from parallel threads
+        self._popen: dict[str, subprocess.Popen[bytes]] = {}
+        self._ctx: StackContext | None = None
+
+    # ---------------------------------------------------------------- context and state
+    @property
+    def ctx(self) -> StackContext:
+        if self._ctx is None:
+            components = Components.locate(self.settings)
+            creds = Credentials.load_or_create(self.settings.credentials_file, os.environ)
+            self._ctx = StackContext(self.settings, components, creds)
+        return self._ctx
+
+    def _read_state(self) -> dict[str, Any]:
+        try:
+            state: dict[str, Any] = json.loads(self.settings.state_file.read_text())
+            return state
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {"profile": None, "services": {}}
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        path = self.settings.state_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(path)
+
+    def _update(self, name: str, **fields: Any) -> None:
+        with self._state_lock:
+            state = self._read_state()
+            state["services"].setdefault(name, {}).update(fields)
+            self._write_state(state)
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One mutation of the stack at a time, across threads and across processes."""
+        self.settings.root.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.settings.root / ".lock", "w") as lockfile:
+            fcntl.flock(lockfile, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lockfile, fcntl.LOCK_UN)
+
+    def _process(self, name: str) -> psutil.Process | None:
+        popen = self._popen.get(name)
+        if popen is not None:
+            popen.poll()  # reap our own child so a dead service is not a zombie that looks alive
+        rec = self._read_state()["services"].get(name, {})
+        return processes.process(rec.get("pid"), rec.get("create_time"))
+
+    @staticmethod
+    def _spec(name: str) -> ServiceSpec:
+        if name not in SERVICES:
+            raise StackError(f"unknown service {name!r}; the stack has {', '.join(SERVICES)}")
+        return SERVICES[name]
+
+    def _known(self) -> list[str]:
+        state = self._read_state()
+        profile = state.get("profile")
+        names = list(profile_services(profile)) if profile else []
+        names += [n for n in state["services"] if n not in names and n in SERVICES]
+        return start_order(names)
+
+    # ---------------------------------------------------------------- observing
+    def health(self, service: str) -> ServiceStatus:
+        spec = self._spec(service)
+        rec = self._read_state()["services"].get(service, {})
+        p = self._process(service)
+        state: ServiceState
+        if p is None:
+            state = "failed" if rec.get("wanted") == "running" else "stopped"
+            detail = "process exited unexpectedly" if state == "failed" else "not running"
+        elif processes.is_paused(p):
+            state, detail = "paused", "process is paused (SIGSTOP)"
+        else:
+            try:
+                state, detail = "ready", spec.ready(self.ctx)
+            except NotReady as exc:
+                state, detail = "starting", str(exc)
+        status = ServiceStatus(
+            name=service, state=state, detail=detail, pid=p.pid if p else None,
+            ports={k: self.settings.ports[k] for k in spec.ports},
+            started_at=rec.get("started_at"), ready_at=rec.get("ready_at"), restarts=rec.get("restarts", 0),
+            log=str(self._log_path(service)))
+        if p is not None:
+            with contextlib.suppress(psutil.Error):
+                procs = processes.tree(p)
+                status.rss_mb = round(sum(q.memory_info().rss for q in procs) / 2**20, 1)
+                status.cpu_seconds = round(sum(q.cpu_times().user + q.cpu_times().system for q in procs), 2)
+        return status
+
+    def status(self) -> StackStatus:
+        names = self._known()
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            found = dict(zip(names, pool.map(self.health, names), strict=True))
+        return StackStatus(profile=self._read_state().get("profile"), services=found,
+                           clients=self.clients() if names else {})
+
+    def clients(self) -> dict[str, Any]:
+        ctx = self.ctx
+        c = ctx.credentials
+        return {
+            "kafka": {"bootstrap.servers": kafka_service.bootstrap(ctx)},
+            "schema_registry": {"url": schema_registry.url(ctx)},
+            "s3": {"endpoint": object_store.endpoint(ctx), "access_key": c.s3_access_key,
+                   "secret_key": c.s3_secret_key, "region": object_store.REGION, "bucket": object_store.BUCKET},
+            "catalog": {"name": catalog.CATALOG_NAME, "namespace": catalog.NAMESPACE,
+                        "properties": catalog.properties(ctx)},
+            "postgres": {"dsn": postgres.dsn(ctx), "catalog_dsn": postgres.dsn(ctx, "catalog")},
+        }
+
+    def versions(self) -> dict[str, str]:
+        return self.ctx.components.versions()
+
+    def logs(self, service: str, tail: int | None = None) -> str:
+        self._spec(service)
+        path = self._log_path(service)
+        if not path.exists():
+            return ""
+        lines = path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-tail:] if tail else lines)
+
+    def resources(self, service: str) -> Resources:
+        p = self._process(service)
+        if p is None:
+            raise StackError(f"{service} is not running")
+        return processes.resources(p)
+
+    def _log_path(self, service: str) -> Path:
+        return self.settings.logs / f"{service}.log"
+
+    # ---------------------------------------------------------------- starting
+    def up(self, profile: str) -> StackStatus:
+        """Start every service of the profile in dependency order; reuse what is already ready.
+
+        Services whose dependencies are ready start in parallel. If any fails, the services
+        this call started are stopped again, so a failed `up` leaves nothing behind.
+        """
+        names = start_order(profile_services(profile))
+        with self._exclusive():
+            state = self._read_state()
+            if state.get("profile") and state["profile"] != profile:
+                self.say(f"[stack] switching profile {state['profile']} -> {profile}")
+            state["profile"] = profile
+            self._write_state(state)
+            self._check_ports_for(names)
+            started: list[str] = []
+            ready = {n: threading.Event() for n in names}
+            failures: dict[str, BaseException] = {}
+
+            def bring_up(name: str) -> None:
+                spec = SERVICES[name]
+                for dep in spec.depends_on:
+                    while not ready[dep].wait(0.2):
+                        if failures:
+                            return
+                if failures:
+                    return
+                try:
+                    current = self.health(name).state
+                    if current == "paused":
+                        raise StackError(f"{name} is paused; resume it first")
+                    if current in ("ready", "starting"):
+                        eventually(lambda: self.health(name).ready, within=spec.ready_within,
+                                   describe=f"{name} (already running) ready")
+                        self.say(f"[stack] {name}: already running, reused")
+                        spec.initialise(self.ctx)
+                    else:
+                        started.append(name)
+                        self._start_and_wait(spec)
+                    ready[name].set()
+                except BaseException as exc:
+                    failures[name] = exc
+
+            t0 = time.monotonic()
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                list(pool.map(bring_up, names))
+            if failures:
+                for name in reversed(started):
+                    with contextlib.suppress(Exception):
+                        self._stop(SERVICES[name], signal.SIGKILL if name in failures else None)
+                name, exc = next(iter(failures.items()))
+                raise StackError(f"{name} did not start: {exc}") from exc
+            if {"postgres", "object-store"} <= set(names):
+                catalog.initialise(self.ctx)
+            self.say(f"[stack] profile {profile} ready in {time.monotonic() - t0:.1f} s")
+        return self.status()
+
+    def _check_ports_for(self, names: list[str]) -> None:
+        busy = []
+        for name in names:
+            if self._process(name) is not None:
+                continue  # ours, running: its ports are meant to be taken
+            for port_name in SERVICES[name].ports:
+                port = self.settings.ports[port_name]
+                if not processes.port_free(self.settings.host, port):
+                    owner = processes.port_owner(port)
+                    var = "K2_PORT_" + port_name.upper().replace("-", "_")
+                    busy.append(f"port {port} ({port_name}) is in use{' by ' + owner if owner else ''}; "
+                                f"stop it, or set {var} or K2_STACK_PORT_OFFSET")
+        if busy:
+            raise StackError("; ".join(busy))
+
+    def _start_and_wait(self, spec: ServiceSpec) -> None:
+        t0 = time.monotonic()
+        ctx = self.ctx
+        spec.prepare(ctx)
+        self.settings.logs.mkdir(parents=True, exist_ok=True)
+        run_dir = ctx.run_dir(spec.name)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if spec.run_as:
+            shutil.chown(run_dir, spec.run_as)
+        log = open(self._log_path(spec.name), "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            log.write(f"\n===== k2 stack: starting {spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n"
+                      .encode())
+            log.flush()
+            popen = subprocess.Popen(
+                spec.command(ctx), cwd=run_dir, env={**os.environ, **spec.env(ctx)},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, user=spec.run_as)
+        finally:
+            log.close()
+        self._popen[spec.name] = popen
+        rec = self._read_state()["services"].get(spec.name, {})
+        self._update(spec.name, pid=popen.pid, create_time=psutil.Process(popen.pid).create_time(),
+                     wanted="running", started_at=time.time(), ready_at=None,
+                     restarts=rec.get("restarts", -1) + 1)
+        self.say(f"[stack] {spec.name}: started (pid {popen.pid}), waiting for readiness ...")
+
+        def probe() -> str:
+            if popen.poll() is not None:
+                raise ServiceDied(f"exited with code {popen.returncode}; last log lines:\n"
+                                  + self.logs(spec.name, tail=20))
+            return spec.ready(ctx)
+
+        try:
+            detail = eventually(probe, within=spec.ready_within, every=0.25, fatal=(ServiceDied,),
+                                describe=f"{spec.name} ready")
+        except ConditionTimeout as exc:
+            raise StackError(f"{exc}\nlast log lines:\n{self.logs(spec.name, tail=20)}") from None
+        spec.initialise(ctx)
+        self._update(spec.name, ready_at=time.time())
+        self.say(f"[stack] {spec.name}: ready in {time.monotonic() - t0:.1f} s ({detail})")
+
+    def start(self, service: str) -> ServiceStatus:
+        spec = self._spec(service)
+        with self._exclusive():
+            if self._process(service) is not None:
+                return self.health(service)
+            for dep in spec.depends_on:
+                if self.health(dep).state != "ready":
+                    raise StackError(f"cannot start {service}: it needs {dep}, which is not ready; "
+                                     f"start {dep} first")
+            self._check_ports_for([service])
+            self._start_and_wait(spec)
+        return self.health(service)
+
+    def restart(self, service: str) -> ServiceStatus:
+        spec = self._spec(service)
+        with self._exclusive():
+            self._stop(spec)
+        return self.start(service)
+
+    # ---------------------------------------------------------------- stopping and faults
+    def _stop(self, spec: ServiceSpec, sig: signal.Signals | None = None) -> None:
+        """Stop gracefully (the service's own stop signal, then SIGKILL after its grace period),
+        or at once with `sig=SIGKILL`; then wait until its ports are free."""
+        self._update(spec.name, wanted="stopped")
+        p = self._process(spec.name)
+        if p is not None:
+            procs = processes.tree(p)
+            if sig == signal.SIGKILL:
+                processes.signal_group(p, signal.SIGKILL)
+            else:
+                with contextlib.suppress(psutil.Error):
+                    p.send_signal(sig or spec.stop_signal)
+                processes.signal_group(p, signal.SIGCONT)  # a paused service must run to exit
+            alive = processes.wait_gone(procs, timeout=spec.stop_grace if sig != signal.SIGKILL else 10)
+            if alive:
+                self.say(f"[stack] {spec.name}: still running after {spec.stop_grace:.0f} s, sending SIGKILL")
+                processes.signal_group(p, signal.SIGKILL)
+                for q in alive:
+                    with contextlib.suppress(psutil.Error):
+                        q.kill()
+                processes.wait_gone(alive, timeout=10)
+        popen = self._popen.pop(spec.name, None)
+        if popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                popen.wait(timeout=5)
+        self._wait_ports_free(spec)
+
+    def _wait_ports_free(self, spec: ServiceSpec) -> None:
+        host, ports = self.settings.host, [self.settings.ports[k] for k in spec.ports]
+        eventually(lambda: [p for p in ports if not processes.port_free(host, p)] == [],
+                   within=15, describe=f"ports {ports} of {spec.name} free")
+
+    def stop(self, service: str) -> None:
+        with self._exclusive():
+            self._stop(self._spec(service))
+
+    def kill(self, service: str) -> None:
+        with self._exclusive():
+            self._stop(self._spec(service), sig=signal.SIGKILL)
+
+    def pause(self, service: str) -> None:
+        p = self._process(service)
+        if p is None:
+            raise StackError(f"cannot pause {service}: it is not running")
+        processes.signal_group(p, signal.SIGSTOP)
+
+    def resume(self, service: str) -> None:
+        p = self._process(service)
+        if p is None:
+            raise StackError(f"cannot resume {service}: it is not running")
+        processes.signal_group(p, signal.SIGCONT)
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop everything this stack started, dependents first; with purge, delete its data too.
+
+        Returns the names of what it stopped. Processes found under the stack directory but
+        missing from the state file (a harness that crashed mid-start) are killed as well.
+        """
+        stopped: list[str] = []
+        with self._exclusive():
+            state = self._read_state()
+            running = [n for n in reversed(self._known()) if self._process(n) is not None]
+            for name in running:
+                t0 = time.monotonic()
+                self._stop(SERVICES[name])
+                stopped.append(name)
+                self.say(f"[stack] {name}: stopped in {time.monotonic() - t0:.1f} s")
+            strays = processes.processes_under(self.settings.root)
+            for p in strays:
+                self.say(f"[stack] killing stray process {p.pid} {' '.join(p.cmdline()[:3])}")
+                processes.signal_group(p, signal.SIGKILL)
+            processes.wait_gone(strays, timeout=10)
+            state["services"] = {n: {**r, "wanted": "stopped"} for n, r in state["services"].items()}
+            self._write_state(state)
+            if purge:
+                for sub in ("data", "run", "logs"):
+                    shutil.rmtree(self.settings.root / sub, ignore_errors=True)
+                for f in (self.settings.state_file, self.settings.credentials_file):
+                    f.unlink(missing_ok=True)
+                self._ctx = None
+                self.say(f"[stack] purged {self.settings.root}")
+        return stopped

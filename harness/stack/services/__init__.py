@@ -1,0 +1,56 @@
+"""Every service the stack can run, and the profiles that group them."""
+
+from __future__ import annotations
+
+from harness.stack.service import ServiceSpec
+from harness.stack.services import kafka, object_store, postgres, schema_registry
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC)
+}
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    "infra": ("kafka", "schema-registry", "object-store", "postgres"),
+}
+
+# Declared so that `--profile full` gives a clear answer instead of "unknown profile".
+PLANNED_PROFILES = {
+    "full": "infra + exchange, ingest, consumer, api (the reference platform, not built yet)",
+    "faultable": "full behind toxiproxy (not built yet)",
+}
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def profile_services(profile: str) -> tuple[str, ...]:
+    if profile in PROFILES:
+        return PROFILES[profile]
+    if profile in PLANNED_PROFILES:
+        raise ProfileError(f"profile {profile!r} is not available yet: {PLANNED_PROFILES[profile]}; "
+                           f"use one of {', '.join(PROFILES)}")
+    raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+
+
+def start_order(names: tuple[str, ...] | list[str]) -> list[str]:
+    """Dependencies first (a topological order); a cycle or an unknown service is an error."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise ValueError(f"dependency cycle: {' -> '.join((*path, name))}")
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}")
+        visiting.add(name)
+        for dep in SERVICES[name].depends_on:
+            visit(dep, (*path, name))
+        visiting.discard(name)
+        order.append(name)
+
+    for n in sorted(names):
+        visit(n, ())
+    return order

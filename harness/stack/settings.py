@@ -1,0 +1,147 @@
+"""Where the local stack lives, which ports it uses and which secrets it runs with.
+
+Everything comes from environment variables with defaults, read once into a `StackSettings`:
+
+  K2_STACK_DIR          state of a running stack (data, logs, configs)   default: <repo>/.stack
+  K2_CACHE_DIR          downloaded components, shared by all clones       default: ~/.cache/k2-acceptance
+  K2_STACK_PORT_OFFSET  added to every default port (run two stacks side by side)   default: 0
+  K2_PORT_<NAME>        one port, e.g. K2_PORT_KAFKA=29092 (NAME upper-case, '-' as '_')
+
+Default ports are deliberately not the services' usual ones, so a developer's own Kafka on
+9092 or PostgreSQL on 5432 never clashes with the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+
+# SeaweedFS opens a gRPC port at <port> + 10000 for each of these; allocation checks both.
+GRPC_OFFSET = 10000
+PORTS_WITH_GRPC = ("object-store-master", "object-store-volume", "object-store-filer", "object-store-s3",
+                   "object-store-admin")
+
+DEFAULT_PORTS: dict[str, int] = {
+    "kafka": 19092,
+    "kafka-controller": 19093,
+    "schema-registry": 18081,
+    "postgres": 15432,
+    "object-store-s3": 18333,
+    "object-store-master": 19333,
+    "object-store-volume": 18080,
+    "object-store-filer": 18888,
+    "object-store-admin": 18646,
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the setting and the fix."""
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; set it to e.g. {default}") from None
+
+
+def resolve_ports(env: Mapping[str, str]) -> dict[str, int]:
+    """Default ports shifted by K2_STACK_PORT_OFFSET, then single K2_PORT_<NAME> overrides."""
+    offset = _env_int(env, "K2_STACK_PORT_OFFSET", 0)
+    ports: dict[str, int] = {}
+    for name, default in DEFAULT_PORTS.items():
+        var = "K2_PORT_" + name.upper().replace("-", "_")
+        port = _env_int(env, var, default + offset)
+        top = 65535 - (GRPC_OFFSET if name in PORTS_WITH_GRPC else 0)
+        if not 1024 <= port <= top:
+            raise SettingsError(f"port {port} for {name} is outside 1024..{top}; change {var} "
+                                f"or K2_STACK_PORT_OFFSET")
+        ports[name] = port
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        used = [port] + ([port + GRPC_OFFSET] if name in PORTS_WITH_GRPC else [])
+        for p in used:
+            if p in seen:
+                raise SettingsError(f"port {p} is given to both {seen[p]} and {name}; "
+                                    f"change one of their K2_PORT_* settings")
+            seen[p] = name
+    return ports
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets of the local stack: generated once per stack directory, never in code."""
+
+    s3_access_key: str
+    s3_secret_key: str
+    postgres_user: str
+    postgres_password: str
+
+    @staticmethod
+    def load_or_create(path: Path, env: Mapping[str, str]) -> Credentials:
+        if path.exists():
+            data = json.loads(path.read_text())
+            return Credentials(**data)
+        creds = Credentials(
+            s3_access_key=env.get("K2_S3_ACCESS_KEY") or "k2-" + secrets.token_hex(6),
+            s3_secret_key=env.get("K2_S3_SECRET_KEY") or secrets.token_urlsafe(24),
+            postgres_user="k2",
+            postgres_password=env.get("K2_POSTGRES_PASSWORD") or secrets.token_urlsafe(18),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(creds.__dict__, f, indent=2)
+        return creds
+
+    def redacted(self) -> dict[str, str]:
+        return {k: "***" for k in self.__dict__}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    root: Path
+    cache: Path
+    ports: dict[str, int]
+    host: str = HOST
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] | None = None) -> StackSettings:
+        env = os.environ if env is None else env
+        root = Path(env.get("K2_STACK_DIR") or REPO_ROOT / ".stack").resolve()
+        cache = Path(env.get("K2_CACHE_DIR") or Path.home() / ".cache" / "k2-acceptance").resolve()
+        return StackSettings(root=root, cache=cache, ports=resolve_ports(env))
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def run(self) -> Path:
+        """Per-service working directories and generated configuration files."""
+        return self.root / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.root / "credentials.json"
+
+    def port(self, name: str) -> int:
+        return self.ports[name]
