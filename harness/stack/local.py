@@ -316,10 +316,12 @@ class LocalDriver:
         return self.start(service)
 
     # ---------------------------------------------------------------- stopping and faults
-    def _stop(self, spec: ServiceSpec, sig: signal.Signals | None = None) -> None:
+    def _stop(self, spec: ServiceSpec, sig: signal.Signals | None = None, crash: bool = False) -> None:
         """Stop gracefully (the service's own stop signal, then SIGKILL after its grace period),
-        or at once with `sig=SIGKILL`; then wait until its ports are free."""
-        self._update(spec.name, wanted="stopped")
+        or at once with `sig=SIGKILL`; then wait until its ports are free. A `crash` is not
+        recorded as a wish to stop, so the service then reports "failed", as after a real crash."""
+        if not crash:
+            self._update(spec.name, wanted="stopped")
         p = self._process(spec.name)
         if p is not None:
             procs = processes.tree(p)
@@ -353,20 +355,24 @@ class LocalDriver:
             self._stop(self._spec(service))
 
     def kill(self, service: str) -> None:
+        """SIGKILL the service's processes, like a crash: it reports "failed" until started."""
         with self._exclusive():
-            self._stop(self._spec(service), sig=signal.SIGKILL)
+            self._stop(self._spec(service), sig=signal.SIGKILL, crash=True)
 
     def pause(self, service: str) -> None:
         p = self._process(service)
         if p is None:
             raise StackError(f"cannot pause {service}: it is not running")
         processes.signal_group(p, signal.SIGSTOP)
+        # the kernel stops a process's threads asynchronously: return once it really is frozen
+        eventually(lambda: processes.is_paused(p), within=10, describe=f"{service} paused")
 
     def resume(self, service: str) -> None:
         p = self._process(service)
         if p is None:
             raise StackError(f"cannot resume {service}: it is not running")
         processes.signal_group(p, signal.SIGCONT)
+        eventually(lambda: not processes.is_paused(p), within=10, describe=f"{service} resumed")
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop everything this stack started, dependents first; with purge, delete its data too.
@@ -385,8 +391,9 @@ class LocalDriver:
                 self.say(f"[stack] {name}: stopped in {time.monotonic() - t0:.1f} s")
             strays = processes.processes_under(self.settings.root)
             for p in strays:
-                self.say(f"[stack] killing stray process {p.pid} {' '.join(p.cmdline()[:3])}")
-                processes.signal_group(p, signal.SIGKILL)
+                with contextlib.suppress(psutil.Error):  # it may die (or be a zombie) meanwhile
+                    self.say(f"[stack] killing stray process {p.pid} {' '.join(p.cmdline()[:3])}")
+                    processes.signal_group(p, signal.SIGKILL)
             processes.wait_gone(strays, timeout=10)
             state["services"] = {n: {**r, "wanted": "stopped"} for n, r in state["services"].items()}
             self._write_state(state)

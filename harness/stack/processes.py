@@ -57,7 +57,12 @@ def tree(p: psutil.Process) -> list[psutil.Process]:
 def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Wait for the processes to exit (psutil.wait_procs polls their state); return the living."""
     _gone, alive = psutil.wait_procs(list(procs), timeout=timeout)
-    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    living = []
+    for p in alive:
+        with contextlib.suppress(psutil.Error):  # gone or a zombie: not living
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                living.append(p)
+    return living
 
 
 def resources(p: psutil.Process, sample: float = 0.2) -> Resources:

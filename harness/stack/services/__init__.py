@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from harness.stack.service import ServiceSpec
 from harness.stack.services import kafka, object_store, postgres, schema_registry
 
@@ -33,7 +35,7 @@ def profile_services(profile: str) -> tuple[str, ...]:
     raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
-def start_order(names: tuple[str, ...] | list[str]) -> list[str]:
+def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICES) -> list[str]:
     """Dependencies first (a topological order); a cycle or an unknown service is an error."""
     order: list[str] = []
     visiting: set[str] = set()
@@ -43,10 +45,10 @@ def start_order(names: tuple[str, ...] | list[str]) -> list[str]:
             return
         if name in visiting:
             raise ValueError(f"dependency cycle: {' -> '.join((*path, name))}")
-        if name not in SERVICES:
+        if name not in specs:
             raise ValueError(f"unknown service {name!r}")
         visiting.add(name)
-        for dep in SERVICES[name].depends_on:
+        for dep in specs[name].depends_on:
             visit(dep, (*path, name))
         visiting.discard(name)
         order.append(name)

@@ -6,6 +6,7 @@ import base64
 import logging
 import subprocess
 import uuid
+from typing import Any
 
 from confluent_kafka.admin import AdminClient
 
@@ -90,8 +91,9 @@ _quiet.propagate = False
 
 
 def ready(ctx: StackContext) -> str:
-    admin = AdminClient({"bootstrap.servers": bootstrap(ctx), "socket.timeout.ms": 2000,
-                         "logger": _quiet, "log.connection.close": False})
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap(ctx), "socket.timeout.ms": 2000,
+                            "logger": _quiet, "log.connection.close": False}
+    admin = AdminClient(conf)
     try:
         md = admin.list_topics(timeout=3)
     except Exception as exc:  # KafkaException: broker not reachable yet

@@ -19,8 +19,10 @@ def endpoint(ctx: StackContext) -> str:
     return f"http://{ctx.host}:{ctx.port('object-store-s3')}"
 
 
-def s3_client(ctx: StackContext, timeout: float = 3.0) -> Any:
-    return boto3.client(
+def s3_client(ctx: StackContext, timeout: float = 5.0) -> Any:
+    # A session per client: boto3's default session is not safe to share between threads,
+    # and status() probes every service in parallel.
+    return boto3.session.Session().client(
         "s3", endpoint_url=endpoint(ctx), region_name=REGION,
         aws_access_key_id=ctx.credentials.s3_access_key, aws_secret_access_key=ctx.credentials.s3_secret_key,
         config=Config(s3={"addressing_style": "path"}, connect_timeout=timeout, read_timeout=timeout,

@@ -1,0 +1,72 @@
+# K2 acceptance: the two commands of the README are `make acceptance` (the main job) and
+# `make test` (what CI runs). Both set everything up first; `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE ?= $(HOME)/.cache/k2-acceptance
+ALLURE_VERSION := 3.18.0
+ALLURE := $(CACHE)/allure-$(ALLURE_VERSION)/node_modules/.bin/allure
+REQS_STAMP := $(VENV)/.requirements-installed
+BEHAVE_ARGS ?=
+PROFILE ?= infra
+
+.DEFAULT_GOAL := help
+.PHONY: help setup acceptance test lint unit integration features report stack-up stack-down stack-status clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(REQS_STAMP): requirements.txt
+	@echo "[setup] Python environment in $(VENV) ..."
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+	@echo "[setup] Python packages installed"
+
+setup: $(REQS_STAMP) ## create .venv and install every component of the local stack (idempotent)
+	@$(BIN)/python -m harness setup
+
+acceptance: setup ## MAIN JOB: start the stack, run every default feature, build the Allure HTML report
+	@$(BIN)/python -m harness stack up --profile $(PROFILE); rc=$$?; \
+	if [ $$rc -eq 0 ]; then $(BIN)/behave $(BEHAVE_ARGS); rc=$$?; fi; \
+	$(MAKE) --no-print-directory report || true; \
+	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack down; fi; \
+	echo "[acceptance] report: reports/allure-report/index.html"; exit $$rc
+
+test: setup lint unit integration features ## WHAT CI RUNS: lint, unit and integration tests, features
+
+lint: setup ## ruff and mypy
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+
+unit: setup ## unit tests of harness and k2 (no services)
+	@$(BIN)/pytest -q tests/unit
+
+integration: setup ## integration tests on a stack of real services of their own (.stack-pytest)
+	@$(BIN)/pytest -q tests/integration
+
+features: setup ## behave features; starts (and stops) the stack if none is up
+	@$(BIN)/behave $(BEHAVE_ARGS)
+
+report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
+	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \
+	  mkdir -p $(CACHE)/allure-$(ALLURE_VERSION) && \
+	  npm install --silent --no-audit --no-fund --prefix $(CACHE)/allure-$(ALLURE_VERSION) allure@$(ALLURE_VERSION); }
+	@test -d reports/allure-results || { echo "[report] no reports/allure-results yet: run the features first"; exit 1; }
+	@$(ALLURE) generate reports/allure-results -o reports/allure-report >/dev/null
+	@echo "[report] reports/allure-report/index.html"
+
+stack-up: setup ## start the local stack (PROFILE=infra)
+	@$(BIN)/python -m harness stack up --profile $(PROFILE)
+
+stack-down: ## stop the local stack and free its ports
+	@test -x $(BIN)/python && $(BIN)/python -m harness stack down || true
+
+stack-status: ## state of every service and the client settings
+	@$(BIN)/python -m harness stack status
+
+clean: stack-down ## stop the stack and delete its data, reports and caches of the tools
+	@test -x $(BIN)/python && $(BIN)/python -m harness stack down --purge || true
+	@rm -rf reports/allure-results reports/allure-report .pytest_cache .mypy_cache .ruff_cache

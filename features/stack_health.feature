@@ -1,0 +1,16 @@
+Feature: Stack health
+  As the team that runs the K2 market-data platform
+  We want every service of the stack to start in dependency order and report its health truthfully
+  So that no test run and no deployment starts on a half-working stack
+
+  Scenario: The infrastructure starts and every service is ready
+    Given the infrastructure is started within 90 seconds
+    Then these services are ready, each answering a real request:
+      | service         | request it answers                 |
+      | postgres        | a database query                   |
+      | object-store    | an authenticated bucket listing    |
+      | kafka           | a cluster metadata request         |
+      | schema-registry | a listing of its subjects          |
+    And the schema registry became ready only after the database that stores its schemas
+    And the object store holds the warehouse bucket
+    And the table catalog holds the market data namespace

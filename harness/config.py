@@ -1,0 +1,71 @@
+"""RunConfig: how one run of the suite is set up, from behave userdata (-D name=value) and env.
+
+Precedence: -D on the command line > behave.ini userdata > K2_<NAME> environment variable > default
+(the environment fills only names that neither -D nor behave.ini set).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DRIVERS = ("local",)
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A run setting is malformed; the message names it and shows a valid example."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value; use e.g. -D {name}=true")
+
+
+def _number(name: str, raw: str, kind: type[int] | type[float], example: str) -> float:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; use e.g. -D {name}={example}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    driver: str = "local"
+    profile: str = "infra"
+    seed: int = 0
+    timeout_multiplier: float = 1.0
+    keep_stack: bool = False
+
+    @staticmethod
+    def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
+                     rng: random.Random | None = None) -> RunConfig:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            return str(userdata.get(name) or env.get("K2_" + name.upper()) or default)
+
+        driver = get("driver", "local")
+        if driver not in DRIVERS:
+            raise ConfigError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)} "
+                              f"(e.g. -D driver=local)")
+        seed = int(_number("seed", get("seed", "0"), int, "42"))
+        if seed == 0:  # random, but printed so the run can be replayed with -D seed=N
+            seed = (rng or random.SystemRandom()).randint(1, 2**31 - 1)
+        multiplier = _number("timeout_multiplier", get("timeout_multiplier", "1.0"), float, "2.5")
+        if multiplier <= 0:
+            raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
+        return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
+                         timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")))
+
+    def budget(self, seconds: float) -> float:
+        """A time budget stated in a scenario, stretched for slow machines."""
+        return seconds * self.timeout_multiplier

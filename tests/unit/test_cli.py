@@ -1,0 +1,32 @@
+import pytest
+
+from harness.cli import build_parser, main
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["stack", "--help"], ["stack", "up", "--help"], ["stack", "kill", "--help"]):
+        with pytest.raises(SystemExit) as done:
+            build_parser().parse_args(argv)
+        assert done.value.code == 0
+    assert "SIGKILL" in capsys.readouterr().out
+
+
+def test_a_profile_that_is_not_built_yet_gives_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stack", "up", "--profile", "full"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: profile 'full' is not available yet")
+    assert "Traceback" not in err
+
+
+def test_an_unknown_service_is_refused_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["stack", "kill", "zookeeper"])
+    assert done.value.code == 2
+    assert "choose from" in capsys.readouterr().err
+
+
+def test_a_malformed_port_setting_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K2_PORT_KAFKA", "kafka")
+    assert main(["stack", "status"]) == 1
+    assert "error: K2_PORT_KAFKA='kafka' is not a whole number" in capsys.readouterr().err
