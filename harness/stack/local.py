@@ -50,18 +50,21 @@ class LocalDriver:
         self.settings = settings or StackSettings.from_env()
         self.say = say
         self._lock = threading.RLock()
-        self._state_lock = threading.Lock()  # up() records several services from parallel threads
+        self._state_lock = threading.RLock()  # up() records several services from parallel threads
         self._popen: dict[str, subprocess.Popen[bytes]] = {}
         self._ctx: StackContext | None = None
 
     # ---------------------------------------------------------------- context and state
     @property
     def ctx(self) -> StackContext:
-        if self._ctx is None:
-            components = Components.locate(self.settings)
-            creds = Credentials.load_or_create(self.settings.credentials_file, os.environ)
-            self._ctx = StackContext(self.settings, components, creds)
-        return self._ctx
+        # Locked: up() reaches here from parallel threads, and two fresh contexts would mean
+        # two different generated passwords (one for initdb, another for the registry).
+        with self._state_lock:
+            if self._ctx is None:
+                components = Components.locate(self.settings)
+                creds = Credentials.load_or_create(self.settings.credentials_file, os.environ)
+                self._ctx = StackContext(self.settings, components, creds)
+            return self._ctx
 
     def _read_state(self) -> dict[str, Any]:
         try:
@@ -197,6 +200,7 @@ class LocalDriver:
             state["profile"] = profile
             self._write_state(state)
             self._check_ports_for(names)
+            _ = self.ctx  # components and secrets settled once, before the parallel starts
             started: list[str] = []
             ready = {n: threading.Event() for n in names}
             failures: dict[str, BaseException] = {}

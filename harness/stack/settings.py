@@ -99,7 +99,10 @@ class Credentials:
             postgres_password=env.get("K2_POSTGRES_PASSWORD") or secrets.token_urlsafe(18),
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:  # O_EXCL: if another process wrote them first, theirs win and are read back
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return Credentials(**json.loads(path.read_text()))
         with os.fdopen(fd, "w") as f:
             json.dump(creds.__dict__, f, indent=2)
         return creds
