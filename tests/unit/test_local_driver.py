@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack import local
 from harness.stack.components import Components
+from harness.stack.driver import StackError
 from harness.stack.local import LocalDriver
 from harness.stack.settings import StackSettings, resolve_ports
 
@@ -20,7 +20,7 @@ def test_parallel_starts_share_one_set_of_generated_secrets(tmp_path: Path, monk
         time.sleep(0.01)  # widens the race window the way a real filesystem search does
         return FAKE
 
-    monkeypatch.setattr(local.Components, "locate", staticmethod(slow_locate))
+    monkeypatch.setattr(Components, "locate", staticmethod(slow_locate))
     driver = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({})))
     with ThreadPoolExecutor(8) as pool:
         passwords = set(pool.map(lambda _: driver.ctx.credentials.postgres_password, range(32)))
@@ -31,5 +31,5 @@ def test_parallel_starts_share_one_set_of_generated_secrets(tmp_path: Path, monk
 
 def test_an_unknown_service_is_named(tmp_path: Path) -> None:
     driver = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({})))
-    with pytest.raises(local.StackError, match="unknown service 'zookeeper'; the stack has"):
+    with pytest.raises(StackError, match="unknown service 'zookeeper'; the stack has"):
         driver.logs("zookeeper")
