@@ -29,7 +29,15 @@ from harness.stack import catalog, processes
 from harness.stack.components import Components
 from harness.stack.driver import Resources, ServiceState, ServiceStatus, StackError, StackStatus
 from harness.stack.service import NotReady, ServiceSpec, StackContext
-from harness.stack.services import SERVICES, object_store, postgres, profile_services, schema_registry, start_order
+from harness.stack.services import (
+    SERVICES,
+    object_store,
+    platform,
+    postgres,
+    profile_services,
+    schema_registry,
+    start_order,
+)
 from harness.stack.services import kafka as kafka_service
 from harness.stack.settings import Credentials, StackSettings
 from harness.waiting import ConditionTimeout, eventually
@@ -155,7 +163,7 @@ class LocalDriver:
     def clients(self) -> dict[str, Any]:
         ctx = self.ctx
         c = ctx.credentials
-        return {
+        out: dict[str, Any] = {
             "kafka": {"bootstrap.servers": kafka_service.bootstrap(ctx)},
             "schema_registry": {"url": schema_registry.url(ctx)},
             "s3": {"endpoint": object_store.endpoint(ctx), "access_key": c.s3_access_key,
@@ -164,6 +172,17 @@ class LocalDriver:
                         "properties": catalog.properties(ctx)},
             "postgres": {"dsn": postgres.dsn(ctx), "catalog_dsn": postgres.dsn(ctx, "catalog")},
         }
+        profile = self._read_state().get("profile")
+        if profile and "exchange" in profile_services(profile):
+            base = platform.http_url(ctx, "exchange")
+            out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
+                               "control_url": base + "/control"}
+        if profile and "api" in profile_services(profile):
+            out["api"] = {"url": platform.http_url(ctx, "api"), "api_key": c.api_key}
+        for name in ("ingest", "consumer"):
+            if profile and name in profile_services(profile):
+                out[name] = {"status_url": platform.http_url(ctx, name) + "/status"}
+        return out
 
     def versions(self) -> dict[str, str]:
         return self.ctx.components.versions()

@@ -38,6 +38,10 @@ DEFAULT_PORTS: dict[str, int] = {
     "object-store-volume": 18080,
     "object-store-filer": 18888,
     "object-store-admin": 18646,
+    "exchange": 18765,
+    "ingest": 18701,
+    "consumer": 18702,
+    "api": 18000,
 }
 
 
@@ -78,6 +82,14 @@ def resolve_ports(env: Mapping[str, str]) -> dict[str, int]:
     return ports
 
 
+def _write_private(path: Path, data: dict[str, str]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=2)
+    tmp.replace(path)
+
+
 @dataclass(frozen=True)
 class Credentials:
     """Secrets of the local stack: generated once per stack directory, never in code."""
@@ -86,23 +98,31 @@ class Credentials:
     s3_secret_key: str
     postgres_user: str
     postgres_password: str
+    api_key: str
+
+    @staticmethod
+    def generate(env: Mapping[str, str]) -> dict[str, str]:
+        return {
+            "s3_access_key": env.get("K2_S3_ACCESS_KEY") or "k2-" + secrets.token_hex(6),
+            "s3_secret_key": env.get("K2_S3_SECRET_KEY") or secrets.token_urlsafe(24),
+            "postgres_user": "k2",
+            "postgres_password": env.get("K2_POSTGRES_PASSWORD") or secrets.token_urlsafe(18),
+            "api_key": env.get("K2_API_KEY") or "k2-" + secrets.token_urlsafe(24),
+        }
 
     @staticmethod
     def load_or_create(path: Path, env: Mapping[str, str]) -> Credentials:
-        if path.exists():
-            data = json.loads(path.read_text())
-            return Credentials(**data)
-        creds = Credentials(
-            s3_access_key=env.get("K2_S3_ACCESS_KEY") or "k2-" + secrets.token_hex(6),
-            s3_secret_key=env.get("K2_S3_SECRET_KEY") or secrets.token_urlsafe(24),
-            postgres_user="k2",
-            postgres_password=env.get("K2_POSTGRES_PASSWORD") or secrets.token_urlsafe(18),
-        )
         path.parent.mkdir(parents=True, exist_ok=True)
         try:  # O_EXCL: if another process wrote them first, theirs win and are read back
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return Credentials(**json.loads(path.read_text()))
+            data = json.loads(path.read_text())
+            missing = {k: v for k, v in Credentials.generate(env).items() if k not in data}
+            if missing:  # a stack made before this secret existed: add it, once
+                data.update(missing)
+                _write_private(path, data)
+            return Credentials(**data)
+        creds = Credentials(**Credentials.generate(env))
         with os.fdopen(fd, "w") as f:
             json.dump(creds.__dict__, f, indent=2)
         return creds

@@ -12,9 +12,9 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_profile_that_is_not_built_yet_gives_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["stack", "up", "--profile", "full"]) == 1
+    assert main(["stack", "up", "--profile", "faultable"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: profile 'full' is not available yet")
+    assert err.startswith("error: profile 'faultable' is not available yet")
     assert "Traceback" not in err
 
 

@@ -22,7 +22,7 @@ def ctx(tmp_path: Path) -> StackContext:
     settings = StackSettings(root=tmp_path, cache=tmp_path / "cache", ports=resolve_ports({}))
     components = Components(java=Path("/j/java"), kafka_lib=Path("/k/lib"), apicurio_jar=Path("/a.jar"),
                             weed=Path("/w/weed"), postgres_bin=Path("/pg/bin"))
-    return StackContext(settings, components, Credentials("ak", "sk", "k2", "pw"))
+    return StackContext(settings, components, Credentials("ak", "sk", "k2", "pw", "key"))
 
 
 def spec(name: str, *deps: str) -> ServiceSpec:
@@ -53,8 +53,8 @@ def test_every_declared_dependency_exists() -> None:
 
 def test_profiles_that_are_not_built_yet_say_so() -> None:
     with pytest.raises(ProfileError, match="not available yet"):
-        profile_services("full")
-    with pytest.raises(ProfileError, match="unknown profile 'bogus'; choose one of infra"):
+        profile_services("faultable")
+    with pytest.raises(ProfileError, match="unknown profile 'bogus'; choose one of infra, full"):
         profile_services("bogus")
 
 

@@ -63,3 +63,13 @@ def test_credentials_from_the_environment_are_used(tmp_path: Path) -> None:
     creds = Credentials.load_or_create(tmp_path / "c.json", {"K2_S3_ACCESS_KEY": "ak", "K2_S3_SECRET_KEY": "sk"})
     assert (creds.s3_access_key, creds.s3_secret_key) == ("ak", "sk")
     assert "sk" not in str(creds.redacted())
+
+
+def test_a_secret_added_later_is_generated_once_for_an_older_stack(tmp_path: Path) -> None:
+    path = tmp_path / "credentials.json"
+    old = Credentials.load_or_create(path, {}).__dict__
+    del old["api_key"]
+    path.write_text(__import__("json").dumps(old))
+    first = Credentials.load_or_create(path, {})
+    assert first.api_key and first.s3_secret_key == old["s3_secret_key"]
+    assert Credentials.load_or_create(path, {}).api_key == first.api_key

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from harness.stack.service import ServiceSpec
-from harness.stack.services import kafka, object_store, postgres, schema_registry
+from harness.stack.services import kafka, object_store, platform, postgres, schema_registry
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC)
+    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC, *platform.SPECS)
 }
 
+INFRA = ("kafka", "schema-registry", "object-store", "postgres")
 PROFILES: dict[str, tuple[str, ...]] = {
-    "infra": ("kafka", "schema-registry", "object-store", "postgres"),
+    "infra": INFRA,
+    "full": (*INFRA, "exchange", "ingest", "consumer", "api"),
 }
 
-# Declared so that `--profile full` gives a clear answer instead of "unknown profile".
+# Declared so that `--profile faultable` gives a clear answer instead of "unknown profile".
 PLANNED_PROFILES = {
-    "full": "infra + exchange, ingest, consumer, api (the reference platform, not built yet)",
     "faultable": "full behind toxiproxy (not built yet)",
 }
 

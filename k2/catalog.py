@@ -1,0 +1,71 @@
+"""Connecting to the Iceberg catalog from environment settings (shared by consumer and api).
+
+  K2_CATALOG_NAME       default k2
+  K2_CATALOG_TYPE       sql (pyiceberg SqlCatalog on PostgreSQL, the local stack) or rest
+  K2_CATALOG_URI        sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port
+  K2_WAREHOUSE          default s3://warehouse/
+  K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from k2.settings import SettingsError, env_str, env_url
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    name: str
+    type: str
+    uri: str
+    warehouse: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_region: str
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> CatalogSettings:
+        kind = env_str(env, "K2_CATALOG_TYPE", "sql")
+        if kind not in ("sql", "rest"):
+            raise SettingsError(f"K2_CATALOG_TYPE={kind!r} is unknown; use sql or rest")
+        return CatalogSettings(
+            name=env_str(env, "K2_CATALOG_NAME", "k2"),
+            type=kind,
+            uri=env_str(env, "K2_CATALOG_URI"),
+            warehouse=env_str(env, "K2_WAREHOUSE", "s3://warehouse/"),
+            s3_endpoint=env_url(env, "K2_S3_ENDPOINT"),
+            s3_access_key=env_str(env, "K2_S3_ACCESS_KEY"),
+            s3_secret_key=env_str(env, "K2_S3_SECRET_KEY"),
+            s3_region=env_str(env, "K2_S3_REGION", "us-east-1"),
+        )
+
+    def properties(self) -> dict[str, str]:
+        return {"type": self.type, "uri": self.uri, "warehouse": self.warehouse,
+                "s3.endpoint": self.s3_endpoint, "s3.access-key-id": self.s3_access_key,
+                "s3.secret-access-key": self.s3_secret_key, "s3.region": self.s3_region,
+                "s3.path-style-access": "true"}
+
+    def load(self) -> Any:
+        from pyiceberg.catalog import load_catalog
+
+        return load_catalog(self.name, **self.properties())
+
+
+def ensure_table(catalog: Any) -> Any:
+    """The trades table, created with the contract's schema and partitioning if missing."""
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
+
+    from k2.schemas import table
+
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        catalog.create_namespace(table.NAMESPACE)
+    try:
+        return catalog.create_table(table.IDENTIFIER, schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
+                                    properties=table.TABLE_PROPERTIES)
+    except TableAlreadyExistsError:
+        return catalog.load_table(table.IDENTIFIER)

@@ -1,0 +1,207 @@
+"""The consume -> batch -> commit loop, on a thread of its own."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from k2.consumer.rows import to_row, to_table
+from k2.consumer.settings import Settings
+from k2.consumer.writer import IcebergWriter, StaleWriter
+
+log = logging.getLogger("k2.consumer")
+T = TypeVar("T")
+
+
+@dataclass
+class Stats:
+    consumed: int = 0
+    committed_rows: int = 0
+    commits: int = 0
+    stale_batches: int = 0
+    failed_commit_attempts: int = 0
+    dead_lettered: int = 0
+    last_commit_ms: float = 0.0
+    last_error: str = ""
+    assignment: list[int] = field(default_factory=list)
+    committed_offsets: dict[int, int] = field(default_factory=dict)
+    lag: dict[int, int] = field(default_factory=dict)
+
+
+class ConsumerLoop:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.stopping = threading.Event()
+        self.started = threading.Event()
+        self.failing = False
+        self.kafka_ok = False
+        self.writer: IcebergWriter | None = None
+        self._rows: list[dict[str, Any]] = []
+        self._next: dict[int, int] = {}
+        self._base: dict[int, int | None] = {}
+        self._batch_started = 0.0
+
+    # ------------------------------------------------------------------ set-up
+    def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
+        self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
+        consumer = Consumer({
+            "bootstrap.servers": self.settings.bootstrap, "group.id": self.settings.group,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            # a long object-store outage must not make the group evict us mid-retry
+            "max.poll.interval.ms": 600000,
+        })
+        consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
+        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all"})
+        return consumer, deserialize, dlq
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Seek every assigned partition to the offset stored in the table: the only truth."""
+        assert self.writer is not None
+        committed = self._retry(self.writer.committed, "read committed offsets")
+        self._reset_batch()
+        for tp in partitions:
+            stored = committed.get(tp.partition)
+            tp.offset = stored if stored is not None else OFFSET_BEGINNING
+            self._base[tp.partition] = stored
+        consumer.assign(partitions)
+        self.stats.assignment = sorted(tp.partition for tp in partitions)
+        self.stats.committed_offsets = dict(committed)
+        log.info("assigned", extra={"partitions": self.stats.assignment, "from": self._base})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Uncommitted rows of revoked partitions will be read again by their next owner.
+        self._reset_batch()
+        self.stats.assignment = []
+
+    def _reset_batch(self) -> None:
+        self._rows, self._next = [], {}
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> None:
+        consumer, deserialize, dlq = self._connect()
+        self.started.set()
+        last_check = 0.0
+        try:
+            while not self.stopping.is_set():
+                for msg in consumer.consume(num_messages=5000, timeout=0.1):
+                    self._take(msg, deserialize, dlq)
+                if self._next and self._due():
+                    self._commit(consumer)
+                if time.monotonic() - last_check > 2:
+                    self._observe(consumer)
+                    last_check = time.monotonic()
+                dlq.poll(0)
+            if self._next:
+                self._commit(consumer)  # one last attempt; if it fails the rows are read again
+        finally:
+            dlq.flush(10)
+            consumer.close()
+
+    def _due(self) -> bool:
+        age_ms = (time.monotonic() - self._batch_started) * 1000
+        return age_ms >= self.settings.commit_interval_ms or len(self._rows) >= self.settings.commit_max_rows
+
+    def _take(self, msg: Message, deserialize: AvroDeserializer, dlq: Producer) -> None:
+        err = msg.error()
+        if err is not None:
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consume error", extra={"error": str(err)})
+            return
+        partition, offset = msg.partition(), msg.offset()
+        assert partition is not None and offset is not None
+        self.stats.consumed += 1
+        if not self._next:
+            self._batch_started = time.monotonic()
+        try:
+            record = deserialize(msg.value(), SerializationContext(msg.topic() or "", MessageField.VALUE))
+            if not isinstance(record, dict):
+                raise TypeError(f"value is {type(record).__name__}, not a TradeV2 record")
+            self._rows.append(to_row(record))
+        except Exception as exc:  # not a TradeV2 record: dead-letter it, keep the position moving
+            body = {"reason": f"{type(exc).__name__}: {exc}", "source": "consumer", "partition": partition,
+                    "offset": offset, "value_hex": (msg.value() or b"")[:4096].hex()}
+            dlq.produce(self.settings.dlq_topic, value=json.dumps(body).encode())
+            self.stats.dead_lettered += 1
+        self._next[partition] = offset + 1
+
+    def _commit(self, consumer: Consumer) -> None:
+        """Commit the batch with its offsets; on failure keep it and retry, unless it is stale."""
+        assert self.writer is not None
+        rows, new = to_table(self._rows), dict(self._next)
+        base = {p: self._base.get(p) for p in new}
+        t0 = time.monotonic()
+        attempts = 0
+        while True:
+            try:
+                committed = self.writer.commit(rows, base, new)
+                break
+            except StaleWriter as exc:
+                self.stats.stale_batches += 1
+                log.warning("batch is stale, dropping it and re-seeking", extra={"error": str(exc)})
+                self._reseek(consumer)
+                return
+            except Exception as exc:  # object store or catalog away: keep the batch, try again
+                attempts += 1
+                self.failing = True
+                self.stats.failed_commit_attempts += 1
+                self.stats.last_error = f"commit: {type(exc).__name__}: {exc}"
+                log.warning("commit failed, retrying", extra={"error": self.stats.last_error, "rows": rows.num_rows})
+                if self.stopping.wait(min(0.5 * attempts, 5.0)):
+                    return  # stopping: the batch stays uncommitted and is read again after a restart
+        self.failing = False
+        self.stats.commits += 1
+        self.stats.committed_rows += rows.num_rows
+        self.stats.last_commit_ms = round((time.monotonic() - t0) * 1000, 1)
+        self.stats.committed_offsets = dict(committed)
+        self._base.update(new)
+        self._reset_batch()
+        # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
+        consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
+                        asynchronous=True)
+
+    def _reseek(self, consumer: Consumer) -> None:
+        assert self.writer is not None
+        committed = self._retry(self.writer.committed, "read committed offsets")
+        self._reset_batch()
+        for p in self.stats.assignment:
+            stored = committed.get(p)
+            self._base[p] = stored
+            consumer.seek(TopicPartition(self.settings.topic, p, stored if stored is not None else OFFSET_BEGINNING))
+
+    def _observe(self, consumer: Consumer) -> None:
+        """Kafka reachable (for readiness) and lag behind the table's offsets (for status)."""
+        try:
+            lag = {}
+            for p in self.stats.assignment:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(self.settings.topic, p), timeout=2)
+                lag[p] = max(0, high - (self._base.get(p) or 0))
+            consumer.list_topics(self.settings.topic, timeout=2)
+            self.stats.lag = lag
+            self.kafka_ok = True
+        except Exception as exc:
+            self.kafka_ok = False
+            self.stats.last_error = f"kafka: {type(exc).__name__}: {exc}"
+
+    def _retry(self, fn: Callable[[], T], what: str) -> T:
+        delay = 0.5
+        while True:
+            try:
+                return fn()
+            except Exception as exc:
+                self.stats.last_error = f"{what}: {type(exc).__name__}: {exc}"
+                log.warning("retrying", extra={"error": self.stats.last_error})
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)

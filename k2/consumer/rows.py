@@ -1,0 +1,42 @@
+"""TradeV2 records (as the Avro deserializer returns them) -> Arrow rows of the Iceberg table."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from k2.schemas.table import ARROW_SCHEMA
+
+COLUMNS = [f.name for f in ARROW_SCHEMA]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(value: datetime | int) -> int:
+    if isinstance(value, int):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_row(record: dict[str, Any]) -> dict[str, Any]:
+    vendor = record.get("vendor_data")
+    return {
+        **{k: record[k] for k in ("message_id", "trade_id", "symbol", "exchange", "asset_class", "currency",
+                                  "side", "price", "quantity")},
+        "timestamp": micros(record["timestamp"]),
+        "ingestion_timestamp": micros(record["ingestion_timestamp"]),
+        "trade_conditions": json.dumps(list(record.get("trade_conditions") or [])),
+        "source_sequence": record.get("source_sequence"),
+        "platform_sequence": record.get("platform_sequence"),
+        "vendor_data": json.dumps(vendor, sort_keys=True) if vendor is not None else None,
+    }
+
+
+def to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    columns = {name: [r[name] for r in rows] for name in COLUMNS}
+    return pa.Table.from_pydict(columns, schema=ARROW_SCHEMA)

@@ -1,0 +1,54 @@
+"""Commits batches to Iceberg together with the Kafka offsets they end at, or not at all."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException
+
+from k2.catalog import CatalogSettings, ensure_table
+from k2.consumer import offsets
+from k2.schemas.table import OFFSETS_PROPERTY
+
+log = logging.getLogger("k2.consumer.writer")
+
+
+class StaleWriter(Exception):
+    """Another writer committed these partitions since this batch began: drop it and re-seek."""
+
+
+class IcebergWriter:
+    def __init__(self, catalog: CatalogSettings, topic: str) -> None:
+        self.topic = topic
+        self.catalog = catalog.load()
+        self.table: Any = ensure_table(self.catalog)
+
+    def committed(self) -> offsets.Offsets:
+        """The offsets of the table as it is now in the catalog (not as this process last saw it)."""
+        self.table = self.table.refresh()
+        return offsets.latest(self.table.current_snapshot(), self.table.snapshot_by_id, OFFSETS_PROPERTY,
+                              self.topic)
+
+    def commit(self, rows: pa.Table, base: dict[int, int | None], new: offsets.Offsets) -> offsets.Offsets:
+        """Append `rows` in one snapshot whose offsets are the table's, moved to `new`.
+
+        `base` is where each partition of the batch started. If the table moved any of them,
+        the batch was (or will be) written by someone else: StaleWriter, nothing committed.
+        A commit that loses a race fails (no silent retry, see TABLE_PROPERTIES) and is
+        re-checked the same way. Returns the offsets now committed.
+        """
+        for _ in range(5):
+            table_offsets = self.committed()
+            stale = offsets.stale_partitions(table_offsets, base, new)
+            if stale:
+                raise StaleWriter(f"partitions {stale} moved to {[table_offsets.get(p) for p in stale]} "
+                                  f"since this batch started at {[base.get(p) for p in stale]}")
+            merged = {**table_offsets, **new}
+            try:
+                self.table.append(rows, snapshot_properties={OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
+                return merged
+            except CommitFailedException as exc:
+                log.warning("commit lost a race; re-checking offsets", extra={"error": str(exc)})
+        raise CommitFailedException("commit kept losing races; giving up this attempt")

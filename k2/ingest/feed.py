@@ -1,0 +1,154 @@
+"""The exchange side of ingest: stream trades, notice gaps, backfill them over REST, produce."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import websockets
+from websockets.exceptions import WebSocketException
+
+from k2.ingest.cursor import Cursor, Verdict
+from k2.ingest.mapping import MalformedFrame, from_rest, parse_frame, to_trade_v2, validate
+from k2.ingest.settings import Settings
+
+log = logging.getLogger("k2.ingest.feed")
+MAX_FRAME = 16 * 2**20  # a huge frame is dead-lettered, not a reason to drop the connection
+BACKFILL_PAGE = 1000
+
+
+class Sink(Protocol):
+    def send(self, record: dict[str, Any]) -> None: ...
+
+    def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None: ...
+
+    def poll(self, timeout: float = 0.0) -> None: ...
+
+
+@dataclass
+class Counters:
+    frames: int = 0
+    produced: int = 0
+    backfilled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    connects: int = 0
+    unfilled_gaps: int = 0
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+class Feed:
+    def __init__(self, settings: Settings, sink: Sink, cursor: Cursor, rest: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.cursor = cursor
+        self.rest = rest
+        self.counters = Counters()
+        self.connected = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Stay connected until `stop`: reconnect with capped exponential backoff, and after
+        every (re)connect backfill what was missed before reading the stream."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                async with websockets.connect(self.settings.stream_url, max_size=MAX_FRAME, open_timeout=10,
+                                              ping_interval=None) as ws:  # the server pings; we answer
+                    self.connected = True
+                    self.counters.connects += 1
+                    log.info("connected", extra={"url": self.settings.stream_url})
+                    await self.backfill_all()
+                    backoff = 0.5
+                    async for frame in ws:
+                        await self.handle(frame)
+                        if stop.is_set():
+                            break
+            except (OSError, WebSocketException, TimeoutError, httpx.HTTPError) as exc:
+                log.warning("exchange connection lost", extra={"error": f"{type(exc).__name__}: {exc}",
+                                                                "retry_in_s": backoff})
+            finally:
+                self.connected = False
+            if not stop.is_set():
+                # a retry delay, not a wait for state: the next attempt itself tells if it is back
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, float(self.settings.reconnect_max_s))
+
+    async def handle(self, frame: str | bytes, source: str = "ws") -> None:
+        received = now_micros()
+        self.counters.frames += 1
+        try:
+            payload = validate(parse_frame(frame), self.settings.symbols)
+        except MalformedFrame as exc:
+            self.sink.dead_letter(str(exc), frame, source)
+            self.counters.dead_lettered += 1
+            return
+        symbol, trade_id = payload["s"], payload["t"]
+        verdict = self.cursor.judge(symbol, trade_id)
+        if verdict is Verdict.DUPLICATE:
+            self.counters.duplicates += 1
+            return
+        if verdict is Verdict.GAP:
+            gap = self.cursor.missing(symbol, trade_id)
+            assert gap is not None
+            await self.backfill(symbol, gap[0], gap[1])
+            if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
+                self.counters.duplicates += 1
+                return
+        self._produce(payload, received)
+        self.sink.poll(0)
+
+    def _produce(self, payload: dict[str, Any], received: int) -> None:
+        self.sink.send(to_trade_v2(payload, received))
+        self.cursor.advance(payload["s"], payload["t"])
+        self.counters.produced += 1
+
+    async def backfill_all(self) -> None:
+        for symbol in self.settings.symbols:
+            last = self.cursor.last.get(symbol)
+            if last is not None:
+                await self.backfill(symbol, last + 1, None)
+
+    async def backfill(self, symbol: str, first: int, last: int | None) -> None:
+        """Produce trades `first`..`last` (or up to the newest) of a symbol from the REST API."""
+        next_id = first
+        while last is None or next_id <= last:
+            r = await self.rest.get("/api/v3/historicalTrades",
+                                    params={"symbol": symbol, "fromId": next_id, "limit": BACKFILL_PAGE})
+            r.raise_for_status()
+            items = r.json()
+            if not isinstance(items, list) or not items:
+                break
+            for item in items:
+                received = now_micros()
+                try:
+                    payload = validate(from_rest(item, symbol), self.settings.symbols)
+                except MalformedFrame as exc:
+                    self.sink.dead_letter(str(exc), str(item), "rest")
+                    self.counters.dead_lettered += 1
+                    continue
+                if last is not None and payload["t"] > last:
+                    return
+                if self.cursor.judge(symbol, payload["t"]) is Verdict.DUPLICATE:
+                    continue
+                self._produce(payload, received)
+                self.counters.backfilled += 1
+            self.sink.poll(0)
+            ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
+            if not ids:
+                break
+            next_id = max(ids) + 1
+            if len(items) < BACKFILL_PAGE:
+                break
+        if last is not None and self.cursor.last.get(symbol, -1) < last:
+            self.counters.unfilled_gaps += 1
+            log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last,
+                                                             "reached": self.cursor.last.get(symbol)})

@@ -1,0 +1,165 @@
+"""Kafka side of ingest: topics, the registry subject, the Avro producer, and the resume point."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from k2.ingest.settings import Settings
+from k2.schemas import trade_v2_text
+
+log = logging.getLogger("k2.ingest.kafka")
+RETENTION_MS = str(7 * 24 * 3600 * 1000)
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create the trade and dead-letter topics if missing (7-day retention, lz4)."""
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    config = {"retention.ms": RETENTION_MS, "compression.type": "lz4"}
+    wanted = [NewTopic(t, num_partitions=settings.partitions if t == settings.topic else 1,
+                       replication_factor=1, config=config)
+              for t in (settings.topic, settings.dlq_topic) if t not in existing]
+    for topic, future in admin.create_topics(wanted).items() if wanted else []:
+        try:
+            future.result(timeout=30)
+            log.info("created topic", extra={"topic": topic})
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
+def subject(settings: Settings) -> str:
+    return f"{settings.topic}-value"
+
+
+def ensure_subject(registry: SchemaRegistryClient, settings: Settings) -> int:
+    """Register TradeV2 under the topic's subject with BACKWARD compatibility; the schema id."""
+    from confluent_kafka.schema_registry import Schema
+
+    schema_id: int = registry.register_schema(subject(settings), Schema(trade_v2_text(), "AVRO"))
+    registry.set_compatibility(subject(settings), "BACKWARD")
+    return schema_id
+
+
+class TradeProducer:
+    """Idempotent Avro producer, key = symbol. The serializer caches the schema id after the
+    first record, so a registry outage does not stop a running ingest."""
+
+    def __init__(self, settings: Settings, registry: SchemaRegistryClient,
+                 on_fatal: Callable[[str], None]) -> None:
+        self.settings = settings
+        self.on_fatal = on_fatal
+        self.serialize = AvroSerializer(registry, trade_v2_text(), conf={"auto.register.schemas": False,
+                                                                         "use.latest.version": True})
+        self.producer = Producer({
+            "bootstrap.servers": settings.bootstrap,
+            "enable.idempotence": True, "acks": "all",
+            "compression.type": "lz4", "linger.ms": 5,
+            # Never give up on a record: a broker restart must delay delivery, not drop it.
+            "message.timeout.ms": 0,
+        })
+        self.delivered = 0
+        self.dead_lettered = 0
+
+    def _ctx(self) -> SerializationContext:
+        return SerializationContext(self.settings.topic, MessageField.VALUE)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            # Idempotent delivery failed for good (fatal): stop; a restart resumes from Kafka.
+            self.on_fatal(f"delivery to {msg.topic()} failed: {err}")
+        elif msg.topic() == self.settings.topic:
+            self.delivered += 1
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                return
+            except BufferError:  # local queue full (broker away): serve callbacks, then retry
+                self.producer.poll(0.1)
+
+    def send(self, record: dict[str, Any]) -> None:
+        self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record, self._ctx()))
+
+    def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
+        raw = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+        body = {"reason": reason, "source": source, "received_at_ms": int(time.time() * 1000),
+                "frame": raw[:65536], "frame_length": len(raw)}
+        self._produce(self.settings.dlq_topic, None, json.dumps(body).encode())
+        self.dead_lettered += 1
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self.producer.poll(timeout)
+
+    def flush(self, timeout: float) -> int:
+        remaining: int = self.producer.flush(timeout)
+        return remaining
+
+
+def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window: int = 500) -> dict[str, int]:
+    """The last trade id in Kafka for each symbol, read back from the tail of the topic.
+
+    Kafka is the record of what ingest produced, so a restarted ingest resumes (and backfills)
+    from there, with no state file that could disagree with it.
+    """
+    deserialize = AvroDeserializer(registry)
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "k2-ingest-resume",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    found: dict[str, int] = {}
+    try:
+        md = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
+        for partition in md.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(settings.topic, partition), timeout=10)
+            end = high
+            pending = set(settings.symbols) - set(found)
+            while end > low and pending:
+                start = max(low, end - window)
+                for msg in _read_range(consumer, settings.topic, partition, start, end):
+                    key = (msg.key() or b"").decode()
+                    if key not in pending:
+                        continue
+                    value = deserialize(msg.value(), SerializationContext(settings.topic, MessageField.VALUE))
+                    seq = value.get("source_sequence") if value else None
+                    if seq is not None and seq > found.get(key, -1):
+                        found[key] = seq
+                pending -= set(found)
+                end = start
+    finally:
+        consumer.close()
+    return found
+
+
+def _read_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> list[Message]:
+    consumer.assign([TopicPartition(topic, partition, start)])
+    out: list[Message] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is None:
+            continue
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                break
+            raise KafkaException(err)
+        offset = msg.offset() or 0
+        if offset >= end:
+            break
+        out.append(msg)
+        if offset >= end - 1:
+            break
+    else:
+        raise TimeoutError(f"reading {topic}[{partition}] {start}..{end} took over 30 s")
+    return out
