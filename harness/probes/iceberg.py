@@ -1,8 +1,10 @@
-"""What the Iceberg catalog holds: namespaces, tables, snapshots."""
+"""What the Iceberg catalog holds: namespaces, tables, rows, snapshots."""
 
 from __future__ import annotations
 
 from typing import Any
+
+TRADES = "market_data.trades"
 
 
 def catalog(clients: dict[str, Any]) -> Any:
@@ -14,3 +16,12 @@ def catalog(clients: dict[str, Any]) -> Any:
 
 def namespaces(clients: dict[str, Any]) -> list[str]:
     return sorted(".".join(ns) for ns in catalog(clients).list_namespaces())
+
+
+def rows(clients: dict[str, Any], table: str = TRADES, columns: tuple[str, ...] = ("*",)) -> list[dict[str, Any]]:
+    """Every row of the table, read fresh from the catalog (empty if the table does not exist)."""
+    cat = catalog(clients)
+    if not cat.table_exists(table):
+        return []
+    result: list[dict[str, Any]] = cat.load_table(table).scan(selected_fields=columns).to_arrow().to_pylist()
+    return result

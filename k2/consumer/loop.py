@@ -60,6 +60,10 @@ class ConsumerLoop:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             # a long object-store outage must not make the group evict us mid-retry
             "max.poll.interval.ms": 600000,
+            # Static membership: a restarted consumer takes its old place at once instead of
+            # waiting for the dead member's session to expire, and a zombie with the same id is fenced.
+            "group.instance.id": self.settings.instance_id,
+            "session.timeout.ms": 10000,
         })
         consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))

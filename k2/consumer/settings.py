@@ -16,6 +16,7 @@ class Settings:
     topic: str
     dlq_topic: str
     group: str
+    instance_id: str
     commit_interval_ms: int
     commit_max_rows: int
     catalog: CatalogSettings
@@ -30,6 +31,7 @@ class Settings:
             topic=env_str(env, "K2_TOPIC", "market.crypto.trades.binance"),
             dlq_topic=env_str(env, "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq"),
             group=env_str(env, "K2_CONSUMER_GROUP", "k2-iceberg-writer-crypto-v2"),
+            instance_id=env_str(env, "K2_CONSUMER_INSTANCE_ID", "k2-iceberg-writer-1"),
             commit_interval_ms=env_int(env, "K2_COMMIT_INTERVAL_MS", 1000, minimum=10),
             commit_max_rows=env_int(env, "K2_COMMIT_MAX_ROWS", 50000, minimum=1),
             catalog=CatalogSettings.from_env(env),

@@ -35,7 +35,7 @@ def test_the_newest_snapshot_with_offsets_wins_and_others_are_skipped() -> None:
 
 
 def test_an_empty_table_has_no_offsets() -> None:
-    assert offsets.latest(None, {}.get, KEY, TOPIC) == {}
+    assert offsets.latest(None, lambda snapshot_id: None, KEY, TOPIC) == {}
 
 
 def test_a_batch_is_stale_when_another_writer_moved_its_partitions() -> None:

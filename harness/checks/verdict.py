@@ -1,0 +1,66 @@
+"""Verdicts: an invariant's outcome with the numbers behind it, never just "failed"."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+EXAMPLES = 20
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    valid: bool
+    counts: dict[str, int]
+    lost: list[Any] = field(default_factory=list)
+    duplicated: list[Any] = field(default_factory=list)
+    unexpected: list[Any] = field(default_factory=list)
+    mismatched: list[Any] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
+        lines = [f"{self.check}: {'holds' if self.valid else 'VIOLATED'} ({counts})"]
+        for name in ("lost", "duplicated", "unexpected", "mismatched"):
+            examples = getattr(self, name)
+            if examples:
+                lines.append(f"  {name} (first {len(examples)}): {', '.join(map(str, examples))}")
+        return "\n".join(lines)
+
+
+def exactly_once(stage: str, expected: Iterable[Hashable], observed: Iterable[Hashable]) -> Verdict:
+    """Every expected key observed once at `stage`: none lost, none twice, nothing else.
+
+    An empty expectation is itself a failure: a check that passes on nothing proves nothing.
+    """
+    want = Counter(expected)
+    seen = Counter(observed)
+    lost = sorted((k for k in want if k not in seen), key=str)
+    duplicated = sorted((k for k, n in seen.items() if n > 1), key=str)
+    unexpected = sorted((k for k in seen if k not in want), key=str)
+    counts = {"expected": sum(want.values()), stage: sum(seen.values()), "lost": len(lost),
+              "duplicated": len(duplicated), "unexpected": len(unexpected)}
+    valid = bool(want) and not lost and not duplicated and not unexpected
+    return Verdict(f"exactly once at {stage}", valid, counts, lost[:EXAMPLES], duplicated[:EXAMPLES],
+                   unexpected[:EXAMPLES])
+
+
+def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
+                 observed: Mapping[K, Mapping[str, Any]]) -> Verdict:
+    """For every key present in both, each expected field has exactly the expected value."""
+    mismatched = []
+    compared = 0
+    for key, want in expected.items():
+        got = observed.get(key)
+        if got is None:
+            continue
+        compared += 1
+        diffs = {f: (v, got.get(f)) for f, v in want.items() if got.get(f) != v}
+        if diffs:
+            mismatched.append(f"{key}: " + "; ".join(f"{f} expected {a!r} got {b!r}" for f, (a, b) in diffs.items()))
+    valid = compared > 0 and not mismatched
+    return Verdict(f"fields equal at {stage}", valid, {"compared": compared, "mismatched": len(mismatched)},
+                   mismatched=mismatched[:EXAMPLES])

@@ -1,0 +1,34 @@
+"""The query API as a client sees it: authenticated httpx calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+PAGE = 10000  # the contract's largest limit
+
+
+class ApiProbe:
+    def __init__(self, url: str, api_key: str, header: str = "X-API-Key", timeout: float = 30.0) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers={header: api_key}, timeout=timeout)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(path, params={k: v for k, v in params.items() if v is not None})
+
+    def trades(self, symbol: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Every trade the API serves for the filters, following its pagination."""
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            r = self.get("/v1/trades", symbol=symbol, limit=PAGE, offset=offset, **params)
+            if r.status_code != 200:
+                raise AssertionError(f"GET /v1/trades answered {r.status_code}: {r.text[:300]}")
+            body = r.json()
+            out.extend(body["data"])
+            if not body["pagination"]["has_more"] or not body["data"]:
+                return out
+            offset += len(body["data"])
+
+    def close(self) -> None:
+        self.http.close()

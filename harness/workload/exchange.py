@@ -1,0 +1,70 @@
+"""A client of the exchange simulator's control API (over HTTP; the suite never imports k2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass(frozen=True)
+class Emission:
+    symbol: str
+    first_id: int
+    last_id: int
+    count: int
+
+    @property
+    def ids(self) -> range:
+        return range(self.first_id, self.last_id + 1)
+
+
+class ExchangeControl:
+    def __init__(self, control_url: str, timeout: float = 10.0) -> None:
+        self.http = httpx.Client(base_url=control_url.rstrip("/"), timeout=timeout)
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        r = self.http.post(path, json=body or {})
+        if r.status_code >= 400:
+            raise AssertionError(f"exchange control POST {path} {body} answered {r.status_code}: {r.text[:300]}")
+        out: dict[str, Any] = r.json()
+        return out
+
+    def emit(self, symbol: str, count: int, rate: float) -> Emission:
+        """Ask for `count` trades of `symbol` at `rate` trades/s; returns at once with their ids."""
+        out = self._post("/emit", {"symbol": symbol, "count": count, "rate": rate})
+        return Emission(out["symbol"], out["first_id"], out["last_id"], out["count"])
+
+    def emitted(self, symbol: str) -> list[dict[str, Any]]:
+        """Every trade emitted so far for a symbol, as the Binance payloads that were sent."""
+        r = self.http.get("/emitted", params={"symbol": symbol})
+        r.raise_for_status()
+        trades: list[dict[str, Any]] = r.json()["trades"]
+        return trades
+
+    def status(self) -> dict[str, Any]:
+        r = self.http.get("/status")
+        r.raise_for_status()
+        out: dict[str, Any] = r.json()
+        return out
+
+    def pending(self) -> int:
+        """Trades reserved by emits but not emitted yet, over all symbols."""
+        symbols = self.status().get("symbols", {})
+        return sum(int(s.get("pending", 0)) for s in symbols.values())
+
+    def malformed(self, count: int, kind: str | None = None) -> dict[str, Any]:
+        return self._post("/malformed", {"count": count, **({"kind": kind} if kind else {})})
+
+    def disconnect(self, mode: str = "abrupt") -> int:
+        return int(self._post("/disconnect", {"mode": mode})["dropped"])
+
+    def pause(self) -> None:
+        self._post("/pause")
+
+    def resume(self) -> None:
+        self._post("/resume")
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,67 @@
+"""The exchange simulator's ASGI app.
+
+  GET  /health/live, /health/ready
+  WS   /stream?streams=btcusdt@trade/ethusdt@trade   {"stream": ..., "data": <trade>} frames
+  WS   /ws/btcusdt@trade                             bare <trade> frames
+  GET  /api/v3/historicalTrades?symbol=&fromId=&limit=   Binance's REST backfill
+  POST /control/emit, /control/malformed, /control/disconnect, /control/pause, /control/resume
+  GET  /control/emitted?symbol=&fromId=, /control/status
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from k2.exchange import control, streams
+from k2.exchange.emitter import Emitter
+from k2.exchange.hub import Hub
+from k2.exchange.settings import ExchangeSettings
+from k2.exchange.validation import InvalidRequest, parse_history
+
+# Binance's error codes for the REST API
+ILLEGAL_PARAMETER = -1100
+BAD_SYMBOL = -1121
+
+
+def create_app(settings: ExchangeSettings) -> FastAPI:
+    hub = Hub()
+    emitter = Emitter(settings.seed, settings.symbols, hub)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await emitter.close()
+
+    app = FastAPI(title="K2 exchange simulator", summary="Binance-compatible trade feed with a control API",
+                  lifespan=lifespan)
+    app.state.emitter = emitter
+    app.state.hub = hub
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/health/ready")
+    async def ready() -> dict[str, str]:
+        # no dependencies: serving requests is being ready
+        return {"status": "ready"}
+
+    @app.get("/api/v3/historicalTrades", response_model=None)
+    async def historical_trades(request: Request) -> JSONResponse | list[dict[str, Any]]:
+        """Already-emitted trades from `fromId` (ascending, at most `limit`), else the most recent."""
+        try:
+            query = parse_history(request.query_params)
+        except InvalidRequest as exc:
+            return JSONResponse({"code": ILLEGAL_PARAMETER, "msg": str(exc)}, status_code=400)
+        if not emitter.known(query.symbol):
+            return JSONResponse({"code": BAD_SYMBOL, "msg": "Invalid symbol."}, status_code=400)
+        return [t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit)]
+
+    app.include_router(streams.router(hub, settings.client_queue))
+    app.include_router(control.router(emitter, hub))
+    return app

@@ -1,0 +1,114 @@
+"""The control API: how a test drives the simulator (emit, look, inject malformed frames,
+disconnect, stall). Not part of Binance's surface."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from k2.exchange.emitter import Emitter, wall_clock_ms
+from k2.exchange.hub import Hub
+from k2.exchange.malformed import kind_of, malformed_frame
+from k2.exchange.validation import (
+    InvalidRequest,
+    parse_disconnect,
+    parse_emit,
+    parse_from_id,
+    parse_malformed,
+    parse_symbol,
+)
+
+log = logging.getLogger("k2.exchange.control")
+
+
+def invalid(exc: InvalidRequest) -> JSONResponse:
+    return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
+
+
+async def json_body(request: Request) -> object:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body: object = json.loads(raw)
+    except ValueError:
+        raise InvalidRequest("body", "the body is not JSON") from None
+    return body
+
+
+def router(emitter: Emitter, hub: Hub) -> APIRouter:
+    routes = APIRouter(prefix="/control")
+
+    @routes.post("/emit", response_model=None)
+    async def emit(request: Request) -> JSONResponse | dict[str, Any]:
+        """Reserve `count` trade ids for `symbol` now; emit them at `rate` per second."""
+        try:
+            job = emitter.submit(parse_emit(await json_body(request)))
+        except InvalidRequest as exc:
+            return invalid(exc)
+        return job.receipt()
+
+    @routes.get("/emitted", response_model=None)
+    async def emitted(request: Request) -> JSONResponse | dict[str, Any]:
+        """Every trade emitted so far for a symbol (from `fromId`), as sent on the stream."""
+        try:
+            symbol = parse_symbol(request.query_params.get("symbol"))
+            from_id = parse_from_id(request.query_params.get("fromId"))
+        except InvalidRequest as exc:
+            return invalid(exc)
+        trades = emitter.trades(symbol).since(from_id or 0)
+        return {"symbol": symbol, "count": len(trades), "trades": [t.payload() for t in trades]}
+
+    @routes.get("/status")
+    async def status() -> dict[str, Any]:
+        return {"symbols": emitter.status(), "clients": len(hub), "paused": hub.paused}
+
+    @routes.post("/malformed", response_model=None)
+    async def malformed(request: Request) -> JSONResponse | dict[str, Any]:
+        """Send `count` malformed frames to every connected client; they are not trades."""
+        try:
+            ask = parse_malformed(await json_body(request))
+        except InvalidRequest as exc:
+            return invalid(exc)
+        clients = list(hub)
+        sent = 0
+        if not hub.paused:  # a stalled feed delivers nothing, broken frames included
+            now = wall_clock_ms()
+            for client in clients:
+                for n in range(ask.count):
+                    frame = malformed_frame(kind_of(n, ask.kind), n, client.symbols[0], client.combined, now)
+                    if not hub.offer(client, frame):
+                        break
+                    sent += 1
+        log.info("malformed frames sent", extra={"sent": sent, "clients": len(clients), "kind": ask.kind})
+        return {"sent": sent, "clients": len(clients)}
+
+    @routes.post("/disconnect", response_model=None)
+    async def disconnect(request: Request) -> JSONResponse | dict[str, Any]:
+        try:
+            mode = parse_disconnect(await json_body(request))
+        except InvalidRequest as exc:
+            return invalid(exc)
+        dropped = hub.disconnect(mode)
+        log.info("clients disconnected", extra={"mode": mode, "dropped": dropped})
+        return {"dropped": dropped}
+
+    @routes.post("/pause")
+    async def pause() -> dict[str, Any]:
+        """Stall the feed: trades are still emitted and recorded, but no frame is delivered."""
+        hub.pause()
+        log.info("feed paused")
+        return {"paused": True}
+
+    @routes.post("/resume")
+    async def resume() -> dict[str, Any]:
+        """Deliver again, from the next trade on; what was missed is only in REST."""
+        hub.resume()
+        log.info("feed resumed")
+        return {"paused": False}
+
+    return routes

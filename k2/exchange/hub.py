@@ -1,0 +1,166 @@
+"""Fan-out of frames to the connected WebSocket clients.
+
+Each client has a bounded queue of its own and one sender task. The emitter only appends to
+queues (never awaits a socket), so a slow client can neither block the emitter nor the other
+clients; a client whose queue overflows is dropped abruptly, like a stalled Binance connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+
+from k2.exchange.market import EmittedTrade
+
+log = logging.getLogger("k2.exchange.hub")
+
+SendText = Callable[[str], Awaitable[None]]
+Close = Callable[[int, str], Awaitable[None]]
+# Frames sent in a row before the sender yields to the event loop, so one fast client with a
+# long backlog cannot starve the emitter's schedule or the other clients.
+_YIELD_EVERY = 256
+GOING_AWAY = 1001
+INTERNAL_ERROR = 1011
+
+
+class Client:
+    """One WebSocket connection: what it subscribed to and the frames waiting to be sent."""
+
+    def __init__(self, symbols: tuple[str, ...], combined: bool, limit: int, peer: str,
+                 abort: Callable[[], None] | None) -> None:
+        self.symbols = symbols
+        self.combined = combined
+        self.limit = limit
+        self.peer = peer
+        self._abort = abort
+        self._frames: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._close: tuple[int, str] | None = None
+        self.aborted = False
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return f"Client({self.peer}, {'/'.join(self.symbols)})"
+
+    @property
+    def backlog(self) -> int:
+        return len(self._frames)
+
+    def offer(self, frame: str) -> bool:
+        """Queue a frame; False (and nothing queued) when the queue is full."""
+        if len(self._frames) >= self.limit:
+            return False
+        self._frames.append(frame)
+        self._wake.set()
+        return True
+
+    def drop_backlog(self) -> None:
+        self._frames.clear()
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the sender to close with a close frame; frames still queued are dropped."""
+        self._frames.clear()
+        self._close = (code, reason)
+        self._wake.set()
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a close frame (no WebSocket closing handshake)."""
+        self._frames.clear()
+        self.aborted = True
+        if self._abort is not None:
+            self._abort()
+        else:  # served by a server without our abort extension: the nearest thing is an error close
+            self._close = (INTERNAL_ERROR, "connection dropped")
+        self._wake.set()
+
+    async def pump(self, send_text: SendText, close: Close) -> None:
+        """Send queued frames until the client is closed or aborted (the one sender of a client)."""
+        in_a_row = 0
+        while True:
+            if self._close is not None:
+                await close(*self._close)
+                return
+            if self.aborted:
+                return
+            if not self._frames:
+                self._wake.clear()
+                await self._wake.wait()
+                in_a_row = 0
+                continue
+            await send_text(self._frames.popleft())
+            self.sent += 1
+            in_a_row += 1
+            if in_a_row >= _YIELD_EVERY:
+                in_a_row = 0
+                await asyncio.sleep(0)
+
+
+class Hub:
+    """Every connected client, indexed by symbol, and the paused flag of the feed."""
+
+    def __init__(self) -> None:
+        self._clients: set[Client] = set()
+        self._by_symbol: dict[str, set[Client]] = {}
+        self.paused = False
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    def __iter__(self) -> Iterator[Client]:
+        return iter(list(self._clients))
+
+    def add(self, client: Client) -> None:
+        self._clients.add(client)
+        for symbol in client.symbols:
+            self._by_symbol.setdefault(symbol, set()).add(client)
+
+    def remove(self, client: Client) -> None:
+        self._clients.discard(client)
+        for symbol in client.symbols:
+            subscribers = self._by_symbol.get(symbol)
+            if subscribers is not None:
+                subscribers.discard(client)
+                if not subscribers:
+                    del self._by_symbol[symbol]
+
+    def publish(self, trade: EmittedTrade) -> None:
+        """Queue a trade for its subscribers. The JSON is made once, not once per client."""
+        if self.paused:
+            return  # a stalled feed: the trade is recorded by the emitter but reaches no one
+        subscribers = self._by_symbol.get(trade.trade.symbol)
+        if not subscribers:
+            return
+        raw = trade.payload_json()
+        combined = f'{{"stream":"{trade.trade.symbol.lower()}@trade","data":{raw}}}'
+        for client in list(subscribers):
+            self.offer(client, combined if client.combined else raw)
+
+    def offer(self, client: Client, frame: str) -> bool:
+        if client.offer(frame):
+            return True
+        log.warning("client queue overflow: dropping the connection",
+                    extra={"client": client.peer, "streams": list(client.symbols), "queue": client.limit})
+        client.abort()
+        self.remove(client)
+        return False
+
+    def pause(self) -> None:
+        self.paused = True
+        for client in self._clients:
+            client.drop_backlog()  # missed frames are never delivered, not even after resume
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def disconnect(self, mode: str) -> int:
+        """Close every client, cleanly (1001) or abruptly; returns how many."""
+        clients = list(self._clients)
+        for client in clients:
+            if mode == "abrupt":
+                client.abort()
+            else:
+                client.close(GOING_AWAY, "disconnected by the control API")
+            self.remove(client)
+        return len(clients)

@@ -1,0 +1,57 @@
+"""The exchange simulator's settings, read once from the environment.
+
+  K2_EXCHANGE_HOST             default 127.0.0.1
+  K2_EXCHANGE_PORT             default 18765
+  K2_EXCHANGE_SEED             default 1 (same seed, same trades per symbol)
+  K2_EXCHANGE_SYMBOLS          default BTCUSDT,ETHUSDT,BNBUSDT (known before any emit)
+  K2_EXCHANGE_PING_INTERVAL_S  default 20 (server WebSocket pings, like Binance)
+  K2_EXCHANGE_CLIENT_QUEUE     default 100000 frames a client may lag behind before it is dropped
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from k2.exchange.validation import SYMBOL_PATTERN
+from k2.settings import SettingsError, env_int, env_list, env_str
+
+ENV_VARS = {
+    "K2_EXCHANGE_HOST": "127.0.0.1",
+    "K2_EXCHANGE_PORT": "18765",
+    "K2_EXCHANGE_SEED": "1",
+    "K2_EXCHANGE_SYMBOLS": "BTCUSDT,ETHUSDT,BNBUSDT",
+    "K2_EXCHANGE_PING_INTERVAL_S": "20",
+    "K2_EXCHANGE_CLIENT_QUEUE": "100000",
+}
+
+
+@dataclass(frozen=True)
+class ExchangeSettings:
+    host: str
+    port: int
+    seed: int
+    symbols: tuple[str, ...]
+    ping_interval_s: int
+    client_queue: int
+
+    @staticmethod
+    def from_env(env: Mapping[str, str]) -> ExchangeSettings:
+        port = env_int(env, "K2_EXCHANGE_PORT", int(ENV_VARS["K2_EXCHANGE_PORT"]), minimum=1)
+        if port > 65535:
+            raise SettingsError(f"K2_EXCHANGE_PORT={port} is above 65535")
+        symbols = env_list(env, "K2_EXCHANGE_SYMBOLS", ENV_VARS["K2_EXCHANGE_SYMBOLS"])
+        for symbol in symbols:
+            if not SYMBOL_PATTERN.fullmatch(symbol):
+                raise SettingsError(f"K2_EXCHANGE_SYMBOLS has {symbol!r}, not an upper-case symbol of 5 to 20 "
+                                    f"letters or digits; e.g. K2_EXCHANGE_SYMBOLS={ENV_VARS['K2_EXCHANGE_SYMBOLS']}")
+        return ExchangeSettings(
+            host=env_str(env, "K2_EXCHANGE_HOST", ENV_VARS["K2_EXCHANGE_HOST"]),
+            port=port,
+            seed=env_int(env, "K2_EXCHANGE_SEED", int(ENV_VARS["K2_EXCHANGE_SEED"]), minimum=0),
+            symbols=tuple(dict.fromkeys(symbols)),  # drop repeats, keep the order given
+            ping_interval_s=env_int(env, "K2_EXCHANGE_PING_INTERVAL_S",
+                                    int(ENV_VARS["K2_EXCHANGE_PING_INTERVAL_S"]), minimum=1),
+            client_queue=env_int(env, "K2_EXCHANGE_CLIENT_QUEUE",
+                                 int(ENV_VARS["K2_EXCHANGE_CLIENT_QUEUE"]), minimum=1),
+        )

@@ -1,0 +1,386 @@
+"""The exchange simulator's pure logic: trade generation, wire formats, paging, validation,
+malformed frames, settings, and the client fan-out (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+import zlib
+from decimal import Context, Decimal, Inexact
+
+import pytest
+
+from k2.exchange.hub import Client, Hub
+from k2.exchange.malformed import kind_of, malformed_frame
+from k2.exchange.market import EmittedTrade, SymbolMarket, Trade, first_trade_id, format_decimal, quote_qty
+from k2.exchange.settings import ExchangeSettings
+from k2.exchange.tradelog import TradeLog
+from k2.exchange.validation import (
+    MALFORMED_KINDS,
+    InvalidRequest,
+    parse_disconnect,
+    parse_emit,
+    parse_history,
+    parse_malformed,
+    parse_streams,
+)
+from k2.settings import SettingsError
+
+EIGHT_PLACES = re.compile(r"[0-9]+\.[0-9]{8}")
+WIDE = Context(prec=80, traps=[Inexact])
+
+
+def sequence(seed: int, symbol: str, n: int) -> list[Trade]:
+    return SymbolMarket(seed, symbol).take(n)
+
+
+# --- generation ---------------------------------------------------------------------------
+
+def test_the_same_seed_gives_the_same_trades_and_another_seed_other_ones() -> None:
+    first = sequence(7, "BTCUSDT", 500)
+    assert first == sequence(7, "BTCUSDT", 500)
+    other = sequence(8, "BTCUSDT", 500)
+    assert [t.id for t in other] == [t.id for t in first]  # ids depend on the symbol only
+    assert sum(a.price != b.price for a, b in zip(first, other, strict=True)) > 450
+    assert sum(a.qty != b.qty for a, b in zip(first, other, strict=True)) > 450
+
+
+def test_a_symbols_sequence_does_not_depend_on_other_symbols_interleaving() -> None:
+    btc, eth = SymbolMarket(3, "BTCUSDT"), SymbolMarket(3, "ETHUSDT")
+    mixed_btc: list[Trade] = []
+    for i in range(300):  # uneven interleaving: 1, 2, 3, ... ETH trades between BTC ones
+        mixed_btc.append(btc.next_trade())
+        eth.take(i % 4)
+    assert mixed_btc == sequence(3, "BTCUSDT", 300)
+
+
+def test_ids_start_at_the_symbols_fixed_first_id_and_increase_by_one() -> None:
+    for symbol in ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT"):
+        expected_first = 1_000_000 * (1 + zlib.crc32(symbol.encode()) % 97)
+        assert first_trade_id(symbol) == expected_first
+        ids = [t.id for t in sequence(1, symbol, 1000)]
+        assert ids == list(range(expected_first, expected_first + 1000))
+    assert len({first_trade_id(s) for s in ("BTCUSDT", "ETHUSDT", "BNBUSDT")}) == 3
+
+
+def test_prices_and_quantities_have_eight_places_and_fit_decimal_18_8() -> None:
+    for symbol in ("BTCUSDT", "ETHUSDT", "BNBUSDT", "DOGEUSDT", "XYZ123"):
+        trades = sequence(11, symbol, 20_000)
+        for t in trades:
+            assert EIGHT_PLACES.fullmatch(t.price), t
+            assert EIGHT_PLACES.fullmatch(t.qty), t
+            assert Decimal(0) < Decimal(t.price) < Decimal(10) ** 10, t
+            assert Decimal(0) < Decimal(t.qty) < Decimal(10) ** 10, t
+        # some quantities use all 8 decimals, some are round lots
+        assert sum(not t.qty.endswith("0") for t in trades) > 5000, symbol
+        assert sum(t.qty.endswith("00000") for t in trades) > 1000, symbol
+        assert 0.3 < sum(t.is_buyer_maker for t in trades) / len(trades) < 0.7
+
+
+@pytest.mark.parametrize(("symbol", "low", "high"), [
+    ("BTCUSDT", 30_000, 90_000), ("ETHUSDT", 1_500, 4_500), ("BNBUSDT", 300, 900), ("DOGEUSDT", 0.5, 150),
+])
+def test_prices_walk_around_a_realistic_level(symbol: str, low: float, high: float) -> None:
+    prices = [Decimal(t.price) for t in sequence(5, symbol, 20_000)]
+    assert Decimal(low) < min(prices) and max(prices) < Decimal(high)
+    assert len(set(prices)) > 1000  # it moves
+
+
+def test_format_decimal_shows_eight_places_and_refuses_to_round() -> None:
+    assert format_decimal(Decimal("42000.12345678")) == "42000.12345678"
+    assert format_decimal(Decimal("0.001")) == "0.00100000"
+    assert format_decimal(Decimal("1E+2")) == "100.00000000"
+    with pytest.raises(Inexact):
+        format_decimal(Decimal("0.000000001"))
+
+
+def test_quote_qty_is_the_exact_product() -> None:
+    assert quote_qty("42000.12345678", "0.00100000") == "42.00012345678"
+    assert quote_qty("2.00000000", "3.00000000") == "6.00000000"
+    assert quote_qty("99999.99999999", "0.99999999") == "99999.9989999900000001"
+    for t in sequence(2, "BTCUSDT", 2000):
+        shown = quote_qty(t.price, t.qty)
+        assert Decimal(shown) == WIDE.multiply(Decimal(t.price), Decimal(t.qty)), t
+        assert len(shown.partition(".")[2]) >= 8
+
+
+# --- wire formats -------------------------------------------------------------------------
+
+def test_the_payload_is_binances_trade_object_and_its_json_matches() -> None:
+    trade = EmittedTrade(Trade("BTCUSDT", 71000000, "42000.12345678", "0.00100000", True), 1_700_000_000_123)
+    expected = {"e": "trade", "E": 1_700_000_000_123, "s": "BTCUSDT", "t": 71000000, "p": "42000.12345678",
+                "q": "0.00100000", "T": 1_700_000_000_123, "m": True, "M": True}
+    assert trade.payload() == expected
+    assert json.loads(trade.payload_json()) == expected
+    assert list(json.loads(trade.payload_json())) == ["e", "E", "s", "t", "p", "q", "T", "m", "M"]
+    seller = EmittedTrade(Trade("ETHUSDT", 5, "1.00000000", "2.00000000", False), 1)
+    assert json.loads(seller.payload_json())["m"] is False
+
+
+def test_the_historical_item_carries_the_exact_quote_quantity() -> None:
+    trade = EmittedTrade(Trade("BTCUSDT", 9, "42000.12345678", "0.00100000", False), 1234)
+    assert trade.historical() == {"id": 9, "price": "42000.12345678", "qty": "0.00100000",
+                                  "quoteQty": "42.00012345678", "time": 1234, "isBuyerMaker": False,
+                                  "isBestMatch": True}
+
+
+# --- paging -------------------------------------------------------------------------------
+
+def log_of(ids: list[int]) -> TradeLog:
+    log = TradeLog()
+    for i in ids:
+        log.append(EmittedTrade(Trade("BTCUSDT", i, "1.00000000", "1.00000000", False), i))
+    return log
+
+
+def test_paging_from_an_id_returns_ascending_ids_up_to_the_limit() -> None:
+    log = log_of(list(range(100, 110)))
+    assert [t.id for t in log.page(103, 4)] == [103, 104, 105, 106]
+    assert [t.id for t in log.page(107, 500)] == [107, 108, 109]
+    assert [t.id for t in log.page(0, 2)] == [100, 101]
+    assert log.page(110, 10) == []
+    assert [t.id for t in log.since(105)] == [105, 106, 107, 108, 109]
+
+
+def test_paging_without_an_id_returns_the_most_recent() -> None:
+    log = log_of(list(range(1, 21)))
+    assert [t.id for t in log.page(None, 3)] == [18, 19, 20]
+    assert len(log.page(None, 1000)) == 20
+    assert log.recent(0) == []
+    assert log_of([]).page(None, 5) == []
+
+
+def test_paging_finds_the_next_id_after_a_gap() -> None:
+    log = log_of([1, 2, 3, 10, 11])
+    assert [t.id for t in log.page(4, 10)] == [10, 11]
+    assert log.last_id == 11 and len(log) == 5
+
+
+def test_the_log_refuses_ids_that_do_not_increase() -> None:
+    log = log_of([5, 6])
+    with pytest.raises(ValueError, match="does not follow 6"):
+        log.append(EmittedTrade(Trade("BTCUSDT", 6, "1.00000000", "1.00000000", False), 0))
+
+
+# --- validation ---------------------------------------------------------------------------
+
+def test_stream_names_become_symbols() -> None:
+    assert parse_streams("btcusdt@trade/ethusdt@trade") == ("BTCUSDT", "ETHUSDT")
+    assert parse_streams("btcusdt@trade/btcusdt@trade") == ("BTCUSDT",)
+
+
+@pytest.mark.parametrize("spec", [None, "", "btcusdt@depth", "BTCUSDT@trade", "btcusdt", "btc@trade",
+                                  "btcusdt@trade/", "btcusdt@trade/../x"])
+def test_bad_stream_names_are_refused(spec: str | None) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_streams(spec)
+    assert caught.value.field == "streams"
+
+
+def test_a_good_emit_request_is_read() -> None:
+    request = parse_emit({"symbol": "BTCUSDT", "count": 500, "rate": 200})
+    assert (request.symbol, request.count, request.rate) == ("BTCUSDT", 500, 200.0)
+    assert parse_emit({"symbol": "NEWCOIN1", "count": 1_000_000, "rate": 0.5}).rate == 0.5
+
+
+@pytest.mark.parametrize(("body", "field", "words"), [
+    ({"symbol": "BTCUSDT", "count": 0, "rate": 1}, "count", "count must be a whole number from 1 to 1000000"),
+    ({"symbol": "BTCUSDT", "count": 1_000_001, "rate": 1}, "count", "got 1000001"),
+    ({"symbol": "BTCUSDT", "count": True, "rate": 1}, "count", "count must"),
+    ({"symbol": "BTCUSDT", "count": 1.5, "rate": 1}, "count", "count must"),
+    ({"symbol": "BTCUSDT", "rate": 1}, "count", "got None"),
+    ({"symbol": "BTCUSDT", "count": 1, "rate": 0}, "rate", "rate must be a number of trades per second above 0"),
+    ({"symbol": "BTCUSDT", "count": 1, "rate": 100_001}, "rate", "at most 100000"),
+    ({"symbol": "BTCUSDT", "count": 1, "rate": "fast"}, "rate", "got 'fast'"),
+    ({"symbol": "BTCUSDT", "count": 1}, "rate", "rate must"),
+    ({"symbol": "btcusdt", "count": 1, "rate": 1}, "symbol", "symbol must be 5 to 20 upper-case"),
+    ({"symbol": "BTC", "count": 1, "rate": 1}, "symbol", "symbol must"),
+    ({"count": 1, "rate": 1}, "symbol", "symbol is required"),
+    ({"symbol": "BTCUSDT", "count": 1, "rate": 1, "cnt": 2}, "cnt", "unknown field 'cnt'"),
+    ([1, 2], "body", "JSON object"),
+])
+def test_a_bad_emit_request_names_the_field(body: object, field: str, words: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(words)) as caught:
+        parse_emit(body)
+    assert caught.value.field == field
+
+
+def test_history_parameters_are_read_with_binances_defaults() -> None:
+    query = parse_history({"symbol": "BTCUSDT"})
+    assert (query.symbol, query.from_id, query.limit) == ("BTCUSDT", None, 500)
+    query = parse_history({"symbol": "ETHUSDT", "fromId": "123", "limit": "1000"})
+    assert (query.symbol, query.from_id, query.limit) == ("ETHUSDT", 123, 1000)
+
+
+@pytest.mark.parametrize(("params", "field", "words"), [
+    ({}, "symbol", "Mandatory parameter 'symbol'"),
+    ({"symbol": "btc-usdt"}, "symbol", "parameter 'symbol'"),
+    ({"symbol": "BTCUSDT", "fromId": "-1"}, "fromId", "parameter 'fromId'"),
+    ({"symbol": "BTCUSDT", "fromId": "abc"}, "fromId", "parameter 'fromId'"),
+    ({"symbol": "BTCUSDT", "limit": "0"}, "limit", "Parameter 'limit' must be a whole number from 1 to 1000"),
+    ({"symbol": "BTCUSDT", "limit": "1001"}, "limit", "got '1001'"),
+    ({"symbol": "BTCUSDT", "limit": "ten"}, "limit", "Parameter 'limit'"),
+])
+def test_bad_history_parameters_are_named(params: dict[str, str], field: str, words: str) -> None:
+    with pytest.raises(InvalidRequest, match=re.escape(words)) as caught:
+        parse_history(params)
+    assert caught.value.field == field
+
+
+def test_malformed_and_disconnect_requests() -> None:
+    assert parse_malformed({"count": 3, "kind": "bad_price"}).kind == "bad_price"
+    assert parse_malformed({"count": 3}).kind is None
+    with pytest.raises(InvalidRequest, match="kind must be one of not_json"):
+        parse_malformed({"count": 3, "kind": "weird"})
+    with pytest.raises(InvalidRequest, match="count must be a whole number from 1 to 10000"):
+        parse_malformed({"count": 0})
+    assert parse_disconnect({"mode": "abrupt"}) == "abrupt"
+    assert parse_disconnect({}) == "clean"
+    with pytest.raises(InvalidRequest, match="mode must be one of clean, abrupt; got 'rude'"):
+        parse_disconnect({"mode": "rude"})
+
+
+# --- malformed frames ---------------------------------------------------------------------
+
+def is_valid_trade(text: str, combined: bool) -> bool:
+    try:
+        frame = json.loads(text)
+        data = frame["data"] if combined else frame
+        price, qty = Decimal(data["p"]), Decimal(data["q"])
+        return (data["e"] == "trade" and isinstance(data["t"], int) and isinstance(data["T"], int)
+                and isinstance(data["m"], bool) and price.is_finite() and 0 < price < 10**10
+                and price == price.quantize(Decimal("1E-8")) and qty > 0)
+    except (ValueError, KeyError, TypeError, ArithmeticError):
+        return False
+
+
+@pytest.mark.parametrize("combined", [True, False])
+def test_no_malformed_frame_is_a_valid_trade(combined: bool) -> None:
+    for kind in MALFORMED_KINDS:
+        for n in range(14):
+            text = malformed_frame(kind, n, "BTCUSDT", combined, 1000)
+            assert not is_valid_trade(text, combined), (kind, n, text)
+            assert text == malformed_frame(kind, n, "BTCUSDT", combined, 1000)  # deterministic
+
+
+def test_malformed_json_kinds_are_wrapped_on_the_combined_stream() -> None:
+    for kind in ("missing_keys", "wrong_types", "bad_price", "unknown_event"):
+        frame = json.loads(malformed_frame(kind, 0, "ETHUSDT", True, 1000))
+        assert frame["stream"] == "ethusdt@trade" and isinstance(frame["data"], dict), kind
+        assert "stream" not in json.loads(malformed_frame(kind, 0, "ETHUSDT", False, 1000))
+    for kind in ("not_json", "truncated"):
+        with pytest.raises(ValueError):
+            json.loads(malformed_frame(kind, 0, "ETHUSDT", True, 1000))
+
+
+def test_without_a_kind_every_kind_comes_in_turn() -> None:
+    assert [kind_of(n, None) for n in range(7)] == [*MALFORMED_KINDS, MALFORMED_KINDS[0]]
+    assert {kind_of(n, "truncated") for n in range(7)} == {"truncated"}
+
+
+# --- settings -----------------------------------------------------------------------------
+
+def test_settings_defaults_and_overrides() -> None:
+    s = ExchangeSettings.from_env({})
+    assert (s.host, s.port, s.seed, s.symbols, s.ping_interval_s, s.client_queue) == (
+        "127.0.0.1", 18765, 1, ("BTCUSDT", "ETHUSDT", "BNBUSDT"), 20, 100_000)
+    s = ExchangeSettings.from_env({"K2_EXCHANGE_PORT": "9000", "K2_EXCHANGE_SYMBOLS": "SOLUSDT, BTCUSDT"})
+    assert (s.port, s.symbols) == (9000, ("SOLUSDT", "BTCUSDT"))
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"K2_EXCHANGE_PORT": "abc"}, "K2_EXCHANGE_PORT='abc' is not a whole number"),
+    ({"K2_EXCHANGE_PORT": "70000"}, "K2_EXCHANGE_PORT=70000 is above 65535"),
+    ({"K2_EXCHANGE_PORT": "0"}, "K2_EXCHANGE_PORT=0 is below 1"),
+    ({"K2_EXCHANGE_SEED": "x"}, "K2_EXCHANGE_SEED"),
+    ({"K2_EXCHANGE_SYMBOLS": "btcusdt"}, "K2_EXCHANGE_SYMBOLS has 'btcusdt'"),
+    ({"K2_EXCHANGE_SYMBOLS": " , "}, "K2_EXCHANGE_SYMBOLS is empty"),
+    ({"K2_EXCHANGE_PING_INTERVAL_S": "0"}, "K2_EXCHANGE_PING_INTERVAL_S=0 is below 1"),
+    ({"K2_EXCHANGE_CLIENT_QUEUE": "-5"}, "K2_EXCHANGE_CLIENT_QUEUE=-5 is below 1"),
+])
+def test_bad_settings_name_the_variable(env: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(words)):
+        ExchangeSettings.from_env(env)
+
+
+# --- fan-out ------------------------------------------------------------------------------
+
+def emitted(symbol: str, trade_id: int) -> EmittedTrade:
+    return EmittedTrade(Trade(symbol, trade_id, "1.00000000", "2.00000000", False), 5)
+
+
+def test_frames_reach_only_subscribers_in_their_form() -> None:
+    async def scenario() -> tuple[list[str], list[str]]:
+        hub = Hub()
+        combined = Client(("BTCUSDT", "ETHUSDT"), True, 100, "a", None)
+        raw = Client(("ETHUSDT",), False, 100, "b", None)
+        hub.add(combined)
+        hub.add(raw)
+        for trade in (emitted("BTCUSDT", 1), emitted("ETHUSDT", 2), emitted("BNBUSDT", 3)):
+            hub.publish(trade)
+        return await drain(combined), await drain(raw)
+
+    to_combined, to_raw = asyncio.run(scenario())
+    assert [json.loads(f)["stream"] for f in to_combined] == ["btcusdt@trade", "ethusdt@trade"]
+    assert [json.loads(f)["data"]["t"] for f in to_combined] == [1, 2]
+    assert [json.loads(f)["t"] for f in to_raw] == [2]
+
+
+async def drain(client: Client) -> list[str]:
+    """Everything queued for a client (at least one frame), through its real sender; the last
+    send asks for a clean close, so the sender ends by itself."""
+    sent: list[str] = []
+    closed: list[int] = []
+
+    async def send(frame: str) -> None:
+        sent.append(frame)
+        if client.backlog == 0:
+            client.close(1001, "done")
+
+    async def close(code: int, reason: str) -> None:
+        closed.append(code)
+
+    await asyncio.wait_for(client.pump(send, close), timeout=5)
+    assert closed == [1001]
+    return sent
+
+
+def test_a_client_whose_queue_overflows_is_dropped_and_the_others_keep_receiving() -> None:
+    aborted: list[str] = []
+    hub = Hub()
+    slow = Client(("BTCUSDT",), True, 3, "slow", lambda: aborted.append("slow"))
+    fast = Client(("BTCUSDT",), True, 1000, "fast", lambda: aborted.append("fast"))
+    hub.add(slow)
+    hub.add(fast)
+    for i in range(10):
+        hub.publish(emitted("BTCUSDT", i))
+    assert aborted == ["slow"]
+    assert slow.aborted and slow.backlog == 0
+    assert len(hub) == 1 and fast.backlog == 10
+
+
+def test_a_paused_hub_delivers_nothing_and_drops_what_was_queued() -> None:
+    hub = Hub()
+    client = Client(("BTCUSDT",), False, 100, "c", None)
+    hub.add(client)
+    hub.publish(emitted("BTCUSDT", 1))
+    hub.pause()
+    hub.publish(emitted("BTCUSDT", 2))
+    assert client.backlog == 0
+    hub.resume()
+    hub.publish(emitted("BTCUSDT", 3))
+    assert client.backlog == 1
+
+
+def test_disconnecting_closes_or_aborts_every_client() -> None:
+    aborted: list[str] = []
+    hub = Hub()
+    for name in ("a", "b"):
+        hub.add(Client(("BTCUSDT",), True, 10, name, functools.partial(aborted.append, name)))
+    assert hub.disconnect("abrupt") == 2
+    assert sorted(aborted) == ["a", "b"] and len(hub) == 0
+    hub.add(Client(("BTCUSDT",), True, 10, "c", lambda: aborted.append("c")))
+    assert hub.disconnect("clean") == 1
+    assert "c" not in aborted and len(hub) == 0
