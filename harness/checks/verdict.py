@@ -36,8 +36,10 @@ def exactly_once(stage: str, expected: Iterable[Hashable], observed: Iterable[Ha
 
     An empty expectation is itself a failure: a check that passes on nothing proves nothing.
     """
-    want = Counter(expected)
-    seen = Counter(observed)
+    # generators, so that a dict given as `expected` counts its keys (Counter(dict) would take
+    # its values as counts)
+    want = Counter(k for k in expected)
+    seen = Counter(k for k in observed)
     lost = sorted((k for k in want if k not in seen), key=str)
     duplicated = sorted((k for k, n in seen.items() if n > 1), key=str)
     unexpected = sorted((k for k in seen if k not in want), key=str)

@@ -407,11 +407,24 @@ class LocalDriver:
         with self._exclusive():
             state = self._read_state()
             running = [n for n in reversed(self._known()) if self._process(n) is not None]
-            for name in running:
+            done = {n: threading.Event() for n in running}
+
+            def bring_down(name: str) -> None:
+                # dependents first: wait until every running service that needs this one has stopped
+                for other in running:
+                    if name in SERVICES[other].depends_on:
+                        done[other].wait()
                 t0 = time.monotonic()
-                self._stop(SERVICES[name])
-                stopped.append(name)
-                self.say(f"[stack] {name}: stopped in {time.monotonic() - t0:.1f} s")
+                try:
+                    self._stop(SERVICES[name])
+                    stopped.append(name)
+                    self.say(f"[stack] {name}: stopped in {time.monotonic() - t0:.1f} s")
+                finally:
+                    done[name].set()
+
+            if running:
+                with ThreadPoolExecutor(max_workers=len(running)) as pool:
+                    list(pool.map(bring_down, running))
             strays = processes.processes_under(self.settings.root)
             for p in strays:
                 with contextlib.suppress(psutil.Error):  # it may die (or be a zombie) meanwhile

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 from harness.stack.driver import Resources
+from harness.waiting import ConditionTimeout, eventually
 
 
 def process(pid: int | None, create_time: float | None) -> psutil.Process | None:
@@ -39,12 +40,15 @@ def is_paused(p: psutil.Process) -> bool:
 
 
 def signal_group(p: psutil.Process, sig: signal.Signals) -> None:
-    """Signal the process's whole group (each service runs in a session of its own)."""
-    try:
+    """Signal the process, its group (each service runs in a session of its own) and every
+    descendant: PostgreSQL's backends call setsid() and so leave the postmaster's group, and a
+    "paused" database whose open connections still answer would not be paused at all."""
+    procs = tree(p)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(os.getpgid(p.pid), sig)
-    except (ProcessLookupError, PermissionError):
+    for q in procs:
         with contextlib.suppress(psutil.Error):
-            p.send_signal(sig)
+            q.send_signal(sig)
 
 
 def tree(p: psutil.Process) -> list[psutil.Process]:
@@ -54,15 +58,24 @@ def tree(p: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _living(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait for the processes to exit (psutil.wait_procs polls their state); return the living."""
-    _gone, alive = psutil.wait_procs(list(procs), timeout=timeout)
-    living = []
-    for p in alive:
-        with contextlib.suppress(psutil.Error):  # gone or a zombie: not living
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                living.append(p)
-    return living
+    """Wait until the processes have exited; return those still living after `timeout`.
+
+    A zombie counts as gone: a service started by an earlier CLI call is not our child, and
+    this machine's init may take a second or two to reap it (psutil.wait_procs waits for that).
+    """
+    procs = list(procs)
+    with contextlib.suppress(ConditionTimeout):
+        eventually(lambda: not any(_living(p) for p in procs), within=max(timeout, 0.1), every=0.05,
+                   describe="processes exited")
+    return [p for p in procs if _living(p)]
 
 
 def resources(p: psutil.Process, sample: float = 0.2) -> Resources:

@@ -91,6 +91,11 @@ class Feed:
             self.sink.dead_letter(str(exc), frame, source)
             self.counters.dead_lettered += 1
             return
+        except Exception as exc:  # a frame nobody foresaw must not stop the stream: DLQ it too
+            log.exception("unexpected error validating a frame")
+            self.sink.dead_letter(f"unexpected {type(exc).__name__}: {exc}", frame, source)
+            self.counters.dead_lettered += 1
+            return
         symbol, trade_id = payload["s"], payload["t"]
         verdict = self.cursor.judge(symbol, trade_id)
         if verdict is Verdict.DUPLICATE:

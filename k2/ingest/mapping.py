@@ -50,15 +50,16 @@ def _decimal(name: str, raw: str) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise MalformedFrame(f"{name}={raw!r} is not a decimal") from None
+        raise MalformedFrame(f"{name}={raw[:40]!r} is not a decimal") from None
     if not value.is_finite():
-        raise MalformedFrame(f"{name}={raw!r} is not finite")
+        raise MalformedFrame(f"{name}={raw[:40]!r} is not finite")
     if value <= 0:
-        raise MalformedFrame(f"{name}={raw!r} is not positive")
-    if value.quantize(SCALE) != value:
-        raise MalformedFrame(f"{name}={raw!r} has more than 8 decimal places")
+        raise MalformedFrame(f"{name}={raw[:40]!r} is not positive")
+    # magnitude first: quantizing a huge value (1e400) overflows the context and raises
     if value > MAX_DECIMAL:
-        raise MalformedFrame(f"{name}={raw!r} does not fit decimal(18,8)")
+        raise MalformedFrame(f"{name}={raw[:40]!r} does not fit decimal(18,8)")
+    if value.quantize(SCALE) != value:
+        raise MalformedFrame(f"{name}={raw[:40]!r} has more than 8 decimal places")
     return value.quantize(SCALE)
 
 

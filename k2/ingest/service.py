@@ -111,6 +111,8 @@ def create_app(settings: Settings) -> FastAPI:
         task.add_done_callback(finished)
         yield
         ingest.stop.set()
+        # the feed may be blocked reading a quiet stream: cancel it; run() still flushes Kafka
+        task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(task, timeout=20)
 

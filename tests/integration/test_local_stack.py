@@ -15,6 +15,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+import psycopg2
 import pyarrow as pa
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -176,6 +177,25 @@ def test_paused_service_reports_paused_then_recovers(stack: LocalDriver) -> None
     finally:
         stack.resume("schema-registry")
     eventually(lambda: stack.health("schema-registry").ready, within=30, describe="registry ready after resume")
+
+
+def test_a_paused_database_freezes_its_connection_processes_too(stack: LocalDriver) -> None:
+    # PostgreSQL backends leave the postmaster's process group: pausing must reach them as well
+    conn = psycopg2.connect(stack.clients()["postgres"]["dsn"], connect_timeout=5)
+    try:
+        stack.pause("postgres")
+        try:
+            tree = processes.tree(processes.process(stack.health("postgres").pid, None))  # type: ignore[arg-type]
+            assert len(tree) >= 3  # postmaster, its helpers, and our connection's backend
+            assert [p.pid for p in tree if not processes.is_paused(p)] == []
+        finally:
+            stack.resume("postgres")
+        eventually(lambda: stack.health("postgres").ready, within=30, describe="postgres ready after resume")
+        with conn.cursor() as cur:
+            cur.execute("select 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        conn.close()
 
 
 def test_resources_and_logs_of_each_service(stack: LocalDriver) -> None:

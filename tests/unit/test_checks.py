@@ -33,3 +33,8 @@ def test_fields_equal_names_the_field_and_both_values() -> None:
     assert "price expected '2.00000000' got '2.0'" in str(v)
     assert fields_equal("api", want, {k: dict(w) for k, w in want.items()}).valid
     assert not fields_equal("api", want, {}).valid
+
+
+def test_a_mapping_of_expected_trades_counts_its_keys() -> None:
+    v = exactly_once("committed", {"a": {"price": "1"}, "b": {"price": "2"}}, ["a", "b"])
+    assert v.valid and v.counts["expected"] == 2

@@ -59,6 +59,9 @@ def test_quote_currency_is_the_longest_known_suffix(symbol: str, base: str, quot
     ('{"e":"aggTrade","E":1,"s":"BTCUSDT","t":1,"p":"1","q":"1","T":1,"m":true}', "event type 'aggTrade'"),
     ('{"e":"trade","E":1,"s":"DOGEUSDT","t":1,"p":"1","q":"1","T":1,"m":true}', "not subscribed"),
     ('{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"12345678901","q":"1","T":1,"m":true}', "decimal(18,8)"),
+    ('{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1e400","q":"1","T":1,"m":true}', "decimal(18,8)"),
+    ('{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"1e-400","q":"1","T":1,"m":true}', "more than 8 decimal"),
+    ('{"e":"trade","E":1,"s":"BTCUSDT","t":1,"p":"abc","q":"1","T":1,"m":true}', "not a decimal"),
 ])
 def test_malformed_frames_are_refused_with_a_reason(frame: str, reason: str) -> None:
     with pytest.raises(MalformedFrame, match=reason.replace("(", r"\(").replace(")", r"\)")):

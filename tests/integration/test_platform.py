@@ -1,0 +1,139 @@
+"""The reference platform end to end on real services (profile `full`): exchange -> ingest ->
+Kafka -> consumer -> Iceberg -> API, exactly once, also across crashes of consumer and ingest.
+
+Runs on a stack of its own (.stack-pytest-platform, ports shifted by 200). Each test emits new
+trades and checks every trade emitted so far, so any loss or duplicate anywhere shows up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness import pipeline
+from harness.checks import exactly_once, fields_equal
+from harness.probes import kafka
+from harness.probes.api import ApiProbe
+from harness.stack.local import LocalDriver
+from harness.stack.settings import REPO_ROOT, StackSettings
+from harness.waiting import eventually
+from harness.workload.exchange import Emission, ExchangeControl
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+DLQ = "market.crypto.trades.binance.dlq"
+
+
+@pytest.fixture(scope="module")
+def full_stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
+    env = {**test_env, "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-platform"),
+           "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_PLATFORM_PORT_OFFSET", "200")}
+    driver = LocalDriver(StackSettings.from_env(env), say=print)
+    driver.down(purge=True)
+    try:
+        driver.up("full")
+        yield driver
+    finally:
+        driver.down(purge=True)
+
+
+@pytest.fixture(scope="module")
+def clients(full_stack: LocalDriver) -> dict[str, Any]:
+    return full_stack.clients()
+
+
+@pytest.fixture(scope="module")
+def exchange(clients: dict[str, Any]) -> Iterator[ExchangeControl]:
+    control = ExchangeControl(clients["exchange"]["control_url"])
+    yield control
+    control.close()
+
+
+@pytest.fixture(scope="module")
+def api(clients: dict[str, Any]) -> Iterator[ApiProbe]:
+    probe = ApiProbe(clients["api"]["url"], clients["api"]["api_key"])
+    yield probe
+    probe.close()
+
+
+def all_emitted(exchange: ExchangeControl, emissions: list[Emission]) -> None:
+    eventually(lambda: exchange.pending() == 0, within=120, describe=f"exchange emitted {emissions}")
+
+
+def assert_exactly_once_everywhere(exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> int:
+    """Every trade emitted so far is committed once and served once, with exact decimals."""
+    expected = pipeline.emitted(exchange, SYMBOLS)
+
+    def all_committed() -> bool:
+        return exactly_once("committed", expected, [k for k, _ in pipeline.committed(clients)]).counts["lost"] == 0
+
+    eventually(all_committed, within=90, every=1.0, describe=f"all {len(expected)} emitted trades committed")
+    committed = pipeline.committed(clients)
+    verdict = exactly_once("committed", expected, [k for k, _ in committed])
+    print(verdict)
+    assert verdict.valid, str(verdict)
+    assert fields_equal("committed", expected, dict(committed)).valid
+    served = pipeline.served(api, SYMBOLS)
+    verdict = exactly_once("served", expected, [k for k, _ in served])
+    print(verdict)
+    assert verdict.valid, str(verdict)
+    fields = fields_equal("served", expected, dict(served))
+    assert fields.valid, str(fields)
+    return len(expected)
+
+
+def test_ten_thousand_trades_over_three_symbols_arrive_exactly_once(
+        exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+    emissions = [exchange.emit(s, n, rate=1000) for s, n in zip(SYMBOLS, (3334, 3333, 3333), strict=True)]
+    assert sum(e.count for e in emissions) == 10_000
+    all_emitted(exchange, emissions)
+    assert assert_exactly_once_everywhere(exchange, clients, api) == 10_000
+
+
+def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
+        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+    before = len(pipeline.emitted(exchange, SYMBOLS))
+    emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
+    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 700, within=30,
+               describe="the stream is well under way")
+    full_stack.kill("consumer")
+    assert full_stack.health("consumer").state == "failed"
+    assert full_stack.start("consumer").state == "ready"
+    all_emitted(exchange, emissions)
+    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 3000
+
+
+def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
+        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+    before = len(pipeline.emitted(exchange, SYMBOLS))
+    emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
+    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 800, within=30,
+               describe="the stream is well under way")
+    full_stack.kill("ingest")
+    # the exchange keeps trading while ingest is down: these trades are only on its REST API
+    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 400, within=30,
+               describe="trades happen while ingest is down")
+    assert full_stack.start("ingest").state == "ready"
+    all_emitted(exchange, emissions)
+    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 3000
+
+
+def test_malformed_frames_are_dead_lettered_and_the_flow_continues(
+        exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+    dead_before = len(kafka.dead_letters(clients, DLQ))
+    before = len(pipeline.emitted(exchange, SYMBOLS))
+    first = exchange.emit("ETHUSDT", 200, rate=400)
+    sent = exchange.malformed(12)
+    assert sent["clients"] >= 1 and sent["sent"] >= 12
+    second = exchange.emit("ETHUSDT", 200, rate=400)
+    all_emitted(exchange, [first, second])
+    eventually(lambda: len(kafka.dead_letters(clients, DLQ)) - dead_before >= sent["sent"], within=30,
+               describe=f"{sent['sent']} malformed frames dead-lettered")
+    letters = kafka.dead_letters(clients, DLQ)[dead_before:]
+    assert len(letters) == sent["sent"]
+    assert all(letter["reason"] and letter["source"] == "ws" for letter in letters)
+    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 400
