@@ -430,7 +430,12 @@ class LocalDriver:
                 with contextlib.suppress(psutil.Error):  # it may die (or be a zombie) meanwhile
                     self.say(f"[stack] killing stray process {p.pid} {' '.join(p.cmdline()[:3])}")
                     processes.signal_group(p, signal.SIGKILL)
-            processes.wait_gone(strays, timeout=10)
+            if strays:
+                left = processes.wait_gone(strays, timeout=10)
+                if left:
+                    raise StackError(f"processes {[p.pid for p in left]} under {self.settings.root} survived SIGKILL")
+                for spec in SERVICES.values():
+                    self._wait_ports_free(spec)
             state["services"] = {n: {**r, "wanted": "stopped"} for n, r in state["services"].items()}
             self._write_state(state)
             if purge:

@@ -79,3 +79,10 @@ def test_postgres_listens_on_tcp_only_and_stops_fast(tmp_path: Path) -> None:
     assert "unix_socket_directories=" in cmd
     assert postgres.SPEC.stop_signal == signal.SIGINT
     assert postgres.dsn(ctx(tmp_path), "catalog") == "postgresql://k2:pw@127.0.0.1:15432/catalog"
+
+
+def test_a_cluster_id_starting_with_a_dash_is_not_read_as_an_option(tmp_path: Path) -> None:
+    # Regression: one random id in 64 starts with "-" and made `kafka-storage format` fail.
+    cmd = kafka.format_command(ctx(tmp_path), "-Abc123")
+    assert "--cluster-id=-Abc123" in cmd
+    assert "-t" not in cmd

@@ -59,6 +59,15 @@ def server_properties(ctx: StackContext) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
+def format_command(ctx: StackContext, cluster_id: str) -> list[str]:
+    run = ctx.run_dir(NAME)
+    # `--cluster-id=<id>` in one word: a random id may start with "-" and would read as an option
+    return [str(ctx.components.java), "-cp", f"{ctx.components.kafka_lib}/*",
+            f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
+            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+            "--config", str(run / "server.properties")]
+
+
 def prepare(ctx: StackContext) -> None:
     run, data = ctx.run_dir(NAME), ctx.data_dir(NAME)
     run.mkdir(parents=True, exist_ok=True)
@@ -68,11 +77,7 @@ def prepare(ctx: StackContext) -> None:
         return
     data.mkdir(parents=True, exist_ok=True)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    proc = subprocess.run(
-        [str(ctx.components.java), "-cp", f"{ctx.components.kafka_lib}/*",
-         f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
-         "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(run / "server.properties")],
-        capture_output=True, text=True, cwd=run, timeout=120)
+    proc = subprocess.run(format_command(ctx, cluster_id), capture_output=True, text=True, cwd=run, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"kafka storage format failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
 

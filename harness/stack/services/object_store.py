@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import boto3
@@ -52,19 +53,25 @@ def env(ctx: StackContext) -> dict[str, str]:
             "AWS_SECRET_ACCESS_KEY": ctx.credentials.s3_secret_key}
 
 
+SENTINEL = ".k2-stack/ready"
+
+
 def ready(ctx: StackContext) -> str:
+    """Write an object and read it back. Listing buckets is not enough: after a restart the
+    gateway lists at once while reads still fail until the volume server has come back."""
+    s3 = s3_client(ctx)
+    stamp = str(time.time_ns()).encode()
     try:
-        buckets = s3_client(ctx).list_buckets().get("Buckets", [])
+        names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if BUCKET not in names:
+            s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=SENTINEL, Body=stamp)
+        back = s3.get_object(Bucket=BUCKET, Key=SENTINEL)["Body"].read()
     except (BotoCoreError, ClientError) as exc:
-        raise NotReady(f"S3 ListBuckets failed: {exc}") from None
-    return f"S3 ListBuckets ok: {len(buckets)} bucket(s)"
-
-
-def initialise(ctx: StackContext) -> None:
-    s3 = s3_client(ctx, timeout=10)
-    names = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if BUCKET not in names:
-        s3.create_bucket(Bucket=BUCKET)
+        raise NotReady(f"S3 write/read round trip failed: {exc}") from None
+    if back != stamp:
+        raise NotReady(f"S3 read back {back[:40]!r}, wrote {stamp!r}")
+    return f"S3 write and read back ok in bucket {BUCKET}"
 
 
 SPEC = ServiceSpec(
@@ -76,7 +83,6 @@ SPEC = ServiceSpec(
     env=env,
     ready=ready,
     prepare=prepare,
-    initialise=initialise,
     # weed's filer takes ~11 s to stop on SIGTERM; its data is durable across SIGKILL (see the
     # integration tests), so a short grace keeps `down` fast without risking data
     stop_grace=5.0,
