@@ -6,6 +6,7 @@
   python -m harness stack status [--json]
   python -m harness stack logs SERVICE [--tail N]
   python -m harness stack start|stop|kill|restart|pause|resume SERVICE
+  python -m harness measure [--rate R ...] [--duration S] [--json]
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     logs = ssub.add_parser("logs", help="print a service's log")
     logs.add_argument("service", choices=sorted(SERVICES))
     logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
+    measure = sub.add_parser(
+        "measure", help="throughput and exchange->API latency of the running full stack under a steady load",
+        description="Emit trades at a steady rate through the running full stack (start it with "
+                    "`stack up --profile full`) and report throughput served, per-trade latency "
+                    "percentiles, and lost/duplicated counts.")
+    measure.add_argument("--rate", type=float, action="append", metavar="TRADES_PER_S",
+                         help="trades per second over all symbols; repeat for several levels (default 100)")
+    measure.add_argument("--duration", type=float, default=20.0, metavar="SECONDS", help="emit for this long")
+    measure.add_argument("--json", action="store_true", help="print the results as JSON")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -111,12 +121,34 @@ def run_stack(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_measure(args: argparse.Namespace) -> int:
+    from harness.measure import measure_flow  # imports the probes only when measuring
+
+    driver = LocalDriver(StackSettings.from_env(), say=_err)
+    status = driver.status()
+    if status.profile != "full" or not status.ready:
+        raise StackError("measuring needs the full stack ready: run `python -m harness stack up --profile full`")
+    results = [measure_flow(status.clients, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+        return 0 if all(r.verdict.valid for r in results) else 1
+    print(f"{'rate/s':>8} {'served/s':>9} {'emitted':>8} {'lost':>5} {'dup':>4} "
+          f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7} {'ingest p99 s':>13}")
+    for r in results:
+        c, e = r.verdict.counts, r.end_to_end
+        print(f"{r.rate:>8g} {r.throughput:>9.1f} {c['expected']:>8} {c['lost']:>5} {c['duplicated']:>4} "
+              f"{e.p50:>7.3f} {e.p95:>7.3f} {e.p99:>7.3f} {e.max:>7.3f} {r.exchange_to_ingest.p99:>13.3f}")
+    return 0 if all(r.verdict.valid for r in results) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "setup":
             provision(StackSettings.from_env(), say=_err)
             return 0
+        if args.command == "measure":
+            return run_measure(args)
         return run_stack(args)
     except EXPECTED_ERRORS as exc:
         _err(f"error: {exc}")

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from harness import pipeline
@@ -137,3 +138,20 @@ def test_malformed_frames_are_dead_lettered_and_the_flow_continues(
     assert len(letters) == sent["sent"]
     assert all(letter["reason"] and letter["source"] == "ws" for letter in letters)
     assert assert_exactly_once_everywhere(exchange, clients, api) == before + 400
+
+
+def test_an_object_store_outage_delays_commits_but_loses_nothing(
+        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+    before = len(pipeline.emitted(exchange, SYMBOLS))
+    consumer_status = clients["consumer"]["status_url"]
+    full_stack.stop("object-store")
+    try:
+        emissions = [exchange.emit(s, 300, rate=300) for s in SYMBOLS]
+        eventually(lambda: httpx.get(consumer_status).json()["failed_commit_attempts"] >= 2, within=30,
+                   describe="the consumer retrying its commit while the object store is down")
+        assert httpx.get(consumer_status).json()["ready"] is False  # readiness tells the truth meanwhile
+    finally:
+        full_stack.start("object-store")
+    all_emitted(exchange, emissions)
+    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 900
+    eventually(lambda: httpx.get(consumer_status).json()["ready"], within=30, describe="consumer ready again")
