@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from k2.exchange import control, streams
 from k2.exchange.emitter import Emitter
 from k2.exchange.hub import Hub
+from k2.exchange.ledger import IdLedger
 from k2.exchange.settings import ExchangeSettings
 from k2.exchange.validation import InvalidRequest, parse_history
 
@@ -30,7 +31,7 @@ BAD_SYMBOL = -1121
 
 def create_app(settings: ExchangeSettings) -> FastAPI:
     hub = Hub()
-    emitter = Emitter(settings.seed, settings.symbols, hub)
+    emitter = Emitter(settings.seed, settings.symbols, hub, ledger=IdLedger(settings.state_file))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k2.exchange.hub import Hub
+from k2.exchange.ledger import IdLedger
 from k2.exchange.market import EmittedTrade, SymbolMarket
 from k2.exchange.tradelog import TradeLog
 from k2.exchange.validation import EmitRequest
@@ -65,9 +66,10 @@ class SymbolFeed:
 
 class Emitter:
     def __init__(self, seed: int, symbols: tuple[str, ...], hub: Hub,
-                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 clock_ms: Callable[[], int] = wall_clock_ms, ledger: IdLedger | None = None) -> None:
         self.seed = seed
         self.hub = hub
+        self.ledger = ledger or IdLedger(None)
         self._clock_ms = clock_ms
         self._feeds: dict[str, SymbolFeed] = {}
         for symbol in symbols:
@@ -80,7 +82,7 @@ class Emitter:
         """The symbol's feed, created on first use (any well-formed symbol may be emitted)."""
         feed = self._feeds.get(symbol)
         if feed is None:
-            market = SymbolMarket(self.seed, symbol)
+            market = SymbolMarket(self.seed, symbol, self.ledger.next_id(symbol))
             feed = self._feeds[symbol] = SymbolFeed(market, next_free_id=market.next_id)
         return feed
 
@@ -93,6 +95,7 @@ class Emitter:
         feed = self.feed(request.symbol)
         job = EmitJob(request.symbol, feed.next_free_id, feed.next_free_id + request.count - 1, request.rate)
         feed.next_free_id = job.last_id + 1
+        self.ledger.save({request.symbol: feed.next_free_id})
         feed.jobs.put_nowait(job)
         if feed.worker is None:
             feed.worker = asyncio.get_running_loop().create_task(self._work(feed), name=f"emit-{request.symbol}")
@@ -110,6 +113,8 @@ class Emitter:
         for worker in workers:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+        # what was reserved but never emitted is given back: a clean restart continues without a gap
+        self.ledger.save({symbol: feed.market.next_id for symbol, feed in self._feeds.items()})
 
     async def _work(self, feed: SymbolFeed) -> None:
         while True:

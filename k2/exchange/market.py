@@ -102,11 +102,11 @@ class EmittedTrade:
 class SymbolMarket:
     """The endless, reproducible trade sequence of one symbol."""
 
-    def __init__(self, seed: int, symbol: str) -> None:
+    def __init__(self, seed: int, symbol: str, first_id: int | None = None) -> None:
         self.symbol = symbol
         crc = zlib.crc32(symbol.encode())
         self._rng = random.Random((seed << 32) | crc)
-        self.next_id = first_trade_id(symbol)
+        self.next_id = first_trade_id(symbol) if first_id is None else first_id
         self.level = price_level(symbol)
         # start within ±0.5 % of the level, so two seeds differ from the first trade on
         with localcontext(_ROUND):

@@ -6,12 +6,14 @@
   K2_EXCHANGE_SYMBOLS          default BTCUSDT,ETHUSDT,BNBUSDT (known before any emit)
   K2_EXCHANGE_PING_INTERVAL_S  default 20 (server WebSocket pings, like Binance)
   K2_EXCHANGE_CLIENT_QUEUE     default 100000 frames a client may lag behind before it is dropped
+  K2_EXCHANGE_STATE_FILE       default none: where trade ids continue after a restart (see ledger.py)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from k2.exchange.validation import SYMBOL_PATTERN
 from k2.settings import SettingsError, env_int, env_list, env_str
@@ -23,6 +25,7 @@ ENV_VARS = {
     "K2_EXCHANGE_SYMBOLS": "BTCUSDT,ETHUSDT,BNBUSDT",
     "K2_EXCHANGE_PING_INTERVAL_S": "20",
     "K2_EXCHANGE_CLIENT_QUEUE": "100000",
+    "K2_EXCHANGE_STATE_FILE": "",
 }
 
 
@@ -34,6 +37,7 @@ class ExchangeSettings:
     symbols: tuple[str, ...]
     ping_interval_s: int
     client_queue: int
+    state_file: Path | None = None
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> ExchangeSettings:
@@ -54,4 +58,5 @@ class ExchangeSettings:
                                     int(ENV_VARS["K2_EXCHANGE_PING_INTERVAL_S"]), minimum=1),
             client_queue=env_int(env, "K2_EXCHANGE_CLIENT_QUEUE",
                                  int(ENV_VARS["K2_EXCHANGE_CLIENT_QUEUE"]), minimum=1),
+            state_file=Path(env["K2_EXCHANGE_STATE_FILE"]) if env.get("K2_EXCHANGE_STATE_FILE") else None,
         )

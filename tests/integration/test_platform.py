@@ -155,3 +155,24 @@ def test_an_object_store_outage_delays_commits_but_loses_nothing(
     all_emitted(exchange, emissions)
     assert assert_exactly_once_everywhere(exchange, clients, api) == before + 900
     eventually(lambda: httpx.get(consumer_status).json()["ready"], within=30, describe="consumer ready again")
+
+
+def test_a_restarted_exchange_continues_its_trade_ids(
+        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any]) -> None:
+    # Last in this module: the restarted exchange forgets the trades it emitted before.
+    last_before = {s: exchange.status()["symbols"][s]["last_id"] for s in SYMBOLS}
+    assert full_stack.restart("exchange").state == "ready"
+    eventually(lambda: httpx.get(clients["ingest"]["status_url"]).json()["ready"], within=30,
+               describe="ingest reconnected to the restarted exchange")
+    emissions = [exchange.emit(s, 100, rate=200) for s in SYMBOLS]
+    assert [e.first_id for e in emissions] == [last_before[s] + 1 for s in SYMBOLS]
+    all_emitted(exchange, emissions)
+    expected = pipeline.emitted(exchange, SYMBOLS)
+    assert len(expected) == 300
+
+    def new_rows() -> list[tuple[str, str]]:
+        return [k for k, _ in pipeline.committed(clients) if k in expected]
+
+    eventually(lambda: len(set(new_rows())) == 300, within=60, describe="the 300 new trades committed")
+    verdict = exactly_once("committed", expected, new_rows())
+    assert verdict.valid, str(verdict)

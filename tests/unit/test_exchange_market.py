@@ -9,6 +9,7 @@ import json
 import re
 import zlib
 from decimal import Context, Decimal, Inexact
+from pathlib import Path
 
 import pytest
 
@@ -384,3 +385,16 @@ def test_disconnecting_closes_or_aborts_every_client() -> None:
     hub.add(Client(("BTCUSDT",), True, 10, "c", lambda: aborted.append("c")))
     assert hub.disconnect("clean") == 1
     assert "c" not in aborted and len(hub) == 0
+
+
+def test_trade_ids_continue_after_a_restart_with_the_same_ledger(tmp_path: Path) -> None:
+    from k2.exchange.ledger import IdLedger
+
+    ledger = IdLedger(tmp_path / "ids.json")
+    assert ledger.next_id("BTCUSDT") is None
+    ledger.save({"BTCUSDT": 71001000})
+    again = IdLedger(tmp_path / "ids.json")
+    assert again.next_id("BTCUSDT") == 71001000
+    market = SymbolMarket(1, "BTCUSDT", again.next_id("BTCUSDT"))
+    assert [t.id for t in market.take(2)] == [71001000, 71001001]
+    assert IdLedger(None).next_id("BTCUSDT") is None

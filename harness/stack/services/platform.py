@@ -57,7 +57,9 @@ def _catalog_env(ctx: StackContext) -> dict[str, str]:
 
 
 def exchange_env(ctx: StackContext) -> dict[str, str]:
-    return {**_base_env(ctx), "K2_EXCHANGE_HOST": ctx.host, "K2_EXCHANGE_PORT": str(ctx.port("exchange"))}
+    # ids continue across restarts of the exchange, as long as the stack keeps its data
+    return {**_base_env(ctx), "K2_EXCHANGE_HOST": ctx.host, "K2_EXCHANGE_PORT": str(ctx.port("exchange")),
+            "K2_EXCHANGE_STATE_FILE": str(ctx.data_dir("exchange") / "trade-ids.json")}
 
 
 def ingest_env(ctx: StackContext) -> dict[str, str]:
