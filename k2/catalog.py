@@ -66,6 +66,12 @@ def ensure_table(catalog: Any) -> Any:
         catalog.create_namespace(table.NAMESPACE)
     try:
         return catalog.create_table(table.IDENTIFIER, schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
-                                    properties=table.TABLE_PROPERTIES)
+                                    properties={**table.TABLE_PROPERTIES, "format-version": "2"})
     except TableAlreadyExistsError:
-        return catalog.load_table(table.IDENTIFIER)
+        existing = catalog.load_table(table.IDENTIFIER)
+    missing = {k: v for k, v in table.TABLE_PROPERTIES.items() if existing.properties.get(k) != v}
+    if missing:  # a table made by an older version: bring its properties up to date
+        with existing.transaction() as tx:
+            tx.set_properties(missing)
+        existing = catalog.load_table(table.IDENTIFIER)
+    return existing
