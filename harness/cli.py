@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 def print_status(status: StackStatus) -> None:
     print(f"profile: {status.profile or '-'}")
     for name, s in status.services.items():
-        mem = f"{s.rss_mb:.0f} MiB" if s.rss_mb is not None else "-"
-        print(f"  {name:<16} {s.state:<9} pid {s.pid or '-':<8} rss {mem:<9} {s.detail}")
+        mem = f"{s.memory_mb:.0f} MiB" if s.memory_mb is not None else "-"
+        print(f"  {name:<16} {s.state:<9} pid {s.pid or '-':<8} mem {mem:<9} {s.detail}")
     if status.clients:
         print("clients:")
         c = status.clients

@@ -17,14 +17,18 @@ class StackError(RuntimeError):
 
 @dataclass
 class Resources:
-    rss_bytes: int
+    """Use of a service's whole process tree. Memory is the proportional set size (shared pages
+    split between the processes that share them): PostgreSQL's 29 processes all map the same
+    shared buffers, and summing their resident sizes would count those many times."""
+
+    memory_bytes: int
     cpu_seconds: float
     cpu_percent: float
     processes: int
 
     @property
-    def rss_mb(self) -> float:
-        return self.rss_bytes / 2**20
+    def memory_mb(self) -> float:
+        return self.memory_bytes / 2**20
 
 
 @dataclass
@@ -37,7 +41,7 @@ class ServiceStatus:
     started_at: float | None = None
     ready_at: float | None = None
     restarts: int = 0
-    rss_mb: float | None = None
+    memory_mb: float | None = None
     cpu_seconds: float | None = None
     log: str = ""
 

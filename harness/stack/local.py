@@ -149,7 +149,7 @@ class LocalDriver:
         if p is not None:
             with contextlib.suppress(psutil.Error):
                 procs = processes.tree(p)
-                status.rss_mb = round(sum(q.memory_info().rss for q in procs) / 2**20, 1)
+                status.memory_mb = round(sum(processes.memory_of(q) for q in procs) / 2**20, 1)
                 status.cpu_seconds = round(sum(q.cpu_times().user + q.cpu_times().system for q in procs), 2)
         return status
 

@@ -78,20 +78,28 @@ def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Pr
     return [p for p in procs if _living(p)]
 
 
+def memory_of(p: psutil.Process) -> int:
+    """Proportional set size where the kernel offers it (Linux), resident size otherwise."""
+    try:
+        return int(p.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):
+        return int(p.memory_info().rss)
+
+
 def resources(p: psutil.Process, sample: float = 0.2) -> Resources:
     procs = tree(p)
     for q in procs:
         with contextlib.suppress(psutil.Error):
             q.cpu_percent(None)  # start the sampling window
     time.sleep(sample)  # a measurement window for CPU use, not a wait for state
-    rss = cpu_s = pct = 0.0
+    mem = cpu_s = pct = 0.0
     for q in procs:
         with contextlib.suppress(psutil.Error):
-            rss += q.memory_info().rss
+            mem += memory_of(q)
             t = q.cpu_times()
             cpu_s += t.user + t.system
             pct += q.cpu_percent(None)
-    return Resources(rss_bytes=int(rss), cpu_seconds=round(cpu_s, 2), cpu_percent=round(pct, 1),
+    return Resources(memory_bytes=int(mem), cpu_seconds=round(cpu_s, 2), cpu_percent=round(pct, 1),
                      processes=len(procs))
 
 

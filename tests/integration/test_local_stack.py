@@ -201,7 +201,7 @@ def test_a_paused_database_freezes_its_connection_processes_too(stack: LocalDriv
 def test_resources_and_logs_of_each_service(stack: LocalDriver) -> None:
     for name in INFRA:
         used = stack.resources(name)
-        assert used.rss_bytes > 10 * 2**20, name
+        assert used.memory_bytes > 10 * 2**20, name
         assert used.cpu_seconds > 0, name
         assert used.processes >= 1
         tail = stack.logs(name, tail=5).splitlines()

@@ -54,6 +54,6 @@ def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICE
         visiting.discard(name)
         order.append(name)
 
-    for n in sorted(names):
+    for n in names:  # in the order given (profiles list infrastructure first), dependencies before each
         visit(n, ())
     return order
