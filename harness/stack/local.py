@@ -119,10 +119,13 @@ class LocalDriver:
         return SERVICES[name]
 
     def _known(self) -> list[str]:
+        """The profile's services, plus any other service of this stack that is still running
+        (left from a bigger profile): shown by status, stopped by down."""
         state = self._read_state()
         profile = state.get("profile")
         names = list(profile_services(profile)) if profile else []
-        names += [n for n in state["services"] if n not in names and n in SERVICES]
+        names += [n for n in state["services"]
+                  if n not in names and n in SERVICES and self._process(n) is not None]
         return start_order(names)
 
     # ---------------------------------------------------------------- observing

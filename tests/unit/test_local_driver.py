@@ -33,3 +33,13 @@ def test_an_unknown_service_is_named(tmp_path: Path) -> None:
     driver = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({})))
     with pytest.raises(StackError, match="unknown service 'zookeeper'; the stack has"):
         driver.logs("zookeeper")
+
+
+def test_services_left_stopped_by_a_bigger_profile_do_not_count(tmp_path: Path) -> None:
+    # Regression: after `up --profile full`, `down` and `up --profile infra`, the stopped platform
+    # services stayed in status, so the infra stack never reported ready and acceptance stopped.
+    driver = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({})))
+    driver._write_state({"profile": "infra", "services": {
+        "exchange": {"pid": 2**22 + 7, "create_time": 1.0, "wanted": "stopped"},
+        "kafka": {"pid": None, "wanted": "stopped"}}})
+    assert driver._known() == ["kafka", "postgres", "schema-registry", "object-store"]
