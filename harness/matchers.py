@@ -8,6 +8,7 @@ from typing import Any
 from hamcrest.core.base_matcher import BaseMatcher
 from hamcrest.core.description import Description
 
+from harness.checks import Verdict
 from harness.stack.driver import ServiceStatus
 
 
@@ -28,3 +29,19 @@ class _AllReady(BaseMatcher[Sequence[ServiceStatus]]):
 
 def all_ready() -> _AllReady:
     return _AllReady()
+
+
+class _Holds(BaseMatcher[Verdict]):
+    def _matches(self, item: Verdict) -> bool:
+        return item.valid
+
+    def describe_to(self, description: Description) -> None:
+        description.append_text("an invariant that holds")
+
+    def describe_mismatch(self, item: Any, mismatch_description: Description) -> None:
+        mismatch_description.append_text(str(item))
+
+
+def holds() -> _Holds:
+    """assert_that(verdict, holds()): on failure the report shows the counts and example ids."""
+    return _Holds()

@@ -32,14 +32,15 @@ def _decimal_text(value: Any) -> str:
     return f"{value:.8f}" if isinstance(value, Decimal) else str(value)
 
 
-def committed(clients: dict[str, Any]) -> list[tuple[Key, dict[str, str]]]:
-    """Every row of the trades table (duplicates kept, so checks can count them)."""
-    rows = iceberg.rows(clients, columns=("symbol", "trade_id", "price", "quantity"))
+def committed(clients: dict[str, Any], row_filter: Any = None) -> list[tuple[Key, dict[str, str]]]:
+    """Rows of the trades table, all or those matching the filter (duplicates kept, so checks
+    can count them)."""
+    rows = iceberg.rows(clients, columns=("symbol", "trade_id", "price", "quantity"), row_filter=row_filter)
     return [((r["symbol"], r["trade_id"]), {"price": _decimal_text(r["price"]),
                                              "quantity": _decimal_text(r["quantity"])}) for r in rows]
 
 
-def served(api: ApiProbe, symbols: Iterable[str]) -> list[tuple[Key, dict[str, str]]]:
-    """Every trade the API serves for the symbols (duplicates kept)."""
+def served(api: ApiProbe, symbols: Iterable[str], **filters: Any) -> list[tuple[Key, dict[str, str]]]:
+    """Every trade the API serves for the symbols and filters (duplicates kept)."""
     return [((t["symbol"], t["trade_id"]), {"price": t["price"], "quantity": t["quantity"]})
-            for s in symbols for t in api.trades(s)]
+            for s in symbols for t in api.trades(s, **filters)]

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from harness.config import RunConfig
 from harness.stack.driver import StackDriver, StackStatus
 from harness.stack.local import LocalDriver
+from harness.stack.services import profile_services
 from harness.stack.settings import StackSettings
+from harness.targets import DEFAULT as DEFAULT_TARGET
+from harness.targets import Target
 
 
 def _say(msg: str) -> None:
@@ -30,6 +33,7 @@ def make_driver(config: RunConfig, say: Callable[[str], None] = _say) -> StackDr
 class SuiteSession:
     config: RunConfig
     driver: StackDriver
+    target: Target
     started_stack: bool = False
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 
@@ -38,15 +42,18 @@ class SuiteSession:
         config = RunConfig.from_sources(userdata)
         _say(f"[suite] seed {config.seed} (replay with -D seed={config.seed}), driver {config.driver}, "
              f"timeout multiplier {config.timeout_multiplier}")
-        return SuiteSession(config=config, driver=make_driver(config))
+        target = Target.load(userdata.get("target") or DEFAULT_TARGET)
+        _say(f"[suite] target profile {target.name}")
+        return SuiteSession(config=config, driver=make_driver(config), target=target)
 
     def ensure_stack(self, profile: str, within: float) -> StackStatus:
         """The stack with this profile, ready within the budget; started (and later stopped)
         by this run if it was not already up."""
         t0 = time.monotonic()
         current = self.driver.status()
-        if current.ready and current.profile == profile:
-            return current
+        if current.ready and current.profile and set(profile_services(profile)) <= set(
+                profile_services(current.profile)):
+            return current  # a bigger profile that is up serves a smaller one as well
         self.started_stack = True
         status = self.driver.up(profile)
         took = time.monotonic() - t0

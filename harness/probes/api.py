@@ -32,3 +32,25 @@ class ApiProbe:
 
     def close(self) -> None:
         self.http.close()
+
+
+# How a client may ask for trades, in the words of the feature files.
+REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "without an API key": ("none", {}),
+    "with a wrong API key": ("wrong", {}),
+    "with a limit of 0": ("right", {"limit": 0}),
+    "with a limit of 10001": ("right", {"limit": 10001}),
+    "with a malformed start time": ("right", {"start_time": "yesterday-ish"}),
+    "with an end time before its start time": ("right", {"start_time": "2026-01-02T00:00:00Z",
+                                                         "end_time": "2026-01-01T00:00:00Z"}),
+    "with a valid key and limit": ("right", {"limit": 5}),
+}
+
+
+def answer_to(url: str, api_key: str, how: str, header: str = "X-API-Key", path: str = "/v1/trades") -> httpx.Response:
+    """The API's answer to a trades request made `how` (a key of REQUESTS)."""
+    if how not in REQUESTS:
+        raise AssertionError(f"no such request {how!r}; known: {', '.join(REQUESTS)}")
+    key, params = REQUESTS[how]
+    headers = {} if key == "none" else {header: api_key if key == "right" else api_key + "-wrong"}
+    return httpx.get(url.rstrip("/") + path, params=params, headers=headers, timeout=30)

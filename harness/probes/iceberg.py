@@ -18,10 +18,16 @@ def namespaces(clients: dict[str, Any]) -> list[str]:
     return sorted(".".join(ns) for ns in catalog(clients).list_namespaces())
 
 
-def rows(clients: dict[str, Any], table: str = TRADES, columns: tuple[str, ...] = ("*",)) -> list[dict[str, Any]]:
-    """Every row of the table, read fresh from the catalog (empty if the table does not exist)."""
+def rows(clients: dict[str, Any], table: str = TRADES, columns: tuple[str, ...] = ("*",),
+         row_filter: Any = None) -> list[dict[str, Any]]:
+    """The rows of the table (all, or those matching a pyiceberg filter expression, pushed down),
+    read fresh from the catalog; empty if the table does not exist."""
+    from pyiceberg.expressions import AlwaysTrue
+
     cat = catalog(clients)
     if not cat.table_exists(table):
         return []
-    result: list[dict[str, Any]] = cat.load_table(table).scan(selected_fields=columns).to_arrow().to_pylist()
+    scan = cat.load_table(table).scan(row_filter=row_filter if row_filter is not None else AlwaysTrue(),
+                                      selected_fields=columns)
+    result: list[dict[str, Any]] = scan.to_arrow().to_pylist()
     return result

@@ -10,8 +10,23 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 
-def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0) -> list[Any]:
-    """Every message of the topic up to its current end (the high watermark of each partition)."""
+def end_offsets(clients: dict[str, Any], topic: str) -> dict[int, int]:
+    """The high watermark of each partition now: where messages written from now on will start."""
+    consumer = Consumer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+                         "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False})
+    try:
+        md = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if md is None or md.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
+    finally:
+        consumer.close()
+
+
+def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0,
+             since: dict[int, int] | None = None) -> list[Any]:
+    """Every message of the topic up to its current end (the high watermark of each partition),
+    from the beginning or from the offsets in `since` (partitions missing there: from the start)."""
     consumer = Consumer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
                          "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False,
                          "enable.partition.eof": True})
@@ -20,6 +35,8 @@ def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0) -> list
         if md is None or md.error is not None:
             return []
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in md.partitions}
+        if since:
+            ends = {p: (max(low, since.get(p, low)), high) for p, (low, high) in ends.items()}
         todo = {p for p, (low, high) in ends.items() if high > low}
         consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in todo])
         out: list[Any] = []
@@ -45,5 +62,34 @@ def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0) -> list
         consumer.close()
 
 
-def dead_letters(clients: dict[str, Any], topic: str) -> list[dict[str, Any]]:
-    return [json.loads(m.value()) for m in read_all(clients, topic)]
+def dead_letters(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    return [json.loads(m.value()) for m in read_all(clients, topic, since=since)]
+
+
+WIRE_MAGIC = 0
+
+
+def wire_header(value: bytes | None) -> tuple[int, int] | None:
+    """(magic byte, schema id) of a Confluent wire-format value, or None if it is too short."""
+    if value is None or len(value) < 5:
+        return None
+    return value[0], int.from_bytes(value[1:5], "big")
+
+
+def trades(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    """Every record of the trade topic: its key, partition, wire header and decoded value."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    deserialize = AvroDeserializer(SchemaRegistryClient({"url": clients["schema_registry"]["url"]}))
+    out = []
+    for msg in read_all(clients, topic, since=since):
+        value = msg.value()
+        header = wire_header(value)
+        record = None
+        if header is not None and header[0] == WIRE_MAGIC:
+            record = deserialize(value, SerializationContext(topic, MessageField.VALUE))
+        out.append({"key": (msg.key() or b"").decode(errors="replace"), "partition": msg.partition(),
+                    "offset": msg.offset(), "header": header, "record": record})
+    return out

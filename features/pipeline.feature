@@ -1,0 +1,43 @@
+Feature: Pipeline
+  As the team that owns the K2 market-data platform
+  We want every trade the exchange sends to reach the message log, the table and the query API
+  exactly once and unchanged
+  So that what traders query is exactly what the exchange traded
+
+  Background:
+    Given the platform is running within 120 seconds
+
+  Scenario: Trades of several symbols flow to the query API exactly once
+    When the exchange trades 300 BTCUSDT, 200 ETHUSDT and 100 BNBUSDT at 200 trades per second each
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once
+
+  Scenario: Every served trade is what the exchange sent
+    When the exchange trades 200 BTCUSDT at 400 trades per second
+    Then within 60 seconds every served trade equals what the exchange sent, to the last decimal and microsecond
+
+  Scenario: The message log carries only registered trade records
+    When the exchange trades 50 ETHUSDT at 200 trades per second
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once
+    And every message in the message log names a schema the registry knows
+    And the registry keeps trade schemas backward compatible
+
+  Scenario: Malformed exchange frames are set aside while the flow continues
+    When the exchange trades 100 BNBUSDT at 200 trades per second
+    And the exchange sends 12 malformed frames
+    And the exchange trades 100 BNBUSDT at 200 trades per second
+    Then within 60 seconds the 12 malformed frames are in the dead-letter log, each with a reason
+    And within 60 seconds every trade is in the message log, the table and the query API exactly once
+
+  Scenario Outline: The query API guards its data
+    When a client asks for trades <how>
+    Then the query API answers <status>
+
+    Examples:
+      | how                                      | status |
+      | without an API key                       | 401    |
+      | with a wrong API key                     | 403    |
+      | with a limit of 0                        | 422    |
+      | with a limit of 10001                    | 422    |
+      | with a malformed start time              | 422    |
+      | with an end time before its start time   | 422    |
+      | with a valid key and limit               | 200    |

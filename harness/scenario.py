@@ -1,0 +1,171 @@
+"""One pipeline scenario: the trades it asked the exchange for, and what each stage holds of them.
+
+Only the scenario's own trades are checked, so scenarios can share a stack: a stage's rows are
+in scope when their symbol and exchange trade id fall in a range this scenario emitted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from harness import pipeline
+from harness.checks import Verdict, exactly_once, fields_equal
+from harness.probes import kafka
+from harness.probes.api import ApiProbe
+from harness.targets import Target
+from harness.waiting import eventually
+from harness.workload.exchange import Emission, ExchangeControl
+
+Key = pipeline.Key
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class PipelineRun:
+    clients: dict[str, Any]
+    target: Target
+    exchange: ExchangeControl = field(init=False)
+    api: ApiProbe = field(init=False)
+    emissions: list[Emission] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.exchange = ExchangeControl(self.clients["exchange"]["control_url"])
+        self.api = ApiProbe(self.clients["api"]["url"], self.clients["api"]["api_key"],
+                            header=self.target.api["key_header"])
+        # Where this scenario begins, so each stage is read from there and not from the start of
+        # time: a long-lived stack holds hundreds of thousands of earlier trades.
+        self.kafka_from = kafka.end_offsets(self.clients, self.target.topic)
+        self.dead_letters_from = kafka.end_offsets(self.clients, self.target.dead_letter_topic)
+        self.started = datetime.now(UTC) - timedelta(seconds=5)  # margin for clock steps
+
+    def trade(self, symbol: str, count: int, rate: float) -> Emission:
+        emission = self.exchange.emit(symbol, count, rate)
+        self.emissions.append(emission)
+        return emission
+
+    def all_emitted(self, within: float) -> None:
+        eventually(lambda: self.exchange.pending() == 0, within=within,
+                   describe=f"the exchange emitted all {sum(e.count for e in self.emissions)} trades asked for")
+
+    def _key(self, symbol: str, trade_id: str) -> Key | None:
+        """The key of a row in scope (one of this scenario's id ranges), else None."""
+        prefix = f"{self.target.exchange}-"
+        if not trade_id.startswith(prefix) or not trade_id[len(prefix):].isdigit():
+            return None
+        number = int(trade_id[len(prefix):])
+        if any(e.symbol == symbol and number in e.ids for e in self.emissions):
+            return symbol, trade_id
+        return None
+
+    def expected(self) -> dict[Key, dict[str, Any]]:
+        """The scenario's trades as the exchange sent them (the exchange's own record)."""
+        out: dict[Key, dict[str, Any]] = {}
+        for symbol in {e.symbol for e in self.emissions}:
+            for p in self.exchange.emitted(symbol):
+                key = self._key(p["s"], f"{self.target.exchange}-{p['t']}")
+                if key is not None:
+                    out[key] = p
+        return out
+
+    def _in_scope(self, rows: Iterable[tuple[Key, dict[str, Any]]]) -> list[tuple[Key, dict[str, Any]]]:
+        return [(k, v) for k, v in rows if self._key(*k) is not None]
+
+    def produced(self) -> list[tuple[Key, dict[str, Any]]]:
+        return self._in_scope(((r["record"]["symbol"], r["record"]["trade_id"]), r)
+                              for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from)
+                              if r["record"])
+
+    def _row_filter(self) -> str:
+        """The scenario's id ranges as a filter the table scan pushes down to file statistics."""
+        return " or ".join(f"(symbol == '{e.symbol}' and source_sequence >= {e.first_id} "
+                           f"and source_sequence <= {e.last_id})" for e in self.emissions)
+
+    def committed(self) -> list[tuple[Key, dict[str, str]]]:
+        return self._in_scope(pipeline.committed(self.clients, self._row_filter()))
+
+    def served(self) -> list[tuple[Key, dict[str, str]]]:
+        symbols = sorted({e.symbol for e in self.emissions})
+        return self._in_scope(pipeline.served(self.api, symbols, start_time=_iso(self.started)))
+
+    def stage_verdicts(self) -> list[Verdict]:
+        expected = self.expected()
+        return [exactly_once(stage, expected, [k for k, _ in rows()])
+                for stage, rows in (("produced", self.produced), ("committed", self.committed),
+                                    ("served", self.served))]
+
+    def wait_exactly_once(self, within: float) -> list[Verdict]:
+        """Wait until every stage holds every trade, then judge each stage once more."""
+        self.all_emitted(within)
+        expected = self.expected()
+
+        def complete() -> bool:
+            return all(v.counts["lost"] == 0 for v in self.stage_verdicts())
+
+        eventually(complete, within=within, every=1.0, describe=f"all {len(expected)} trades at every stage")
+        return self.stage_verdicts()
+
+    def fidelity(self) -> Verdict:
+        """Served trades equal the exchange's payloads: price and quantity strings, trade time."""
+        want = {k: {"price": p["p"], "quantity": p["q"], "timestamp_us": p["T"] * 1000,
+                    "side": "SELL" if p["m"] else "BUY"} for k, p in self.expected().items()}
+        symbols = sorted({e.symbol for e in self.emissions})
+        got = {(t["symbol"], t["trade_id"]): {"price": t["price"], "quantity": t["quantity"],
+                                              "timestamp_us": _micros(t["timestamp"]), "side": t["side"]}
+               for s in symbols for t in self.api.trades(s, start_time=_iso(self.started))}
+        return fields_equal("served", want, got)
+
+    def wire_format(self) -> Verdict:
+        """Every in-scope message: magic byte 0, a schema id the registry resolves to the record."""
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient({"url": self.clients["schema_registry"]["url"]})
+        records = [r for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from)
+                   if r["record"] and self._key(r["record"]["symbol"], r["record"]["trade_id"])]
+        names: dict[int, str] = {}
+        bad = []
+        for r in records:
+            magic, schema_id = r["header"]
+            if schema_id not in names:
+                schema = json.loads(registry.get_schema(schema_id).schema_str or "{}")
+                names[schema_id] = f"{schema.get('namespace')}.{schema.get('name')}"
+            if magic != kafka.WIRE_MAGIC or names[schema_id] != self.target.record:
+                bad.append(f"partition {r['partition']} offset {r['offset']}: magic {magic}, "
+                           f"schema {schema_id} = {names[schema_id]}")
+        return Verdict("registered schema in the message log", bool(records) and not bad,
+                       {"messages": len(records), "schema ids": len(names), "bad": len(bad)}, mismatched=bad[:20])
+
+    def compatibility(self) -> str:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        registry = SchemaRegistryClient({"url": self.clients["schema_registry"]["url"]})
+        level: str = registry.get_compatibility(self.target.subject)
+        return level
+
+    def dead_letters(self, count: int, within: float) -> list[dict[str, Any]]:
+        """The dead letters written since this scenario began, once there are `count` of them."""
+        topic = self.target.dead_letter_topic
+
+        def arrived() -> list[dict[str, Any]] | None:
+            letters = kafka.dead_letters(self.clients, topic, since=self.dead_letters_from)
+            return letters if len(letters) >= count else None
+
+        found: list[dict[str, Any]] = eventually(arrived, within=within, describe=f"{count} dead letters in {topic}")
+        return found
+
+    def close(self) -> None:
+        self.exchange.close()
+        self.api.close()
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _micros(iso: str) -> int:
+    """Exact microseconds since the epoch of an ISO-8601 UTC time (no float rounding)."""
+    dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return (dt - EPOCH) // timedelta(microseconds=1)

@@ -1,0 +1,48 @@
+"""A target profile: every contract name the suite checks, for one K2 deployment (YAML)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.stack.settings import REPO_ROOT
+
+DEFAULT = REPO_ROOT / "targets" / "k2-local.yaml"
+
+
+class TargetError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    exchange: str
+    symbols: tuple[str, ...]
+    topic: str
+    dead_letter_topic: str
+    consumer_group: str
+    subject: str
+    compatibility: str
+    record: str
+    table: str
+    api: dict[str, Any]
+
+    @staticmethod
+    def load(path: Path | str = DEFAULT) -> Target:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise TargetError(f"target profile {path} does not exist; e.g. -D target={DEFAULT}") from None
+        try:
+            return Target(name=data["name"], exchange=data["exchange"], symbols=tuple(data["symbols"]),
+                          topic=data["kafka"]["topic"], dead_letter_topic=data["kafka"]["dead_letter_topic"],
+                          consumer_group=data["kafka"]["consumer_group"], subject=data["registry"]["subject"],
+                          compatibility=data["registry"]["compatibility"], record=data["registry"]["record"],
+                          table=data["iceberg"]["table"], api=dict(data["api"]))
+        except (KeyError, TypeError) as exc:
+            raise TargetError(f"target profile {path} lacks {exc}; see {DEFAULT} for every name it needs") from None

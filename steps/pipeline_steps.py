@@ -1,0 +1,83 @@
+"""Steps about trades flowing through the platform."""
+
+from behave import given, then, when
+from behave.runner import Context
+from hamcrest import assert_that, equal_to, greater_than_or_equal_to
+
+from harness.matchers import holds
+from harness.probes.api import answer_to
+from harness.report import attach_verdicts
+from harness.scenario import PipelineRun
+
+
+@given("the platform is running within {seconds:d} seconds")
+def step_platform_running(context: Context, seconds: int) -> None:
+    context.clients = context.suite.ensure_stack("full", within=context.suite.config.budget(seconds)).clients
+
+
+@when("the exchange trades {a:d} {sa}, {b:d} {sb} and {c:d} {sc} at {rate:d} trades per second each")
+def step_trade_three(context: Context, a: int, sa: str, b: int, sb: str, c: int, sc: str, rate: int) -> None:
+    for count, symbol in ((a, sa), (b, sb), (c, sc)):
+        pipeline_run(context).trade(symbol, count, rate)
+
+
+@when("the exchange trades {count:d} {symbol} at {rate:d} trades per second")
+def step_trade(context: Context, count: int, symbol: str, rate: int) -> None:
+    pipeline_run(context).trade(symbol, count, rate)
+
+
+@when("the exchange sends {count:d} malformed frames")
+def step_malformed(context: Context, count: int) -> None:
+    context.malformed = pipeline_run(context).exchange.malformed(count)["sent"]
+
+
+@then("within {seconds:d} seconds every trade is in the message log, the table and the query API exactly once")
+def step_exactly_once(context: Context, seconds: int) -> None:
+    verdicts = pipeline_run(context).wait_exactly_once(within=context.suite.config.budget(seconds))
+    attach_verdicts(*verdicts)
+    for verdict in verdicts:
+        assert_that(verdict, holds())
+
+
+@then("within {seconds:d} seconds every served trade equals what the exchange sent, "
+      "to the last decimal and microsecond")
+def step_fidelity(context: Context, seconds: int) -> None:
+    pipeline_run(context).wait_exactly_once(within=context.suite.config.budget(seconds))
+    assert_that(pipeline_run(context).fidelity(), holds())
+
+
+@then("every message in the message log names a schema the registry knows")
+def step_registered_schemas(context: Context) -> None:
+    assert_that(pipeline_run(context).wire_format(), holds())
+
+
+@then("the registry keeps trade schemas backward compatible")
+def step_backward(context: Context) -> None:
+    assert_that(pipeline_run(context).compatibility(), equal_to(context.suite.target.compatibility))
+
+
+@then("within {seconds:d} seconds the {count:d} malformed frames are in the dead-letter log, each with a reason")
+def step_dead_lettered(context: Context, seconds: int, count: int) -> None:
+    letters = pipeline_run(context).dead_letters(count, within=context.suite.config.budget(seconds))
+    assert_that(context.malformed, greater_than_or_equal_to(count))
+    assert_that(len([x for x in letters if x.get("reason")]), equal_to(context.malformed))
+
+
+@when("a client asks for trades {how}")
+def step_ask(context: Context, how: str) -> None:
+    api = context.clients["api"]
+    context.answer = answer_to(api["url"], api["api_key"], how, header=context.suite.target.api["key_header"])
+
+
+@then("the query API answers {status:d}")
+def step_answers(context: Context, status: int) -> None:
+    assert_that(context.answer.status_code, equal_to(status), context.answer.text[:300])
+
+
+def pipeline_run(context: Context) -> PipelineRun:
+    """This scenario's run, created on first use and closed when the scenario ends."""
+    if "run" not in context:
+        context.run = PipelineRun(context.clients, context.suite.target)
+        context.add_cleanup(context.run.close)
+    run: PipelineRun = context.run
+    return run
