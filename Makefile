@@ -12,10 +12,11 @@ BEHAVE_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test lint unit integration features report stack-up stack-down stack-status clean
+.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline report stack-up \
+	stack-down stack-status clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(REQS_STAMP): requirements.txt
 	@echo "[setup] Python environment in $(VENV) ..."
@@ -49,6 +50,11 @@ integration: setup ## integration tests on a stack of real services of their own
 
 features: setup ## behave features; starts (and stops) the stack if none is up
 	@$(BIN)/behave $(BEHAVE_ARGS)
+
+test-e2e: features ## the end-to-end features alone (same as `make features`)
+
+validate-pipeline: setup ## the pipeline feature alone
+	@$(BIN)/behave features/pipeline.feature $(BEHAVE_ARGS)
 
 report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
 	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \

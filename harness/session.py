@@ -5,18 +5,22 @@ behave's environment.py only forwards its hooks here, so the logic is testable a
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.config import RunConfig
 from harness.stack.driver import StackDriver, StackStatus
 from harness.stack.local import LocalDriver
 from harness.stack.services import profile_services
-from harness.stack.settings import StackSettings
+from harness.stack.settings import REPO_ROOT, StackSettings
 from harness.targets import DEFAULT as DEFAULT_TARGET
 from harness.targets import Target
+
+ALLURE_RESULTS = REPO_ROOT / "reports" / "allure-results"
 
 
 def _say(msg: str) -> None:
@@ -27,6 +31,20 @@ def make_driver(config: RunConfig, say: Callable[[str], None] = _say) -> StackDr
     if config.driver == "local":
         return LocalDriver(StackSettings.from_env(), say=say)
     raise ValueError(f"driver {config.driver!r} is not available")  # RunConfig already refuses others
+
+
+def write_report_environment(config: RunConfig, target: Target, versions: dict[str, str],
+                             results: Path = ALLURE_RESULTS) -> None:
+    """Seed, commit and settings on the Allure report's front page (its environment.properties)."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             cwd=REPO_ROOT, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        sha = "unknown"
+    props = {"seed": config.seed, "git.sha": sha, "driver": config.driver, "target": target.name,
+             "timeout.multiplier": config.timeout_multiplier, **{f"version.{k}": v for k, v in versions.items()}}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 
 
 @dataclass
@@ -44,7 +62,9 @@ class SuiteSession:
              f"timeout multiplier {config.timeout_multiplier}")
         target = Target.load(userdata.get("target") or DEFAULT_TARGET)
         _say(f"[suite] target profile {target.name}")
-        return SuiteSession(config=config, driver=make_driver(config), target=target)
+        session = SuiteSession(config=config, driver=make_driver(config), target=target)
+        write_report_environment(config, target, session.driver.versions())
+        return session
 
     def ensure_stack(self, profile: str, within: float) -> StackStatus:
         """The stack with this profile, ready within the budget; started (and later stopped)
