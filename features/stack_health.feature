@@ -14,3 +14,10 @@ Feature: Stack health
     And the schema registry became ready only after the database that stores its schemas
     And the object store holds the warehouse bucket
     And the table catalog holds the market data namespace
+
+  Scenario: A stopped dependency shows in the health of the services that need it, and they recover
+    Given the platform is running within 120 seconds
+    When the object store stops
+    Then within 15 seconds the query API reports itself unhealthy and not ready, while still alive
+    When the object store starts again
+    Then within 30 seconds the query API reports itself healthy and ready

@@ -54,3 +54,13 @@ def answer_to(url: str, api_key: str, how: str, header: str = "X-API-Key", path:
     key, params = REQUESTS[how]
     headers = {} if key == "none" else {header: api_key if key == "right" else api_key + "-wrong"}
     return httpx.get(url.rstrip("/") + path, params=params, headers=headers, timeout=30)
+
+
+def health(url: str) -> dict[str, Any]:
+    """What the API says about itself: /health (code and status), /health/ready and /health/live codes."""
+    base = url.rstrip("/")
+    with httpx.Client(timeout=10) as http:
+        h = http.get(base + "/health")
+        return {"health": h.status_code, "status": h.json().get("status"),
+                "ready": http.get(base + "/health/ready").status_code,
+                "live": http.get(base + "/health/live").status_code}
