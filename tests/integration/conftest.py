@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 
 from harness.stack.local import LocalDriver
-from harness.stack.settings import REPO_ROOT, StackSettings
+from harness.stack.settings import REPO_ROOT
+from tests.integration.stacks import own_stack
 
 TEST_ENV = {
     "K2_STACK_DIR": os.environ.get("K2_TEST_STACK_DIR", str(REPO_ROOT / ".stack-pytest")),
     "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_PORT_OFFSET", "100"),
 }
-
-
-def _say(msg: str) -> None:
-    print(msg, flush=True)
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +26,8 @@ def test_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
-    driver = LocalDriver(StackSettings.from_env(test_env), say=_say)
-    driver.down(purge=True)  # leftovers of an interrupted earlier run
-    try:
-        driver.up("infra")
+    with own_stack(test_env, "infra") as driver:
         yield driver
-    finally:
-        driver.down(purge=True)
 
 
 @pytest.fixture(scope="session")

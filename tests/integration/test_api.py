@@ -28,10 +28,10 @@ import pyarrow as pa
 import pytest
 
 from harness.stack.local import LocalDriver
-from harness.stack.settings import StackSettings
 from harness.waiting import eventually
 from k2.catalog import ensure_table
 from k2.schemas.table import ARROW_SCHEMA, IDENTIFIER
+from tests.integration.stacks import own_stack
 
 pytestmark = pytest.mark.integration
 
@@ -91,13 +91,8 @@ NEWEST_FIRST = sorted(ALL, key=lambda r: (r["timestamp"], r["trade_id"]), revers
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def driver() -> Iterator[LocalDriver]:
-    d = LocalDriver(StackSettings.from_env({**os.environ, **STACK_ENV}), say=lambda m: print(m, flush=True))
-    d.down(purge=True)  # leftovers of an interrupted earlier run
-    try:
-        d.up("infra")
+    with own_stack({**os.environ, **STACK_ENV}, "infra") as d:
         yield d
-    finally:
-        d.down(purge=True)
 
 
 @pytest.fixture(scope="module")

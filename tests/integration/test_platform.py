@@ -19,9 +19,10 @@ from harness.checks import exactly_once, fields_equal
 from harness.probes import kafka
 from harness.probes.api import ApiProbe
 from harness.stack.local import LocalDriver
-from harness.stack.settings import REPO_ROOT, StackSettings
+from harness.stack.settings import REPO_ROOT
 from harness.waiting import eventually
 from harness.workload.exchange import Emission, ExchangeControl
+from tests.integration.stacks import own_stack
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +34,8 @@ DLQ = "market.crypto.trades.binance.dlq"
 def full_stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
     env = {**test_env, "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-platform"),
            "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_PLATFORM_PORT_OFFSET", "200")}
-    driver = LocalDriver(StackSettings.from_env(env), say=print)
-    driver.down(purge=True)
-    try:
-        driver.up("full")
+    with own_stack(env, "full") as driver:
         yield driver
-    finally:
-        driver.down(purge=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,28 @@
+"""Stacks of the integration tests' own: each in its own directory on its own ports, so tests
+never touch a developer's stack (.stack) or each other's."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from harness.stack.local import LocalDriver
+from harness.stack.settings import StackSettings
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+@contextlib.contextmanager
+def own_stack(env: Mapping[str, str], profile: str) -> Iterator[LocalDriver]:
+    """A stack of a test module's own (its own directory and ports), purged before and after."""
+    driver = LocalDriver(StackSettings.from_env(env), say=_say)
+    driver.down(purge=True)  # leftovers of an interrupted earlier run
+    try:
+        driver.up(profile)
+        yield driver
+    finally:
+        driver.down(purge=True)
+
+
