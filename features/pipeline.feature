@@ -21,6 +21,11 @@ Feature: Pipeline
     And every message in the message log names a schema the registry knows
     And the registry keeps trade schemas backward compatible
 
+  Scenario: The registry and the table hold the contract's trade schema
+    Then the registry would accept a trade schema that adds an optional field
+    And the registry would refuse a trade schema that adds a required field
+    And the trade table has exactly the contract's columns, types and required fields
+
   Scenario: Malformed exchange frames are set aside while the flow continues
     When the exchange trades 100 BNBUSDT at 200 trades per second
     And the exchange sends 12 malformed frames

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness import pipeline
 from harness.checks import Verdict, exactly_once, fields_equal
-from harness.probes import kafka
+from harness.probes import iceberg, kafka
 from harness.probes.api import ApiProbe
 from harness.targets import Target
 from harness.waiting import eventually
@@ -169,3 +169,22 @@ def _micros(iso: str) -> int:
     """Exact microseconds since the epoch of an ISO-8601 UTC time (no float rounding)."""
     dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
     return (dt - EPOCH) // timedelta(microseconds=1)
+
+
+def compatibility_answers(clients: dict[str, Any], target: Target) -> dict[str, bool]:
+    """Would the registry accept, under the subject's rule, a change that adds an optional field
+    (backward compatible) and one that adds a required field (not)? Nothing is registered."""
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    base = json.loads(target.record_schema())
+    optional = {**base, "fields": [*base["fields"], {"name": "venue", "type": ["null", "string"], "default": None}]}
+    required = {**base, "fields": [*base["fields"], {"name": "venue", "type": "string"}]}
+    return {name: bool(registry.test_compatibility(target.subject, Schema(json.dumps(s), "AVRO")))
+            for name, s in (("optional field added", optional), ("required field added", required))}
+
+
+def table_columns(clients: dict[str, Any], target: Target) -> dict[str, str]:
+    """The table's columns as `name: type` with "!" for required, the target profile's notation."""
+    table = iceberg.catalog(clients).load_table(target.table)
+    return {f.name: str(f.field_type).replace(" ", "") + ("!" if f.required else "") for f in table.schema().fields}

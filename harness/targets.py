@@ -29,6 +29,8 @@ class Target:
     compatibility: str
     record: str
     table: str
+    columns: dict[str, str]
+    schema_path: Path
     api: dict[str, Any]
 
     @staticmethod
@@ -43,6 +45,11 @@ class Target:
                           topic=data["kafka"]["topic"], dead_letter_topic=data["kafka"]["dead_letter_topic"],
                           consumer_group=data["kafka"]["consumer_group"], subject=data["registry"]["subject"],
                           compatibility=data["registry"]["compatibility"], record=data["registry"]["record"],
-                          table=data["iceberg"]["table"], api=dict(data["api"]))
+                          table=data["iceberg"]["table"], columns=dict(data["iceberg"]["columns"]),
+                          schema_path=path.parent / data["registry"]["schema"], api=dict(data["api"]))
         except (KeyError, TypeError) as exc:
             raise TargetError(f"target profile {path} lacks {exc}; see {DEFAULT} for every name it needs") from None
+
+
+    def record_schema(self) -> str:
+        return self.schema_path.read_text()

@@ -7,7 +7,7 @@ from hamcrest import assert_that, equal_to, greater_than_or_equal_to
 from harness.matchers import holds
 from harness.probes.api import answer_to
 from harness.report import attach_verdicts
-from harness.scenario import PipelineRun
+from harness.scenario import PipelineRun, compatibility_answers, table_columns
 
 
 @given("the platform is running within {seconds:d} seconds")
@@ -81,3 +81,14 @@ def pipeline_run(context: Context) -> PipelineRun:
         context.add_cleanup(context.run.close)
     run: PipelineRun = context.run
     return run
+
+
+@then("the registry would {verdict} a trade schema that adds {change}")
+def step_registry_compatibility(context: Context, verdict: str, change: str) -> None:
+    answers = compatibility_answers(context.clients, context.suite.target)
+    assert_that(answers[change.removeprefix("an ").removeprefix("a ") + " added"], equal_to(verdict == "accept"))
+
+
+@then("the trade table has exactly the contract's columns, types and required fields")
+def step_table_columns(context: Context) -> None:
+    assert_that(table_columns(context.clients, context.suite.target), equal_to(context.suite.target.columns))
