@@ -98,15 +98,18 @@ class PipelineRun:
                                     ("served", self.served))]
 
     def wait_exactly_once(self, within: float) -> list[Verdict]:
-        """Wait until every stage holds every trade, then judge each stage once more."""
+        """Wait until every stage holds every trade; the verdicts of that moment (duplicates and
+        unexpected rows are judged there too)."""
         self.all_emitted(within)
         expected = self.expected()
 
-        def complete() -> bool:
-            return all(v.counts["lost"] == 0 for v in self.stage_verdicts())
+        def complete() -> list[Verdict] | None:
+            verdicts = self.stage_verdicts()
+            return verdicts if all(v.counts["lost"] == 0 for v in verdicts) else None
 
-        eventually(complete, within=within, every=1.0, describe=f"all {len(expected)} trades at every stage")
-        return self.stage_verdicts()
+        found: list[Verdict] = eventually(complete, within=within, every=1.0,
+                                          describe=f"all {len(expected)} trades at every stage")
+        return found
 
     def fidelity(self) -> Verdict:
         """Served trades equal the exchange's payloads: price and quantity strings, trade time."""
