@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,7 +40,7 @@ from harness.stack.services import (
     start_order,
 )
 from harness.stack.services import kafka as kafka_service
-from harness.stack.settings import Credentials, StackSettings
+from harness.stack.settings import REPO_ROOT, Credentials, StackSettings
 from harness.waiting import ConditionTimeout, eventually
 
 Say = Callable[[str], None]
@@ -104,6 +105,12 @@ class LocalDriver:
                 yield
             finally:
                 fcntl.flock(lockfile, fcntl.LOCK_UN)
+
+    def read_state(self) -> dict[str, Any]:
+        return self._read_state()
+
+    def alive(self, name: str) -> bool:
+        return self._process(name) is not None
 
     def _process(self, name: str) -> psutil.Process | None:
         popen = self._popen.get(name)
@@ -198,6 +205,33 @@ class LocalDriver:
         lines = path.read_text(errors="replace").splitlines()
         return "\n".join(lines[-tail:] if tail else lines)
 
+    def leftovers(self) -> list[str]:
+        found = []
+        for p in processes.processes_under(self.settings.root):
+            with contextlib.suppress(psutil.Error):  # gone meanwhile: not a leftover
+                found.append(f"process {p.pid} {' '.join(p.cmdline()[:3])}")
+        found += [f"port {port} ({name}) taken" for name, port in self.settings.ports.items()
+                  if not processes.port_free(self.settings.host, port)]
+        return found
+
+    def memory_budgets(self) -> dict[str, int]:
+        return {name: spec.memory_budget_mb for name, spec in SERVICES.items()}
+
+    def log_mark(self, service: str) -> int:
+        path = self._log_path(service)
+        return path.stat().st_size if path.exists() else 0
+
+    def logs_since(self, service: str, mark: Any) -> str:
+        path = self._log_path(service)
+        if not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            offset = int(mark or 0)
+            if offset > path.stat().st_size:  # purged and begun again since the mark
+                offset = 0
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
     def resources(self, service: str) -> Resources:
         p = self._process(service)
         if p is None:
@@ -262,8 +296,41 @@ class LocalDriver:
                 raise StackError(f"{name} did not start: {exc}") from exc
             if {"postgres", "object-store"} <= set(names):
                 catalog.initialise(self.ctx)
+            if any(SERVICES[n].restart != "no" for n in names):
+                self._start_supervisor()
             self.say(f"[stack] profile {profile} ready in {time.monotonic() - t0:.1f} s")
         return self.status()
+
+    def _supervisor(self) -> psutil.Process | None:
+        rec = self._read_state().get("supervisor", {})
+        return processes.process(rec.get("pid"), rec.get("create_time"))
+
+    def _start_supervisor(self) -> None:
+        """The process that restarts crashed services (harness.stack.supervisor); one per stack."""
+        if self._supervisor() is not None:
+            return
+        run_dir = self.settings.run / "supervisor"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self._log_path("supervisor"), "ab") as log:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "harness.stack.supervisor"], cwd=run_dir,
+                env={**os.environ, **self.settings.to_env(), "PYTHONPATH": str(REPO_ROOT)},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with self._state_lock:
+            state = self._read_state()
+            state["supervisor"] = {"pid": popen.pid, "create_time": psutil.Process(popen.pid).create_time()}
+            self._write_state(state)
+        self.say(f"[stack] supervisor: started (pid {popen.pid}), restarts crashed platform services")
+
+    def _stop_supervisor(self) -> None:
+        p = self._supervisor()
+        if p is not None:
+            with contextlib.suppress(psutil.Error):
+                p.terminate()
+            if processes.wait_gone([p], timeout=10):
+                processes.signal_group(p, signal.SIGKILL)
+                processes.wait_gone([p], timeout=5)
+            self.say("[stack] supervisor: stopped")
 
     def _check_ports_for(self, names: list[str]) -> None:
         busy = []
@@ -325,15 +392,32 @@ class LocalDriver:
     def start(self, service: str) -> ServiceStatus:
         spec = self._spec(service)
         with self._exclusive():
-            if self._process(service) is not None:
-                return self.health(service)
-            for dep in spec.depends_on:
-                if self.health(dep).state != "ready":
-                    raise StackError(f"cannot start {service}: it needs {dep}, which is not ready; "
-                                     f"start {dep} first")
-            self._check_ports_for([service])
-            self._start_and_wait(spec)
+            already = self._process(service) is not None
+            if not already:
+                self._start_checked(spec)
+        if already:  # started meanwhile, e.g. by the supervisor: wait (unlocked) until it is ready
+            eventually(lambda: self.health(service).state != "starting", within=spec.ready_within,
+                       describe=f"{service} (already running) ready")
         return self.health(service)
+
+    def revive(self, service: str) -> bool:
+        """Start a service that died while wanted running (the supervisor's call). False if,
+        once the stack is locked, there is nothing to do: it was stopped on purpose or is back."""
+        spec = self._spec(service)
+        with self._exclusive():
+            wanted = self._read_state()["services"].get(service, {}).get("wanted")
+            if wanted != "running" or self._process(service) is not None:
+                return False
+            self._start_checked(spec)
+        return True
+
+    def _start_checked(self, spec: ServiceSpec) -> None:
+        """Start a stopped service whose dependencies are ready (the caller holds the lock)."""
+        for dep in spec.depends_on:
+            if self.health(dep).state != "ready":
+                raise StackError(f"cannot start {spec.name}: it needs {dep}, which is not ready; start {dep} first")
+        self._check_ports_for([spec.name])
+        self._start_and_wait(spec)
 
     def restart(self, service: str) -> ServiceStatus:
         spec = self._spec(service)
@@ -381,7 +465,8 @@ class LocalDriver:
             self._stop(self._spec(service))
 
     def kill(self, service: str) -> None:
-        """SIGKILL the service's processes, like a crash: it reports "failed" until started."""
+        """SIGKILL the service's processes, like a crash: it reports "failed" until started again,
+        by hand or, for a service with a restart policy, by the supervisor."""
         with self._exclusive():
             self._stop(self._spec(service), sig=signal.SIGKILL, crash=True)
 
@@ -408,6 +493,7 @@ class LocalDriver:
         """
         stopped: list[str] = []
         with self._exclusive():
+            self._stop_supervisor()  # first, or it would start again what is being stopped
             state = self._read_state()
             running = [n for n in reversed(self._known()) if self._process(n) is not None]
             done = {n: threading.Event() for n in running}

@@ -65,6 +65,12 @@ class ServiceSpec:
     stop_signal: signal.Signals = signal.SIGTERM
     run_as: str | None = None
     """OS user to run as when the harness runs as root (PostgreSQL refuses to run as root)."""
+    memory_budget_mb: int = 512
+    """The most memory the service may use under the suite's load (proportional set size of its
+    process tree); the stack health feature holds it to this, the compose file's limits match it."""
+    restart: str = "no"
+    """Restart policy, as in Docker Compose: "no", or "on-failure" (the stack's supervisor starts
+    the service again when it exits without being asked to)."""
     ready_within: float = 90.0
     stop_grace: float = 20.0
     description: str = ""

@@ -168,3 +168,8 @@ class StackSettings:
 
     def port(self, name: str) -> int:
         return self.ports[name]
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment that recreates them (for the stack's own processes)."""
+        return {"K2_STACK_DIR": str(self.root), "K2_CACHE_DIR": str(self.cache),
+                **{"K2_PORT_" + n.upper().replace("-", "_"): str(p) for n, p in self.ports.items()}}

@@ -112,6 +112,7 @@ def ready(ctx: StackContext) -> str:
 
 SPEC = ServiceSpec(
     name=NAME,
+    memory_budget_mb=768,
     depends_on=(),
     ports=(NAME, "kafka-controller"),
     command=command,

@@ -76,6 +76,7 @@ def ready(ctx: StackContext) -> str:
 
 SPEC = ServiceSpec(
     name=NAME,
+    memory_budget_mb=384,
     depends_on=(),
     ports=("object-store-s3", "object-store-master", "object-store-volume", "object-store-filer",
            "object-store-admin"),

@@ -79,15 +79,16 @@ def api_env(ctx: StackContext) -> dict[str, str]:
 
 
 def _spec(name: str, depends_on: tuple[str, ...], env: Callable[[StackContext], dict[str, str]],
-          description: str) -> ServiceSpec:
+          description: str, memory_budget_mb: int) -> ServiceSpec:
     return ServiceSpec(name=name, depends_on=depends_on, ports=(name,), command=_module(name), env=env,
-                       ready=_ready(name), ready_within=60.0, stop_grace=25.0, description=description)
+                       ready=_ready(name), ready_within=60.0, stop_grace=25.0, restart="on-failure",
+                       memory_budget_mb=memory_budget_mb, description=description)
 
 
-EXCHANGE = _spec("exchange", (), exchange_env, "Binance-compatible exchange simulator")
+EXCHANGE = _spec("exchange", (), exchange_env, "Binance-compatible exchange simulator", memory_budget_mb=192)
 INGEST = _spec("ingest", ("kafka", "schema-registry", "exchange"), ingest_env,
-               "exchange WebSocket -> TradeV2 Avro -> Kafka")
+               "exchange WebSocket -> TradeV2 Avro -> Kafka", memory_budget_mb=192)
 CONSUMER = _spec("consumer", ("kafka", "schema-registry", "object-store", "postgres"), consumer_env,
-                 "Kafka -> Iceberg, exactly once")
-API = _spec("api", ("postgres", "object-store"), api_env, "FastAPI query service over Iceberg")
+                 "Kafka -> Iceberg, exactly once", memory_budget_mb=384)
+API = _spec("api", ("postgres", "object-store"), api_env, "FastAPI query service over Iceberg", memory_budget_mb=320)
 SPECS = (EXCHANGE, INGEST, CONSUMER, API)

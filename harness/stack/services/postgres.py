@@ -98,6 +98,7 @@ def initialise(ctx: StackContext) -> None:
 
 SPEC = ServiceSpec(
     name=NAME,
+    memory_budget_mb=192,
     depends_on=(),
     ports=(NAME,),
     command=command,

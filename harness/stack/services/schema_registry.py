@@ -50,6 +50,7 @@ def ready(ctx: StackContext) -> str:
 
 SPEC = ServiceSpec(
     name=NAME,
+    memory_budget_mb=512,
     depends_on=("postgres",),
     ports=(NAME,),
     command=command,
