@@ -1,5 +1,6 @@
 """behave hooks: forward to harness.session, where the logic lives (and is unit-tested)."""
 
+from behave.model import Feature, Scenario, Status
 from behave.runner import Context
 
 from harness.session import SuiteSession
@@ -7,6 +8,18 @@ from harness.session import SuiteSession
 
 def before_all(context: Context) -> None:
     context.suite = SuiteSession.open(context.config.userdata)
+
+
+def before_scenario(context: Context, scenario: Scenario) -> None:
+    context.suite.begin_scenario(scenario.feature.name, scenario.name)
+
+
+def after_scenario(context: Context, scenario: Scenario) -> None:
+    context.suite.end_scenario(failed=scenario.status == Status.failed)
+
+
+def after_feature(context: Context, feature: Feature) -> None:
+    context.suite.end_feature()
 
 
 def after_all(context: Context) -> None:

@@ -21,3 +21,42 @@ Feature: Stack health
     Then within 15 seconds the query API reports itself unhealthy and not ready, while still alive
     When the object store starts again
     Then within 30 seconds the query API reports itself healthy and ready
+
+  Scenario: Under load every service stays within its memory budget
+    Given the platform is running within 120 seconds
+    When the exchange trades 5000 BTCUSDT at 1000 trades per second while the memory of every service is sampled
+    Then within 90 seconds every trade is in the message log, the table and the query API exactly once
+    And no service used more memory than its budget
+
+  Scenario Outline: A restarted <service> comes back healthy and no trade is lost
+    Given the platform is running within 120 seconds
+    And the exchange has traded 200 ETHUSDT, all served within 60 seconds
+    When the <service> restarts while the exchange trades 300 ETHUSDT at 50 trades per second
+    Then within <budget> seconds every service of the stack is ready
+    And within 60 seconds every trade is in the message log, the table and the query API exactly once
+
+    Examples:
+      | service        | budget |
+      | message broker | 60     |
+      | consumer       | 30     |
+      | query API      | 30     |
+
+  Scenario Outline: A crashed <service> is started again by the stack's supervisor and no trade is lost
+    Given the platform is running within 120 seconds
+    When the <service> crashes while the exchange trades 300 BNBUSDT at 50 trades per second
+    Then within 30 seconds the stack's supervisor has started the <service> again
+    And within 60 seconds every trade is in the message log, the table and the query API exactly once
+
+    Examples:
+      | service        |
+      | consumer       |
+      | ingest service |
+
+  Scenario: The whole stack stops leaving nothing behind, and starts again with its data
+    Given the platform is running within 120 seconds
+    And the exchange has traded 300 BNBUSDT, all served within 60 seconds
+    When the whole stack stops
+    Then within 20 seconds no process of the stack is left and none of its ports is taken
+    When the whole stack starts again within 120 seconds
+    And the exchange trades 100 BNBUSDT at 100 trades per second
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once

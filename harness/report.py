@@ -10,3 +10,7 @@ from harness.checks import Verdict
 def attach_verdicts(*verdicts: Verdict) -> None:
     """The counts (emitted, produced, committed, served, lost, duplicated) and example ids."""
     allure.attach("\n".join(str(v) for v in verdicts), name="verdicts", attachment_type=allure.attachment_type.TEXT)
+
+
+def attach_text(name: str, text: str) -> None:
+    allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)

@@ -14,10 +14,11 @@ from typing import Any
 
 from harness import pipeline
 from harness.checks import Verdict, exactly_once, fields_equal
+from harness.history import History
 from harness.probes import iceberg, kafka
 from harness.probes.api import ApiProbe
 from harness.targets import Target
-from harness.waiting import eventually
+from harness.waiting import ConditionTimeout, eventually
 from harness.workload.exchange import Emission, ExchangeControl
 
 Key = pipeline.Key
@@ -28,9 +29,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class PipelineRun:
     clients: dict[str, Any]
     target: Target
+    history: History = field(default_factory=History)
     exchange: ExchangeControl = field(init=False)
     api: ApiProbe = field(init=False)
     emissions: list[Emission] = field(default_factory=list)
+    _expected: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.exchange = ExchangeControl(self.clients["exchange"]["control_url"])
@@ -45,6 +48,8 @@ class PipelineRun:
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
         emission = self.exchange.emit(symbol, count, rate)
         self.emissions.append(emission)
+        self.history.record("workload", f"emit {count} {symbol} at {rate:g}/s",
+                            first_id=emission.first_id, last_id=emission.last_id)
         return emission
 
     def all_emitted(self, within: float) -> None:
@@ -62,14 +67,14 @@ class PipelineRun:
         return None
 
     def expected(self) -> dict[Key, dict[str, Any]]:
-        """The scenario's trades as the exchange sent them (the exchange's own record)."""
-        out: dict[Key, dict[str, Any]] = {}
+        """The scenario's trades as the exchange sent them (the exchange's own record). Kept as
+        read: an exchange that restarts with the stack forgets what it emitted before."""
         for symbol in {e.symbol for e in self.emissions}:
             for p in self.exchange.emitted(symbol):
                 key = self._key(p["s"], f"{self.target.exchange}-{p['t']}")
                 if key is not None:
-                    out[key] = p
-        return out
+                    self._expected[key] = p
+        return dict(self._expected)
 
     def _in_scope(self, rows: Iterable[tuple[Key, dict[str, Any]]]) -> list[tuple[Key, dict[str, Any]]]:
         return [(k, v) for k, v in rows if self._key(*k) is not None]
@@ -93,13 +98,17 @@ class PipelineRun:
 
     def stage_verdicts(self) -> list[Verdict]:
         expected = self.expected()
-        return [exactly_once(stage, expected, [k for k, _ in rows()])
-                for stage, rows in (("produced", self.produced), ("committed", self.committed),
-                                    ("served", self.served))]
+        self.history.saw("emitted", expected, {k: p["T"] / 1000 for k, p in expected.items()})
+        verdicts = []
+        for stage, rows in (("produced", self.produced), ("committed", self.committed), ("served", self.served)):
+            keys = [k for k, _ in rows()]
+            self.history.saw(stage, keys)
+            verdicts.append(exactly_once(stage, expected, keys))
+        return verdicts
 
     def wait_exactly_once(self, within: float) -> list[Verdict]:
         """Wait until every stage holds every trade; the verdicts of that moment (duplicates and
-        unexpected rows are judged there too)."""
+        unexpected rows are judged there too), or of the moment the budget ran out."""
         self.all_emitted(within)
         expected = self.expected()
 
@@ -107,8 +116,14 @@ class PipelineRun:
             verdicts = self.stage_verdicts()
             return verdicts if all(v.counts["lost"] == 0 for v in verdicts) else None
 
-        found: list[Verdict] = eventually(complete, within=within, every=1.0,
-                                          describe=f"all {len(expected)} trades at every stage")
+        try:
+            found: list[Verdict] = eventually(complete, within=within, every=1.0,
+                                              describe=f"all {len(expected)} trades at every stage")
+        except ConditionTimeout:
+            # the budget ran out: the verdicts of this moment say what is missing where
+            found = self.stage_verdicts()
+        self.history.record("check", "exactly once", valid=all(v.valid for v in found),
+                            **{v.check: v.counts for v in found})
         return found
 
     def fidelity(self) -> Verdict:

@@ -5,6 +5,8 @@ behave's environment.py only forwards its hooks here, so the logic is testable a
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -12,15 +14,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import report
 from harness.config import RunConfig
+from harness.evidence import ScenarioLogs
+from harness.faults import Faults
+from harness.history import History
 from harness.stack.driver import StackDriver, StackStatus
 from harness.stack.local import LocalDriver
-from harness.stack.services import profile_services
+from harness.stack.services import SERVICES, profile_services
 from harness.stack.settings import REPO_ROOT, StackSettings
 from harness.targets import DEFAULT as DEFAULT_TARGET
 from harness.targets import Target
+from harness.waiting import ConditionTimeout, eventually
 
 ALLURE_RESULTS = REPO_ROOT / "reports" / "allure-results"
+SCENARIO_REPORTS = REPO_ROOT / "reports" / "scenarios"
+FAILED_LOG_LINES = 150  # per service, attached to the report of a failed scenario
 
 
 def _say(msg: str) -> None:
@@ -47,6 +56,22 @@ def write_report_environment(config: RunConfig, target: Target, versions: dict[s
     (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 
 
+def slug(text: str) -> str:
+    """A file-name-safe form of a feature or scenario name."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80] or "unnamed"
+
+
+@dataclass
+class ScenarioRecord:
+    """One scenario's history, faults and logs; see SuiteSession.begin_scenario."""
+
+    name: str
+    directory: Path
+    history: History
+    faults: Faults
+    logs: ScenarioLogs
+
+
 @dataclass
 class SuiteSession:
     config: RunConfig
@@ -54,6 +79,7 @@ class SuiteSession:
     target: Target
     started_stack: bool = False
     cleanups: list[Callable[[], None]] = field(default_factory=list)
+    scenario: ScenarioRecord | None = None
 
     @staticmethod
     def open(userdata: Mapping[str, str]) -> SuiteSession:
@@ -63,6 +89,7 @@ class SuiteSession:
         target = Target.load(userdata.get("target") or DEFAULT_TARGET)
         _say(f"[suite] target profile {target.name}")
         session = SuiteSession(config=config, driver=make_driver(config), target=target)
+        shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)  # this run's evidence only
         write_report_environment(config, target, session.driver.versions())
         return session
 
@@ -80,6 +107,49 @@ class SuiteSession:
         if took > within:
             raise AssertionError(f"the {profile} stack became ready in {took:.1f} s, over its budget of {within:.0f} s")
         return status
+
+    def begin_scenario(self, feature: str, scenario: str) -> ScenarioRecord:
+        history = History()
+        record = ScenarioRecord(
+            name=scenario, directory=SCENARIO_REPORTS / slug(feature) / slug(scenario), history=history,
+            faults=Faults(self.driver, history), logs=ScenarioLogs.begin(self.driver, SERVICES))
+        self.scenario = record
+        return record
+
+    def end_scenario(self, failed: bool) -> None:
+        """Heal what the scenario broke, keep its history and logs under reports/scenarios/, attach
+        them to the report, and fail it on a crash signature in any service's log."""
+        record, self.scenario = self.scenario, None
+        if record is None:
+            return
+        heal_errors = record.faults.heal_all()
+        slices = record.logs.since_start()
+        record.history.write(record.directory / "history.json")
+        (record.directory / "timeline.txt").write_text(record.history.timeline() + "\n")
+        ScenarioLogs.save(slices, record.directory / "logs")
+        report.attach_text("timeline", record.history.timeline())
+        if failed:
+            for name, text in slices.items():
+                if text:
+                    report.attach_text(f"log {name} (last {FAILED_LOG_LINES} lines)",
+                                       "\n".join(text.splitlines()[-FAILED_LOG_LINES:]))
+        problems = heal_errors + record.logs.findings(slices, record.faults.crashed)
+        if problems:
+            raise AssertionError("after the scenario:\n  " + "\n  ".join(problems)
+                                 + f"\nlogs: {record.directory / 'logs'}")
+
+    def end_feature(self, within: float = 90.0) -> None:
+        """The stack is healthy again after every feature; if it is not, say which service is not."""
+        status = self.driver.status()
+        running = any(s.state != "stopped" for s in status.services.values())
+        if not status.profile or not (running or self.started_stack):
+            return  # no stack of this run's to judge
+        try:
+            eventually(lambda: self.driver.status().ready, within=self.config.budget(within), every=1.0,
+                       describe="every service of the stack ready after the feature")
+        except ConditionTimeout:
+            bad = {n: f"{s.state} ({s.detail})" for n, s in self.driver.status().services.items() if not s.ready}
+            raise AssertionError(f"the stack is not healthy after the feature: {bad}") from None
 
     def close(self) -> None:
         for cleanup in reversed(self.cleanups):

@@ -31,6 +31,12 @@ def step_malformed(context: Context, count: int) -> None:
     context.malformed = pipeline_run(context).exchange.malformed(count)["sent"]
 
 
+@given("the exchange has traded {count:d} {symbol}, all served within {seconds:d} seconds")
+def step_traded_before(context: Context, count: int, symbol: str, seconds: int) -> None:
+    pipeline_run(context).trade(symbol, count, 200)
+    step_exactly_once(context, seconds)
+
+
 @then("within {seconds:d} seconds every trade is in the message log, the table and the query API exactly once")
 def step_exactly_once(context: Context, seconds: int) -> None:
     verdicts = pipeline_run(context).wait_exactly_once(within=context.suite.config.budget(seconds))
@@ -77,7 +83,7 @@ def step_answers(context: Context, status: int) -> None:
 def pipeline_run(context: Context) -> PipelineRun:
     """This scenario's run, created on first use and closed when the scenario ends."""
     if "run" not in context:
-        context.run = PipelineRun(context.clients, context.suite.target)
+        context.run = PipelineRun(context.clients, context.suite.target, context.suite.scenario.history)
         context.add_cleanup(context.run.close)
     run: PipelineRun = context.run
     return run

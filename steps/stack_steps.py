@@ -1,17 +1,32 @@
 """Steps about the stack itself: starting it, and what each service reports."""
 
-from behave import given, then, when
-from behave.runner import Context
-from hamcrest import assert_that, equal_to, greater_than, has_item
+import re
+import time
 
-from harness.matchers import all_ready
+import parse
+from behave import given, register_type, then, when
+from behave.runner import Context
+from hamcrest import assert_that, equal_to, greater_than, has_item, less_than_or_equal_to
+
+from harness.matchers import all_ready, holds
 from harness.probes import api, iceberg, object_store
+from harness.report import attach_text
+from harness.usage import MemoryWatch, budget_table, within_budgets
 from harness.waiting import eventually
+from steps.pipeline_steps import pipeline_run
 
 # How the features name services (business words) -> the stack's service names
 SERVICE_WORDS = {"object store": "object-store", "database": "postgres", "message broker": "kafka",
                  "schema registry": "schema-registry", "query API": "api", "consumer": "consumer",
                  "ingest service": "ingest", "exchange": "exchange"}
+
+
+@parse.with_pattern("|".join(re.escape(w) for w in sorted(SERVICE_WORDS, key=len, reverse=True)))
+def parse_service(words: str) -> str:
+    return SERVICE_WORDS[words]
+
+
+register_type(Service=parse_service)
 
 
 @given("the infrastructure is started within {seconds:d} seconds")
@@ -41,16 +56,75 @@ def step_market_data_namespace(context: Context) -> None:
     assert_that(iceberg.namespaces(context.suite.driver.clients()), has_item("market_data"))
 
 
-@when("the {service_words} stops")
-def step_service_stops(context: Context, service_words: str) -> None:
-    service = SERVICE_WORDS[service_words]
-    context.add_cleanup(context.suite.driver.start, service)  # the heal, even if a later step fails
-    context.suite.driver.stop(service)
+@when("the {service:Service} stops")
+def step_service_stops(context: Context, service: str) -> None:
+    context.suite.scenario.faults.stop(service)
 
 
-@when("the {service_words} starts again")
-def step_service_starts(context: Context, service_words: str) -> None:
-    assert_that(context.suite.driver.start(SERVICE_WORDS[service_words]).state, equal_to("ready"))
+@when("the {service:Service} starts again")
+def step_service_starts(context: Context, service: str) -> None:
+    context.suite.scenario.faults.heal(f"{service} stopped")
+    assert_that(context.suite.driver.health(service).state, equal_to("ready"))
+
+
+@when("the {service:Service} restarts while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
+def step_restart_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
+    pipeline_run(context).trade(symbol, count, rate)
+    context.suite.scenario.faults.restart(service)
+
+
+@when("the {service:Service} crashes while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
+def step_crash_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
+    context.restarts_before = context.suite.driver.health(service).restarts
+    pipeline_run(context).trade(symbol, count, rate)
+    context.suite.scenario.faults.crash(service)
+
+
+@then("within {seconds:d} seconds the stack's supervisor has started the {service:Service} again")
+def step_supervisor_restarted(context: Context, seconds: int, service: str) -> None:
+    eventually(lambda: (s := context.suite.driver.health(service)).ready and s.restarts > context.restarts_before,
+               within=context.suite.config.budget(seconds), describe=f"{service} restarted by the supervisor and ready")
+
+
+@then("within {seconds:d} seconds every service of the stack is ready")
+def step_stack_ready(context: Context, seconds: int) -> None:
+    eventually(lambda: context.suite.driver.status().ready, within=context.suite.config.budget(seconds),
+               describe="every service of the stack ready")
+    assert_that(list(context.suite.driver.status().services.values()), all_ready())
+
+
+@when("the whole stack stops")
+def step_stack_stops(context: Context) -> None:
+    context.suite.scenario.faults.stop_stack()
+
+
+@then("within {seconds:d} seconds no process of the stack is left and none of its ports is taken")
+def step_nothing_left(context: Context, seconds: int) -> None:
+    eventually(lambda: context.suite.driver.leftovers() == [], within=context.suite.config.budget(seconds),
+               describe="no process or port of the stack left")
+
+
+@when("the whole stack starts again within {seconds:d} seconds")
+def step_stack_starts(context: Context, seconds: int) -> None:
+    t0 = time.monotonic()
+    context.suite.scenario.faults.heal("stack stopped")
+    assert_that(time.monotonic() - t0, less_than_or_equal_to(context.suite.config.budget(seconds)))
+
+
+@when("the exchange trades {count:d} {symbol} at {rate:d} trades per second while the memory of every service "
+      "is sampled")
+def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: int) -> None:
+    services = list(context.suite.driver.status().services)
+    context.memory = MemoryWatch(context.suite.driver, services).start()
+    context.add_cleanup(context.memory.stop)
+    pipeline_run(context).trade(symbol, count, rate)
+
+
+@then("no service used more memory than its budget")
+def step_memory_budgets(context: Context) -> None:
+    peaks, budgets = context.memory.stop(), context.suite.driver.memory_budgets()
+    attach_text("memory peaks", budget_table(peaks, budgets))
+    assert_that(within_budgets(peaks, budgets, context.memory.services), holds())
 
 
 @then("within {seconds:d} seconds the query API reports itself unhealthy and not ready, while still alive")
