@@ -30,6 +30,8 @@ class PipelineRun:
     clients: dict[str, Any]
     target: Target
     history: History = field(default_factory=History)
+    seed: int | None = None
+    """The scenario's workload seed: emission n uses seed + n, so a run replays with -D seed=N."""
     exchange: ExchangeControl = field(init=False)
     api: ApiProbe = field(init=False)
     emissions: list[Emission] = field(default_factory=list)
@@ -46,9 +48,10 @@ class PipelineRun:
         self.started = datetime.now(UTC) - timedelta(seconds=5)  # margin for clock steps
 
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
-        emission = self.exchange.emit(symbol, count, rate)
+        seed = None if self.seed is None else (self.seed + len(self.emissions)) % 2**31
+        emission = self.exchange.emit(symbol, count, rate, seed=seed)
         self.emissions.append(emission)
-        self.history.record("workload", f"emit {count} {symbol} at {rate:g}/s",
+        self.history.record("workload", f"emit {count} {symbol} at {rate:g}/s", seed=seed,
                             first_id=emission.first_id, last_id=emission.last_id)
         return emission
 

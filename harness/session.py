@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class ScenarioRecord:
 
     name: str
     directory: Path
+    seed: int
+    """The scenario's workload seed, from the run's seed and the scenario's name."""
     history: History
     faults: Faults
     logs: ScenarioLogs
@@ -111,7 +114,8 @@ class SuiteSession:
     def begin_scenario(self, feature: str, scenario: str) -> ScenarioRecord:
         history = History()
         record = ScenarioRecord(
-            name=scenario, directory=SCENARIO_REPORTS / slug(feature) / slug(scenario), history=history,
+            name=scenario, directory=SCENARIO_REPORTS / slug(feature) / slug(scenario),
+            seed=zlib.crc32(f"{self.config.seed}:{feature}:{scenario}".encode()) % 2**31, history=history,
             faults=Faults(self.driver, history), logs=ScenarioLogs.begin(self.driver, SERVICES))
         self.scenario = record
         return record

@@ -83,7 +83,8 @@ def step_answers(context: Context, status: int) -> None:
 def pipeline_run(context: Context) -> PipelineRun:
     """This scenario's run, created on first use and closed when the scenario ends."""
     if "run" not in context:
-        context.run = PipelineRun(context.clients, context.suite.target, context.suite.scenario.history)
+        scenario = context.suite.scenario
+        context.run = PipelineRun(context.clients, context.suite.target, scenario.history, scenario.seed)
         context.add_cleanup(context.run.close)
     run: PipelineRun = context.run
     return run

@@ -31,9 +31,13 @@ class ExchangeControl:
         out: dict[str, Any] = r.json()
         return out
 
-    def emit(self, symbol: str, count: int, rate: float) -> Emission:
-        """Ask for `count` trades of `symbol` at `rate` trades/s; returns at once with their ids."""
-        out = self._post("/emit", {"symbol": symbol, "count": count, "rate": rate})
+    def emit(self, symbol: str, count: int, rate: float, seed: int | None = None) -> Emission:
+        """Ask for `count` trades of `symbol` at `rate` trades/s; returns at once with their ids.
+        With a seed, the trades' prices, quantities and sides are the ones that seed always gives."""
+        body: dict[str, object] = {"symbol": symbol, "count": count, "rate": rate}
+        if seed is not None:
+            body["seed"] = seed
+        out = self._post("/emit", body)
         return Emission(out["symbol"], out["first_id"], out["last_id"], out["count"])
 
     def emitted(self, symbol: str) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ class EmitJob:
     first_id: int
     last_id: int
     rate: float
+    seed: int | None = None
 
     @property
     def count(self) -> int:
@@ -93,7 +94,8 @@ class Emitter:
     def submit(self, request: EmitRequest) -> EmitJob:
         """Reserve the ids now and queue the job behind the symbol's running ones."""
         feed = self.feed(request.symbol)
-        job = EmitJob(request.symbol, feed.next_free_id, feed.next_free_id + request.count - 1, request.rate)
+        job = EmitJob(request.symbol, feed.next_free_id, feed.next_free_id + request.count - 1, request.rate,
+                      request.seed)
         feed.next_free_id = job.last_id + 1
         self.ledger.save({request.symbol: feed.next_free_id})
         feed.jobs.put_nowait(job)
@@ -128,6 +130,8 @@ class Emitter:
     async def _run(self, feed: SymbolFeed, job: EmitJob) -> None:
         # Trade k (0-based) is due at start + k / rate. Each tick emits every trade that is due,
         # so at high rates several go out per tick and timer granularity does not cap the rate.
+        if job.seed is not None:
+            feed.market.reseed(job.seed)
         loop = asyncio.get_running_loop()
         start = loop.time()
         done = 0

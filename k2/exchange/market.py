@@ -104,10 +104,14 @@ class SymbolMarket:
 
     def __init__(self, seed: int, symbol: str, first_id: int | None = None) -> None:
         self.symbol = symbol
-        crc = zlib.crc32(symbol.encode())
-        self._rng = random.Random((seed << 32) | crc)
         self.next_id = first_trade_id(symbol) if first_id is None else first_id
         self.level = price_level(symbol)
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Begin the sequence this seed gives, from the next trade id on: prices, quantities and
+        sides replay exactly whatever was emitted before (ids and times move on)."""
+        self._rng = random.Random((seed << 32) | zlib.crc32(self.symbol.encode()))
         # start within ±0.5 % of the level, so two seeds differ from the first trade on
         with localcontext(_ROUND):
             start = self.level * (1 + Decimal(self._rng.randint(-500, 500)).scaleb(-5))

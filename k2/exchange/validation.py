@@ -32,6 +32,7 @@ class EmitRequest:
     symbol: str
     count: int
     rate: float  # trades per second; pacing only, never a price, so a float is fine
+    seed: int | None = None  # given: this emission's trades replay exactly for the same seed
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def _whole(body: Mapping[str, object], field: str, low: int, high: int, default:
 
 
 def parse_emit(body: object) -> EmitRequest:
-    fields = _body(body, ("symbol", "count", "rate"))
+    fields = _body(body, ("symbol", "count", "rate", "seed"))
     if "symbol" not in fields:
         raise InvalidRequest("symbol", "symbol is required, like BTCUSDT")
     symbol = parse_symbol(fields["symbol"])
@@ -98,7 +99,10 @@ def parse_emit(body: object) -> EmitRequest:
             or not 0 < rate <= MAX_EMIT_RATE):
         raise InvalidRequest("rate", f"rate must be a number of trades per second above 0 and at most "
                                      f"{MAX_EMIT_RATE}; got {rate!r}")
-    return EmitRequest(symbol, count, float(rate))
+    seed = fields.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31):
+        raise InvalidRequest("seed", f"seed must be a whole number from 0 to {2**31 - 1}; got {seed!r}")
+    return EmitRequest(symbol, count, float(rate), seed)
 
 
 def parse_malformed(body: object) -> MalformedRequest:

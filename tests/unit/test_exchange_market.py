@@ -398,3 +398,21 @@ def test_trade_ids_continue_after_a_restart_with_the_same_ledger(tmp_path: Path)
     market = SymbolMarket(1, "BTCUSDT", again.next_id("BTCUSDT"))
     assert [t.id for t in market.take(2)] == [71001000, 71001001]
     assert IdLedger(None).next_id("BTCUSDT") is None
+
+
+def test_a_reseeded_market_replays_the_seeds_trades_whatever_came_before() -> None:
+    fresh, used = SymbolMarket(1, "ETHUSDT"), SymbolMarket(1, "ETHUSDT")
+    used.take(37)
+    fresh.reseed(99)
+    used.reseed(99)
+    values = [[(t.price, t.qty, t.is_buyer_maker) for t in m.take(20)] for m in (fresh, used)]
+    assert values[0] == values[1]
+    assert used.next_id == fresh.next_id + 37
+
+
+def test_an_emission_may_carry_a_seed_and_a_bad_one_is_named() -> None:
+    assert parse_emit({"symbol": "BTCUSDT", "count": 5, "rate": 1, "seed": 7}).seed == 7
+    assert parse_emit({"symbol": "BTCUSDT", "count": 5, "rate": 1}).seed is None
+    for bad in (-1, "7", True, 2**31):
+        with pytest.raises(InvalidRequest, match="seed must be a whole number"):
+            parse_emit({"symbol": "BTCUSDT", "count": 5, "rate": 1, "seed": bad})
