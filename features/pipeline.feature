@@ -21,6 +21,11 @@ Feature: Pipeline
     And every message in the message log names a schema the registry knows
     And the registry keeps trade schemas backward compatible
 
+  Scenario: The query API's answers match its published description
+    When the exchange trades 50 BTCUSDT at 200 trades per second
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once
+    And every answer of the query API, good or bad, matches the API's own published description
+
   Scenario: The registry and the table hold the contract's trade schema
     Then the registry would accept a trade schema that adds an optional field
     And the registry would refuse a trade schema that adds a required field

@@ -5,6 +5,7 @@ from behave.runner import Context
 from hamcrest import assert_that, equal_to, greater_than_or_equal_to
 
 from harness.matchers import holds
+from harness.probes import openapi
 from harness.probes.api import answer_to
 from harness.report import attach_verdicts
 from harness.scenario import PipelineRun, compatibility_answers, table_columns
@@ -99,3 +100,12 @@ def step_registry_compatibility(context: Context, verdict: str, change: str) -> 
 @then("the trade table has exactly the contract's columns, types and required fields")
 def step_table_columns(context: Context) -> None:
     assert_that(table_columns(context.clients, context.suite.target), equal_to(context.suite.target.columns))
+
+
+@then("every answer of the query API, good or bad, matches the API's own published description")
+def step_openapi(context: Context) -> None:
+    api = context.clients["api"]
+    verdict = openapi.check_routes(api["url"], api["api_key"], context.suite.target.api["key_header"],
+                                   openapi.DEFAULT_REQUESTS)
+    attach_verdicts(verdict)
+    assert_that(verdict, holds())

@@ -41,11 +41,15 @@ from k2.api.settings import ApiSettings
 
 MAX_LIMIT = 10_000
 API_KEY_HEADER = "X-API-Key"
+# RequestContext answers any route's crash with this 500, so every route's document declares it
+_CRASH_RESPONSE: dict[int | str, dict[str, Any]] = {
+    500: {"model": ErrorResponse, "description": "unexpected error (details only in the service log)"},
+}
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "X-API-Key header missing"},
     403: {"model": ErrorResponse, "description": "X-API-Key does not match"},
     422: {"model": ErrorResponse, "description": "a parameter is invalid; the message names it"},
-    500: {"model": ErrorResponse, "description": "unexpected error (details only in the service log)"},
+    **_CRASH_RESPONSE,
     503: {"model": ErrorResponse, "description": "the catalog or the object store did not answer"},
 }
 
@@ -117,24 +121,25 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
 
     # ------------------------------------------------------------------ health and metrics
     @app.get("/health", response_model=HealthResponse, tags=["health"],
-             responses={503: {"model": HealthResponse, "description": "a dependency is down"}})
+             responses={503: {"model": HealthResponse, "description": "a dependency is down"}, **_CRASH_RESPONSE})
     def get_health() -> JSONResponse:
         body = report(settings.version, probe.check())
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unhealthy" else 200)
 
-    @app.get("/health/live", response_model=LiveResponse, tags=["health"])
+    @app.get("/health/live", response_model=LiveResponse, tags=["health"], responses=_CRASH_RESPONSE)
     def get_live() -> LiveResponse:
         return LiveResponse(version=settings.version, timestamp=now_str())
 
     @app.get("/health/ready", response_model=HealthResponse, tags=["health"],
-             responses={503: {"model": HealthResponse, "description": "a dependency does not answer"}})
+             responses={503: {"model": HealthResponse, "description": "a dependency does not answer"},
+                        **_CRASH_RESPONSE})
     def get_ready() -> JSONResponse:
         # Ready means the dependencies answer; a table not created yet is "degraded" but ready.
         body = report(settings.version, probe.check())
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unhealthy" else 200)
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["health"],
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_CRASH_RESPONSE})
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 

@@ -29,8 +29,10 @@ EPOCH = datetime(1970, 1, 1)  # naive UTC, like the table's timestamps
 
 
 class _Model(BaseModel):
-    # extra="forbid": the OpenAPI schema says exactly what a response holds, nothing slips out unseen
-    model_config = ConfigDict(extra="forbid")
+    # extra="forbid": the OpenAPI schema says exactly what a response holds, nothing slips out unseen.
+    # defaults required: a field with a default (success, status) is still always sent, so the
+    # document must require it, or a client checking it would accept a response without it.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 # ------------------------------------------------------------------ envelope parts

@@ -27,6 +27,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from harness.probes.openapi import DEFAULT_REQUESTS, check_routes
 from harness.stack.local import LocalDriver
 from harness.waiting import eventually
 from k2.catalog import ensure_table
@@ -305,6 +306,14 @@ def test_metrics_and_openapi(api: Api, table: Any) -> None:
     doc = api.get("/openapi.json").json()
     assert doc["paths"]["/v1/trades"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
         "$ref"].endswith("/TradesResponse")
+
+
+def test_every_route_answers_as_its_openapi_document_says(api: Api, table: Any) -> None:
+    # the rows are there, so the trade schemas are checked on real trades, not on empty lists
+    assert trades(api, symbol="BTCUSDT", limit=10)["data"]
+    verdict = check_routes(api.url, KEY, "X-API-Key", DEFAULT_REQUESTS)
+    assert verdict.valid, f"{verdict}\n{api.tail()}"
+    assert verdict.counts["validated"] == verdict.counts["requests"] == len(DEFAULT_REQUESTS)
 
 
 def measure(api: Api, params: list[dict[str, Any]]) -> tuple[float, float]:

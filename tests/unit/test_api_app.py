@@ -360,3 +360,17 @@ def test_a_hung_store_is_a_503_within_the_query_timeout(health: FakeHealth) -> N
             assert client.get("/v1/trades", headers=AUTH).json()["pagination"]["total"] == 3
     finally:
         store.release.set()
+
+
+def test_the_published_document_requires_what_every_answer_carries(client: TestClient) -> None:
+    """A field the API always sends must be required in its document, or a client's validation
+    would pass an answer that lacks it."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    enveloped = [name for name, s in schemas.items() if "success" in s.get("properties", {})]
+    assert enveloped
+    assert all("success" in schemas[name].get("required", []) for name in enveloped)
+
+
+def test_the_health_routes_declare_the_500_the_middleware_may_answer(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert all("500" in paths[p]["get"]["responses"] for p in ("/health", "/health/live", "/health/ready", "/metrics"))
