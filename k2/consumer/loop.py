@@ -10,13 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from k2.consumer.rows import to_row, to_table
-from k2.consumer.settings import Settings
+from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
 from k2.consumer.writer import IcebergWriter, StaleWriter
 
 log = logging.getLogger("k2.consumer")
@@ -51,11 +52,15 @@ class ConsumerLoop:
         self._next: dict[int, int] = {}
         self._base: dict[int, int | None] = {}
         self._batch_started = 0.0
+        # Deliberate defects (K2_CONSUMER_DEFECT, for testing the suite); both False = correct consumer.
+        self.autocommit_defect = settings.defect == AUTOCOMMIT
+        self.duplicate_defect = settings.defect == DUPLICATE_BATCH
+        self.defect_events: dict[str, int] = {}
 
     # ------------------------------------------------------------------ set-up
     def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
         self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
-        consumer = Consumer({
+        config: dict[str, Any] = {
             "bootstrap.servers": self.settings.bootstrap, "group.id": self.settings.group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             # a long object-store outage must not make the group evict us mid-retry
@@ -64,7 +69,11 @@ class ConsumerLoop:
             # waiting for the dead member's session to expire, and a zombie with the same id is fenced.
             "group.instance.id": self.settings.instance_id,
             "session.timeout.ms": 10000,
-        })
+        }
+        if self.autocommit_defect:
+            # DEFECT: offsets are committed as records are polled, long before they reach Iceberg.
+            config.update({"enable.auto.commit": True, "auto.commit.interval.ms": 200})
+        consumer = Consumer(config)
         consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
         dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all"})
@@ -77,7 +86,10 @@ class ConsumerLoop:
         self._reset_batch()
         for tp in partitions:
             stored = committed.get(tp.partition)
-            tp.offset = stored if stored is not None else OFFSET_BEGINNING
+            if not self.autocommit_defect:
+                tp.offset = stored if stored is not None else OFFSET_BEGINNING
+            # DEFECT autocommit: no seek; the partition resumes from the group's committed offset.
+            # The table's offsets still become the batch's base, so the writer accepts the commits.
             self._base[tp.partition] = stored
         consumer.assign(partitions)
         self.stats.assignment = sorted(tp.partition for tp in partitions)
@@ -107,7 +119,12 @@ class ConsumerLoop:
                     self._observe(consumer)
                     last_check = time.monotonic()
                 dlq.poll(0)
-            if self._next:
+            if self._next and self.autocommit_defect:
+                # DEFECT: exit without flushing; closing the consumer auto-commits past these rows.
+                self._defect_event("dropped_rows_at_shutdown", len(self._rows))
+                log.warning("DEFECT autocommit: dropping the buffered batch at shutdown",
+                            extra={"rows": len(self._rows), "offsets": self._next})
+            elif self._next:
                 self._commit(consumer)  # one last attempt; if it fails the rows are read again
         finally:
             dlq.flush(10)
@@ -171,9 +188,29 @@ class ConsumerLoop:
         self.stats.committed_offsets = dict(committed)
         self._base.update(new)
         self._reset_batch()
+        if self.duplicate_defect and self.stats.commits % DUPLICATE_EVERY == 0:
+            self._append_again(rows, new)
+        if self.autocommit_defect:
+            return  # auto-commit already committed (at least) these offsets; never move the group back
         # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
         consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
                         asynchronous=True)
+
+    def _append_again(self, rows: pa.Table, offsets: dict[int, int]) -> None:
+        """DEFECT duplicate-batch: append a committed batch a second time, in a commit of its own
+        (same offsets: the table is where the batch left it, so the writer accepts it)."""
+        assert self.writer is not None
+        try:
+            self.writer.commit(rows, dict(offsets), offsets)
+        except Exception as exc:
+            log.warning("DEFECT duplicate-batch: the second append failed", extra={"error": str(exc)})
+            return
+        self._defect_event("duplicated_batches", 1)
+        self._defect_event("duplicated_rows", rows.num_rows)
+        log.warning("DEFECT duplicate-batch: appended a batch twice", extra={"rows": rows.num_rows})
+
+    def _defect_event(self, name: str, n: int) -> None:
+        self.defect_events[name] = self.defect_events.get(name, 0) + n
 
     def _reseek(self, consumer: Consumer) -> None:
         assert self.writer is not None
