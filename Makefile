@@ -43,7 +43,7 @@ lint: setup ## ruff and mypy
 	@$(BIN)/mypy
 
 unit: setup ## unit tests of harness and k2 (no services)
-	@$(BIN)/pytest -q tests/unit
+	@$(BIN)/pytest -q tests/unit --timeout 60
 
 integration: setup ## integration tests on a stack of real services of their own (.stack-pytest)
 	@$(BIN)/pytest -q tests/integration
