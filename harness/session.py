@@ -92,7 +92,11 @@ class SuiteSession:
         target = Target.load(userdata.get("target") or DEFAULT_TARGET)
         _say(f"[suite] target profile {target.name}")
         session = SuiteSession(config=config, driver=make_driver(config), target=target)
-        shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)  # this run's evidence only
+        # this run's evidence only: results of an earlier run would show in its report as this one's
+        shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)
+        for stale in ALLURE_RESULTS.glob("*"):
+            if stale.is_file():
+                stale.unlink()
         write_report_environment(config, target, session.driver.versions())
         return session
 
