@@ -12,7 +12,7 @@ BEHAVE_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline report stack-up \
+.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline prove-defects report stack-up \
 	stack-down stack-status clean
 
 help: ## list the targets
@@ -55,6 +55,17 @@ test-e2e: features ## the end-to-end features alone (same as `make features`)
 
 validate-pipeline: setup ## the pipeline feature alone
 	@$(BIN)/behave features/pipeline.feature $(BEHAVE_ARGS)
+
+prove-defects: setup ## the features against each deliberately broken consumer: passes only if each run fails
+	@mkdir -p reports/defects; \
+	for defect in autocommit duplicate-batch; do \
+	  $(BIN)/python -m harness stack down >/dev/null 2>&1; \
+	  echo "[prove-defects] K2_CONSUMER_DEFECT=$$defect: running the features (log: reports/defects/$$defect.log) ..."; \
+	  if K2_CONSUMER_DEFECT=$$defect $(BIN)/behave -f plain $(BEHAVE_ARGS) > reports/defects/$$defect.log 2>&1; then \
+	    echo "[prove-defects] $$defect: every scenario PASSED against a broken consumer"; exit 1; fi; \
+	  grep -h -A12 "^Failing scenarios" reports/defects/$$defect.log | grep -v "^$$"; \
+	  grep -h "but: exactly once" reports/defects/$$defect.log | sort -u | sed 's/^ */    /'; \
+	done; echo "[prove-defects] each defect was caught"
 
 report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
 	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ class History:
             lines.append(f"+{e.at - self.began:7.2f} s  {e.kind:<8} {e.name}{'  (' + detail + ')' if detail else ''}")
         return "\n".join(lines)
 
-    def stage_table(self, expected: Mapping[Hashable, Any]) -> str:
+    def stage_table(self, expected: Collection[Hashable]) -> str:
         """Per stage: how many of the expected trades were seen, and when the first and last
         of them appeared (relative to the start): the "history diff" of a report."""
         rows = [f"{'stage':<12}{'expected':>10}{'seen':>8}{'missing':>9}{'first':>10}{'last':>10}"]

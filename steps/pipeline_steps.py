@@ -7,7 +7,7 @@ from hamcrest import assert_that, equal_to, greater_than_or_equal_to
 from harness.matchers import holds
 from harness.probes import openapi
 from harness.probes.api import answer_to
-from harness.report import attach_verdicts
+from harness.report import attach_text, attach_verdicts
 from harness.scenario import PipelineRun, compatibility_answers, table_columns
 
 
@@ -40,8 +40,10 @@ def step_traded_before(context: Context, count: int, symbol: str, seconds: int) 
 
 @then("within {seconds:d} seconds every trade is in the message log, the table and the query API exactly once")
 def step_exactly_once(context: Context, seconds: int) -> None:
-    verdicts = pipeline_run(context).wait_exactly_once(within=context.suite.config.budget(seconds))
+    run = pipeline_run(context)
+    verdicts = run.wait_exactly_once(within=context.suite.config.budget(seconds))
     attach_verdicts(*verdicts)
+    attach_text("history diff", run.history.stage_table(run.expected()))
     for verdict in verdicts:
         assert_that(verdict, holds())
 
