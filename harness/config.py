@@ -37,6 +37,16 @@ def _number(name: str, raw: str, kind: type[int] | type[float], example: str) ->
     return value
 
 
+def _rates(raw: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(r) for r in raw.split(",") if r.strip())
+    except ValueError:
+        rates = ()
+    if not rates or any(not 0 < r <= 100_000 for r in rates):
+        raise ConfigError(f"rates={raw!r} is not a list of trades per second; use e.g. -D rates=10,50,100")
+    return rates
+
+
 @dataclass(frozen=True)
 class RunConfig:
     driver: str = "local"
@@ -44,6 +54,8 @@ class RunConfig:
     seed: int = 0
     timeout_multiplier: float = 1.0
     keep_stack: bool = False
+    rates: tuple[float, ...] = (10.0, 50.0, 100.0)
+    """Trades per second the freshness feature measures at (-D rates=10,50,100)."""
 
     @staticmethod
     def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
@@ -64,7 +76,8 @@ class RunConfig:
         if multiplier <= 0:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
         return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
-                         timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")))
+                         timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
+                         rates=_rates(get("rates", "10,50,100")))
 
     def budget(self, seconds: float) -> float:
         """A time budget stated in a scenario, stretched for slow machines."""

@@ -146,6 +146,9 @@ class PipelineRun:
         registry = SchemaRegistryClient({"url": self.clients["schema_registry"]["url"]})
         records = [r for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from)
                    if r["record"] and self._key(r["record"]["symbol"], r["record"]["trade_id"])]
+        # the ids of the subject's versions: a message must name one of them, not just any schema
+        versions = {registry.get_version(self.target.subject, v).schema_id
+                    for v in registry.get_versions(self.target.subject)}
         names: dict[int, str] = {}
         bad = []
         for r in records:
@@ -153,11 +156,12 @@ class PipelineRun:
             if schema_id not in names:
                 schema = json.loads(registry.get_schema(schema_id).schema_str or "{}")
                 names[schema_id] = f"{schema.get('namespace')}.{schema.get('name')}"
-            if magic != kafka.WIRE_MAGIC or names[schema_id] != self.target.record:
-                bad.append(f"partition {r['partition']} offset {r['offset']}: magic {magic}, "
-                           f"schema {schema_id} = {names[schema_id]}")
+            if magic != kafka.WIRE_MAGIC or names[schema_id] != self.target.record or schema_id not in versions:
+                bad.append(f"partition {r['partition']} offset {r['offset']}: magic {magic}, schema {schema_id} = "
+                           f"{names[schema_id]}, {'a' if schema_id in versions else 'not a'} version of the subject")
         return Verdict("registered schema in the message log", bool(records) and not bad,
-                       {"messages": len(records), "schema ids": len(names), "bad": len(bad)}, mismatched=bad[:20])
+                       {"messages": len(records), "schema ids": len(names), "subject versions": len(versions),
+                        "bad": len(bad)}, mismatched=bad[:20])
 
     def compatibility(self) -> str:
         from confluent_kafka.schema_registry import SchemaRegistryClient
