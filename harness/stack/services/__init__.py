@@ -5,22 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from harness.stack.service import ServiceSpec
-from harness.stack.services import kafka, object_store, platform, postgres, schema_registry
+from harness.stack.services import kafka, object_store, platform, postgres, schema_registry, toxiproxy
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC, *platform.SPECS)
+    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC, toxiproxy.SPEC,
+                                 *platform.SPECS)
 }
+"""Each service as it runs outside `faultable` (and the names `stack logs`, `stack kill` know)."""
 
 INFRA = ("kafka", "schema-registry", "object-store", "postgres")
+FULL = (*INFRA, "exchange", "ingest", "consumer", "api")
 PROFILES: dict[str, tuple[str, ...]] = {
     "infra": INFRA,
-    "full": (*INFRA, "exchange", "ingest", "consumer", "api"),
+    "full": FULL,
+    "faultable": (*INFRA, toxiproxy.NAME, *FULL[len(INFRA):]),
 }
 
-# Declared so that `--profile faultable` gives a clear answer instead of "unknown profile".
-PLANNED_PROFILES = {
-    "faultable": "full behind toxiproxy (not built yet)",
-}
+# Profiles named before they are built, so that `--profile X` can say so (none at present).
+PLANNED_PROFILES: dict[str, str] = {}
+
+# In `faultable` the platform's services reach kafka, the registry and the object store through
+# toxiproxy: the same services with other endpoints, and toxiproxy as one more dependency.
+_FAULTABLE_SERVICES: dict[str, ServiceSpec] = {**SERVICES, **{s.name: s for s in platform.specs(via_proxy=True)}}
 
 
 class ProfileError(ValueError):
@@ -34,6 +40,11 @@ def profile_services(profile: str) -> tuple[str, ...]:
         raise ProfileError(f"profile {profile!r} is not available yet: {PLANNED_PROFILES[profile]}; "
                            f"use one of {', '.join(PROFILES)}")
     raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+
+
+def services_for(profile: str | None) -> Mapping[str, ServiceSpec]:
+    """The specs a stack of this profile runs (its services' endpoints and dependencies)."""
+    return _FAULTABLE_SERVICES if profile is not None and toxiproxy.NAME in PROFILES.get(profile, ()) else SERVICES
 
 
 def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICES) -> list[str]:

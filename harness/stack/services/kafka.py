@@ -35,15 +35,20 @@ def bootstrap(ctx: StackContext) -> str:
 
 def server_properties(ctx: StackContext) -> str:
     host, port, ctl = ctx.host, ctx.port(NAME), ctx.port("kafka-controller")
+    proxied, via_proxy = ctx.port("kafka-proxied"), ctx.port("kafka-via-proxy")
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@{host}:{ctl}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        # PROXIED is toxiproxy's upstream and advertises toxiproxy's listen port: a client that
+        # bootstraps through the proxy is told to stay behind it, while one that bootstraps on
+        # PLAINTEXT is told PLAINTEXT (Kafka answers metadata per listener). Always there, as
+        # unused it costs nothing and the broker's config does not depend on the profile.
+        "listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(ctx.data_dir(NAME)),
         # a single node: every internal topic has one replica
         "offsets.topic.replication.factor": "1",
@@ -114,7 +119,7 @@ SPEC = ServiceSpec(
     name=NAME,
     memory_budget_mb=768,
     depends_on=(),
-    ports=(NAME, "kafka-controller"),
+    ports=(NAME, "kafka-controller", "kafka-proxied"),
     command=command,
     ready=ready,
     prepare=prepare,

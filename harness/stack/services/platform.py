@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import httpx
 
 from harness.stack import catalog
 from harness.stack.service import NotReady, ServiceSpec, StackContext
-from harness.stack.services import kafka, object_store, schema_registry
+from harness.stack.services import kafka, object_store, schema_registry, toxiproxy
 from harness.stack.settings import REPO_ROOT
 
 PARTITIONS = "3"  # K2 runs 40; a laptop-sized default that still exercises several partitions
@@ -41,41 +43,64 @@ def _ready(service: str) -> Callable[[StackContext], str]:
     return ready
 
 
-def _base_env(ctx: StackContext) -> dict[str, str]:
+@dataclass(frozen=True)
+class Links:
+    """Where a platform service reaches the infrastructure: directly, or through toxiproxy."""
+
+    kafka_bootstrap: str
+    registry_url: str
+    s3_endpoint: str
+
+    @staticmethod
+    def of(ctx: StackContext, via_proxy: bool = False) -> Links:
+        if not via_proxy:
+            return Links(kafka.bootstrap(ctx), schema_registry.url(ctx), object_store.endpoint(ctx))
+        return Links(toxiproxy.listen(ctx, "kafka"),
+                     f"http://{toxiproxy.listen(ctx, 'schema-registry')}{schema_registry.CCOMPAT}",
+                     f"http://{toxiproxy.listen(ctx, 'object-store')}")
+
+
+def _base_env(ctx: StackContext, links: Links) -> dict[str, str]:
     return {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
-            "K2_KAFKA_BOOTSTRAP": kafka.bootstrap(ctx),
-            "K2_SCHEMA_REGISTRY_URL": schema_registry.url(ctx),
+            "K2_KAFKA_BOOTSTRAP": links.kafka_bootstrap,
+            "K2_SCHEMA_REGISTRY_URL": links.registry_url,
             "K2_TOPIC_PARTITIONS": PARTITIONS}
 
 
-def _catalog_env(ctx: StackContext) -> dict[str, str]:
+def _catalog_env(ctx: StackContext, links: Links) -> dict[str, str]:
+    # the catalog's database (postgres) is always reached directly: only its files go through S3
     props = catalog.properties(ctx)
     return {"K2_CATALOG_NAME": catalog.CATALOG_NAME, "K2_CATALOG_TYPE": props["type"], "K2_CATALOG_URI": props["uri"],
-            "K2_WAREHOUSE": props["warehouse"], "K2_S3_ENDPOINT": object_store.endpoint(ctx),
+            "K2_WAREHOUSE": props["warehouse"], "K2_S3_ENDPOINT": links.s3_endpoint,
             "K2_S3_ACCESS_KEY": ctx.credentials.s3_access_key, "K2_S3_SECRET_KEY": ctx.credentials.s3_secret_key,
             "K2_S3_REGION": object_store.REGION}
 
 
 def exchange_env(ctx: StackContext) -> dict[str, str]:
     # ids continue across restarts of the exchange, as long as the stack keeps its data
-    return {**_base_env(ctx), "K2_EXCHANGE_HOST": ctx.host, "K2_EXCHANGE_PORT": str(ctx.port("exchange")),
+    return {**_base_env(ctx, Links.of(ctx)), "K2_EXCHANGE_HOST": ctx.host,
+            "K2_EXCHANGE_PORT": str(ctx.port("exchange")),
             "K2_EXCHANGE_STATE_FILE": str(ctx.data_dir("exchange") / "trade-ids.json")}
 
 
-def ingest_env(ctx: StackContext) -> dict[str, str]:
+def ingest_env(ctx: StackContext, via_proxy: bool = False) -> dict[str, str]:
+    # the exchange is the outside world, never behind a proxy: its faults are its own control API's
     base = http_url(ctx, "exchange")
-    return {**_base_env(ctx), "K2_INGEST_HOST": ctx.host, "K2_INGEST_PORT": str(ctx.port("ingest")),
+    return {**_base_env(ctx, Links.of(ctx, via_proxy)), "K2_INGEST_HOST": ctx.host,
+            "K2_INGEST_PORT": str(ctx.port("ingest")),
             "K2_EXCHANGE_WS_URL": base.replace("http://", "ws://"), "K2_EXCHANGE_REST_URL": base}
 
 
-def consumer_env(ctx: StackContext) -> dict[str, str]:
-    return {**_base_env(ctx), **_catalog_env(ctx), "K2_CONSUMER_HOST": ctx.host,
+def consumer_env(ctx: StackContext, via_proxy: bool = False) -> dict[str, str]:
+    links = Links.of(ctx, via_proxy)
+    return {**_base_env(ctx, links), **_catalog_env(ctx, links), "K2_CONSUMER_HOST": ctx.host,
             "K2_CONSUMER_PORT": str(ctx.port("consumer"))}
 
 
-def api_env(ctx: StackContext) -> dict[str, str]:
-    return {**_base_env(ctx), **_catalog_env(ctx), "K2_API_HOST": ctx.host, "K2_API_PORT": str(ctx.port("api")),
-            "K2_API_KEY": ctx.credentials.api_key}
+def api_env(ctx: StackContext, via_proxy: bool = False) -> dict[str, str]:
+    links = Links.of(ctx, via_proxy)
+    return {**_base_env(ctx, links), **_catalog_env(ctx, links), "K2_API_HOST": ctx.host,
+            "K2_API_PORT": str(ctx.port("api")), "K2_API_KEY": ctx.credentials.api_key}
 
 
 def _spec(name: str, depends_on: tuple[str, ...], env: Callable[[StackContext], dict[str, str]],
@@ -85,10 +110,21 @@ def _spec(name: str, depends_on: tuple[str, ...], env: Callable[[StackContext], 
                        memory_budget_mb=memory_budget_mb, description=description)
 
 
-EXCHANGE = _spec("exchange", (), exchange_env, "Binance-compatible exchange simulator", memory_budget_mb=192)
-INGEST = _spec("ingest", ("kafka", "schema-registry", "exchange"), ingest_env,
-               "exchange WebSocket -> TradeV2 Avro -> Kafka", memory_budget_mb=192)
-CONSUMER = _spec("consumer", ("kafka", "schema-registry", "object-store", "postgres"), consumer_env,
-                 "Kafka -> Iceberg, exactly once", memory_budget_mb=384)
-API = _spec("api", ("postgres", "object-store"), api_env, "FastAPI query service over Iceberg", memory_budget_mb=320)
-SPECS = (EXCHANGE, INGEST, CONSUMER, API)
+def specs(via_proxy: bool = False) -> tuple[ServiceSpec, ...]:
+    """The platform's services; `via_proxy`: those that use kafka, the registry or the object
+    store reach them through toxiproxy, and so start after it (profile `faultable`)."""
+    proxy = (toxiproxy.NAME,) if via_proxy else ()
+    behind = " (through toxiproxy)" if via_proxy else ""
+    return (
+        _spec("exchange", (), exchange_env, "Binance-compatible exchange simulator", memory_budget_mb=192),
+        _spec("ingest", ("kafka", "schema-registry", "exchange", *proxy), partial(ingest_env, via_proxy=via_proxy),
+              "exchange WebSocket -> TradeV2 Avro -> Kafka" + behind, memory_budget_mb=192),
+        _spec("consumer", ("kafka", "schema-registry", "object-store", "postgres", *proxy),
+              partial(consumer_env, via_proxy=via_proxy), "Kafka -> Iceberg, exactly once" + behind,
+              memory_budget_mb=384),
+        _spec("api", ("postgres", "object-store", *proxy), partial(api_env, via_proxy=via_proxy),
+              "FastAPI query service over Iceberg" + behind, memory_budget_mb=320),
+    )
+
+
+SPECS = specs()
