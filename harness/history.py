@@ -79,6 +79,15 @@ class History:
                 open_ = [f for f in open_ if f.name != e.name]
         return open_
 
+    def caught_up_after_heal(self, stage: str, keys: Collection[Hashable]) -> float | None:
+        """Seconds from the last heal until the stage held the last of these trades (0 when it
+        already held them all at the heal); None if there was no heal or it never held them all."""
+        heals = [e.at for e in self.events if e.kind == "heal"]
+        seen = self.first_seen.get(stage, {})
+        if not heals or not keys or any(k not in seen for k in keys):
+            return None
+        return max(0.0, max(seen[k] for k in keys) - heals[-1])
+
     def timeline(self) -> str:
         """The events as lines relative to the scenario's start, for a report."""
         lines = []

@@ -14,3 +14,8 @@ def attach_verdicts(*verdicts: Verdict) -> None:
 
 def attach_text(name: str, text: str) -> None:
     allure.attach(text, name=name, attachment_type=allure.attachment_type.TEXT)
+
+
+def attach_png(name: str, png: bytes) -> None:
+    """A plot, drawn by harness.plots."""
+    allure.attach(png, name=name, attachment_type=allure.attachment_type.PNG)

@@ -73,7 +73,9 @@ class PipelineRun:
         """The scenario's trades as the exchange sent them (the exchange's own record). Kept as
         read: an exchange that restarts with the stack forgets what it emitted before."""
         for symbol in {e.symbol for e in self.emissions}:
-            for p in self.exchange.emitted(symbol):
+            # from the scenario's first id: a long-lived exchange holds every trade it ever sent
+            first = min(e.first_id for e in self.emissions if e.symbol == symbol)
+            for p in self.exchange.emitted(symbol, from_id=first):
                 key = self._key(p["s"], f"{self.target.exchange}-{p['t']}")
                 if key is not None:
                     self._expected[key] = p
@@ -84,7 +86,8 @@ class PipelineRun:
 
     def produced(self) -> list[tuple[Key, dict[str, Any]]]:
         return self._in_scope(((r["record"]["symbol"], r["record"]["trade_id"]), r)
-                              for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from)
+                              for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from,
+                                                    fallback_schema=self.target.record_schema())
                               if r["record"])
 
     def _row_filter(self) -> str:
@@ -108,6 +111,30 @@ class PipelineRun:
             self.history.saw(stage, keys)
             verdicts.append(exactly_once(stage, expected, keys))
         return verdicts
+
+    def wait_first_committed(self, within: float) -> int:
+        """Until the table holds some of this scenario's trades (mid-stream, for a fault)."""
+        def some() -> int | None:
+            rows = self.committed()
+            self.history.saw("committed", [k for k, _ in rows])
+            return len(rows) or None
+
+        count: int = eventually(some, within=within, every=0.25, describe="the first trades in the table")
+        return count
+
+    def wait_produced(self, within: float) -> int:
+        """Until the message log holds every trade the exchange was asked for (e.g. while the
+        table cannot take them)."""
+        self.all_emitted(within)
+        want = len(self.expected())
+
+        def all_there() -> int | None:
+            keys = [k for k, _ in self.produced()]
+            self.history.saw("produced", keys)
+            return len(set(keys)) if len(set(keys)) >= want else None
+
+        count: int = eventually(all_there, within=within, every=0.5, describe=f"all {want} trades in the message log")
+        return count
 
     def wait_exactly_once(self, within: float) -> list[Verdict]:
         """Wait until every stage holds every trade; the verdicts of that moment (duplicates and

@@ -1,10 +1,8 @@
 """Steps about the stack itself: starting it, and what each service reports."""
 
-import re
 import time
 
-import parse
-from behave import given, register_type, then, when
+from behave import given, then, when
 from behave.runner import Context
 from hamcrest import assert_that, equal_to, greater_than, has_item, less_than_or_equal_to
 
@@ -13,20 +11,8 @@ from harness.probes import api, iceberg, object_store
 from harness.report import attach_text
 from harness.usage import MemoryWatch, budget_table, within_budgets
 from harness.waiting import eventually
+from steps import vocabulary  # noqa: F401 - registers the {service:Service} type
 from steps.pipeline_steps import pipeline_run
-
-# How the features name services (business words) -> the stack's service names
-SERVICE_WORDS = {"object store": "object-store", "database": "postgres", "message broker": "kafka",
-                 "schema registry": "schema-registry", "query API": "api", "consumer": "consumer",
-                 "ingest service": "ingest", "exchange": "exchange"}
-
-
-@parse.with_pattern("|".join(re.escape(w) for w in sorted(SERVICE_WORDS, key=len, reverse=True)))
-def parse_service(words: str) -> str:
-    return SERVICE_WORDS[words]
-
-
-register_type(Service=parse_service)
 
 
 @given("the infrastructure is started within {seconds:d} seconds")
@@ -63,7 +49,7 @@ def step_service_stops(context: Context, service: str) -> None:
 
 @when("the {service:Service} starts again")
 def step_service_starts(context: Context, service: str) -> None:
-    context.suite.scenario.faults.heal(f"{service} stopped")
+    context.suite.scenario.faults.heal_service(service)
     assert_that(context.suite.driver.health(service).state, equal_to("ready"))
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,6 +37,137 @@ class ApiProbe:
 
     def close(self) -> None:
         self.http.close()
+
+
+Key = tuple[str, str]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(iso: str) -> int:
+    """Exact microseconds since the epoch of an ISO-8601 UTC time the API wrote."""
+    return (datetime.fromisoformat(iso.replace("Z", "+00:00")) - EPOCH) // timedelta(microseconds=1)
+
+
+def iso(epoch_micros: int) -> str:
+    return (EPOCH + timedelta(microseconds=epoch_micros)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class AgeSample:
+    """At `at` (seconds since the epoch), the newest trade the API served for `symbol` was traded
+    at `newest` (seconds since the epoch)."""
+
+    symbol: str
+    at: float
+    newest: float
+
+    @property
+    def age(self) -> float:
+        return self.at - self.newest
+
+
+@dataclass
+class SymbolWatch:
+    """What polling one symbol showed: when each trade was first served, and the newest trade at
+    each poll. The cursor (start_time of the next poll) is the newest trade time seen, inclusive,
+    so a poll returns only what is new plus the newest trade again; trades of one symbol share a
+    partition and are committed in trade-time order, so nothing appears behind the cursor (except
+    trades an ingest backfills after a reconnect: this probe is for a steady flow)."""
+
+    symbol: str
+    cursor: int
+    """Microseconds since the epoch."""
+    first_served: dict[Key, float] = field(default_factory=dict)
+    samples: list[AgeSample] = field(default_factory=list)
+    durations: list[float] = field(default_factory=list)
+    """Seconds each poll took, request to response: the resolution of a first-served time."""
+    errors: list[str] = field(default_factory=list)
+
+    def observe(self, trades: Sequence[dict[str, Any]], sent: float, received: float) -> list[Key]:
+        """Take one poll's answer; returns the trades it showed for the first time. A trade's
+        first-served time is when the answer arrived: an upper bound, at most one poll late."""
+        self.durations.append(received - sent)
+        new = []
+        newest = None
+        for t in trades:
+            key = (t["symbol"], t["trade_id"])
+            if key not in self.first_served:
+                self.first_served[key] = received
+                new.append(key)
+            traded = micros(t["timestamp"])
+            newest = traded if newest is None else max(newest, traded)
+        if newest is not None:
+            self.cursor = max(self.cursor, newest)
+            self.samples.append(AgeSample(self.symbol, received, newest / 1e6))
+        return new
+
+
+class TradePoller:
+    """Polls the API for each symbol on a thread of its own, every `every` seconds (or back to
+    back when a poll takes longer), from `since` until stopped: when each trade was first served,
+    and how old the newest served trade was at each poll. Read-only, like every probe."""
+
+    def __init__(self, url: str, api_key: str, symbols: Sequence[str], since: datetime,
+                 header: str = "X-API-Key", every: float = 0.1, clock: Callable[[], float] = time.time) -> None:
+        self._client = (url, api_key, header)
+        self.every = every
+        self.clock = clock
+        start = (since.astimezone(UTC) - EPOCH) // timedelta(microseconds=1)
+        self.watches = {s: SymbolWatch(s, start) for s in symbols}
+        self._lock = threading.Lock()
+        self._fresh: dict[Key, float] = {}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(w,), name=f"api-poller-{w.symbol}", daemon=True)
+                         for w in self.watches.values()]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def _run(self, watch: SymbolWatch) -> None:
+        url, api_key, header = self._client
+        api = ApiProbe(url, api_key, header=header, timeout=10.0)
+        try:
+            while not self._stop.is_set():
+                sent = self.clock()
+                try:
+                    trades = api.trades(watch.symbol, start_time=iso(watch.cursor))
+                except Exception as exc:  # an answer that failed or made no sense: note it, keep polling
+                    with self._lock:
+                        watch.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                else:
+                    received = self.clock()
+                    with self._lock:
+                        for key in watch.observe(trades, sent, received):
+                            self._fresh[key] = watch.first_served[key]
+                # pacing, not waiting for state: the next poll starts `every` after this one did
+                self._stop.wait(max(0.0, self.every - (self.clock() - sent)))
+        finally:
+            api.close()
+
+    def drain(self) -> dict[Key, float]:
+        """The trades first served since the last drain, with when."""
+        with self._lock:
+            fresh, self._fresh = self._fresh, {}
+        return fresh
+
+    def samples(self) -> list[AgeSample]:
+        with self._lock:
+            return [s for w in self.watches.values() for s in w.samples]
+
+    def durations(self) -> list[float]:
+        with self._lock:
+            return [d for w in self.watches.values() for d in w.durations]
+
+    def errors(self) -> list[str]:
+        with self._lock:
+            return [f"{w.symbol}: {e}" for w in self.watches.values() for e in w.errors]
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            if t.is_alive():
+                t.join(timeout=15)
 
 
 # How a client may ask for trades, in the words of the feature files.

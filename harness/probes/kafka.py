@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -67,6 +68,9 @@ def dead_letters(clients: dict[str, Any], topic: str, since: dict[int, int] | No
 
 
 WIRE_MAGIC = 0
+# librdkafka's message timestamp types: the producer's clock at produce() (CreateTime), or the
+# broker's when it appended the message (LogAppendTime, a topic setting)
+TIMESTAMP_TYPES = {0: "NotAvailable", 1: "CreateTime", 2: "LogAppendTime"}
 
 
 def wire_header(value: bytes | None) -> tuple[int, int] | None:
@@ -76,20 +80,48 @@ def wire_header(value: bytes | None) -> tuple[int, int] | None:
     return value[0], int.from_bytes(value[1:5], "big")
 
 
-def trades(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    """Every record of the trade topic: its key, partition, wire header and decoded value."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
+# Writer schemas by (registry URL, schema id): ids are immutable, so a schema once fetched
+# decodes that id's messages for good, also while the registry is down.
+_WRITER_SCHEMAS: dict[tuple[str, int], Any] = {}
 
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": clients["schema_registry"]["url"]}))
+
+def writer_schema(registry_url: str, schema_id: int, fallback: str | None = None) -> Any:
+    """The parsed schema a message was written with: from the registry (then cached), or, while
+    the registry cannot be reached, the given fallback (the target's own copy of the contract)."""
+    import fastavro
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    key = (registry_url, schema_id)
+    if key not in _WRITER_SCHEMAS:
+        try:
+            text = SchemaRegistryClient({"url": registry_url}).get_schema(schema_id).schema_str or ""
+        except Exception:
+            if fallback is None:
+                raise
+            return fastavro.parse_schema(json.loads(fallback))  # not cached: the registry's answer wins later
+        _WRITER_SCHEMAS[key] = fastavro.parse_schema(json.loads(text))
+    return _WRITER_SCHEMAS[key]
+
+
+def trades(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None,
+           fallback_schema: str | None = None) -> list[dict[str, Any]]:
+    """Every record of the trade topic: its key, partition, wire header, timestamp (type and
+    milliseconds since the epoch) and decoded value. `fallback_schema` decodes while the
+    registry is down (the message log must stay checkable during a registry outage)."""
+    import fastavro
+
+    url = clients["schema_registry"]["url"]
     out = []
     for msg in read_all(clients, topic, since=since):
         value = msg.value()
         header = wire_header(value)
         record = None
-        if header is not None and header[0] == WIRE_MAGIC:
-            record = deserialize(value, SerializationContext(topic, MessageField.VALUE))
+        if value is not None and header is not None and header[0] == WIRE_MAGIC:
+            schema = writer_schema(url, header[1], fallback_schema)
+            record = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, None)
+        kind, millis = msg.timestamp()
         out.append({"key": (msg.key() or b"").decode(errors="replace"), "partition": msg.partition(),
-                    "offset": msg.offset(), "header": header, "record": record})
+                    "offset": msg.offset(), "header": header, "record": record,
+                    "timestamp_type": TIMESTAMP_TYPES.get(kind, str(kind)),
+                    "timestamp_ms": millis if kind in (1, 2) else None})
     return out

@@ -40,9 +40,12 @@ class ExchangeControl:
         out = self._post("/emit", body)
         return Emission(out["symbol"], out["first_id"], out["last_id"], out["count"])
 
-    def emitted(self, symbol: str) -> list[dict[str, Any]]:
-        """Every trade emitted so far for a symbol, as the Binance payloads that were sent."""
-        r = self.http.get("/emitted", params={"symbol": symbol})
+    def emitted(self, symbol: str, from_id: int | None = None) -> list[dict[str, Any]]:
+        """The trades emitted so far for a symbol (from `from_id` on), as the Binance payloads sent."""
+        params: dict[str, Any] = {"symbol": symbol}
+        if from_id is not None:
+            params["fromId"] = from_id
+        r = self.http.get("/emitted", params=params)
         r.raise_for_status()
         trades: list[dict[str, Any]] = r.json()["trades"]
         return trades

@@ -120,13 +120,19 @@ def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window
     found: dict[str, int] = {}
     try:
         md = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
-        for partition in md.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(settings.topic, partition), timeout=10)
-            end = high
-            pending = set(settings.symbols) - set(found)
-            while end > low and pending:
-                start = max(low, end - window)
-                for msg in _read_range(consumer, settings.topic, partition, start, end):
+        bounds = {p: consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)
+                  for p in md.partitions}
+        ends = {p: high for p, (_, high) in bounds.items()}
+        pending = set(settings.symbols)
+        # All partitions one window deeper per round, until every symbol is found: a symbol lives
+        # in one partition (key = symbol), so a partition without it must not be read to its start
+        # (on a long-lived topic that took seconds on every restart).
+        while pending and any(ends[p] > bounds[p][0] for p in ends):
+            for partition, (low, _) in bounds.items():
+                if ends[partition] <= low:
+                    continue
+                start = max(low, ends[partition] - window)
+                for msg in _read_range(consumer, settings.topic, partition, start, ends[partition]):
                     key = (msg.key() or b"").decode()
                     if key not in pending:
                         continue
@@ -134,8 +140,8 @@ def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window
                     seq = value.get("source_sequence") if value else None
                     if seq is not None and seq > found.get(key, -1):
                         found[key] = seq
-                pending -= set(found)
-                end = start
+                ends[partition] = start
+            pending -= set(found)
     finally:
         consumer.close()
     return found

@@ -63,3 +63,27 @@ def test_the_json_form_holds_events_and_stage_summaries() -> None:
     data = h.to_json()
     assert data["stages"]["produced"]["trades"] == 1
     assert data["events"][0]["kind"] == "stage"
+
+
+def test_catching_up_is_measured_from_the_last_heal_to_the_last_trade_seen() -> None:
+    clock = Clock()
+    h = History(clock=clock)
+    h.saw("committed", ["a"])
+    clock.now = 1010.0
+    h.fault("object-store stopped")
+    clock.now = 1020.0
+    h.heal("object-store stopped")
+    assert h.caught_up_after_heal("committed", ["a", "b"]) is None  # b never committed
+    clock.now = 1023.5
+    h.saw("committed", ["b"])
+    assert h.caught_up_after_heal("committed", ["a", "b"]) == 3.5
+
+
+def test_a_stage_that_held_everything_before_the_heal_caught_up_at_once() -> None:
+    clock = Clock()
+    h = History(clock=clock)
+    h.saw("committed", ["a"])
+    clock.now = 1005.0
+    h.heal("kafka restarted")
+    assert h.caught_up_after_heal("committed", ["a"]) == 0.0
+    assert History(clock=Clock()).caught_up_after_heal("committed", ["a"]) is None

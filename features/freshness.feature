@@ -1,0 +1,42 @@
+Feature: Freshness
+  As a trader who reads the market through the K2 platform
+  We want every trade served within seconds of the exchange trading it, at the loads the platform is sized for
+  So that what we query is the market as it is, not as it was
+
+  Each trade is timed at every stage it passes: traded on the exchange, written to the message
+  log, committed to the table, first served by the query API. The report shows the latency of
+  each stage and end to end as percentiles, with plots, for every load.
+
+  Background:
+    Given the platform is running within 120 seconds
+
+  Scenario Outline: End-to-end latency stays within the SLA at <rate> trades per second
+    When the exchange trades BTCUSDT, ETHUSDT and BNBUSDT for 10 seconds at <rate> trades per second in total
+    Then within 30 seconds of the last trade, every trade is served exactly once
+    And the end-to-end latency of every trade is at most 30 seconds
+
+    Examples: the loads of the plan
+      | rate |
+      | 10   |
+      | 50   |
+
+    @slow
+    Examples: ten times the plan's highest load
+      | rate |
+      | 1000 |
+
+  Scenario Outline: At <rate> trades per second the latency also meets our own tighter target
+    When the exchange trades BTCUSDT, ETHUSDT and BNBUSDT for 10 seconds at <rate> trades per second in total
+    Then within 30 seconds of the last trade, every trade is served exactly once
+    And the end-to-end latency of every trade is at most 30 seconds
+    And the p99 end-to-end latency is at most 2 seconds
+
+    Examples: the plan's highest load
+      | rate |
+      | 100  |
+
+  Scenario: During a continuous flow the newest trade served stays fresh and no trade is skipped
+    When the exchange trades BTCUSDT, ETHUSDT and BNBUSDT for 10 seconds at 50 trades per second in total
+    Then within 30 seconds of the last trade, every trade is served exactly once
+    And while the trades flowed, the newest trade served was never older than 5 seconds
+    And the served trade ids have no gaps

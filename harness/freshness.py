@@ -1,0 +1,316 @@
+"""A steady flow of trades, observed at every stage: latency per trade, freshness, gaps.
+
+While the exchange trades, a poller asks the API for each symbol's newest trades every 100 ms on
+threads of its own (the first time each trade is served, and how old the newest served trade
+is). Once the API served every trade, the upstream times are read once, cheaply: the Kafka
+message timestamps and the Iceberg snapshots committed since the scenario began. Every time
+goes into the scenario's History (first_seen), which latency is computed from.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from harness import plots
+from harness.checks import Verdict
+from harness.checks.verdict import EXAMPLES
+from harness.history import History
+from harness.latency import (
+    STAGES,
+    LatencyFigures,
+    Percentiles,
+    commit_times,
+    every_trade_within,
+    figures,
+    p99_within,
+    summarize,
+    write_report,
+)
+from harness.probes import iceberg
+from harness.probes.api import AgeSample, TradePoller
+from harness.report import attach_png, attach_text
+from harness.scenario import PipelineRun
+from harness.stack.settings import REPO_ROOT
+from harness.targets import Target
+from harness.waiting import ConditionTimeout, eventually
+from harness.workload.exchange import Emission
+
+Key = tuple[str, str]
+LATENCY_JSON = REPO_ROOT / "reports" / "latency.json"
+POLL_EVERY = 0.1
+SAMPLE_EVERY = 0.5  # the longest the freshness samples of a symbol may be apart
+
+
+class SettingError(ValueError):
+    """A -D setting of this feature is malformed; the message shows a valid one."""
+
+
+def setting(userdata: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from behave userdata (-D name=value), else the default."""
+    raw = userdata.get(name)
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a number; use e.g. -D {name}={default:g}") from None
+    if value <= 0:
+        raise SettingError(f"{name}={raw!r} must be above 0; use e.g. -D {name}={default:g}")
+    return value
+
+
+def symbols_in(text: str) -> list[str]:
+    """"BTCUSDT, ETHUSDT and BNBUSDT" -> the three symbols."""
+    return [s.strip() for s in text.replace(" and ", ",").split(",") if s.strip()]
+
+
+# ---------------------------------------------------------------- gaps (pure)
+def id_gaps(ids: Iterable[int], first: int, last: int) -> list[tuple[int, int]]:
+    """The runs of ids in first..last that are missing, as inclusive (from, to) pairs."""
+    have = sorted({i for i in ids if first <= i <= last})
+    gaps = []
+    expected = first
+    for i in have:
+        if i > expected:
+            gaps.append((expected, i - 1))
+        expected = i + 1
+    if expected <= last:
+        gaps.append((expected, last))
+    return gaps
+
+
+def no_gaps(emissions: Sequence[Emission], served: Mapping[str, Collection[int]]) -> Verdict:
+    """Per emission, the served trade ids run from its first to its last without a hole.
+    Nothing served, or nothing emitted, fails."""
+    holes = [(e.symbol, a, b) for e in emissions for a, b in id_gaps(served.get(e.symbol, ()), e.first_id, e.last_id)]
+    expected = sum(e.count for e in emissions)
+    in_range = sum(1 for e in emissions for i in set(served.get(e.symbol, ())) if e.first_id <= i <= e.last_id)
+    missing = sum(b - a + 1 for _, a, b in holes)
+    return Verdict("no gaps in served trade ids", valid=expected > 0 and in_range > 0 and not holes,
+                   counts={"symbols": len({e.symbol for e in emissions}), "expected": expected,
+                           "served": in_range, "gaps": len(holes), "missing ids": missing},
+                   mismatched=[f"{s} {a}..{b} ({b - a + 1} ids)" for s, a, b in holes[:EXAMPLES]])
+
+
+# ---------------------------------------------------------------- freshness (pure)
+def flow_windows(first_seen: Mapping[str, Mapping[Hashable, float]],
+                 keys: Iterable[Key]) -> dict[str, tuple[float, float]]:
+    """Per symbol, while its trades flowed: from the first of them being served to the trade
+    time of the last one. Outside it the newest trade ages by design (before the flow, after it)."""
+    served, traded = first_seen.get("served", {}), first_seen.get("emitted", {})
+    starts: dict[str, float] = {}
+    ends: dict[str, float] = {}
+    for key in keys:
+        symbol = key[0]
+        if key in served:
+            starts[symbol] = min(starts.get(symbol, served[key]), served[key])
+        if key in traded:
+            ends[symbol] = max(ends.get(symbol, traded[key]), traded[key])
+    return {s: (starts[s], ends[s]) for s in starts if s in ends and starts[s] <= ends[s]}
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The age samples taken while the trades flowed, and what they add up to."""
+
+    samples: list[AgeSample]
+    percentiles: Percentiles | None
+    widest_interval: float
+    """The longest time between two samples of one symbol (seconds)."""
+
+    def over(self, budget: float) -> list[AgeSample]:
+        return [s for s in self.samples if s.age > budget]
+
+
+def freshness(samples: Iterable[AgeSample], windows: Mapping[str, tuple[float, float]]) -> Freshness:
+    """The samples taken inside their symbol's window, their age percentiles and spacing."""
+    def flowing(s: AgeSample) -> bool:
+        start, end = windows.get(s.symbol, (math.inf, -math.inf))
+        return start <= s.at <= end
+
+    inside = sorted(filter(flowing, samples), key=lambda s: (s.symbol, s.at))
+    widest = max((b.at - a.at for a, b in pairwise(inside) if a.symbol == b.symbol), default=0.0)
+    return Freshness(inside, summarize([s.age for s in inside]) if inside else None, widest)
+
+
+def never_older_than(fresh: Freshness, budget: float) -> Verdict:
+    """Every sample's newest served trade at most `budget` old. No samples fails."""
+    p = fresh.percentiles
+    over = sorted(fresh.over(budget), key=lambda s: -s.age)
+    began = min((s.at for s in fresh.samples), default=0.0)
+    sparse = f" (more than the {SAMPLE_EVERY:g} s wanted)" if fresh.widest_interval > SAMPLE_EVERY else ""
+    figures_text = (f"; max {p.max:.3f} s, p99 {p.p99:.3f} s, p50 {p.p50:.3f} s, samples at most "
+                    f"{fresh.widest_interval:.3f} s apart{sparse}" if p else "; no samples while the trades flowed")
+    return Verdict(f"newest trade served never older than {budget:g} s{figures_text}",
+                   valid=bool(fresh.samples) and not over,
+                   counts={"samples": len(fresh.samples), "symbols": len({s.symbol for s in fresh.samples}),
+                           "over budget": len(over)},
+                   mismatched=[f"{s.symbol} at +{s.at - began:.2f} s: {s.age:.3f} s old" for s in over[:EXAMPLES]])
+
+
+# ---------------------------------------------------------------- the flow (on the stack)
+@dataclass
+class Flow:
+    """One scenario's steady flow: `rate` trades/s in total over `symbols`, for `seconds`."""
+
+    run: PipelineRun
+    rate: float
+    seconds: float
+    poller: TradePoller
+    began: float
+    notes: dict[str, str] = field(default_factory=dict)
+    """How each upstream time was obtained, for the report."""
+    _figures: LatencyFigures | None = None
+
+    @staticmethod
+    def start(clients: dict[str, Any], target: Target, history: History, seed: int | None,
+              symbols: Sequence[str], rate: float, seconds: float) -> Flow:
+        if not symbols or rate <= 0 or seconds <= 0:
+            raise ValueError(f"a flow needs symbols, a rate and a duration; got {symbols}, {rate}, {seconds}")
+        run = PipelineRun(clients, target, history, seed)
+        for stage in STAGES:  # the stage table lists stages in the order trades pass them
+            history.first_seen.setdefault(stage, {})
+        api = clients["api"]
+        poller = TradePoller(api["url"], api["api_key"], symbols, since=run.started,
+                             header=target.api["key_header"], every=POLL_EVERY)
+        poller.start()  # before the first trade, so its first-served time is not missed
+        flow = Flow(run, rate, seconds, poller, began=time.time())
+        per_symbol = rate / len(symbols)
+        try:
+            for symbol in symbols:
+                run.trade(symbol, max(1, round(per_symbol * seconds)), per_symbol)
+        except BaseException:
+            flow.close()  # the caller never gets the flow to close
+            raise
+        return flow
+
+    @property
+    def history(self) -> History:
+        return self.run.history
+
+    def keys(self) -> set[Key]:
+        prefix = f"{self.run.target.exchange}-"
+        return {(e.symbol, f"{prefix}{i}") for e in self.run.emissions for i in e.ids}
+
+    def _take_served(self, keys: Collection[Key]) -> int:
+        new: dict[Hashable, float] = {k: t for k, t in self.poller.drain().items() if k in keys}
+        self.history.saw("served", new, new)
+        served = self.history.first_seen["served"]
+        return sum(1 for k in keys if k in served)
+
+    def settle(self, within: float) -> list[Verdict]:
+        """Wait until the API served every trade, at most `within` seconds after the flow's
+        planned end; then record the upstream stage times and judge exactly-once (which records
+        the trades' exchange times)."""
+        keys = self.keys()
+        deadline = self.began + self.seconds + within
+        # on timeout, the exactly-once verdicts below say which trades are missing where
+        with suppress(ConditionTimeout):
+            eventually(lambda: self._take_served(keys) == len(keys) or None, within=max(1.0, deadline - time.time()),
+                       every=0.25, describe=f"the query API serving all {len(keys)} trades")
+        self.poller.stop()
+        self._take_served(keys)
+        self._record_upstream(keys)
+        return self.run.wait_exactly_once(within=max(1.0, deadline - time.time()))
+
+    def _record_upstream(self, keys: set[Key]) -> None:
+        """The Kafka and Iceberg times of the trades; their exchange trade times (T) are recorded
+        by the exactly-once check, from the exchange's own record of what it sent."""
+        produced: dict[Hashable, float] = {}
+        kinds = set()
+        for key, r in self.run.produced():
+            kinds.add(r["timestamp_type"])
+            if r["timestamp_ms"] is not None:
+                produced[key] = min(produced.get(key, r["timestamp_ms"] / 1000), r["timestamp_ms"] / 1000)
+        self.history.saw("produced", produced, produced)
+        self.notes["kafka"] = (f"Kafka message timestamp, type {' and '.join(sorted(kinds)) or 'none seen'} "
+                               "(CreateTime: the ingest producer's clock at produce(), before the broker's ack; "
+                               "LogAppendTime: the broker's clock at append), milliseconds")
+        t0 = time.monotonic()
+        table = iceberg.table_or_none(self.run.clients, self.run.target.table)
+        commits = [] if table is None else iceberg.commits_since(table, int(self.run.started.timestamp() * 1000))
+
+        def keys_in(path: str) -> list[Key]:
+            return [(r["symbol"], r["trade_id"]) for r in iceberg.read_file(table, path, ("symbol", "trade_id"))]
+
+        committed = commit_times(commits, keys_in, keys)
+        self.history.saw("committed", committed, committed)
+        self.notes["iceberg"] = (f"timestamp of the Iceberg snapshot that added the trade, milliseconds: the "
+                                 f"consumer's clock once the data file and manifests were written, before the table "
+                                 f"metadata file and the catalog update (which so count in iceberg_to_api); "
+                                 f"{len(commits)} snapshots, {sum(len(c.added_files) for c in commits)} data files "
+                                 f"read in {time.monotonic() - t0:.2f} s")
+
+    def latency(self) -> LatencyFigures:
+        if self._figures is None:
+            self._figures = figures(self.history.first_seen, self.keys())
+        return self._figures
+
+    def precision(self) -> str:
+        durations = self.poller.durations()
+        polls = summarize(durations) if durations else None
+        errors = self.poller.errors()
+        return "\n".join([
+            "How each stage's time was taken (all on this machine's clock):",
+            "  emitted    the exchange's trade time T, milliseconds",
+            f"  produced   {self.notes.get('kafka', 'not read')}",
+            f"  committed  {self.notes.get('iceberg', 'not read')}",
+            f"  served     when the answer of the first poll that held the trade arrived (an upper bound, at most one "
+            f"poll late): per symbol one poll every {POLL_EVERY:g} s or back to back, cursor on the newest trade time; "
+            + (f"{polls.count} polls, request p50 {polls.p50 * 1000:.0f} ms, p99 {polls.p99 * 1000:.0f} ms, "
+               f"max {polls.max * 1000:.0f} ms" if polls else "no polls answered")
+            + f", {len(errors)} failed" + (f" (first: {errors[0]})" if errors else ""),
+        ])
+
+    def every_trade_within(self, seconds: float) -> Verdict:
+        return every_trade_within(self.latency(), seconds)
+
+    def p99_within(self, seconds: float) -> Verdict:
+        return p99_within(self.latency(), seconds)
+
+    def freshness(self) -> Freshness:
+        return freshness(self.poller.samples(), flow_windows(self.history.first_seen, self.keys()))
+
+    def freshness_verdict(self, budget: float) -> Verdict:
+        return never_older_than(self.freshness(), budget)
+
+    def gaps(self) -> Verdict:
+        served: dict[str, set[int]] = defaultdict(set)
+        prefix = f"{self.run.target.exchange}-"
+        for (symbol, trade_id), _ in self.run.served():
+            served[symbol].add(int(trade_id.removeprefix(prefix)))
+        return no_gaps(self.run.emissions, served)
+
+    def close(self) -> None:
+        self.poller.stop()
+        self.run.close()
+
+
+def report_latency(flow: Flow, path: Path = LATENCY_JSON) -> LatencyFigures:
+    """The flow's latency table, how it was measured and its plots in the report; its rate's
+    figures in reports/latency.json (merged with the other rates of this run)."""
+    fig = flow.latency()
+    name = f"latency at {flow.rate:g} trades per second"
+    text = f"{name}, {fig.trades} trades\n{fig.table()}\n\n{flow.precision()}"
+    print(f"[latency] {text}", file=sys.stderr, flush=True)
+    attach_text(name, text)
+    traded = flow.history.first_seen.get("emitted", {})
+    attach_png(f"{name}: latency over time per stage", plots.latency_over_time(fig, traded, name))
+    attach_png(f"{name}: end-to-end histogram",
+               plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name))
+    write_report(path, flow.rate, fig)
+    return fig
+
+
+def report_freshness(fresh: Freshness, budget: float) -> None:
+    attach_png("age of the newest served trade", plots.ages_over_time(fresh.samples, budget,
+                                                                       "age of the newest served trade per symbol"))

@@ -1,0 +1,60 @@
+"""Steps about faults in the middle of a flow of trades, and how the pipeline comes back."""
+
+from behave import given, then, when
+from behave.runner import Context
+from hamcrest import assert_that, equal_to, less_than_or_equal_to, not_none
+
+from harness.report import attach_text
+from steps import vocabulary  # noqa: F401 - registers the {service:Service} and {action:Action} types
+from steps.pipeline_steps import pipeline_run
+
+
+@when("the {service:Service} {action:Action} once the first of them are in the table")
+def step_fault_mid_stream(context: Context, service: str, action: str) -> None:
+    pipeline_run(context).wait_first_committed(within=context.suite.config.budget(30))
+    context.restarts_before = context.suite.driver.health(service).restarts
+    faults = context.suite.scenario.faults
+    {"restarts": faults.restart, "crashes": faults.crash, "stops": faults.stop,
+     "crashes and starts again": lambda s: (faults.crash(s), faults.heal_service(s))}[action](service)
+
+
+@then("within {seconds:d} seconds the message log holds every trade")
+def step_all_produced(context: Context, seconds: int) -> None:
+    run = pipeline_run(context)
+    assert_that(run.wait_produced(within=context.suite.config.budget(seconds)), equal_to(len(run.expected())))
+
+
+@then("the table caught up within {seconds:d} seconds of the fault's end")
+def step_caught_up(context: Context, seconds: int) -> None:
+    run = pipeline_run(context)
+    took = run.history.caught_up_after_heal("committed", list(run.expected()))
+    attach_text("caught up", f"the table held every trade {took} s after the last heal")
+    run.history.record("check", "caught up after the heal", seconds=took)
+    assert_that(took, not_none())
+    assert_that(took, less_than_or_equal_to(context.suite.config.budget(seconds)))
+
+
+@given("the platform is running behind fault-injecting proxies within {seconds:d} seconds")
+def step_faultable_platform(context: Context, seconds: int) -> None:
+    context.clients = context.suite.ensure_stack("faultable", within=context.suite.config.budget(seconds)).clients
+
+
+@when("the link to the {service:Service} is cut once the first of them are in the table")
+def step_cut_mid_stream(context: Context, service: str) -> None:
+    pipeline_run(context).wait_first_committed(within=context.suite.config.budget(30))
+    context.suite.scenario.faults.partition(service)
+
+
+@when("the link stays cut until the exchange has sent them all")
+def step_cut_until_sent(context: Context) -> None:
+    pipeline_run(context).all_emitted(within=context.suite.config.budget(60))
+
+
+@when("the link to the {service:Service} is slowed by {ms:d} milliseconds")
+def step_slow_link(context: Context, service: str, ms: int) -> None:
+    context.suite.scenario.faults.delay(service, ms)
+
+
+@when("the link to the {service:Service} recovers")
+def step_link_recovers(context: Context, service: str) -> None:
+    context.suite.scenario.faults.heal_link(service)
