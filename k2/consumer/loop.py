@@ -30,6 +30,7 @@ class Stats:
     committed_rows: int = 0
     commits: int = 0
     stale_batches: int = 0
+    expired_snapshots: int = 0
     failed_commit_attempts: int = 0
     dead_lettered: int = 0
     last_commit_ms: float = 0.0
@@ -188,6 +189,7 @@ class ConsumerLoop:
         self.stats.committed_offsets = dict(committed)
         self._base.update(new)
         self._reset_batch()
+        self._expire()
         if self.duplicate_defect and self.stats.commits % DUPLICATE_EVERY == 0:
             self._append_again(rows, new)
         if self.autocommit_defect:
@@ -195,6 +197,18 @@ class ConsumerLoop:
         # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
         consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
                         asynchronous=True)
+
+    def _expire(self) -> None:
+        """Keep the table's snapshot count bounded; a failure only delays it to a later commit."""
+        assert self.writer is not None
+        try:
+            expired = self.writer.expire(self.settings.snapshots_kept)
+        except Exception as exc:  # e.g. the object store away: the next commit tries again
+            log.warning("expiring old snapshots failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return
+        if expired:
+            self.stats.expired_snapshots += expired
+            log.info("expired old snapshots", extra={"expired": expired, "kept": self.settings.snapshots_kept})
 
     def _append_again(self, rows: pa.Table, offsets: dict[int, int]) -> None:
         """DEFECT duplicate-batch: append a committed batch a second time, in a commit of its own

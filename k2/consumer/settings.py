@@ -43,6 +43,7 @@ class Settings:
     instance_id: str
     commit_interval_ms: int
     commit_max_rows: int
+    snapshots_kept: int
     catalog: CatalogSettings
     host: str
     port: int
@@ -57,8 +58,9 @@ class Settings:
             dlq_topic=env_str(env, "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq"),
             group=env_str(env, "K2_CONSUMER_GROUP", "k2-iceberg-writer-crypto-v2"),
             instance_id=env_str(env, "K2_CONSUMER_INSTANCE_ID", "k2-iceberg-writer-1"),
-            commit_interval_ms=env_int(env, "K2_COMMIT_INTERVAL_MS", 1000, minimum=10),
+            commit_interval_ms=env_int(env, "K2_COMMIT_INTERVAL_MS", 500, minimum=10),
             commit_max_rows=env_int(env, "K2_COMMIT_MAX_ROWS", 50000, minimum=1),
+            snapshots_kept=env_int(env, "K2_SNAPSHOTS_KEPT", 60, minimum=10),
             catalog=CatalogSettings.from_env(env),
             host=env_str(env, "K2_CONSUMER_HOST", "127.0.0.1"),
             port=env_int(env, "K2_CONSUMER_PORT", 18702, minimum=1),
