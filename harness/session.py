@@ -104,7 +104,7 @@ class SuiteSession:
         """The stack with this profile, ready within the budget; started (and later stopped)
         by this run if it was not already up."""
         t0 = time.monotonic()
-        current = self.driver.status()
+        current = self.driver.status(resources=False)
         if current.ready and current.profile and set(profile_services(profile)) <= set(
                 profile_services(current.profile)):
             return current  # a bigger profile that is up serves a smaller one as well
@@ -148,15 +148,15 @@ class SuiteSession:
 
     def end_feature(self, within: float = 90.0) -> None:
         """The stack is healthy again after every feature; if it is not, say which service is not."""
-        status = self.driver.status()
+        status = self.driver.status(resources=False)
         running = any(s.state != "stopped" for s in status.services.values())
         if not status.profile or not (running or self.started_stack):
             return  # no stack of this run's to judge
         try:
-            eventually(lambda: self.driver.status().ready, within=self.config.budget(within), every=1.0,
+            eventually(lambda: self.driver.status(resources=False).ready, within=self.config.budget(within), every=1.0,
                        describe="every service of the stack ready after the feature")
         except ConditionTimeout:
-            bad = {n: f"{s.state} ({s.detail})" for n, s in self.driver.status().services.items() if not s.ready}
+            bad = {n: f"{s.state} ({s.detail})" for n, s in self.driver.status(resources=False).services.items() if not s.ready}
             raise AssertionError(f"the stack is not healthy after the feature: {bad}") from None
 
     def close(self) -> None:

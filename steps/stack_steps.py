@@ -28,7 +28,7 @@ def step_services_ready(context: Context) -> None:
 
 @then("the schema registry became ready only after the database that stores its schemas")
 def step_registry_after_postgres(context: Context) -> None:
-    services = context.suite.driver.status().services
+    services = context.suite.driver.status(resources=False).services
     assert_that(services["schema-registry"].ready_at, greater_than(services["postgres"].ready_at))
 
 
@@ -74,9 +74,9 @@ def step_supervisor_restarted(context: Context, seconds: int, service: str) -> N
 
 @then("within {seconds:d} seconds every service of the stack is ready")
 def step_stack_ready(context: Context, seconds: int) -> None:
-    eventually(lambda: context.suite.driver.status().ready, within=context.suite.config.budget(seconds),
+    eventually(lambda: context.suite.driver.status(resources=False).ready, within=context.suite.config.budget(seconds),
                describe="every service of the stack ready")
-    assert_that(list(context.suite.driver.status().services.values()), all_ready())
+    assert_that(list(context.suite.driver.status(resources=False).services.values()), all_ready())
 
 
 @when("the whole stack stops")
@@ -100,7 +100,7 @@ def step_stack_starts(context: Context, seconds: int) -> None:
 @when("the exchange trades {count:d} {symbol} at {rate:d} trades per second while the memory of every service "
       "is sampled")
 def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: int) -> None:
-    services = list(context.suite.driver.status().services)
+    services = list(context.suite.driver.status(resources=False).services)
     context.memory = MemoryWatch(context.suite.driver, services).start()
     context.add_cleanup(context.memory.stop)
     pipeline_run(context).trade(symbol, count, rate)

@@ -147,7 +147,7 @@ class LocalDriver:
         return start_order(names, services_for(profile))
 
     # ---------------------------------------------------------------- observing
-    def health(self, service: str) -> ServiceStatus:
+    def health(self, service: str, resources: bool = True) -> ServiceStatus:
         spec = self._spec(service)
         rec = self._read_state()["services"].get(service, {})
         p = self._process(service)
@@ -167,17 +167,17 @@ class LocalDriver:
             ports={k: self.settings.ports[k] for k in spec.ports},
             started_at=rec.get("started_at"), ready_at=rec.get("ready_at"), restarts=rec.get("restarts", 0),
             log=str(self._log_path(service)))
-        if p is not None:
+        if p is not None and resources:  # memory reads every process's smaps: skip it for a readiness check
             with contextlib.suppress(psutil.Error):
                 procs = processes.tree(p)
                 status.memory_mb = round(sum(processes.memory_of(q) for q in procs) / 2**20, 1)
                 status.cpu_seconds = round(sum(q.cpu_times().user + q.cpu_times().system for q in procs), 2)
         return status
 
-    def status(self) -> StackStatus:
+    def status(self, resources: bool = True) -> StackStatus:
         names = self._known()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-            found = dict(zip(names, pool.map(self.health, names), strict=True))
+            found = dict(zip(names, pool.map(lambda n: self.health(n, resources), names), strict=True))
         return StackStatus(profile=self._read_state().get("profile"), services=found,
                            clients=self.clients() if names else {})
 
