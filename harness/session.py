@@ -156,7 +156,8 @@ class SuiteSession:
             eventually(lambda: self.driver.status(resources=False).ready, within=self.config.budget(within), every=1.0,
                        describe="every service of the stack ready after the feature")
         except ConditionTimeout:
-            bad = {n: f"{s.state} ({s.detail})" for n, s in self.driver.status(resources=False).services.items() if not s.ready}
+            services = self.driver.status(resources=False).services
+            bad = {n: f"{s.state} ({s.detail})" for n, s in services.items() if not s.ready}
             raise AssertionError(f"the stack is not healthy after the feature: {bad}") from None
 
     def close(self) -> None:
