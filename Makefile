@@ -12,7 +12,7 @@ BEHAVE_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline prove-defects report stack-up \
+.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline prove-defects soak report stack-up \
 	stack-down stack-status clean
 
 help: ## list the targets
@@ -66,6 +66,9 @@ prove-defects: setup ## the features against each deliberately broken consumer: 
 	  grep -h -A12 "^Failing scenarios" reports/defects/$$defect.log | grep -v "^$$"; \
 	  grep -h "but: exactly once" reports/defects/$$defect.log | sort -u | sed 's/^ */    /'; \
 	done; echo "[prove-defects] each defect was caught"
+
+soak: setup ## the full default suite RUNS times (default 10), each from a stopped stack; failed runs kept
+	@$(BIN)/python -m harness soak --runs $(or $(RUNS),10)
 
 report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
 	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \

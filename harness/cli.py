@@ -7,6 +7,7 @@
   python -m harness stack logs SERVICE [--tail N]
   python -m harness stack start|stop|kill|restart|pause|resume SERVICE
   python -m harness measure [--rate R ...] [--duration S] [--json]
+  python -m harness soak [--runs N] [-- BEHAVE_ARGS]
 """
 
 from __future__ import annotations
@@ -69,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="trades per second over all symbols; repeat for several levels (default 100)")
     measure.add_argument("--duration", type=float, default=20.0, metavar="SECONDS", help="emit for this long")
     measure.add_argument("--json", action="store_true", help="print the results as JSON")
+    soak = sub.add_parser(
+        "soak", help="the full default suite N times, each from a stopped stack: passes, failures, wall times",
+        description="Run `behave` (the default features) N times, each after `stack down`, and print each "
+                    "run's result and wall time. The reports of failed runs are kept in reports/soak/.")
+    soak.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs (default 10)")
+    soak.add_argument("behave_args", nargs="*", metavar="BEHAVE_ARG", help="passed to behave (after --)")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -150,6 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "measure":
             return run_measure(args)
+        if args.command == "soak":
+            from harness import soak
+            if args.runs < 1:
+                _err(f"error: --runs {args.runs} must be at least 1; e.g. --runs 10")
+                return 2
+            results = soak.run(args.runs, args.behave_args, say=_err)
+            return 0 if all(r.passed for r in results) else 1
         return run_stack(args)
     except EXPECTED_ERRORS as exc:
         _err(f"error: {exc}")
