@@ -106,11 +106,7 @@ class Faults:
 
     def heal_link(self, link: str) -> None:
         """End every open network fault of one link ("the network to the message broker recovers")."""
-        names = [n for n in self.pending if n.startswith(f"link to {check_link(link)} ")]
-        if not names:
-            raise KeyError(f"no open fault of the link to {link}; open: {', '.join(self.pending) or 'none'}")
-        for name in reversed(names):
-            self.heal(name)
+        self._heal_named(f"link to {check_link(link)} ", f"the link to {link}")
 
     def heal(self, name: str) -> None:
         heal = self.pending.pop(name)
@@ -119,9 +115,13 @@ class Faults:
 
     def heal_service(self, service: str) -> None:
         """End every open fault of one service ("the message broker starts again")."""
-        names = [n for n in self.pending if n.startswith(f"{service} ")]
+        self._heal_named(f"{service} ", f"{service} to end")
+
+    def _heal_named(self, prefix: str, what: str) -> None:
+        """Heal every open fault whose name starts with `prefix`, newest first."""
+        names = [n for n in self.pending if n.startswith(prefix)]
         if not names:
-            raise KeyError(f"no open fault of {service} to end; open: {', '.join(self.pending) or 'none'}")
+            raise KeyError(f"no open fault of {what}; open: {', '.join(self.pending) or 'none'}")
         for name in reversed(names):
             self.heal(name)
 
