@@ -16,6 +16,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
 from k2.consumer.rows import to_row, to_table
 from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
 from k2.consumer.writer import IcebergWriter, StaleWriter
@@ -112,9 +113,10 @@ class ConsumerLoop:
         last_check = 0.0
         try:
             while not self.stopping.is_set():
-                for msg in consumer.consume(num_messages=5000, timeout=0.1):
+                polled = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.1)
+                for msg in polled:
                     self._take(msg, deserialize, dlq)
-                if self._next and self._due():
+                if self._next and self._due(caught_up=len(polled) < CONSUME_BATCH):
                     self._commit(consumer)
                 if time.monotonic() - last_check > 2:
                     self._observe(consumer)
@@ -131,9 +133,10 @@ class ConsumerLoop:
             dlq.flush(10)
             consumer.close()
 
-    def _due(self) -> bool:
+    def _due(self, caught_up: bool) -> bool:
         age_ms = (time.monotonic() - self._batch_started) * 1000
-        return age_ms >= self.settings.commit_interval_ms or len(self._rows) >= self.settings.commit_max_rows
+        return batch_due(age_ms, len(self._rows), caught_up, self.settings.commit_interval_ms,
+                         self.settings.commit_max_rows)
 
     def _take(self, msg: Message, deserialize: AvroDeserializer, dlq: Producer) -> None:
         err = msg.error()
@@ -145,7 +148,8 @@ class ConsumerLoop:
         assert partition is not None and offset is not None
         self.stats.consumed += 1
         if not self._next:
-            self._batch_started = time.monotonic()
+            _kind, written_ms = msg.timestamp()
+            self._batch_started = time.monotonic() - waited_seconds(written_ms, time.time())
         try:
             record = deserialize(msg.value(), SerializationContext(msg.topic() or "", MessageField.VALUE))
             if not isinstance(record, dict):
