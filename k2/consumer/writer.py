@@ -7,12 +7,45 @@ from typing import Any
 
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update import update_table_metadata
+from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from k2.catalog import CatalogSettings, ensure_table
 from k2.consumer import offsets
 from k2.schemas.table import OFFSETS_PROPERTY
 
 log = logging.getLogger("k2.consumer.writer")
+
+
+class _Transaction(Transaction):
+    """pyiceberg's Transaction, with its metadata worked out once per change instead of once per read.
+
+    pyiceberg 0.12 rebuilds and deep-copies the whole table metadata every time
+    `Transaction.table_metadata` is read, and one append reads it 20 times: with 60 snapshots
+    that was most of a commit's CPU. The rebuilt metadata depends only on the table's metadata and
+    the updates staged so far (which only grow), and pyiceberg's models are frozen, so one copy
+    per (metadata, number of updates) gives the same answer.
+    """
+
+    _memo_base: TableMetadata | None = None  # held, not just its id(): a freed object's id can be reused
+    _memo_updates = -1
+    _memo: TableMetadata | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        base, staged = self._table.metadata, len(self._updates)
+        if self._memo is None or self._memo_base is not base or self._memo_updates != staged:
+            self._memo = update_table_metadata(base, self._updates)
+            self._memo_base, self._memo_updates = base, staged
+        return self._memo
+
+
+def append(table: Any, rows: pa.Table, snapshot_properties: dict[str, str]) -> None:
+    """`table.append(rows)` in one commit, through the memoising transaction."""
+    with _Transaction(table) as tx:
+        tx.append(rows, snapshot_properties=snapshot_properties)
 
 
 class StaleWriter(Exception):
@@ -47,7 +80,7 @@ class IcebergWriter:
                                   f"since this batch started at {[base.get(p) for p in stale]}")
             merged = {**table_offsets, **new}
             try:
-                self.table.append(rows, snapshot_properties={OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
+                append(self.table, rows, {OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
                 return merged
             except CommitFailedException as exc:
                 log.warning("commit lost a race; re-checking offsets", extra={"error": str(exc)})
@@ -67,5 +100,5 @@ class IcebergWriter:
         current = self.table.current_snapshot()
         old = [s.snapshot_id for s in snapshots[:len(snapshots) - keep]
                if current is None or s.snapshot_id != current.snapshot_id]
-        self.table.maintenance.expire_snapshots().by_ids(old).commit()
+        ExpireSnapshots(transaction=_Transaction(self.table, autocommit=True)).by_ids(old).commit()
         return len(old)

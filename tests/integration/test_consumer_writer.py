@@ -61,3 +61,21 @@ def test_a_commit_that_loses_a_race_fails_instead_of_being_retried(clients: dict
         b.table.append(rows(start, 5))
     ids = writer_rows(a)
     assert len(ids) == len(set(ids)) == start + 5
+
+
+def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(clients: dict[str, Any]) -> None:
+    # the writer commits through its own memoising transaction: the snapshot must be what
+    # pyiceberg's plain append makes
+    w = IcebergWriter(settings(clients), TOPIC)
+    start = w.committed().get(0) or 0
+    before = w.table.current_snapshot()
+    w.commit(rows(start, 7), {0: start or None}, {0: start + 7})
+    after = w.table.refresh().current_snapshot()
+    assert after.parent_snapshot_id == (before.snapshot_id if before else None)
+    summary = after.summary.additional_properties
+    assert summary["added-records"] == "7"
+    total_before = int(before.summary.additional_properties["total-records"]) if before else 0
+    assert int(summary["total-records"]) == total_before + 7
+    assert w.committed()[0] == start + 7
+    added = {f"BINANCE-{i}" for i in range(start, start + 7)}
+    assert sorted(i for i in writer_rows(w) if i in added) == sorted(added)
