@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Security
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 
-from k2.api import context, errors
+from k2.api import context, errors, manifests
 from k2.api.cache import SnapshotCache
 from k2.api.deadline import DeadlineStore
 from k2.api.errors import ApiError
@@ -94,6 +94,9 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
         if store is None:
             cache = SnapshotCache(max_rows=settings.cache_rows)
             metrics.add_collector(cache.exposition)
+            manifest_cache = manifests.install(settings.manifest_cache_entries)
+            if manifest_cache is not None:
+                metrics.add_collector(manifest_cache.exposition)
             store = IcebergStore(catalog, cache)
         if health is None:
             checks = DependencyChecks(settings, catalog)

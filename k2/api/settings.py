@@ -34,6 +34,7 @@ class ApiSettings:
     version: str
     health_timeout_s: float
     cache_rows: int
+    manifest_cache_entries: int
     query_timeout_s: float
     log_level: str
     catalog: CatalogSettings = field(repr=False)  # holds the S3 secret and the database password
@@ -62,6 +63,7 @@ class ApiSettings:
             version=env_str(env, "K2_API_VERSION", "0.1.0"),
             health_timeout_s=timeout_ms / 1000,
             cache_rows=env_int(env, "K2_API_CACHE_ROWS", 200_000, minimum=0),
+            manifest_cache_entries=env_int(env, "K2_API_MANIFEST_CACHE_ENTRIES", 20_000, minimum=0),
             query_timeout_s=env_int(env, "K2_API_QUERY_TIMEOUT_MS", 20_000, minimum=100) / 1000,
             log_level=level,
             catalog=catalog,
