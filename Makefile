@@ -12,7 +12,7 @@ BEHAVE_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test lint unit integration features test-e2e validate-pipeline prove-defects soak report stack-up \
+.PHONY: help setup acceptance test scan-secrets lint unit integration features test-e2e validate-pipeline prove-defects soak report stack-up \
 	stack-down stack-status clean
 
 help: ## list the targets
@@ -36,7 +36,10 @@ acceptance: setup ## MAIN JOB: start the stack, run every default feature, build
 	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack down; fi; \
 	echo "[acceptance] report: reports/allure-report/index.html"; exit $$rc
 
-test: setup lint unit integration features ## WHAT CI RUNS: lint, unit and integration tests, features
+test: setup lint unit integration features scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features, secret scan
+
+scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the stack's logs
+	@$(BIN)/python -m harness scan-secrets
 
 lint: setup ## ruff and mypy
 	@$(BIN)/ruff check .

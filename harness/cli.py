@@ -8,6 +8,7 @@
   python -m harness stack start|stop|kill|restart|pause|resume SERVICE
   python -m harness measure [--rate R ...] [--duration S] [--json]
   python -m harness soak [--runs N] [-- BEHAVE_ARGS]
+  python -m harness scan-secrets [PATH ...]
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from harness.stack.components import ComponentMissing
 from harness.stack.driver import StackError, StackStatus
 from harness.stack.local import LocalDriver
 from harness.stack.provision import ProvisionError, provision
 from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, ProfileError
-from harness.stack.settings import SettingsError, StackSettings
+from harness.stack.settings import REPO_ROOT, SettingsError, StackSettings
 
 SERVICE_ACTIONS = ("start", "stop", "kill", "restart", "pause", "resume")
 EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError)
@@ -76,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "run's result and wall time. The reports of failed runs are kept in reports/soak/.")
     soak.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs (default 10)")
     soak.add_argument("behave_args", nargs="*", metavar="BEHAVE_ARG", help="passed to behave (after --)")
+    leaks = sub.add_parser(
+        "scan-secrets", help="fail if a secret of the stack appears in reports or service logs",
+        description="Search every file under the given folders (default: reports/ and the stack's logs) for "
+                    "the stack's API key, S3 keys and database password, as text, percent-encoded and "
+                    "JSON-escaped. Findings name the file, line and secret, never its value.")
+    leaks.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to scan")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -149,6 +157,32 @@ def run_measure(args: argparse.Namespace) -> int:
     return 0 if all(r.verdict.valid for r in results) else 1
 
 
+def run_scan_secrets(paths: list[Path]) -> int:
+    from harness import leaks
+
+    settings = StackSettings.from_env()
+    if not settings.credentials_file.exists():
+        _err(f"error: no secrets to look for: {settings.credentials_file} does not exist (start the stack once "
+             "with `python -m harness stack up`, or set K2_STACK_DIR)")
+        return 2
+    roots = paths or [REPO_ROOT / "reports", settings.logs]
+    missing = [str(r) for r in roots if not r.exists()]
+    if missing:
+        _err(f"error: nothing to scan at {', '.join(missing)}")
+        return 2
+    secrets = leaks.secrets_of(settings.credentials_file)
+    found = leaks.scan(roots, secrets, skip=[settings.credentials_file])
+    for leak in found:
+        print(leak)
+    files = sum(1 if r.is_file() else sum(1 for p in r.rglob("*") if p.is_file()) for r in roots)
+    where = ", ".join(str(r) for r in roots)
+    if found:
+        _err(f"[secrets] {len(found)} leak(s) of {len(secrets)} secrets in {files} files under {where}")
+        return 1
+    _err(f"[secrets] none of the stack's {len(secrets)} secrets appears in {files} files under {where}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -157,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "measure":
             return run_measure(args)
+        if args.command == "scan-secrets":
+            return run_scan_secrets(args.paths)
         if args.command == "soak":
             from harness import soak
             if args.runs < 1:

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from harness.cli import build_parser, main
@@ -40,3 +43,27 @@ def test_a_malformed_port_setting_gives_one_clear_line(capsys: pytest.CaptureFix
     monkeypatch.setenv("K2_PORT_KAFKA", "kafka")
     assert main(["stack", "status"]) == 1
     assert "error: K2_PORT_KAFKA='kafka' is not a whole number" in capsys.readouterr().err
+
+
+def test_scan_secrets_fails_on_a_leak_and_names_the_file_but_not_the_value(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    (stack / "credentials.json").write_text(json.dumps({"api_key": "k2-very-secret-api-key", "postgres_user": "k2"}))
+    monkeypatch.setenv("K2_STACK_DIR", str(stack))
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "clean.txt").write_text("k2 is a user name, not a secret\n")
+    assert main(["scan-secrets", str(reports)]) == 0
+    (reports / "attachment.txt").write_text("header\nX-API-Key: k2-very-secret-api-key\n")
+    assert main(["scan-secrets", str(reports)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"{reports / 'attachment.txt'}:2: the api_key appears here\n"
+    assert "1 leak(s) of 1 secrets in 2 files" in err and "very-secret" not in out + err
+
+
+def test_scan_secrets_without_a_stack_says_what_to_do(capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("K2_STACK_DIR", str(tmp_path / "none"))
+    assert main(["scan-secrets"]) == 2
+    assert "credentials.json does not exist" in capsys.readouterr().err
