@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DRIVERS = ("local",)
+DRIVERS = ("local", "compose")
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -56,6 +56,8 @@ class RunConfig:
     keep_stack: bool = False
     rates: tuple[float, ...] = (10.0, 50.0, 100.0)
     """Trades per second the freshness feature measures at (-D rates=10,50,100)."""
+    compose_file: str = ""
+    """Driver compose only: the compose file (-D compose_file=...); empty means compose/docker-compose.yml."""
 
     @staticmethod
     def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
@@ -77,7 +79,7 @@ class RunConfig:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
         return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
                          timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
-                         rates=_rates(get("rates", "10,50,100")))
+                         rates=_rates(get("rates", "10,50,100")), compose_file=get("compose_file", ""))
 
     def budget(self, seconds: float) -> float:
         """A time budget stated in a scenario, stretched for slow machines."""

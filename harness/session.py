@@ -20,6 +20,7 @@ from harness.config import RunConfig
 from harness.evidence import ScenarioLogs
 from harness.faults import Faults
 from harness.history import History
+from harness.stack.compose import ComposeDriver, ComposeSettings
 from harness.stack.driver import StackDriver, StackStatus
 from harness.stack.local import LocalDriver
 from harness.stack.services import SERVICES, profile_services
@@ -40,6 +41,8 @@ def _say(msg: str) -> None:
 def make_driver(config: RunConfig, say: Callable[[str], None] = _say) -> StackDriver:
     if config.driver == "local":
         return LocalDriver(StackSettings.from_env(), say=say)
+    if config.driver == "compose":
+        return ComposeDriver(ComposeSettings.from_env(compose_file=config.compose_file or None), say=say)
     raise ValueError(f"driver {config.driver!r} is not available")  # RunConfig already refuses others
 
 

@@ -1,0 +1,294 @@
+"""The compose file says what the local stack says: same services, profiles, ports, dependencies,
+memory budgets and restart policies, pinned images, health checks, and no secret in the file.
+
+The local stack is the reference (harness/stack/services/); nothing here lists service names or
+numbers of its own. No Docker is needed: the files are read as data.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.network import LINKS
+from harness.stack.compose import (
+    COMPOSE_ONLY_SERVICES,
+    DEFAULT_COMPOSE_FILE,
+    ONE_SHOT_LABEL,
+    ComposeDriver,
+    ComposeProject,
+    ComposeSettings,
+)
+from harness.stack.local import LocalDriver
+from harness.stack.services import PROFILES, SERVICES, services_for, toxiproxy
+from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT, StackSettings, resolve_ports
+
+COMPOSE_DIR = DEFAULT_COMPOSE_FILE.parent
+FAULTABLE_FILE = COMPOSE_DIR / "docker-compose.faultable.yml"
+SECRETS = {"K2_S3_ACCESS_KEY": "test-access", "K2_S3_SECRET_KEY": "test-secret-key", "K2_POSTGRES_PASSWORD": "test-pw",
+           "K2_API_KEY": "test-api-key"}
+# The host port of each service under compose, by the local stack's name for that port.
+PORT_NAMES = {"kafka": "kafka", "schema-registry": "schema-registry", "object-store": "object-store-s3",
+              "postgres": "postgres", "exchange": "exchange", "ingest": "ingest", "consumer": "consumer", "api": "api",
+              "toxiproxy": "toxiproxy"}
+
+
+def raw(path: Path = DEFAULT_COMPOSE_FILE) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(path.read_text())
+    return doc
+
+
+@pytest.fixture(scope="module")
+def base() -> ComposeProject:
+    return ComposeProject.load([DEFAULT_COMPOSE_FILE], SECRETS)
+
+
+@pytest.fixture(scope="module")
+def faultable() -> ComposeProject:
+    return ComposeProject.load([DEFAULT_COMPOSE_FILE, FAULTABLE_FILE], SECRETS)
+
+
+def long_running(project: ComposeProject) -> set[str]:
+    return set(project.long_running())
+
+
+def test_the_compose_stack_has_the_local_stacks_services_and_only_the_declared_extras(base: ComposeProject) -> None:
+    assert long_running(base) == set(SERVICES) | set(COMPOSE_ONLY_SERVICES)
+
+
+def test_one_shot_services_are_labelled_run_once_and_wait_for_what_they_prepare(base: ComposeProject) -> None:
+    one_shots = [s for s in base.services.values() if s.one_shot]
+    assert one_shots, "the bucket and the namespace are made by one-shot services"
+    for s in one_shots:
+        assert s.labels[ONE_SHOT_LABEL] == "true"
+        assert s.restart == "no", f"{s.name} must not be restarted once it has done its job"
+        assert set(s.depends_on.values()) == {"service_healthy"}, s.name
+    for s in base.services.values():
+        for dep, condition in s.depends_on.items():
+            if base.services[dep].one_shot:
+                assert condition == "service_completed_successfully", f"{s.name} -> {dep}"
+
+
+def test_up_wait_can_finish_every_one_shot_service(base: ComposeProject) -> None:
+    # `docker compose up --wait` fails on an exited one-shot container unless, in the profile being
+    # started, a service waits for it to complete (compose's getDependencyCondition)
+    for s in (s for s in base.services.values() if s.one_shot):
+        for profile in s.profiles:
+            waiting = [d.name for d in base.services.values() if profile in d.profiles
+                       and d.depends_on.get(s.name) == "service_completed_successfully"]
+            assert waiting, f"{profile}: nothing waits for one-shot {s.name} to complete"
+
+
+def test_every_long_running_service_has_a_health_check(base: ComposeProject) -> None:
+    for name in long_running(base):
+        hc = base.services[name].healthcheck
+        assert hc is not None, f"{name} has no health check"
+        assert hc.test[0] in ("CMD", "CMD-SHELL") and len(hc.test) > 1, name
+        assert 0 < hc.interval <= 10 and hc.retries >= 3, f"{name}: {hc}"
+
+
+@pytest.mark.parametrize("project_name", ["base", "faultable"])
+def test_dependencies_exist_form_a_dag_and_wait_for_health(project_name: str, request: pytest.FixtureRequest) -> None:
+    project: ComposeProject = request.getfixturevalue(project_name)
+    project.order(list(project.services))  # raises on a cycle
+    # compose refuses a dependency on a service the active profile does not enable; the override
+    # is only ever used with profile faultable (with full, compose refuses it, as it should)
+    profiles = list(PROFILES) if project_name == "base" else ["faultable"]
+    for s in project.services.values():
+        for dep, condition in s.depends_on.items():
+            assert dep in project.services, f"{s.name} depends on unknown {dep}"
+            if not project.services[dep].one_shot:
+                assert condition == "service_healthy", f"{s.name} -> {dep}: {condition}"
+            for profile in profiles:
+                if profile in s.profiles:
+                    assert profile in project.services[dep].profiles, f"{profile}: {s.name} -> {dep}"
+
+
+def test_the_local_dependencies_hold_under_compose(base: ComposeProject, faultable: ComposeProject) -> None:
+    for project, profile in ((base, "full"), (faultable, "faultable")):
+        for name, spec in services_for(profile).items():
+            assert set(spec.depends_on) <= set(project.services[name].depends_on), f"{profile}: {name}"
+
+
+def test_profiles_have_the_local_members_plus_the_compose_only_services(base: ComposeProject) -> None:
+    for profile, members in PROFILES.items():
+        assert set(base.in_profile(profile)) == set(members) | set(COMPOSE_ONLY_SERVICES), profile
+    for s in base.services.values():
+        assert s.profiles and set(s.profiles) <= set(PROFILES), f"{s.name}: {s.profiles}"
+
+
+def test_every_image_is_pinned_to_a_version(base: ComposeProject) -> None:
+    for s in base.services.values():
+        name, _, tag = s.image.rpartition(":")
+        assert name and tag and "/" not in tag, f"{s.name}: {s.image!r} has no tag"
+        assert tag != "latest" and re.search(r"\d", tag), f"{s.name}: {s.image!r} is not a version"
+    for dockerfile in COMPOSE_DIR.glob("*Dockerfile"):
+        bases = re.findall(r"^FROM\s+(\S+)", dockerfile.read_text(), re.MULTILINE)
+        assert bases, dockerfile
+        for image in bases:
+            tag = image.rpartition(":")[2]
+            assert ":" in image and tag != "latest" and re.search(r"\d", tag), f"{dockerfile.name}: FROM {image}"
+
+
+def test_memory_limits_are_the_harness_memory_budgets(tmp_path: Path) -> None:
+    local = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({}))).memory_budgets()
+    compose = ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS)).memory_budgets()
+    assert {n: compose[n] for n in local} == local
+    assert set(compose) == set(local) | set(COMPOSE_ONLY_SERVICES)
+
+
+def test_every_service_has_memory_and_cpu_limits(base: ComposeProject) -> None:
+    for s in base.services.values():
+        assert s.memory_mb and s.cpus and 0 < s.cpus <= 2, f"{s.name}: {s.memory_mb} MiB, {s.cpus} CPU"
+
+
+def test_restart_policies_follow_the_local_stack(base: ComposeProject) -> None:
+    for name, spec in SERVICES.items():
+        s = base.services[name]
+        assert (s.restart == "on-failure") == (spec.restart == "on-failure"), name
+        if s.restart == "on-failure":
+            # the driver crashes such a service from inside so the policy applies: needs docker-init
+            assert s.init, f"{name} needs init: true"
+        else:
+            assert s.restart == "unless-stopped", name
+
+
+def test_host_ports_are_the_local_stacks_and_bind_to_loopback_only(base: ComposeProject) -> None:
+    text = DEFAULT_COMPOSE_FILE.read_text()
+    for service, port_name in PORT_NAMES.items():
+        ports = base.services[service].ports
+        assert len(ports) == 1, service
+        assert ports[0].host_port == DEFAULT_PORTS[port_name], service
+        var = "K2_PORT_" + port_name.upper().replace("-", "_")
+        assert f"${{{var}:-{DEFAULT_PORTS[port_name]}}}" in text, f"{service}: moved by {var}, as locally"
+    for s in base.services.values():
+        assert all(p.host_ip == "127.0.0.1" for p in s.ports), s.name
+
+
+SENSITIVE = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|API_KEY|TOKEN|ROOT_USER")
+
+
+def environments(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    found = []
+    for name, service in doc["services"].items():
+        env = service.get("environment") or {}
+        for key, value in env.items():
+            found.append((name, str(key), str(value)))
+    return found
+
+
+@pytest.mark.parametrize("path", [DEFAULT_COMPOSE_FILE, FAULTABLE_FILE], ids=lambda p: p.name)
+def test_no_secret_is_written_in_a_compose_file(path: Path) -> None:
+    for service, key, value in environments(raw(path)):
+        if SENSITIVE.search(key):
+            assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]+\}", value), \
+                f"{service}: {key} must come from a required variable (${{VAR:?message}}), not {value!r}"
+    assert not re.search(r"minioadmin|changeme|password123", path.read_text(), re.IGNORECASE)
+
+
+def test_the_env_example_names_every_required_variable_with_no_value(base: ComposeProject) -> None:
+    example = (COMPOSE_DIR / ".env.example").read_text()
+    settings = dict(line.split("=", 1) for line in example.splitlines() if line and not line.startswith("#"))
+    required = {entry.split(":", 1)[0] for entry in ComposeProject.load([DEFAULT_COMPOSE_FILE], {}).missing}
+    assert required == set(SECRETS)
+    for var in required:
+        assert settings.get(var) == "", f"{var} must be in .env.example, empty"
+    assert "compose/.env" in (REPO_ROOT / ".gitignore").read_text().splitlines(), "the filled-in copy stays out of git"
+
+
+def test_data_lives_in_named_volumes(base: ComposeProject) -> None:
+    doc = raw()
+    declared = set(doc["volumes"])
+    used = set()
+    for service in doc["services"].values():
+        for volume in service.get("volumes") or ():
+            source = str(volume).split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                used.add(source)
+    assert used == declared
+    for name in ("kafka", "postgres", "object-store"):
+        assert any(str(v).split(":", 1)[0] in declared for v in doc["services"][name]["volumes"]), name
+
+
+def test_the_faultable_override_only_rewires_the_platform_through_toxiproxy(faultable: ComposeProject) -> None:
+    override = raw(FAULTABLE_FILE)["services"]
+    behind = {name for name, spec in services_for("faultable").items() if toxiproxy.NAME in spec.depends_on}
+    assert set(override) == behind
+    proxies = json.loads((COMPOSE_DIR / "toxiproxy.json").read_text())
+    assert [p["name"] for p in proxies] == list(LINKS) == list(toxiproxy.LINKS)
+    listen = {p["name"]: "toxiproxy:" + p["listen"].rsplit(":", 1)[1] for p in proxies}
+    for name in behind:
+        env = faultable.services[name].environment
+        if "K2_KAFKA_BOOTSTRAP" in override[name]["environment"]:
+            assert env["K2_KAFKA_BOOTSTRAP"] == listen["kafka"]
+        if "K2_SCHEMA_REGISTRY_URL" in override[name]["environment"]:
+            assert env["K2_SCHEMA_REGISTRY_URL"].startswith(f"http://{listen['schema-registry']}/")
+        if "K2_S3_ENDPOINT" in override[name]["environment"]:
+            assert env["K2_S3_ENDPOINT"] == f"http://{listen['object-store']}"
+        assert faultable.services[name].labels["k2.links"] == toxiproxy.NAME
+
+
+def test_toxiproxy_leads_to_kafkas_proxied_listener_which_sends_clients_back_through_it(base: ComposeProject) -> None:
+    proxies = {p["name"]: p for p in json.loads((COMPOSE_DIR / "toxiproxy.json").read_text())}
+    kafka_env = base.services["kafka"].environment
+    listeners = dict(item.split("://") for item in kafka_env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    assert proxies["kafka"]["upstream"] == "kafka" + listeners["PROXIED"]
+    assert advertised["PROXIED"] == "toxiproxy:" + proxies["kafka"]["listen"].rsplit(":", 1)[1]
+    assert advertised["HOST"] == f"127.0.0.1:{DEFAULT_PORTS['kafka']}"
+    for link in ("schema-registry", "object-store"):
+        host, port = proxies[link]["upstream"].split(":")
+        assert host == link and int(port) in {p.container_port for p in base.services[link].ports}
+
+
+@pytest.mark.parametrize("project_name", ["base", "faultable"])
+def test_the_platform_services_accept_the_environment_compose_gives_them(
+        project_name: str, request: pytest.FixtureRequest) -> None:
+    # tests may import the platform (the suite may not): each service's own settings parser
+    from k2.api.settings import ApiSettings
+    from k2.consumer.settings import Settings as ConsumerSettings
+    from k2.exchange.settings import ExchangeSettings
+    from k2.ingest.settings import Settings as IngestSettings
+
+    project: ComposeProject = request.getfixturevalue(project_name)
+    env = {n: dict(project.services[n].environment) for n in ("exchange", "ingest", "consumer", "api")}
+    exchange = ExchangeSettings.from_env(env["exchange"])
+    ingest = IngestSettings.from_env(env["ingest"])
+    consumer = ConsumerSettings.from_env(env["consumer"])
+    api = ApiSettings.from_env(env["api"])
+    assert exchange.host == ingest.host == consumer.host == api.host == "0.0.0.0"
+    for name, port in (("exchange", exchange.port), ("ingest", ingest.port), ("consumer", consumer.port),
+                       ("api", api.port)):
+        assert port == project.services[name].ports[0].container_port, name
+    assert consumer.catalog.type == api.catalog.type == "rest"
+    assert consumer.catalog.uri == api.catalog.uri == f"http://catalog:{project.services['catalog'].ports[0].container_port}"
+    assert consumer.defect == "", "the compose stack runs the correct consumer unless asked otherwise"
+    assert ingest.registry_url.endswith("/apis/ccompat/v7")
+    assert api.api_key == SECRETS["K2_API_KEY"] and consumer.catalog.s3_secret_key == SECRETS["K2_S3_SECRET_KEY"]
+
+
+def test_the_platform_image_installs_the_same_pins_as_requirements() -> None:
+    def pins(path: Path) -> dict[str, str]:
+        found = {}
+        for line in path.read_text().splitlines():
+            m = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line)
+            if m:
+                found[m.group(1).lower()] = m.group(2)
+        return found
+
+    platform, suite = pins(COMPOSE_DIR / "requirements-platform.txt"), pins(REPO_ROOT / "requirements.txt")
+    assert platform and {name: suite.get(name) for name in platform} == platform
+
+
+def test_the_platform_image_copies_the_platform_and_nothing_of_the_suite() -> None:
+    dockerfile = (COMPOSE_DIR / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY\s+(?:--\S+\s+)*(\S+)", dockerfile, re.MULTILINE)
+    assert "k2/" in copied and not any(c.startswith(("harness", "steps", "tests")) for c in copied)
+    ignore = (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
+    assert ignore[next(i for i, line in enumerate(ignore) if not line.startswith("#"))] == "*"
+    for c in copied:
+        assert f"!{c}" in ignore, f"{c} is copied but not let into the build context"
