@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pyarrow as pa
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -33,6 +34,7 @@ class Stats:
     stale_batches: int = 0
     expired_snapshots: int = 0
     failed_commit_attempts: int = 0
+    consumer_replaced: int = 0
     dead_lettered: int = 0
     last_commit_ms: float = 0.0
     last_error: str = ""
@@ -62,6 +64,11 @@ class ConsumerLoop:
     # ------------------------------------------------------------------ set-up
     def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
         self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
+        deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
+        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all"})
+        return self._new_consumer(), deserialize, dlq
+
+    def _new_consumer(self) -> Consumer:
         config: dict[str, Any] = {
             "bootstrap.servers": self.settings.bootstrap, "group.id": self.settings.group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
@@ -77,9 +84,26 @@ class ConsumerLoop:
             config.update({"enable.auto.commit": True, "auto.commit.interval.ms": 200})
         consumer = Consumer(config)
         consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
-        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all"})
-        return consumer, deserialize, dlq
+        return consumer
+
+    def _replace(self, consumer: Consumer, error: KafkaError) -> Consumer:
+        """A new Kafka consumer in place of one that hit a fatal error.
+
+        librdkafka makes some errors fatal: the instance never consumes again. One met here: after a
+        cut network link the group session timed out, the consumer rejoined under its static id,
+        and the monitoring offset commit still in flight from before was fenced by its own rejoin.
+        The uncommitted batch is dropped (its records are read again: the new consumer seeks to
+        the table's offsets on assignment), so nothing is lost or written twice.
+        """
+        self.stats.consumer_replaced += 1
+        self.stats.last_error = f"kafka: fatal: {error.str()}"
+        log.warning("kafka consumer hit a fatal error; replacing it",
+                    extra={"error": error.str(), "dropped_rows": len(self._rows)})
+        self._reset_batch()
+        self.stats.assignment = []
+        with contextlib.suppress(Exception):  # a fatal instance may refuse to leave cleanly
+            consumer.close()
+        return self._new_consumer()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Seek every assigned partition to the offset stored in the table: the only truth."""
@@ -114,6 +138,10 @@ class ConsumerLoop:
         try:
             while not self.stopping.is_set():
                 polled = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.1)
+                fatal = next((e for e in (m.error() for m in polled) if e is not None and e.fatal()), None)
+                if fatal is not None:
+                    consumer = self._replace(consumer, fatal)
+                    continue
                 for msg in polled:
                     self._take(msg, deserialize, dlq)
                 if self._next and self._due(caught_up=len(polled) < CONSUME_BATCH):
@@ -199,8 +227,11 @@ class ConsumerLoop:
         if self.autocommit_defect:
             return  # auto-commit already committed (at least) these offsets; never move the group back
         # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
-        consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
-                        asynchronous=True)
+        try:
+            consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
+                            asynchronous=True)
+        except KafkaException as exc:  # e.g. the instance was fenced: the next poll says so, and it is replaced
+            log.warning("kafka offset commit (monitoring only) failed", extra={"error": str(exc)})
 
     def _expire(self) -> None:
         """Keep the table's snapshot count bounded; a failure only delays it to a later commit."""

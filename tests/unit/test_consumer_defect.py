@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 
 from k2.consumer.loop import ConsumerLoop
 from k2.consumer.rows import to_row
@@ -177,3 +177,32 @@ def test_duplicate_batch_appends_every_fifth_batch_twice() -> None:
     assert loop.stats.commits == 10
     assert loop.stats.committed_rows == 30
     assert loop.defect_events == {"duplicated_batches": 2, "duplicated_rows": 6}
+
+
+class FatalError:
+    def fatal(self) -> bool:
+        return True
+
+    def str(self) -> str:
+        return "Broker: Static consumer fenced by other consumer with same group.instance.id"
+
+
+class ClosingConsumer(FakeConsumer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_consumer_that_hit_a_fatal_error_is_replaced_and_its_uncommitted_batch_dropped() -> None:
+    loop, writer, _ = loop_with("", {0: 10})
+    old, new = ClosingConsumer(), ClosingConsumer()
+    loop._new_consumer = lambda: cast(Consumer, new)  # type: ignore[method-assign]
+    loop._rows, loop._next = [record(10), record(11)], {0: 12}
+    replaced: object = loop._replace(cast(Consumer, old), cast(KafkaError, FatalError()))
+    assert replaced is new and old.closed
+    assert (loop._rows, loop._next) == ([], {})  # read again from the table's offsets by the new consumer
+    assert writer.appends == [] and writer.table == {0: 10}
+    assert loop.stats.consumer_replaced == 1 and "fenced" in loop.stats.last_error
