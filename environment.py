@@ -11,6 +11,11 @@ def before_all(context: Context) -> None:
 
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
+    row = getattr(scenario, "_row", None)  # an Examples row: behave keeps it there
+    reason = context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
+    if reason:
+        scenario.skip(reason)
+        return
     context.suite.begin_scenario(scenario.feature.name, scenario.name)
 
 

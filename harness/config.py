@@ -38,6 +38,9 @@ def _number(name: str, raw: str, kind: type[int] | type[float], example: str) ->
 
 
 def _rates(raw: str) -> tuple[float, ...]:
+    """Empty: every rate the features name."""
+    if not raw.strip():
+        return ()
     try:
         rates = tuple(float(r) for r in raw.split(",") if r.strip())
     except ValueError:
@@ -54,8 +57,8 @@ class RunConfig:
     seed: int = 0
     timeout_multiplier: float = 1.0
     keep_stack: bool = False
-    rates: tuple[float, ...] = (10.0, 50.0, 100.0)
-    """Trades per second the freshness feature measures at (-D rates=10,50,100)."""
+    rates: tuple[float, ...] = ()
+    """Only the Examples rows of these rates run (-D rates=100); empty: every rate the features name."""
     compose_file: str = ""
     """Driver compose only: the compose file (-D compose_file=...); empty means compose/docker-compose.yml."""
 
@@ -79,7 +82,18 @@ class RunConfig:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
         return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
                          timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
-                         rates=_rates(get("rates", "10,50,100")), compose_file=get("compose_file", ""))
+                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""))
+
+    def skip_reason(self, params: Mapping[str, str]) -> str | None:
+        """Why a scenario (an Examples row, by its parameters) is left out of this run, if it is."""
+        if self.rates and "rate" in params:
+            try:
+                rate = float(params["rate"])
+            except ValueError:
+                return None  # not a number: the step will say so
+            if rate not in self.rates:
+                return f"rate {params['rate']} is not in -D rates={','.join(f'{r:g}' for r in self.rates)}"
+        return None
 
     def budget(self, seconds: float) -> float:
         """A time budget stated in a scenario, stretched for slow machines."""

@@ -38,4 +38,13 @@ def test_bad_settings_name_themselves(userdata: dict[str, str], message: str) ->
 
 def test_rates_come_as_a_list() -> None:
     assert RunConfig.from_sources({"rates": "10, 50,1000"}, env={}).rates == (10.0, 50.0, 1000.0)
-    assert RunConfig.from_sources({}, env={}).rates == (10.0, 50.0, 100.0)
+    assert RunConfig.from_sources({}, env={}).rates == ()
+
+
+def test_rates_select_the_examples_rows_that_run() -> None:
+    every = RunConfig.from_sources({}, env={})
+    only = RunConfig.from_sources({"rates": "100"}, env={})
+    assert every.skip_reason({"rate": "10"}) is None
+    assert only.skip_reason({"rate": "100"}) is None
+    assert only.skip_reason({"rate": "10"}) == "rate 10 is not in -D rates=100"
+    assert only.skip_reason({"service": "kafka"}) is None  # rows without a rate always run
