@@ -141,7 +141,8 @@ def test_object_store_gets_every_port_explicitly_and_closes_unused_servers(tmp_p
     for flag in ("-master.port=19333", "-volume.port=18080", "-filer.port=18888", "-s3.port=18333",
                  "-admin.port=18646", "-s3.port.iceberg=0", "-s3.port.lance=0", "-ip.bind=127.0.0.1"):
         assert flag in cmd
-    assert object_store.env(ctx(tmp_path)) == {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk"}
+    assert object_store.env(ctx(tmp_path)) == {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk",
+                                               "GOMEMLIMIT": "288MiB"}  # three quarters of its budget
 
 
 def test_postgres_listens_on_tcp_only_and_stops_fast(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -21,11 +22,16 @@ def endpoint(ctx: StackContext) -> str:
 
 
 def s3_client(ctx: StackContext, timeout: float = 5.0) -> Any:
-    # A session per client: boto3's default session is not safe to share between threads,
-    # and status() probes every service in parallel.
+    return _client(endpoint(ctx), ctx.credentials.s3_access_key, ctx.credentials.s3_secret_key, timeout)
+
+
+@functools.lru_cache(maxsize=16)
+def _client(url: str, access_key: str, secret_key: str, timeout: float) -> Any:
+    # One client per endpoint and key, made once: making a boto3 client costs 50-100 ms of CPU,
+    # and readiness probes made one per probe (12 s of the suite's CPU in a full run, py-spy).
+    # Clients are thread-safe; sessions are not, hence a session of its own for each client.
     return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint(ctx), region_name=REGION,
-        aws_access_key_id=ctx.credentials.s3_access_key, aws_secret_access_key=ctx.credentials.s3_secret_key,
+        "s3", endpoint_url=url, region_name=REGION, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
         config=Config(s3={"addressing_style": "path"}, connect_timeout=timeout, read_timeout=timeout,
                       retries={"max_attempts": 1}))
 
