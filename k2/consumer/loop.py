@@ -18,6 +18,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
+from k2.consumer.compaction import CHECK_EVERY
 from k2.consumer.rows import to_row, to_table
 from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
 from k2.consumer.writer import IcebergWriter, StaleWriter
@@ -35,6 +36,8 @@ class Stats:
     expired_snapshots: int = 0
     failed_commit_attempts: int = 0
     consumer_replaced: int = 0
+    compactions: int = 0
+    compacted_files: int = 0
     dead_lettered: int = 0
     last_commit_ms: float = 0.0
     last_error: str = ""
@@ -60,6 +63,7 @@ class ConsumerLoop:
         self.autocommit_defect = settings.defect == AUTOCOMMIT
         self.duplicate_defect = settings.defect == DUPLICATE_BATCH
         self.defect_events: dict[str, int] = {}
+        self._commits_since_compaction_check = CHECK_EVERY - 1  # look at the first commit: a backlog may wait
 
     # ------------------------------------------------------------------ set-up
     def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
@@ -222,6 +226,7 @@ class ConsumerLoop:
         self._base.update(new)
         self._reset_batch()
         self._expire()
+        self._compact()
         if self.duplicate_defect and self.stats.commits % DUPLICATE_EVERY == 0:
             self._append_again(rows, new)
         if self.autocommit_defect:
@@ -244,6 +249,25 @@ class ConsumerLoop:
         if expired:
             self.stats.expired_snapshots += expired
             log.info("expired old snapshots", extra={"expired": expired, "kept": self.settings.snapshots_kept})
+
+    def _compact(self) -> None:
+        """Every few commits, rewrite small files into one; a failure only delays it."""
+        assert self.writer is not None
+        self._commits_since_compaction_check += 1
+        if self._commits_since_compaction_check < CHECK_EVERY:
+            return
+        self._commits_since_compaction_check = 0
+        t0 = time.monotonic()
+        try:
+            plan = self.writer.compact()
+        except Exception as exc:  # object store away, or another writer won the race: try again later
+            log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return
+        if plan is not None:
+            self.stats.compactions += 1
+            self.stats.compacted_files += len(plan.files)
+            log.info("compacted small files", extra={"files": len(plan.files), "rows": plan.rows,
+                                                     "ms": round((time.monotonic() - t0) * 1000, 1)})
 
     def _append_again(self, rows: pa.Table, offsets: dict[int, int]) -> None:
         """DEFECT duplicate-batch: append a committed batch a second time, in a commit of its own

@@ -13,7 +13,7 @@ from pyiceberg.table.update import update_table_metadata
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from k2.catalog import CatalogSettings, ensure_table
-from k2.consumer import offsets
+from k2.consumer import compaction, offsets
 from k2.schemas.table import OFFSETS_PROPERTY
 
 log = logging.getLogger("k2.consumer.writer")
@@ -85,6 +85,16 @@ class IcebergWriter:
             except CommitFailedException as exc:
                 log.warning("commit lost a race; re-checking offsets", extra={"error": str(exc)})
         raise CommitFailedException("commit kept losing races; giving up this attempt")
+
+    def compact(self) -> compaction.Plan | None:
+        """Rewrite the table's small files into one when there are enough of them (compaction.py).
+        Returns what was rewritten, or None when nothing was due."""
+        current = self.committed()  # also refreshes: the rewrite must build on the table as it is
+        plan = compaction.choose(compaction.data_files(self.table))
+        if plan is None:
+            return None
+        compaction.rewrite(self.table, plan, {OFFSETS_PROPERTY: offsets.encode(self.topic, current)}, _Transaction)
+        return plan
 
     def expire(self, keep: int, slack: int = 20) -> int:
         """Drop the oldest snapshots from the table's metadata once there are `keep + slack`.

@@ -79,3 +79,27 @@ def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(c
     assert w.committed()[0] == start + 7
     added = {f"BINANCE-{i}" for i in range(start, start + 7)}
     assert sorted(i for i in writer_rows(w) if i in added) == sorted(added)
+
+
+def test_compaction_rewrites_small_files_into_one_with_every_row_once_and_the_offsets_kept(
+        clients: dict[str, Any]) -> None:
+    from k2.consumer import compaction
+
+    w = IcebergWriter(settings(clients), TOPIC)
+    start = w.committed().get(0) or 0
+    for i in range(compaction.MIN_FILES):
+        at = start + 3 * i
+        w.commit(rows(at, 3), {0: at or None}, {0: at + 3})
+    before_rows = int(w.table.current_snapshot().summary.additional_properties["total-records"])
+    before_files = len(compaction.data_files(w.table))
+    plan = w.compact()
+    assert plan is not None and len(plan.files) >= compaction.MIN_FILES
+    after = w.table.refresh()
+    summary = after.current_snapshot().summary
+    assert summary.operation.value == "overwrite"
+    assert int(summary.additional_properties["total-records"]) == before_rows
+    assert len(compaction.data_files(after)) == before_files - len(plan.files) + 1
+    assert w.committed()[0] == start + 3 * compaction.MIN_FILES  # the newest snapshot still holds the offsets
+    ids = writer_rows(w)
+    assert len(ids) == len(set(ids))
+    assert {f"BINANCE-{i}" for i in range(start, start + 3 * compaction.MIN_FILES)} <= set(ids)
