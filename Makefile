@@ -9,11 +9,12 @@ ALLURE_VERSION := 3.18.0
 ALLURE := $(CACHE)/allure-$(ALLURE_VERSION)/node_modules/.bin/allure
 REQS_STAMP := $(VENV)/.requirements-installed
 BEHAVE_ARGS ?=
+BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test scan-secrets lint unit integration features test-e2e validate-pipeline prove-defects soak report stack-up \
-	stack-down stack-status clean
+.PHONY: help setup acceptance test scan-secrets lint unit integration features test-e2e validate-pipeline prove-defects soak bench \
+	report stack-up stack-down stack-status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,6 +73,9 @@ prove-defects: setup ## the features against each deliberately broken consumer: 
 
 soak: setup ## the full default suite RUNS times (default 10), each from a stopped stack; failed runs kept
 	@$(BIN)/python -m harness soak --runs $(or $(RUNS),10)
+
+bench: setup ## benchmark on a full stack of its own (.stack-bench): reports/bench.json, bench.png; QUICK=1 is short
+	@$(BIN)/python -m harness bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
 	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \

@@ -7,6 +7,7 @@
   python -m harness stack logs SERVICE [--tail N]
   python -m harness stack start|stop|kill|restart|pause|resume SERVICE
   python -m harness measure [--rate R ...] [--duration S] [--json]
+  python -m harness bench [--quick] [--json] [--only PHASE ...] [--keep-stack] [--reuse]
   python -m harness soak [--runs N] [-- BEHAVE_ARGS]
   python -m harness scan-secrets [PATH ...]
 """
@@ -72,6 +73,33 @@ def build_parser() -> argparse.ArgumentParser:
                          help="trades per second over all symbols; repeat for several levels (default 100)")
     measure.add_argument("--duration", type=float, default=20.0, metavar="SECONDS", help="emit for this long")
     measure.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench = sub.add_parser(
+        "bench", help="benchmark the platform on a full stack of its own: pipeline ramp, API latency over "
+                      "1,000,000 rows, Iceberg commit cost",
+        description="Start a full stack of the bench's own (.stack-bench, ports shifted by 400; never the "
+                    "suite's stack), then: offer 100 to 10,000 trades/s until a step fails (throughput, "
+                    "exchange->API latency, consumer lag, CPU per 1,000 trades); load 1,000,000 synthetic "
+                    "trades and time the API's queries, cold and warm; time Iceberg commits of 100 to 50,000 "
+                    "rows. Writes reports/bench.json and reports/bench.png, prints a table, and stops the "
+                    "stack. Exit status 1 when a phase could not be measured (missed targets are results, "
+                    "not errors).",
+        epilog="K2_BENCH_STACK_DIR and K2_BENCH_PORT_OFFSET move the bench stack (default .stack-bench, 400).")
+    bench.add_argument("--quick", action="store_true",
+                       help="rates 100, 1000, 5000 for 10 s each, 50 requests per query, 3 commits per size")
+    bench.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
+    bench.add_argument("--only", action="append", choices=("pipeline", "api", "commit"), metavar="PHASE",
+                       help="run only this phase (pipeline, api or commit); repeat for several")
+    bench.add_argument("--rate", type=float, action="append", metavar="TRADES_PER_S",
+                       help="the ramp's rates instead of the default ones; repeat for each step")
+    bench.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                       help="emit for this long per step (default 20, quick 10)")
+    bench.add_argument("--api-requests", type=int, default=None, metavar="N",
+                       help="requests per kind of query (default 200, quick 50)")
+    bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running at the end")
+    bench.add_argument("--reuse", action="store_true",
+                       help="run on the bench stack left running by --keep-stack instead of a fresh one")
+    bench.add_argument("--out", type=Path, default=None, metavar="DIR", help="where to write bench.json and "
+                       "bench.png (default reports/)")
     soak = sub.add_parser(
         "soak", help="the full default suite N times, each from a stopped stack: passes, failures, wall times",
         description="Run `behave` (the default features) N times, each after `stack down`, and print each "
@@ -157,6 +185,28 @@ def run_measure(args: argparse.Namespace) -> int:
     return 0 if all(r.verdict.valid for r in results) else 1
 
 
+def run_bench(args: argparse.Namespace) -> int:
+    from harness.bench import report, run
+
+    try:
+        plan = run.make_plan(args.quick, args.only, args.rate, args.duration, args.api_requests)
+    except run.BenchError as exc:
+        _err(f"error: {exc}")
+        return 2
+    out = args.out or run.REPORTS
+    began = time.time()
+    try:
+        result = run.run(plan, say=_err, out_dir=out, keep_stack=args.keep_stack, reuse=args.reuse)
+    except KeyboardInterrupt:
+        saved = out / run.JSON_NAME
+        fresh = saved.exists() and saved.stat().st_mtime >= began
+        _err(f"[bench] interrupted; the results so far are in {saved}" if fresh
+             else "[bench] interrupted before anything was measured")
+        return 130
+    print(json.dumps(result, indent=2) if args.json else report.table(result))
+    return 1 if result["errors"] else 0
+
+
 def run_scan_secrets(paths: list[Path]) -> int:
     from harness import leaks
 
@@ -191,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "measure":
             return run_measure(args)
+        if args.command == "bench":
+            return run_bench(args)
         if args.command == "scan-secrets":
             return run_scan_secrets(args.paths)
         if args.command == "soak":
