@@ -11,7 +11,7 @@ from the newest snapshot of the table's lineage that does carry them (k2/consume
 so it steps over these snapshots and keeps its place; it expires snapshots only beyond 60 + 20,
 far more than the 10 added here. A commit that loses a race with the consumer's is retried.
 
-Timing: the API keeps query results per snapshot (K2_API_CACHE_ROWS, default 200,000 rows;
+Timing: the API keeps query results per snapshot (K2_API_CACHE_ROWS, default 2,000,000 rows;
 bigger results are never kept), so the first request of a kind after the load ("cold_ms") reads
 Iceberg, and repeats ("p50_ms", "p99_ms", over all requests but the first) may be served from
 that cache. Its hit and miss counters (from /metrics) are reported beside the timings.
@@ -308,7 +308,7 @@ def measure_api(clients: Mapping[str, Any], say: Say, requests: int = REQUESTS, 
         "notes": "cold_ms: the first request of its kind after the load (the snapshot is new, so nothing of "
                  "it is in the API's result cache; manifests read by an earlier kind may be). p50_ms, p99_ms, "
                  "max_ms: the repeats after it (warm), nearest rank. cache_hits/misses: the API's per-snapshot "
-                 "result cache during the repeats (results over K2_API_CACHE_ROWS, default 200,000 rows, are "
+                 "result cache during the repeats (results over K2_API_CACHE_ROWS, default 2,000,000 rows, are "
                  "never cached). matched_rows: rows the query matched before its limit.",
     }
     if http is None:

@@ -13,7 +13,8 @@ EPILOG = """environment:
   K2_API_KEY                        required; clients send it in the X-API-Key header
   K2_API_VERSION                    version reported by /health
   K2_API_HEALTH_TIMEOUT_MS          budget of one dependency check (default 1500, at most 2000)
-  K2_API_CACHE_ROWS                 query result rows kept per Iceberg snapshot (default 200000, 0 = off)
+  K2_API_CACHE_ROWS                 query result rows kept per Iceberg snapshot (default 2000000, 0 = off; large
+                                    results are narrow: sort keys or one column, a page's rows are at most 10000)
   K2_API_MANIFEST_CACHE_ENTRIES     decoded manifest entries (data files) kept (default 20000, 0 = off)
   K2_API_QUERY_TIMEOUT_MS           longest a /v1 request waits for storage before a 503 (default 20000)
   K2_CATALOG_TYPE, K2_CATALOG_URI   the Iceberg catalog (sql on PostgreSQL, or rest)

@@ -39,6 +39,7 @@ from k2.schemas import table as trades_table
 log = logging.getLogger("k2.api")
 
 COLUMNS = tuple(trades_table.ARROW_SCHEMA.names)
+SORT_KEYS = ("timestamp", "trade_id")  # the order of pages (newest_first), and all a page's first pass reads
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Budgets for the clients under the catalog, so a request against a dead dependency fails
 # instead of hanging a worker thread.
@@ -107,6 +108,21 @@ def newest_first(found: pa.Table) -> pa.Table:
     # trade_id breaks ties of timestamp, so pages never overlap or skip a row
     order = pc.sort_indices(found, sort_keys=[("timestamp", "descending"), ("trade_id", "descending")])
     return found.take(order)
+
+
+def page_of(window: pa.Table, page_keys: pa.Table) -> pa.Table:
+    """The rows of `page_keys`, out of `window`: the rows of the page's time span, sorted the same
+    way. Rows sharing the page's first or last timestamp can lie outside the page, so the page is
+    the run of `window` that starts at the page's first key."""
+    first = (page_keys["timestamp"][0], page_keys["trade_id"][0])
+    at = pc.and_(pc.equal(window["timestamp"], first[0]), pc.equal(window["trade_id"], first[1]))
+    starts = pc.indices_nonzero(at)
+    if len(starts) != 1:
+        raise StoreUnavailable(f"the page's first row is {len(starts)} times in its window")  # a snapshot mix-up
+    found = window.slice(starts[0].as_py(), page_keys.num_rows)
+    if not (found["timestamp"].equals(page_keys["timestamp"]) and found["trade_id"].equals(page_keys["trade_id"])):
+        raise StoreUnavailable("the page's rows differ from its keys")
+    return found
 
 
 def epoch_micros(value: datetime) -> int:
@@ -196,15 +212,25 @@ class IcebergStore:
         return self._cache.get_or_compute(key, scan)
 
     def trades(self, query: TradeQuery) -> TradePage:
+        """One page, newest first, read in two passes: first only the sort keys of every matching
+        row (the total, and which rows the page holds), then every column of just the page's time
+        window. Reading every column of every matching row to return 100 of them made a symbol's
+        latest trades cost a scan of the whole symbol."""
         with unavailable_as_503("trades query"):
             table = self._catalog.load_table()
             if table is None:
                 return TradePage([], 0)
-            ordered = self._read(table, query.row_filter(), COLUMNS, prepare=newest_first)
-        total = ordered.num_rows
-        if query.offset >= total:
-            return TradePage([], total)
-        return TradePage(ordered.slice(query.offset, query.limit).to_pylist(), total)
+            row_filter = query.row_filter()
+            keys = self._read(table, row_filter, SORT_KEYS, prepare=newest_first)
+            total = keys.num_rows
+            if query.offset >= total:
+                return TradePage([], total)
+            page = keys.slice(query.offset, query.limit)
+            window = And(row_filter, And(
+                predicate(GreaterThanOrEqual, "timestamp", page["timestamp"][-1].value),
+                predicate(LessThanOrEqual, "timestamp", page["timestamp"][0].value)))
+            rows = self._read(table, window, COLUMNS, prepare=newest_first)
+        return TradePage(page_of(rows, page).to_pylist(), total)
 
     def symbols(self, exchange: str | None) -> list[str]:
         with unavailable_as_503("symbols query"):

@@ -5,7 +5,7 @@
   K2_API_KEY                  the key clients send in X-API-Key  required, never logged
   K2_API_VERSION              version reported by /health        default 0.1.0
   K2_API_HEALTH_TIMEOUT_MS    budget of one dependency check     default 1500 (100..2000)
-  K2_API_CACHE_ROWS           rows of query results kept per snapshot (0 = off)   default 200000
+  K2_API_CACHE_ROWS           rows of query results kept per snapshot (0 = off)   default 2000000
   K2_API_QUERY_TIMEOUT_MS     longest a /v1 request waits for storage before a 503  default 20000
   K2_LOG_LEVEL                default INFO
   plus the catalog variables of k2/catalog.py (K2_CATALOG_TYPE, K2_CATALOG_URI, K2_WAREHOUSE, K2_S3_*).
@@ -62,7 +62,7 @@ class ApiSettings:
             api_key=api_key,
             version=env_str(env, "K2_API_VERSION", "0.1.0"),
             health_timeout_s=timeout_ms / 1000,
-            cache_rows=env_int(env, "K2_API_CACHE_ROWS", 200_000, minimum=0),
+            cache_rows=env_int(env, "K2_API_CACHE_ROWS", 2_000_000, minimum=0),
             manifest_cache_entries=env_int(env, "K2_API_MANIFEST_CACHE_ENTRIES", 20_000, minimum=0),
             query_timeout_s=env_int(env, "K2_API_QUERY_TIMEOUT_MS", 20_000, minimum=100) / 1000,
             log_level=level,
