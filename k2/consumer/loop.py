@@ -46,6 +46,12 @@ class Stats:
     lag: dict[int, int] = field(default_factory=dict)
 
 
+def is_fatal(error: KafkaError) -> bool:
+    """An error after which this Kafka consumer instance never consumes again. A fatal error comes
+    to consume() as an error event of code _FATAL, whose own fatal() flag is not set."""
+    return bool(error.fatal() or error.code() == KafkaError._FATAL)
+
+
 class ConsumerLoop:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -81,7 +87,10 @@ class ConsumerLoop:
             # Static membership: a restarted consumer takes its old place at once instead of
             # waiting for the dead member's session to expire, and a zombie with the same id is fenced.
             "group.instance.id": self.settings.instance_id,
-            "session.timeout.ms": 10000,
+            # Kafka's default. A static member is replaced at once by its own restart whatever this
+            # is; it only decides how long an outage may last before the group drops the member.
+            # At 10 s a broker restart outlasted it, and the consumer's rejoin then fenced itself.
+            "session.timeout.ms": 45000,
         }
         if self.autocommit_defect:
             # DEFECT: offsets are committed as records are polled, long before they reach Iceberg.
@@ -142,7 +151,7 @@ class ConsumerLoop:
         try:
             while not self.stopping.is_set():
                 polled = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.1)
-                fatal = next((e for e in (m.error() for m in polled) if e is not None and e.fatal()), None)
+                fatal = next((e for e in (m.error() for m in polled) if e is not None and is_fatal(e)), None)
                 if fatal is not None:
                     consumer = self._replace(consumer, fatal)
                     continue

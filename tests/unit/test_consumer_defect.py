@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 
-from k2.consumer.loop import ConsumerLoop
+from k2.consumer.loop import ConsumerLoop, is_fatal
 from k2.consumer.rows import to_row
 from k2.consumer.service import warn_defect
 from k2.consumer.settings import DEFECTS, Settings, defect_from_env
@@ -194,6 +194,13 @@ class ClosingConsumer(FakeConsumer):
 
     def close(self) -> None:
         self.closed = True
+
+
+def test_a_fatal_error_is_known_by_its_flag_or_by_the_fatal_event_code() -> None:
+    assert is_fatal(KafkaError(KafkaError._FATAL))  # how consume() delivers it: flag not set
+    assert is_fatal(KafkaError(KafkaError.FENCED_INSTANCE_ID, fatal=True))
+    assert not is_fatal(KafkaError(KafkaError._TRANSPORT))
+    assert not is_fatal(KafkaError(KafkaError._PARTITION_EOF))
 
 
 def test_a_consumer_that_hit_a_fatal_error_is_replaced_and_its_uncommitted_batch_dropped() -> None:
