@@ -16,6 +16,8 @@ from typing import Any
 
 from k2.settings import SettingsError, env_str, env_url
 
+FILE_IO = "k2.fileio.FewerRoundTripsFileIO"  # not imported here: pyiceberg is heavy, and loaded lazily
+
 
 @dataclass(frozen=True)
 class CatalogSettings:
@@ -48,7 +50,7 @@ class CatalogSettings:
         return {"type": self.type, "uri": self.uri, "warehouse": self.warehouse,
                 "s3.endpoint": self.s3_endpoint, "s3.access-key-id": self.s3_access_key,
                 "s3.secret-access-key": self.s3_secret_key, "s3.region": self.s3_region,
-                "s3.path-style-access": "true"}
+                "s3.path-style-access": "true", "py-io-impl": FILE_IO}
 
     def load(self) -> Any:
         from pyiceberg.catalog import load_catalog
