@@ -232,6 +232,7 @@ class ConsumerLoop:
         self.stats.committed_rows += rows.num_rows
         self.stats.last_commit_ms = round((time.monotonic() - t0) * 1000, 1)
         self.stats.committed_offsets = dict(committed)
+        log.info("committed", extra={"rows": rows.num_rows, "ms": self.stats.last_commit_ms, "retries": attempts})
         self._base.update(new)
         self._reset_batch()
         self._expire()
@@ -272,7 +273,9 @@ class ConsumerLoop:
         except Exception as exc:  # object store away, or another writer won the race: try again later
             log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             return
-        if plan is not None:
+        if plan is None:
+            log.info("no compaction due", extra={"ms": round((time.monotonic() - t0) * 1000, 1)})
+        else:
             self.stats.compactions += 1
             self.stats.compacted_files += len(plan.files)
             log.info("compacted small files", extra={"files": len(plan.files), "rows": plan.rows,
