@@ -180,7 +180,8 @@ def run_measure(args: argparse.Namespace) -> int:
           f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7} {'ingest p99 s':>13}")
     for r in results:
         c, e = r.verdict.counts, r.end_to_end
-        print(f"{r.rate:>8g} {r.throughput:>9.1f} {c['expected']:>8} {c['lost']:>5} {c['duplicated']:>4} "
+        served = "?" if r.throughput is None else f"{r.throughput:.1f}"
+        print(f"{r.rate:>8g} {served:>9} {c['expected']:>8} {c['lost']:>5} {c['duplicated']:>4} "
               f"{e.p50:>7.3f} {e.p95:>7.3f} {e.p99:>7.3f} {e.max:>7.3f} {r.exchange_to_ingest.p99:>13.3f}")
     return 0 if all(r.verdict.valid for r in results) else 1
 
