@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka.admin import AdminClient
 
 from harness.stack.service import NotReady, ServiceSpec, StackContext
+from harness.stack.services import jvm
 
 NAME = "kafka"
 HEAP = "512m"
@@ -57,6 +58,11 @@ def server_properties(ctx: StackContext) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # A broker killed and started again cannot register until the controller has expired
+        # its old session: 9 s by default, half of the broker-crash scenario's recovery time.
+        # Broker and controller share this JVM, so 4 s still leaves 4 heartbeats of slack.
+        "broker.session.timeout.ms": "4000",
+        "broker.heartbeat.interval.ms": "1000",
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
         "log.retention.hours": "168",
@@ -89,10 +95,12 @@ def prepare(ctx: StackContext) -> None:
 
 def command(ctx: StackContext) -> list[str]:
     run = ctx.run_dir(NAME)
+    classpath = f"{ctx.components.kafka_lib}/*"
     return [str(ctx.components.java), f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, classpath),
             f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
-            "-cp", f"{ctx.components.kafka_lib}/*", "kafka.Kafka", str(run / "server.properties")]
+            "-cp", classpath, "kafka.Kafka", str(run / "server.properties")]
 
 
 _quiet = logging.getLogger("harness.stack.kafka.probe")

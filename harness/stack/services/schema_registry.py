@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 
 from harness.stack.service import NotReady, ServiceSpec, StackContext
+from harness.stack.services import jvm
 
 NAME = "schema-registry"
 HEAP = "384m"
@@ -16,8 +17,9 @@ def url(ctx: StackContext) -> str:
 
 
 def command(ctx: StackContext) -> list[str]:
+    jar = str(ctx.components.apicurio_jar)
     return [str(ctx.components.java), f"-Xmx{HEAP}", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-            "-jar", str(ctx.components.apicurio_jar)]
+            *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, jar), "-jar", jar]
 
 
 def env(ctx: StackContext) -> dict[str, str]:
