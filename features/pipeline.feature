@@ -31,12 +31,27 @@ Feature: Pipeline
     And the registry would refuse a trade schema that adds a required field
     And the trade table has exactly the contract's columns, types and required fields
 
-  Scenario: Malformed exchange frames are set aside while the flow continues
-    When the exchange trades 100 BNBUSDT at 200 trades per second
-    And the exchange sends 12 malformed frames
-    And the exchange trades 100 BNBUSDT at 200 trades per second
-    Then within 60 seconds the 12 malformed frames are in the dead-letter log, each with a reason
+  Scenario: Hostile exchange frames are set aside or deduplicated, kind by kind, while the flow continues
+    When the exchange trades 300 BNBUSDT at 200 trades per second, with 3 of each of these frames in between
+      | frame                                                   | outcome     |
+      | text that is not JSON                                   | dead-letter |
+      | JSON cut off in the middle                              | dead-letter |
+      | bytes that are not UTF-8 text                           | dead-letter |
+      | a frame of 4 MB                                         | dead-letter |
+      | a trade without its id, price or quantity               | dead-letter |
+      | a field of the wrong type, like a word for a trade id   | dead-letter |
+      | a price that is not a number or too large               | dead-letter |
+      | a price or quantity of zero or less                     | dead-letter |
+      | a price or quantity with more than 8 decimals           | dead-letter |
+      | a price or quantity of NaN or Infinity                  | dead-letter |
+      | an event that is not a trade                            | dead-letter |
+      | a trade of a symbol nobody subscribed to                | dead-letter |
+      | an earlier trade again, its id going backwards          | deduplicate |
+      | the latest trade again, a duplicate id                  | deduplicate |
+    Then within 30 seconds each of those frames is dead-lettered with a reason naming its problem, or deduplicated, as listed
+    And the ingest service kept running on the same connection throughout
     And within 60 seconds every trade is in the message log, the table and the query API exactly once
+    And nothing but those trades reached the message log
 
   Scenario Outline: The query API guards its data
     When a client asks for trades <how>

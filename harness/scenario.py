@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness import pipeline
-from harness.checks import Verdict, exactly_once, fields_equal
+from harness.checks import Verdict, exactly_once, fields_equal, only_expected
 from harness.history import History
 from harness.probes import iceberg, kafka
 from harness.probes.api import ApiProbe
@@ -197,16 +197,21 @@ class PipelineRun:
         level: str = registry.get_compatibility(self.target.subject)
         return level
 
-    def dead_letters(self, count: int, within: float) -> list[dict[str, Any]]:
-        """The dead letters written since this scenario began, once there are `count` of them."""
-        topic = self.target.dead_letter_topic
+    def dead_letters_now(self) -> list[dict[str, Any]]:
+        """The dead letters written since this scenario began."""
+        return kafka.dead_letters(self.clients, self.target.dead_letter_topic, since=self.dead_letters_from)
 
-        def arrived() -> list[dict[str, Any]] | None:
-            letters = kafka.dead_letters(self.clients, topic, since=self.dead_letters_from)
-            return letters if len(letters) >= count else None
-
-        found: list[dict[str, Any]] = eventually(arrived, within=within, describe=f"{count} dead letters in {topic}")
-        return found
+    def only_expected_in_message_log(self) -> Verdict:
+        """Every message written to the message log since this scenario began is one of its trades
+        (none of anything else: a malformed frame let through, a trade of an unknown symbol)."""
+        expected = self.expected()
+        messages = kafka.trades(self.clients, self.target.topic, since=self.kafka_from,
+                                fallback_schema=self.target.record_schema())
+        keys = [(m["record"]["symbol"], m["record"]["trade_id"]) if m["record"] else
+                ("?", f"undecodable message at partition {m['partition']} offset {m['offset']}") for m in messages]
+        verdict = only_expected("the message log", expected, keys)
+        self.history.record("check", "only the scenario's trades in the message log", **verdict.counts)
+        return verdict
 
     def close(self) -> None:
         self.exchange.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ class Target:
     columns: dict[str, str]
     schema_path: Path
     api: dict[str, Any]
+    ingest: dict[str, Any] = field(default_factory=dict)
+    """Optional: what the suite reads of the ingest's own status and dead letters (see
+    harness.hostile for the defaults)."""
 
     @staticmethod
     def load(path: Path | str = DEFAULT) -> Target:
@@ -46,7 +49,8 @@ class Target:
                           consumer_group=data["kafka"]["consumer_group"], subject=data["registry"]["subject"],
                           compatibility=data["registry"]["compatibility"], record=data["registry"]["record"],
                           table=data["iceberg"]["table"], columns=dict(data["iceberg"]["columns"]),
-                          schema_path=path.parent / data["registry"]["schema"], api=dict(data["api"]))
+                          schema_path=path.parent / data["registry"]["schema"], api=dict(data["api"]),
+                          ingest=dict(data.get("ingest") or {}))
         except (KeyError, TypeError) as exc:
             raise TargetError(f"target profile {path} lacks {exc}; see {DEFAULT} for every name it needs") from None
 

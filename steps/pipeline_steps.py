@@ -2,8 +2,9 @@
 
 from behave import given, then, when
 from behave.runner import Context
-from hamcrest import assert_that, equal_to, greater_than_or_equal_to
+from hamcrest import assert_that, equal_to
 
+from harness import hostile
 from harness.matchers import holds
 from harness.probes import openapi
 from harness.probes.api import answer_to
@@ -27,9 +28,13 @@ def step_trade(context: Context, count: int, symbol: str, rate: int) -> None:
     pipeline_run(context).trade(symbol, count, rate)
 
 
-@when("the exchange sends {count:d} malformed frames")
-def step_malformed(context: Context, count: int) -> None:
-    context.malformed = pipeline_run(context).exchange.malformed(count)["sent"]
+@when("the exchange trades {count:d} {symbol} at {rate:d} trades per second, with {per_kind:d} of each of these "
+      "frames in between")
+def step_hostile_frames(context: Context, count: int, symbol: str, rate: int, per_kind: int) -> None:
+    planned = hostile.plan((row["frame"], row["outcome"]) for row in context.table)
+    context.hostile = hostile.HostileRun.begin(pipeline_run(context), context.suite.driver, context.suite.target,
+                                               planned, evidence=context.suite.scenario.directory)
+    context.hostile.send_between(symbol, count, rate, per_kind, within=context.suite.config.budget(30))
 
 
 @given("the exchange has traded {count:d} {symbol}, all served within {seconds:d} seconds")
@@ -65,11 +70,22 @@ def step_backward(context: Context) -> None:
     assert_that(pipeline_run(context).compatibility(), equal_to(context.suite.target.compatibility))
 
 
-@then("within {seconds:d} seconds the {count:d} malformed frames are in the dead-letter log, each with a reason")
-def step_dead_lettered(context: Context, seconds: int, count: int) -> None:
-    letters = pipeline_run(context).dead_letters(count, within=context.suite.config.budget(seconds))
-    assert_that(context.malformed, greater_than_or_equal_to(count))
-    assert_that(len([x for x in letters if x.get("reason")]), equal_to(context.malformed))
+@then("within {seconds:d} seconds each of those frames is dead-lettered with a reason naming its problem, "
+      "or deduplicated, as listed")
+def step_hostile_outcomes(context: Context, seconds: int) -> None:
+    verdict = context.hostile.wait_outcomes(within=context.suite.config.budget(seconds))
+    attach_text("hostile frames per kind", context.hostile.table())
+    assert_that(verdict, holds())
+
+
+@then("the ingest service kept running on the same connection throughout")
+def step_ingest_kept_running(context: Context) -> None:
+    assert_that(context.hostile.kept_running(), holds())
+
+
+@then("nothing but those trades reached the message log")
+def step_only_expected(context: Context) -> None:
+    assert_that(pipeline_run(context).only_expected_in_message_log(), holds())
 
 
 @when("a client asks for trades {how}")

@@ -50,6 +50,18 @@ def exactly_once(stage: str, expected: Iterable[Hashable], observed: Iterable[Ha
                    unexpected[:EXAMPLES])
 
 
+def only_expected(what: str, expected: Iterable[Hashable], observed: Iterable[Hashable]) -> Verdict:
+    """Everything observed is expected (each may be missing or repeated: other checks judge that).
+    Nothing observed, or nothing expected, is a failure: a check that passes on nothing proves nothing."""
+    want = set(expected)
+    seen = list(observed)
+    others = [k for k in seen if k not in want]
+    unexpected = sorted(dict.fromkeys(others), key=str)
+    counts = {"expected": len(want), what: len(seen), "others": len(others)}
+    return Verdict(f"only expected in {what}", bool(want) and bool(seen) and not others, counts,
+                   unexpected=unexpected[:EXAMPLES])
+
+
 def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
                  observed: Mapping[K, Mapping[str, Any]]) -> Verdict:
     """For every key present in both, each expected field has exactly the expected value."""

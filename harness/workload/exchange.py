@@ -61,8 +61,15 @@ class ExchangeControl:
         symbols = self.status().get("symbols", {})
         return sum(int(s.get("pending", 0)) for s in symbols.values())
 
-    def malformed(self, count: int, kind: str | None = None) -> dict[str, Any]:
-        return self._post("/malformed", {"count": count, **({"kind": kind} if kind else {})})
+    def malformed(self, count: int, kind: str | None = None, symbol: str | None = None) -> dict[str, Any]:
+        """Send `count` hostile frames of `kind` (every malformed kind in turn when None) to each
+        client, or to the clients of `symbol`; the answer counts what was sent, per kind."""
+        body: dict[str, Any] = {"count": count}
+        if kind:
+            body["kind"] = kind
+        if symbol:
+            body["symbol"] = symbol
+        return self._post("/malformed", body)
 
     def disconnect(self, mode: str = "abrupt") -> int:
         return int(self._post("/disconnect", {"mode": mode})["dropped"])

@@ -11,10 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from k2.exchange.emitter import Emitter, wall_clock_ms
-from k2.exchange.hub import Hub
-from k2.exchange.malformed import kind_of, malformed_frame
+from k2.exchange.hub import Client, Frame, Hub
+from k2.exchange.malformed import kind_of, malformed_frame, replay_frame
 from k2.exchange.validation import (
+    REPLAY_KINDS,
     InvalidRequest,
+    MalformedRequest,
     parse_disconnect,
     parse_emit,
     parse_from_id,
@@ -69,23 +71,40 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
 
     @routes.post("/malformed", response_model=None)
     async def malformed(request: Request) -> JSONResponse | dict[str, Any]:
-        """Send `count` malformed frames to every connected client; they are not trades."""
+        """Send `count` malformed frames (or replays of trades already sent) to every connected
+        client, or to those of `symbol`; the answer counts what was sent, per kind."""
         try:
             ask = parse_malformed(await json_body(request))
         except InvalidRequest as exc:
             return invalid(exc)
-        clients = list(hub)
-        sent = 0
+        clients = [c for c in hub if ask.symbol is None or ask.symbol in c.symbols]
+        kinds: dict[str, int] = {}
         if not hub.paused:  # a stalled feed delivers nothing, broken frames included
             now = wall_clock_ms()
             for client in clients:
                 for n in range(ask.count):
-                    frame = malformed_frame(kind_of(n, ask.kind), n, client.symbols[0], client.combined, now)
+                    kind = kind_of(n, ask.kind)
+                    frame = _frame(ask, kind, n, client, now)
+                    if frame is None:
+                        continue  # a replay with nothing sent yet to replay
                     if not hub.offer(client, frame):
                         break
-                    sent += 1
-        log.info("malformed frames sent", extra={"sent": sent, "clients": len(clients), "kind": ask.kind})
-        return {"sent": sent, "clients": len(clients)}
+                    kinds[kind] = kinds.get(kind, 0) + 1
+        sent = sum(kinds.values())
+        log.info("malformed frames sent", extra={"sent": sent, "clients": len(clients), "kind": ask.kind,
+                                                 "symbol": ask.symbol})
+        return {"sent": sent, "clients": len(clients), "kinds": kinds}
+
+    def _frame(ask: MalformedRequest, kind: str, n: int, client: Client, now: int) -> Frame | None:
+        if kind not in REPLAY_KINDS:
+            return malformed_frame(kind, n, ask.symbol or client.symbols[0], client.combined, now, client.symbols)
+        # replays: trades this client was sent, of the symbol asked for or else of its first that had any
+        symbol = ask.symbol or next((s for s in client.symbols if s in client.offered), None)
+        if symbol is None or symbol not in client.offered:
+            return None
+        first, last = client.offered[symbol]
+        recent = [t for t in emitter.trades(symbol).since(max(first, last - 1000)) if t.id <= last]
+        return replay_frame(kind, n, recent, client.combined)
 
     @routes.post("/disconnect", response_model=None)
     async def disconnect(request: Request) -> JSONResponse | dict[str, Any]:

@@ -17,12 +17,26 @@ from k2.exchange.market import EmittedTrade
 log = logging.getLogger("k2.exchange.hub")
 
 SendText = Callable[[str], Awaitable[None]]
+SendBytes = Callable[[bytes], Awaitable[None]]
+# A text frame, or a binary one (the feed sends text; binary frames only carry malformed input)
+Frame = str | bytes
 Close = Callable[[int, str], Awaitable[None]]
 # Frames sent in a row before the sender yields to the event loop, so one fast client with a
 # long backlog cannot starve the emitter's schedule or the other clients.
 _YIELD_EVERY = 256
 GOING_AWAY = 1001
 INTERNAL_ERROR = 1011
+
+
+def wrap(symbol: str, data_json: str) -> str:
+    """A combined-stream frame around a payload's JSON text."""
+    return f'{{"stream":"{symbol.lower()}@trade","data":{data_json}}}'
+
+
+def trade_frame(trade: EmittedTrade, combined: bool) -> str:
+    """The frame that carries a trade to a client of the combined or of the raw stream."""
+    raw = trade.payload_json()
+    return wrap(trade.trade.symbol, raw) if combined else raw
 
 
 class Client:
@@ -35,11 +49,13 @@ class Client:
         self.limit = limit
         self.peer = peer
         self._abort = abort
-        self._frames: deque[str] = deque()
+        self._frames: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._close: tuple[int, str] | None = None
         self.aborted = False
         self.sent = 0
+        # symbol -> (first, last) id of the trades queued for this client: what it was sent
+        self.offered: dict[str, tuple[int, int]] = {}
 
     def __repr__(self) -> str:
         return f"Client({self.peer}, {'/'.join(self.symbols)})"
@@ -48,7 +64,7 @@ class Client:
     def backlog(self) -> int:
         return len(self._frames)
 
-    def offer(self, frame: str) -> bool:
+    def offer(self, frame: Frame) -> bool:
         """Queue a frame; False (and nothing queued) when the queue is full."""
         if len(self._frames) >= self.limit:
             return False
@@ -75,8 +91,13 @@ class Client:
             self._close = (INTERNAL_ERROR, "connection dropped")
         self._wake.set()
 
-    async def pump(self, send_text: SendText, close: Close) -> None:
-        """Send queued frames until the client is closed or aborted (the one sender of a client)."""
+    def offered_trade(self, symbol: str, trade_id: int) -> None:
+        first, _ = self.offered.get(symbol, (trade_id, trade_id))
+        self.offered[symbol] = (first, trade_id)
+
+    async def pump(self, send_text: SendText, close: Close, send_bytes: SendBytes | None = None) -> None:
+        """Send queued frames until the client is closed or aborted (the one sender of a client).
+        Binary frames need `send_bytes`."""
         in_a_row = 0
         while True:
             if self._close is not None:
@@ -89,7 +110,13 @@ class Client:
                 await self._wake.wait()
                 in_a_row = 0
                 continue
-            await send_text(self._frames.popleft())
+            frame = self._frames.popleft()
+            if isinstance(frame, bytes):
+                if send_bytes is None:
+                    raise TypeError("a binary frame was queued for a client without a binary sender")
+                await send_bytes(frame)
+            else:
+                await send_text(frame)
             self.sent += 1
             in_a_row += 1
             if in_a_row >= _YIELD_EVERY:
@@ -133,11 +160,12 @@ class Hub:
         if not subscribers:
             return
         raw = trade.payload_json()
-        combined = f'{{"stream":"{trade.trade.symbol.lower()}@trade","data":{raw}}}'
+        combined = wrap(trade.trade.symbol, raw)
         for client in list(subscribers):
-            self.offer(client, combined if client.combined else raw)
+            if self.offer(client, combined if client.combined else raw):
+                client.offered_trade(trade.trade.symbol, trade.id)
 
-    def offer(self, client: Client, frame: str) -> bool:
+    def offer(self, client: Client, frame: Frame) -> bool:
         if client.offer(frame):
             return True
         log.warning("client queue overflow: dropping the connection",

@@ -48,7 +48,7 @@ async def serve(websocket: WebSocket, hub: Hub, spec: str | None, combined: bool
     client = Client(symbols, combined, limit, peer, abort_of(websocket.scope))
     hub.add(client)
     log.info("client connected", extra={"client": peer, "streams": list(symbols), "combined": combined})
-    sender = asyncio.create_task(client.pump(websocket.send_text, websocket.close))
+    sender = asyncio.create_task(client.pump(websocket.send_text, websocket.close, websocket.send_bytes))
     listener = asyncio.create_task(_until_disconnect(websocket))
     try:
         done, _ = await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)

@@ -17,7 +17,15 @@ MAX_MALFORMED_COUNT = 10_000
 MAX_STREAMS = 1024  # Binance's limit of streams on one connection
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
-MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event")
+# Frames that are no valid trade: a client must set each aside (dead-letter it) with a reason.
+# Without a kind, a request cycles through these in this order.
+MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
+                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol")
+# Real trades already sent on the stream, sent again: a client must skip each as a repeat of a
+# trade id it has (duplicate_id: the latest trade again; backwards_id: an earlier one again).
+# Only on request, never in the cycle: they are no malformed frames.
+REPLAY_KINDS = ("duplicate_id", "backwards_id")
+FRAME_KINDS = (*MALFORMED_KINDS, *REPLAY_KINDS)
 DISCONNECT_MODES = ("clean", "abrupt")
 
 
@@ -38,7 +46,8 @@ class EmitRequest:
 @dataclass(frozen=True)
 class MalformedRequest:
     count: int
-    kind: str | None  # None: cycle through every kind
+    kind: str | None  # None: cycle through every malformed kind
+    symbol: str | None = None  # only clients of this symbol, with frames of it; None: each client's first
 
 
 @dataclass(frozen=True)
@@ -106,12 +115,13 @@ def parse_emit(body: object) -> EmitRequest:
 
 
 def parse_malformed(body: object) -> MalformedRequest:
-    fields = _body(body, ("count", "kind"))
+    fields = _body(body, ("count", "kind", "symbol"))
     count = _whole(fields, "count", 1, MAX_MALFORMED_COUNT, default=1)
     kind = fields.get("kind")
-    if kind is not None and kind not in MALFORMED_KINDS:
-        raise InvalidRequest("kind", f"kind must be one of {', '.join(MALFORMED_KINDS)}; got {kind!r}")
-    return MalformedRequest(count, kind)
+    if kind is not None and kind not in FRAME_KINDS:
+        raise InvalidRequest("kind", f"kind must be one of {', '.join(FRAME_KINDS)}; got {kind!r}")
+    symbol = fields.get("symbol")
+    return MalformedRequest(count, kind, None if symbol is None else parse_symbol(symbol))
 
 
 def parse_disconnect(body: object) -> str:

@@ -27,6 +27,11 @@ class Cursor:
             return Verdict.NEXT
         return Verdict.GAP
 
+    def behind(self, symbol: str, trade_id: int) -> bool:
+        """The id is below the last one produced (a trade id that went backwards)."""
+        last = self.last.get(symbol)
+        return last is not None and trade_id < last
+
     def advance(self, symbol: str, trade_id: int) -> None:
         self.last[symbol] = trade_id
 

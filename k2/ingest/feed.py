@@ -18,7 +18,9 @@ from k2.ingest.mapping import MalformedFrame, from_rest, parse_frame, to_trade_v
 from k2.ingest.settings import Settings
 
 log = logging.getLogger("k2.ingest.feed")
-MAX_FRAME = 16 * 2**20  # a huge frame is dead-lettered, not a reason to drop the connection
+# The WebSocket's limit: a frame above it closes the connection (1009), so it sits far above
+# any frame the exchange could mean; a large frame below it is dead-lettered (mapping.MAX_TRADE_FRAME).
+MAX_FRAME = 16 * 2**20
 BACKFILL_PAGE = 1000
 
 
@@ -36,6 +38,9 @@ class Counters:
     produced: int = 0
     backfilled: int = 0
     duplicates: int = 0
+    """Stream trades skipped because their id was produced already (a repeat of a trade)."""
+    went_backwards: int = 0
+    """Of those, the ones whose id was below the last id produced of their symbol."""
     dead_lettered: int = 0
     connects: int = 0
     unfilled_gaps: int = 0
@@ -99,17 +104,22 @@ class Feed:
         symbol, trade_id = payload["s"], payload["t"]
         verdict = self.cursor.judge(symbol, trade_id)
         if verdict is Verdict.DUPLICATE:
-            self.counters.duplicates += 1
+            self._skip_repeat(symbol, trade_id)
             return
         if verdict is Verdict.GAP:
             gap = self.cursor.missing(symbol, trade_id)
             assert gap is not None
             await self.backfill(symbol, gap[0], gap[1])
             if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
-                self.counters.duplicates += 1
+                self._skip_repeat(symbol, trade_id)
                 return
         self._produce(payload, received)
         self.sink.poll(0)
+
+    def _skip_repeat(self, symbol: str, trade_id: int) -> None:
+        self.counters.duplicates += 1
+        if self.cursor.behind(symbol, trade_id):
+            self.counters.went_backwards += 1
 
     def _produce(self, payload: dict[str, Any], received: int) -> None:
         self.sink.send(to_trade_v2(payload, received))

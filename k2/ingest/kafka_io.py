@@ -94,9 +94,7 @@ class TradeProducer:
         self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record, self._ctx()))
 
     def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
-        raw = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
-        body = {"reason": reason, "source": source, "received_at_ms": int(time.time() * 1000),
-                "frame": raw[:65536], "frame_length": len(raw)}
+        body = dead_letter_body(reason, frame, source, int(time.time() * 1000))
         self._produce(self.settings.dlq_topic, None, json.dumps(body).encode())
         self.dead_lettered += 1
 
@@ -106,6 +104,18 @@ class TradeProducer:
     def flush(self, timeout: float) -> int:
         remaining: int = self.producer.flush(timeout)
         return remaining
+
+
+DEAD_LETTER_FRAME_CHARS = 65536
+
+
+def dead_letter_body(reason: str, frame: str | bytes, source: str, received_at_ms: int) -> dict[str, Any]:
+    """A dead letter: why, from where, and the frame (its first 64 Ki characters; a binary frame
+    as text, bytes that are no UTF-8 replaced by U+FFFD, its length in bytes)."""
+    raw = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
+    return {"reason": reason, "source": source, "received_at_ms": received_at_ms,
+            "frame": raw[:DEAD_LETTER_FRAME_CHARS], "frame_length": len(frame),
+            "frame_type": "text" if isinstance(frame, str) else "binary"}
 
 
 def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window: int = 500) -> dict[str, int]:

@@ -14,6 +14,10 @@ _BY_LENGTH = sorted(QUOTE_ASSETS, key=len, reverse=True)
 SCALE = Decimal("0.00000001")
 MAX_DECIMAL = Decimal("9999999999.99999999")  # decimal(18,8)
 REQUIRED = {"e": str, "E": int, "s": str, "t": int, "p": str, "q": str, "T": int, "m": bool}
+# A Binance trade frame is some 200 bytes; anything near this is no trade, whatever it holds.
+# (The WebSocket's own limit, far above, only guards the connection.)
+MAX_TRADE_FRAME = 64 * 2**10
+MAX_LONG = 2**63 - 1  # Avro long: trade ids, and times in microseconds
 
 
 class MalformedFrame(ValueError):
@@ -27,23 +31,83 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     raise MalformedFrame(f"symbol {symbol!r} has no known quote asset")
 
 
-def parse_frame(text: str | bytes) -> dict[str, Any]:
-    """The trade payload of a combined-stream frame or of a raw-stream frame."""
+class _NotFinite(ValueError):
+    pass
+
+
+def frame_size(frame: str | bytes, limit: int) -> int:
+    """The frame's size in bytes, exactly up to `limit` (above it: some size over the limit)."""
+    if isinstance(frame, bytes) or len(frame) > limit or len(frame) * 4 <= limit:
+        return len(frame)  # text: at least one byte per character, at most four
+    return len(frame.encode("utf-8", errors="surrogatepass"))
+
+
+def _cut_short(exc: json.JSONDecodeError) -> bool:
+    """The JSON was fine as far as it went, and then the text ended."""
+    return exc.msg.startswith("Unterminated string") or exc.pos >= len(exc.doc.rstrip())
+
+
+def parse_frame(frame: str | bytes, max_bytes: int = MAX_TRADE_FRAME) -> dict[str, Any]:
+    """The trade payload of a combined-stream frame or of a raw-stream frame (text, or a binary
+    frame that holds UTF-8 text)."""
+    size = frame_size(frame, max_bytes)
+    if size > max_bytes:
+        raise MalformedFrame(f"frame of {size} bytes is larger than {max_bytes} bytes, the most a trade frame "
+                             f"may have")
+    if isinstance(frame, bytes):
+        try:
+            text = frame.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedFrame(f"not valid UTF-8: byte {frame[exc.start]:#04x} at position {exc.start} "
+                                 f"({exc.reason})") from None
+    else:
+        text = frame
+    if not text.strip():
+        raise MalformedFrame("empty frame")
     try:
-        frame = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+        parsed = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except _NotFinite as exc:
         raise MalformedFrame(f"not JSON: {exc}") from None
-    if not isinstance(frame, dict):
-        raise MalformedFrame(f"frame is a JSON {type(frame).__name__}, not an object")
-    if "stream" in frame and "data" in frame:
-        frame = frame["data"]
-        if not isinstance(frame, dict):
+    except json.JSONDecodeError as exc:
+        if _cut_short(exc):
+            raise MalformedFrame(f"truncated JSON: the text ends after {len(text)} characters, inside the JSON "
+                                 f"({exc.msg})") from None
+        raise MalformedFrame(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedFrame("not JSON this ingest reads: nested too deeply") from None
+    if not isinstance(parsed, dict):
+        raise MalformedFrame(f"frame is a JSON {type(parsed).__name__}, not an object")
+    if "stream" in parsed and "data" in parsed:
+        data = parsed["data"]
+        if not isinstance(data, dict):
             raise MalformedFrame("combined-stream frame whose data is not an object")
-    return frame
+        return data
+    return parsed
+
+
+def _json_type(value: object) -> str:
+    """What a parsed JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, Decimal | float):
+        return "a number with a fraction"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    return " " + (str(value) if isinstance(value, Decimal) else json.dumps(value))[:40]
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
+    raise _NotFinite(f"bare {name} is no JSON number, and not finite")
 
 
 def _decimal(name: str, raw: str) -> Decimal:
@@ -64,18 +128,27 @@ def _decimal(name: str, raw: str) -> Decimal:
 
 
 def validate(payload: dict[str, Any], symbols: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The payload, checked: right keys and types, a trade event, positive exact decimals."""
+    """The payload, checked: a trade event, right keys and types, ids and times a long holds, a
+    subscribed symbol, positive exact decimals."""
+    event = payload.get("e")
+    if isinstance(event, str) and event != "trade":  # another event need not have a trade's keys
+        raise MalformedFrame(f"event type {event[:40]!r} is not 'trade'")
     for key, kind in REQUIRED.items():
         if key not in payload:
             raise MalformedFrame(f"missing key {key!r}")
         value = payload[key]
         # bool is an int in Python: an id of True must not pass as 1
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise MalformedFrame(f"key {key!r} is {type(value).__name__}, expected {kind.__name__}")
+            raise MalformedFrame(f"key {key!r} is {_json_type(value)}{_shown(value)}, expected {_json_type(kind())}")
     if payload["e"] != "trade":
         raise MalformedFrame(f"event type {payload['e']!r} is not 'trade'")
     if payload["t"] < 0:
         raise MalformedFrame(f"trade id {payload['t']} is negative")
+    if payload["t"] > MAX_LONG:
+        raise MalformedFrame(f"trade id {payload['t']} is out of range (above {MAX_LONG})")
+    for key in ("E", "T"):
+        if not 0 <= payload[key] <= MAX_LONG // 1000:
+            raise MalformedFrame(f"time {key}={payload[key]} is out of range of milliseconds since 1970")
     if symbols is not None and payload["s"] not in symbols:
         raise MalformedFrame(f"symbol {payload['s']!r} is not subscribed")
     _decimal("p", payload["p"])

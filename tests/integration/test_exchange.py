@@ -96,9 +96,9 @@ class Exchange:
         return answer
 
 
-def connect(url: str, max_queue: int | None = 16) -> ClientConnection:
+def connect(url: str, max_queue: int | None = 16, max_size: int | None = 2**20) -> ClientConnection:
     """A WebSocket client straight to the local process (never through a proxy from the environment)."""
-    return ws_connect(url, open_timeout=10, proxy=None, max_queue=max_queue)
+    return ws_connect(url, open_timeout=10, proxy=None, max_queue=max_queue, max_size=max_size)
 
 
 def free_port() -> int:
@@ -279,34 +279,83 @@ def test_rest_backfill_returns_exactly_the_emitted_trades_from_an_id(exchange: E
 
 # --- faults -------------------------------------------------------------------------------
 
+def receive_frames(ws: ClientConnection, n: int, within: float = 15) -> list[str | bytes]:
+    """The next `n` frames as they came: text as str, binary as bytes."""
+    frames: list[str | bytes] = []
+    deadline = time.monotonic() + within
+    while len(frames) < n:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"received {len(frames)} of {n} frames within {within} s")
+        with contextlib.suppress(TimeoutError):
+            frames.append(ws.recv(timeout=remaining))
+    return frames
+
+
+MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
+                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol")
+
+
 def test_malformed_frames_arrive_and_are_not_trades(exchange: Exchange) -> None:
     before = exchange.emitted("XRPUSDT")
-    with connect(combined_url(exchange, "XRPUSDT")) as ws:
+    with connect(combined_url(exchange, "XRPUSDT"), max_size=8 * 2**20) as ws:
         exchange.wait_clients(1)
-        assert exchange.post("/control/malformed", {"count": 12}) == {"sent": 12, "clients": 1}
-        assert exchange.post("/control/malformed", {"count": 3, "kind": "bad_price"}) == {"sent": 3, "clients": 1}
-        frames = receive(ws, 15)
+        cycle = exchange.post("/control/malformed", {"count": 12})
+        assert cycle == {"sent": 12, "clients": 1, "kinds": dict.fromkeys(MALFORMED_KINDS, 1)}
+        assert exchange.post("/control/malformed", {"count": 3, "kind": "bad_price"}) == \
+            {"sent": 3, "clients": 1, "kinds": {"bad_price": 3}}
+        frames = receive_frames(ws, 15)
         marker = exchange.emit("XRPUSDT", 1, 1000)
         after = json.loads(receive(ws, 1)[0])
 
-    def valid(text: str) -> bool:
+    def valid(frame: str | bytes) -> bool:
         try:
-            return is_trade(json.loads(text)["data"])
+            data = json.loads(frame)["data"]
+            return isinstance(frame, str) and len(frame) < 2**16 and data["s"] == "XRPUSDT" and is_trade(data)
         except (ValueError, KeyError, TypeError):
             return False
 
     assert sum(not valid(f) for f in frames) == 15
+    # every kind in turn, each tagged with its kind in its first bytes
+    heads = [(f[:80].decode(errors="replace") if isinstance(f, bytes) else f[:80]) for f in frames]
+    assert [k for h in heads for k in MALFORMED_KINDS if f"malformed:{k}" in h] == \
+        [*MALFORMED_KINDS, "bad_price", "bad_price", "bad_price"]
+    binary = [f for f in frames if isinstance(f, bytes)]
+    assert len(binary) == 1 and b"malformed:invalid_utf8" in binary[0]  # the one frame a text frame cannot carry
+    assert sorted(len(f) for f in frames)[-1] == 4 * 2**20  # the oversized one, 4 MiB
     unparsable = 0
-    for text in frames:
+    for frame in frames:
         try:
-            assert json.loads(text)["stream"] == "xrpusdt@trade"  # wrapped like any frame
+            stream = json.loads(frame)["stream"]
+            assert stream in ("xrpusdt@trade", "dogeusdt@trade")  # wrapped like any frame
         except ValueError:
             unparsable += 1
-    assert unparsable == 4  # 2 of every 6 kinds are not JSON at all (not_json, truncated)
+    assert unparsable == 3  # not JSON at all: not_json, truncated, and the bytes that are no UTF-8
     assert after["data"]["t"] == marker["first_id"] and is_trade(after["data"])
     assert exchange.emitted("XRPUSDT") == [*before, after["data"]]  # only the real trade was recorded
     rest = exchange.http.get("/api/v3/historicalTrades", params={"symbol": "XRPUSDT", "fromId": 0}).json()
     assert [i["id"] for i in rest] == [marker["first_id"]]
+
+
+def test_replays_resend_trades_the_client_was_sent_and_record_nothing(exchange: Exchange) -> None:
+    with connect(combined_url(exchange, "NEARUSDT", "ATOMUSDT")) as ws:
+        exchange.wait_clients(1)
+        # nothing sent yet: nothing to replay
+        assert exchange.post("/control/malformed", {"count": 2, "kind": "duplicate_id"})["sent"] == 0
+        receipt = exchange.emit("ATOMUSDT", 5, 1000)
+        sent = [json.loads(f) for f in receive(ws, 5)]
+        dup = exchange.post("/control/malformed", {"count": 2, "kind": "duplicate_id", "symbol": "ATOMUSDT"})
+        back = exchange.post("/control/malformed", {"count": 3, "kind": "backwards_id"})
+        assert (dup["kinds"], back["kinds"]) == ({"duplicate_id": 2}, {"backwards_id": 3})
+        replays = [json.loads(f) for f in receive(ws, 5)]
+        # a symbol this client does not follow: no client gets anything
+        assert exchange.post("/control/malformed", {"count": 1, "kind": "not_json", "symbol": "FILUSDT"}) == \
+            {"sent": 0, "clients": 0, "kinds": {}}
+    ids = [f["data"]["t"] for f in replays]
+    last = receipt["last_id"]
+    assert ids == [last, last, last - 1, last - 2, last - 3]
+    assert replays[0] == sent[-1] and replays[2] == sent[-2]  # the very frames, byte for byte the same trade
+    assert len(exchange.emitted("ATOMUSDT")) == 5  # replays are no new trades
 
 
 @pytest.mark.parametrize("mode", ["clean", "abrupt"])

@@ -8,6 +8,7 @@ trades and checks every trade emitted so far, so any loss or duplicate anywhere 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,21 +120,36 @@ def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
     assert assert_exactly_once_everywhere(exchange, clients, api) == before + 3000
 
 
-def test_malformed_frames_are_dead_lettered_and_the_flow_continues(
+def ingest_status(clients: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(clients["ingest"]["status_url"], timeout=5).raise_for_status().json()
+    return body
+
+
+def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continues(
         exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
     dead_before = len(kafka.dead_letters(clients, DLQ))
+    status_before = ingest_status(clients)
     before = len(pipeline.emitted(exchange, SYMBOLS))
     first = exchange.emit("ETHUSDT", 200, rate=400)
-    sent = exchange.malformed(12)
-    assert sent["clients"] >= 1 and sent["sent"] >= 12
+    all_emitted(exchange, [first])
+    sent = exchange.malformed(12)  # every malformed kind once, a 4 MiB frame and bytes that are no UTF-8 included
+    assert sent["clients"] >= 1 and sent["sent"] >= 12 and len(sent["kinds"]) == 12
+    replays = [exchange.malformed(2, kind=kind, symbol="ETHUSDT") for kind in ("duplicate_id", "backwards_id")]
+    assert [r["sent"] for r in replays] == [2, 2]
     second = exchange.emit("ETHUSDT", 200, rate=400)
-    all_emitted(exchange, [first, second])
+    all_emitted(exchange, [second])
     eventually(lambda: len(kafka.dead_letters(clients, DLQ)) - dead_before >= sent["sent"], within=30,
                describe=f"{sent['sent']} malformed frames dead-lettered")
     letters = kafka.dead_letters(clients, DLQ)[dead_before:]
     assert len(letters) == sent["sent"]
     assert all(letter["reason"] and letter["source"] == "ws" for letter in letters)
+    tags = [re.search(r"malformed:([a-z0-9_]+)", letter["frame"][:200]) for letter in letters]
+    assert sorted(t.group(1) for t in tags if t) == sorted(sent["kinds"])  # each kind once, by its tag
     assert assert_exactly_once_everywhere(exchange, clients, api) == before + 400
+    status = ingest_status(clients)
+    assert status["duplicates"] - status_before["duplicates"] == 4
+    assert status["went_backwards"] - status_before["went_backwards"] == 2
+    assert status["connects"] == status_before["connects"]  # the connection was never dropped
 
 
 def test_an_object_store_outage_delays_commits_but_loses_nothing(

@@ -1,4 +1,4 @@
-from harness.checks import exactly_once, fields_equal
+from harness.checks import exactly_once, fields_equal, only_expected
 
 
 def test_exactly_once_holds_when_every_key_is_seen_once() -> None:
@@ -38,3 +38,16 @@ def test_fields_equal_names_the_field_and_both_values() -> None:
 def test_a_mapping_of_expected_trades_counts_its_keys() -> None:
     v = exactly_once("committed", {"a": {"price": "1"}, "b": {"price": "2"}}, ["a", "b"])
     assert v.valid and v.counts["expected"] == 2
+
+
+def test_only_expected_names_what_else_was_seen_and_ignores_repeats_and_gaps() -> None:
+    v = only_expected("the message log", ["a", "b", "c"], ["a", "a", "x", "y", "x"])
+    assert not v.valid and v.unexpected == ["x", "y"]
+    assert v.counts == {"expected": 3, "the message log": 5, "others": 3}
+    assert only_expected("the message log", ["a", "b"], ["b"]).valid  # loss is exactly-once's business
+
+
+def test_only_expected_on_nothing_is_no_pass() -> None:
+    assert not only_expected("log", [], []).valid
+    assert not only_expected("log", ["a"], []).valid
+    assert not only_expected("log", [], ["a"]).valid

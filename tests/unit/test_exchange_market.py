@@ -10,16 +10,18 @@ import re
 import zlib
 from decimal import Context, Decimal, Inexact
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from k2.exchange.hub import Client, Hub
-from k2.exchange.malformed import kind_of, malformed_frame
+from k2.exchange.hub import Client, Hub, trade_frame
+from k2.exchange.malformed import OVERSIZED_BYTES, kind_of, malformed_frame, replay_frame, tag, unknown_symbol
 from k2.exchange.market import EmittedTrade, SymbolMarket, Trade, first_trade_id, format_decimal, quote_qty
 from k2.exchange.settings import ExchangeSettings
 from k2.exchange.tradelog import TradeLog
 from k2.exchange.validation import (
     MALFORMED_KINDS,
+    REPLAY_KINDS,
     InvalidRequest,
     parse_disconnect,
     parse_emit,
@@ -233,8 +235,13 @@ def test_bad_history_parameters_are_named(params: dict[str, str], field: str, wo
 def test_malformed_and_disconnect_requests() -> None:
     assert parse_malformed({"count": 3, "kind": "bad_price"}).kind == "bad_price"
     assert parse_malformed({"count": 3}).kind is None
-    with pytest.raises(InvalidRequest, match="kind must be one of not_json"):
+    assert parse_malformed({"count": 1, "kind": "backwards_id", "symbol": "BNBUSDT"}).symbol == "BNBUSDT"
+    assert parse_malformed({"count": 1}).symbol is None
+    with pytest.raises(InvalidRequest, match=r"kind must be one of not_json.*, duplicate_id, backwards_id; got"):
         parse_malformed({"count": 3, "kind": "weird"})
+    with pytest.raises(InvalidRequest, match="symbol must be 5 to 20 upper-case") as caught:
+        parse_malformed({"count": 3, "symbol": "bnb"})
+    assert caught.value.field == "symbol"
     with pytest.raises(InvalidRequest, match="count must be a whole number from 1 to 10000"):
         parse_malformed({"count": 0})
     assert parse_disconnect({"mode": "abrupt"}) == "abrupt"
@@ -245,14 +252,22 @@ def test_malformed_and_disconnect_requests() -> None:
 
 # --- malformed frames ---------------------------------------------------------------------
 
-def is_valid_trade(text: str, combined: bool) -> bool:
+def is_valid_trade(frame: str | bytes, combined: bool, symbol: str = "BTCUSDT") -> bool:
+    """A trade of `symbol` a strict client would accept: text, UTF-8, small, every key of the right
+    type, positive finite prices and quantities of at most 8 decimals."""
     try:
-        frame = json.loads(text)
-        data = frame["data"] if combined else frame
+        if not isinstance(frame, str) or len(frame) > 64 * 2**10:
+            return False
+        parsed = json.loads(frame, parse_constant=lambda name: float(name))
+        data = parsed["data"] if combined else parsed
+        if not isinstance(data["p"], str) or not isinstance(data["q"], str):
+            return False
         price, qty = Decimal(data["p"]), Decimal(data["q"])
-        return (data["e"] == "trade" and isinstance(data["t"], int) and isinstance(data["T"], int)
-                and isinstance(data["m"], bool) and price.is_finite() and 0 < price < 10**10
-                and price == price.quantize(Decimal("1E-8")) and qty > 0)
+        return (data["e"] == "trade" and data["s"] == symbol and isinstance(data["t"], int)
+                and isinstance(data["T"], int) and isinstance(data["E"], int) and isinstance(data["m"], bool)
+                and not isinstance(data["t"], bool)
+                and price.is_finite() and 0 < price < 10**10 and price == price.quantize(Decimal("1E-8"))
+                and qty.is_finite() and 0 < qty < 10**10 and qty == qty.quantize(Decimal("1E-8")))
     except (ValueError, KeyError, TypeError, ArithmeticError):
         return False
 
@@ -261,13 +276,16 @@ def is_valid_trade(text: str, combined: bool) -> bool:
 def test_no_malformed_frame_is_a_valid_trade(combined: bool) -> None:
     for kind in MALFORMED_KINDS:
         for n in range(14):
-            text = malformed_frame(kind, n, "BTCUSDT", combined, 1000)
-            assert not is_valid_trade(text, combined), (kind, n, text)
-            assert text == malformed_frame(kind, n, "BTCUSDT", combined, 1000)  # deterministic
+            frame = malformed_frame(kind, n, "BTCUSDT", combined, 1000, ("BTCUSDT", "ETHUSDT"))
+            assert not is_valid_trade(frame, combined), (kind, n, frame[:300])
+            assert frame == malformed_frame(kind, n, "BTCUSDT", combined, 1000, ("BTCUSDT", "ETHUSDT"))
+    # and the check above does tell a valid trade
+    assert is_valid_trade(trade_frame(emitted("BTCUSDT", 1), combined), combined)
 
 
 def test_malformed_json_kinds_are_wrapped_on_the_combined_stream() -> None:
-    for kind in ("missing_keys", "wrong_types", "bad_price", "unknown_event"):
+    for kind in ("missing_keys", "wrong_types", "bad_price", "unknown_event", "not_positive", "too_many_decimals",
+                 "oversized"):
         frame = json.loads(malformed_frame(kind, 0, "ETHUSDT", True, 1000))
         assert frame["stream"] == "ethusdt@trade" and isinstance(frame["data"], dict), kind
         assert "stream" not in json.loads(malformed_frame(kind, 0, "ETHUSDT", False, 1000))
@@ -276,8 +294,71 @@ def test_malformed_json_kinds_are_wrapped_on_the_combined_stream() -> None:
             json.loads(malformed_frame(kind, 0, "ETHUSDT", True, 1000))
 
 
-def test_without_a_kind_every_kind_comes_in_turn() -> None:
-    assert [kind_of(n, None) for n in range(7)] == [*MALFORMED_KINDS, MALFORMED_KINDS[0]]
+def test_every_malformed_frame_names_its_kind_in_its_first_bytes() -> None:
+    for kind in MALFORMED_KINDS:
+        for combined in (True, False):
+            frame = malformed_frame(kind, 3, "ETHUSDT", combined, 1000)
+            head = frame[:64].decode() if isinstance(frame, bytes) else frame[:64]
+            assert tag(kind) in head, (kind, head)
+
+
+def test_a_frame_of_4_mib_is_one_string_however_many_are_asked_for() -> None:
+    frames = [malformed_frame("oversized", n, "BNBUSDT", True, 1000) for n in range(3)]
+    assert all(len(f) == OVERSIZED_BYTES for f in frames)
+    assert frames[0] is frames[1] is frames[2]  # queued many times, held once
+    data = json.loads(frames[0])["data"]
+    assert (data["e"], data["s"], data["t"], set(data["padding"])) == ("trade", "BNBUSDT", 0, {"0"})
+
+
+def test_invalid_utf8_is_a_binary_frame_whose_json_only_breaks_in_the_symbol() -> None:
+    for n in range(5):
+        frame = malformed_frame("invalid_utf8", n, "BTCUSDT", True, 1000)
+        assert isinstance(frame, bytes)
+        with pytest.raises(UnicodeDecodeError):
+            frame.decode("utf-8")
+        # with the bad bytes gone, it is a trade frame
+        text = frame.decode("utf-8", errors="ignore")
+        assert json.loads(text)["data"]["s"].startswith("BTC")
+
+
+@pytest.mark.parametrize(("kind", "key", "words"), [
+    ("not_positive", None, lambda v: Decimal(v) <= 0),
+    ("too_many_decimals", None, lambda v: Decimal(v) != Decimal(v).quantize(Decimal("1E-8"))),
+    ("not_finite", None, lambda v: not Decimal(str(v)).is_finite()),
+])
+def test_bad_numbers_take_turns_between_price_and_quantity(kind: str, key: None, words: Any) -> None:
+    seen = set()
+    for n in range(5):
+        data = json.loads(malformed_frame(kind, n, "BTCUSDT", False, 1000), parse_constant=float)
+        bad = [k for k in ("p", "q") if data[k] != "1.00000000"]
+        assert len(bad) == 1 and words(data[bad[0]]), (kind, n, data)
+        seen.add(bad[0])
+    assert seen == {"p", "q"}
+
+
+def test_an_unknown_symbol_is_one_the_client_did_not_subscribe_to() -> None:
+    data = json.loads(malformed_frame("unknown_symbol", 0, "BTCUSDT", True, 1000, ("BTCUSDT", "DOGEUSDT")))
+    assert data["stream"] == "shibusdt@trade" and data["data"]["s"] == "SHIBUSDT"
+    assert unknown_symbol(("BTCUSDT",)) == "DOGEUSDT"
+
+
+def test_replays_are_the_very_frames_of_trades_already_sent() -> None:
+    sent = [emitted("BNBUSDT", i) for i in (7, 8, 9, 10)]
+    for combined in (True, False):
+        assert [replay_frame("duplicate_id", n, sent, combined) for n in range(2)] == \
+            [trade_frame(sent[-1], combined)] * 2
+        assert [replay_frame("backwards_id", n, sent, combined) for n in range(4)] == \
+            [trade_frame(sent[i], combined) for i in (2, 1, 0, 2)]
+    assert replay_frame("duplicate_id", 0, [], True) is None
+    assert replay_frame("backwards_id", 0, sent[:1], True) is None  # nothing before the latest
+    with pytest.raises(ValueError, match="unknown replay kind"):
+        replay_frame("not_json", 0, sent, True)
+    assert set(REPLAY_KINDS).isdisjoint(MALFORMED_KINDS)
+
+
+def test_without_a_kind_every_malformed_kind_comes_in_turn_and_no_replay() -> None:
+    every = len(MALFORMED_KINDS)
+    assert [kind_of(n, None) for n in range(every + 1)] == [*MALFORMED_KINDS, MALFORMED_KINDS[0]]
     assert {kind_of(n, "truncated") for n in range(7)} == {"truncated"}
 
 
@@ -331,11 +412,11 @@ def test_frames_reach_only_subscribers_in_their_form() -> None:
 
 async def drain(client: Client) -> list[str]:
     """Everything queued for a client (at least one frame), through its real sender; the last
-    send asks for a clean close, so the sender ends by itself."""
-    sent: list[str] = []
+    send asks for a clean close, so the sender ends by itself. Binary frames come as bytes."""
+    sent: list[Any] = []
     closed: list[int] = []
 
-    async def send(frame: str) -> None:
+    async def send(frame: str | bytes) -> None:
         sent.append(frame)
         if client.backlog == 0:
             client.close(1001, "done")
@@ -343,9 +424,52 @@ async def drain(client: Client) -> list[str]:
     async def close(code: int, reason: str) -> None:
         closed.append(code)
 
-    await asyncio.wait_for(client.pump(send, close), timeout=5)
+    await asyncio.wait_for(client.pump(send, close, send), timeout=5)
     assert closed == [1001]
     return sent
+
+
+def test_binary_frames_go_out_as_binary_in_their_place_in_the_queue() -> None:
+    async def scenario() -> list[Any]:
+        hub = Hub()
+        client = Client(("BTCUSDT",), True, 100, "a", None)
+        hub.add(client)
+        hub.publish(emitted("BTCUSDT", 1))
+        hub.offer(client, b"\xff not text")
+        hub.publish(emitted("BTCUSDT", 2))
+        return await drain(client)
+
+    frames = asyncio.run(scenario())
+    assert [type(f) for f in frames] == [str, bytes, str] and frames[1] == b"\xff not text"
+
+
+def test_a_binary_frame_without_a_binary_sender_is_an_error_not_a_silent_text() -> None:
+    client = Client(("BTCUSDT",), True, 100, "a", None)
+    client.offer(b"\xff")
+
+    async def text(frame: str) -> None:
+        raise AssertionError("sent as text")
+
+    async def close(code: int, reason: str) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="binary frame"):
+        asyncio.run(client.pump(text, close))
+
+
+def test_the_hub_remembers_which_trades_each_client_was_sent() -> None:
+    hub = Hub()
+    both = Client(("BTCUSDT", "ETHUSDT"), True, 100, "a", None)
+    late = Client(("BTCUSDT",), False, 100, "b", None)
+    hub.add(both)
+    for i in (5, 6):
+        hub.publish(emitted("BTCUSDT", i))
+    hub.add(late)
+    for i in (7, 8):
+        hub.publish(emitted("BTCUSDT", i))
+    hub.publish(emitted("ETHUSDT", 40))
+    assert both.offered == {"BTCUSDT": (5, 8), "ETHUSDT": (40, 40)}
+    assert late.offered == {"BTCUSDT": (7, 8)}
 
 
 def test_a_client_whose_queue_overflows_is_dropped_and_the_others_keep_receiving() -> None:

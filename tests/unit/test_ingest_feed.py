@@ -1,0 +1,139 @@
+"""The ingest feed's handling of a stream that mixes real trades with every hostile frame the
+exchange simulator can send (its pure frame makers, fed straight into Feed.handle; no network):
+each malformed frame is dead-lettered with a reason naming its problem, each replay is skipped
+and counted, and every real trade is produced exactly once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from harness import hostile
+from harness.targets import Target
+from k2.exchange.hub import trade_frame
+from k2.exchange.malformed import malformed_frame, replay_frame
+from k2.exchange.market import EmittedTrade, SymbolMarket
+from k2.exchange.validation import MALFORMED_KINDS, REPLAY_KINDS
+from k2.ingest.cursor import Cursor
+from k2.ingest.feed import Feed
+from k2.ingest.kafka_io import dead_letter_body
+from k2.ingest.settings import Settings
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+# what each kind's dead letter must say
+REASONS = {
+    "not_json": r"^not JSON",
+    "truncated": r"^truncated JSON",
+    "invalid_utf8": r"^not valid UTF-8: byte 0x",
+    "oversized": r"^frame of 4194304 bytes is larger than",
+    "missing_keys": r"^missing key",
+    "wrong_types": r"^key '.' is .*, expected",
+    "bad_price": r"^p=.*(not a decimal|does not fit)",
+    "not_positive": r"^[pq]=.* is not positive",
+    "too_many_decimals": r"^[pq]=.* has more than 8 decimal places",
+    "not_finite": r"not finite",
+    "unknown_event": r"^event type '\w+' is not 'trade'",
+    "unknown_symbol": r"^symbol '\w+' is not subscribed",
+}
+
+
+class FakeSink:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.letters: list[dict[str, Any]] = []
+
+    def send(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
+        self.letters.append(json.loads(json.dumps(dead_letter_body(reason, frame, source, 0))))
+
+    def poll(self, timeout: float = 0.0) -> None:
+        pass
+
+
+def settings() -> Settings:
+    return Settings(ws_url="ws://x", rest_url="http://x", symbols=SYMBOLS, bootstrap="x", registry_url="http://x",
+                    topic="t", dlq_topic="t.dlq", partitions=1, host="127.0.0.1", port=1, reconnect_max_s=1)
+
+
+def feed(cursor: Cursor | None = None) -> tuple[Feed, FakeSink]:
+    sink = FakeSink()
+    # no gap ever opens here, so the REST client is never used
+    return Feed(settings(), sink, cursor or Cursor(), rest=None), sink  # type: ignore[arg-type]
+
+
+def trades(symbol: str, n: int) -> list[EmittedTrade]:
+    return [EmittedTrade(t, 1_700_000_000_000 + i) for i, t in enumerate(SymbolMarket(7, symbol).take(n))]
+
+
+def kind_of_letter(letter: dict[str, Any]) -> str:
+    found = re.search(r"malformed:([a-z0-9_]+)", letter["frame"])
+    assert found, letter
+    return found.group(1)
+
+
+@pytest.mark.parametrize("combined", [True, False])
+def test_every_hostile_kind_between_trades_is_set_aside_or_skipped_and_every_trade_produced_once(
+        combined: bool) -> None:
+    ingest, sink = feed()
+    real = trades("BNBUSDT", 60)
+    sent: Counter[str] = Counter()
+    kinds = (*MALFORMED_KINDS, *REPLAY_KINDS)
+
+    async def stream() -> None:
+        for i, trade in enumerate(real):
+            await ingest.handle(trade_frame(trade, combined))
+            if i < 3 or i % 4:
+                continue
+            kind = kinds[(i // 4) % len(kinds)]
+            for n in range(3):
+                frame = (replay_frame(kind, n, real[: i + 1], combined) if kind in REPLAY_KINDS
+                         else malformed_frame(kind, n, "BNBUSDT", combined, 1000, SYMBOLS))
+                assert frame is not None
+                await ingest.handle(frame)
+                sent[kind] += 1
+
+    asyncio.run(stream())
+    assert set(sent) == set(kinds)  # every kind was sent
+    produced = [r["source_sequence"] for r in sink.records]
+    assert produced == [t.id for t in real]  # every real trade once, in order, nothing else
+    letters = Counter(kind_of_letter(x) for x in sink.letters)
+    assert letters == Counter({k: n for k, n in sent.items() if k in MALFORMED_KINDS})
+    suite = hostile.reason_patterns(Target.load())  # what the acceptance suite will hold the reasons to
+    for letter in sink.letters:
+        assert re.search(REASONS[kind_of_letter(letter)], letter["reason"]), letter["reason"]
+        assert suite[kind_of_letter(letter)].search(letter["reason"]), letter["reason"]
+        assert hostile.kind_of_letter(letter) == kind_of_letter(letter)
+        assert letter["source"] == "ws"
+    counters = ingest.counters
+    assert counters.duplicates == sent["duplicate_id"] + sent["backwards_id"]
+    assert counters.went_backwards == sent["backwards_id"]
+    assert counters.dead_lettered == len(sink.letters) == sum(sent[k] for k in MALFORMED_KINDS)
+    assert counters.produced == len(real) and counters.frames == len(real) + sum(sent.values())
+
+
+def test_a_replayed_trade_is_skipped_even_when_it_is_the_first_frame_after_a_restart() -> None:
+    real = trades("BTCUSDT", 5)
+    ingest, sink = feed(Cursor({"BTCUSDT": real[-1].id}))  # resumed from Kafka: the last id produced
+    asyncio.run(ingest.handle(trade_frame(real[2], True)))
+    asyncio.run(ingest.handle(trade_frame(real[-1], True)))
+    assert sink.records == [] and sink.letters == []
+    assert (ingest.counters.duplicates, ingest.counters.went_backwards) == (2, 1)
+
+
+def test_a_frame_nobody_foresaw_is_dead_lettered_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest, sink = feed()
+
+    def boom(*_: object) -> dict[str, Any]:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr("k2.ingest.feed.validate", boom)
+    asyncio.run(ingest.handle('{"e":"trade"}'))
+    assert [x["reason"] for x in sink.letters] == ["unexpected KeyError: 'surprise'"]
+    assert ingest.counters.dead_lettered == 1
