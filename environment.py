@@ -28,4 +28,6 @@ def after_feature(context: Context, feature: Feature) -> None:
 
 
 def after_all(context: Context) -> None:
-    context.suite.close()
+    suite = getattr(context, "suite", None)  # absent when before_all stopped on bad configuration
+    if suite is not None:
+        suite.close()
