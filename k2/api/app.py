@@ -7,6 +7,7 @@ for both (`store=`, `health=`) and exercise everything else for real.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Query, Security
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
+from pydantic import BeforeValidator
 
 from k2.api import context, errors, manifests
 from k2.api.cache import SnapshotCache
@@ -69,6 +71,21 @@ def _auth(expected: str) -> Any:
             raise ApiError(403, "FORBIDDEN", f"invalid {API_KEY_HEADER}")
 
     return require_api_key
+
+
+# An ISO-8601 time starts with its calendar date. pydantic would also read a bare number as Unix
+# time ("0.5", "1709251200", even milliseconds "1709251200000"), so a client sending epoch values
+# would silently get another window than it meant; the contract and the document say ISO-8601.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_8601(value: object) -> object:
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("expected an ISO-8601 time such as 2024-03-01T09:30:00Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 def _meta() -> Meta:
@@ -154,8 +171,8 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     def get_trades(
         symbol: Annotated[str | None, Query(min_length=1, max_length=64, description="e.g. BTCUSDT")] = None,
         exchange: Annotated[str | None, Query(min_length=1, max_length=64, description="e.g. BINANCE")] = None,
-        start_time: Annotated[datetime | None, Query(description="ISO-8601, inclusive; no offset means UTC")] = None,
-        end_time: Annotated[datetime | None, Query(description="ISO-8601, inclusive; no offset means UTC")] = None,
+        start_time: Annotated[IsoTime | None, Query(description="ISO-8601, inclusive; no offset means UTC")] = None,
+        end_time: Annotated[IsoTime | None, Query(description="ISO-8601, inclusive; no offset means UTC")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> TradesResponse:

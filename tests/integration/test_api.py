@@ -2,69 +2,30 @@
 object store (SeaweedFS): exact values, filters, order, pagination, auth, and health while the
 object store and the catalog database go away and come back.
 
-The stack is this module's own (.stack-api-it, ports shifted by 300), so nobody else's is
-touched. Tests run in file order: the table does not exist for the first one, the last ones
-stop and restart services.
+The stack (.stack-api-it, ports shifted by 300) is shared with test_api_fuzz.py through the
+fixtures `api_stack`, `api` and `table` of conftest.py (tests/integration/api_service.py), and
+nobody else's is touched. Tests run in file order: the table does not exist for the first one,
+the last ones stop and restart services.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pyarrow as pa
 import pytest
 
 from harness.probes.openapi import DEFAULT_REQUESTS, check_routes
 from harness.stack.local import LocalDriver
 from harness.waiting import eventually
-from k2.catalog import ensure_table
-from k2.schemas.table import ARROW_SCHEMA, IDENTIFIER
-from tests.integration.stacks import own_stack
+from k2.schemas.table import ARROW_SCHEMA
+from tests.integration.api_service import ALL, AUTH, COMMITS, KEY, SYMBOLS, Api, trade
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-STACK_ENV = {"K2_STACK_DIR": str(REPO / ".stack-api-it"), "K2_STACK_PORT_OFFSET": "300"}
-KEY = "it-api-key-5f0c"
-AUTH = {"X-API-Key": KEY}
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
-DAY0 = datetime(2024, 3, 1)
-ROWS_PER_COMMIT = 1000
-COMMITS = 3
-# prices that break floats or naive formatting, placed on known trades
-SPECIAL_PRICES = {0: "0.00000001", 1: "12345678.87654321", 2: "9999999999.99999999", 5: "42000.10000000"}
-
-
-# ------------------------------------------------------------------ the data, built independently of k2.api
-def trade(i: int) -> dict[str, Any]:
-    """Trade i: symbols round-robin, one every 77.123456 s from DAY0 (so the rows span 3 days)."""
-    ts = DAY0 + timedelta(microseconds=77_123_456 * i)
-    price = SPECIAL_PRICES.get(i, f"{20000 + i}.{i % 100000000:08d}")
-    maker = "true" if i % 2 else "false"
-    return {
-        "message_id": f"00000000-0000-4000-8000-{i:012d}", "trade_id": f"BINANCE-{1000000 + i}",
-        "symbol": SYMBOLS[i % 3], "exchange": "BINANCE", "asset_class": "crypto", "timestamp": ts,
-        "price": Decimal(price), "quantity": Decimal(f"0.{i:08d}") if i else Decimal("12345678.87654321"),
-        "currency": "USDT", "side": "SELL" if i % 2 else "BUY",
-        "trade_conditions": '["odd-lot"]' if i % 10 == 0 else "[]",
-        "source_sequence": 1000000 + i if i % 7 else None,
-        "ingestion_timestamp": ts + timedelta(milliseconds=150, microseconds=7),
-        "platform_sequence": i if i % 3 == 0 else None,
-        "vendor_data": None if i % 5 == 0 else f'{{"is_buyer_maker": "{maker}", "event_type": "trade"}}',
-    }
 
 
 def iso(ts: datetime) -> str:
@@ -85,91 +46,7 @@ def expected_json(row: dict[str, Any], price: str, quantity: str) -> dict[str, A
     }
 
 
-ALL = [trade(i) for i in range(ROWS_PER_COMMIT * COMMITS)]
 NEWEST_FIRST = sorted(ALL, key=lambda r: (r["timestamp"], r["trade_id"]), reverse=True)
-
-
-# ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def driver() -> Iterator[LocalDriver]:
-    with own_stack({**os.environ, **STACK_ENV}, "infra") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def clients(driver: LocalDriver) -> dict[str, Any]:
-    return driver.clients()
-
-
-class ApiDied(Exception):
-    pass
-
-
-@dataclass
-class Api:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    # one keep-alive client, as a real consumer of the API would use: a fresh client per request
-    # would add its own setup (tens of ms) to every latency measured here
-    http: httpx.Client
-
-    def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
-        if self.process.poll() is not None:
-            raise ApiDied(f"the API exited with {self.process.returncode}:\n{self.tail()}")
-        return self.http.get(self.url + path, headers=headers, params=params)
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def api(clients: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    props = clients["catalog"]["properties"]
-    port = free_port()
-    env = {**os.environ, "K2_API_KEY": KEY, "K2_API_HOST": "127.0.0.1", "K2_API_PORT": str(port),
-           "K2_API_VERSION": "it-1", "K2_CATALOG_NAME": clients["catalog"]["name"], "K2_CATALOG_TYPE": "sql",
-           "K2_CATALOG_URI": props["uri"], "K2_WAREHOUSE": props["warehouse"],
-           "K2_S3_ENDPOINT": props["s3.endpoint"], "K2_S3_ACCESS_KEY": props["s3.access-key-id"],
-           "K2_S3_SECRET_KEY": props["s3.secret-access-key"], "K2_S3_REGION": props["s3.region"],
-           "K2_API_QUERY_TIMEOUT_MS": "4000"}
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "k2.api"], cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    running = Api(f"http://127.0.0.1:{port}", process, log, httpx.Client(timeout=15))
-    try:
-        eventually(lambda: running.get("/health/live").status_code == 200, within=30, fatal=(ApiDied,),
-                   describe="API answers /health/live")
-        yield running
-    finally:
-        running.http.close()
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        print(f"--- API log tail ---\n{running.tail()}", flush=True)
-
-
-@pytest.fixture(scope="module")
-def table(clients: dict[str, Any]) -> Any:
-    """The trades table with ALL rows, appended in COMMITS commits (so several snapshots)."""
-    from pyiceberg.catalog import load_catalog
-
-    catalog = load_catalog(clients["catalog"]["name"], **clients["catalog"]["properties"])
-    created = ensure_table(catalog)
-    for c in range(COMMITS):
-        created.append(pa.Table.from_pylist(ALL[c * ROWS_PER_COMMIT:(c + 1) * ROWS_PER_COMMIT], schema=ARROW_SCHEMA))
-    return catalog.load_table(IDENTIFIER)
 
 
 def trades(api: Api, **params: Any) -> dict[str, Any]:
@@ -361,9 +238,9 @@ def healthy(api: Api) -> bool:
     return response.status_code == 200 and response.json()["status"] == "healthy"
 
 
-def test_health_follows_the_object_store_down_and_up(api: Api, table: Any, driver: LocalDriver) -> None:
+def test_health_follows_the_object_store_down_and_up(api: Api, table: Any, api_stack: LocalDriver) -> None:
     assert healthy(api)
-    driver.stop("object-store")
+    api_stack.stop("object-store")
     try:
         def unhealthy() -> dict[str, Any]:
             t0 = time.monotonic()
@@ -383,15 +260,15 @@ def test_health_follows_the_object_store_down_and_up(api: Api, table: Any, drive
         assert during.status_code == 503, during.text  # a dependency failure, not a 500
         assert during.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
     finally:
-        driver.start("object-store")
+        api_stack.start("object-store")
     eventually(lambda: healthy(api), within=30, describe="/health healthy again")
     assert api.get("/health/ready").status_code == 200
     assert trades(api, symbol="BTCUSDT")["pagination"]["total"] == 1000
 
 
-def test_a_hanging_object_store_costs_bounded_time(api: Api, table: Any, driver: LocalDriver) -> None:
+def test_a_hanging_object_store_costs_bounded_time(api: Api, table: Any, api_stack: LocalDriver) -> None:
     assert healthy(api)
-    driver.pause("object-store")  # SIGSTOP: connections are accepted, nothing is answered
+    api_stack.pause("object-store")  # SIGSTOP: connections are accepted, nothing is answered
     try:
         t0 = time.monotonic()
         health = api.get("/health")
@@ -407,14 +284,14 @@ def test_a_hanging_object_store_costs_bounded_time(api: Api, table: Any, driver:
         assert time.monotonic() - t0 < 7, "K2_API_QUERY_TIMEOUT_MS bounds a /v1 request"
         assert stuck.status_code == 503, stuck.text
     finally:
-        driver.resume("object-store")
+        api_stack.resume("object-store")
     eventually(lambda: healthy(api), within=30, describe="/health healthy after the object store resumed")
     assert trades(api, symbol="BTCUSDT")["pagination"]["total"] == 1000
 
 
-def test_health_follows_the_catalog_database_down_and_up(api: Api, table: Any, driver: LocalDriver) -> None:
+def test_health_follows_the_catalog_database_down_and_up(api: Api, table: Any, api_stack: LocalDriver) -> None:
     assert healthy(api)
-    driver.stop("postgres")
+    api_stack.stop("postgres")
     try:
         body = eventually(lambda: (r := api.get("/health")).status_code == 503 and r.json(), within=10,
                           describe="/health 503 with the catalog database down")
@@ -424,7 +301,7 @@ def test_health_follows_the_catalog_database_down_and_up(api: Api, table: Any, d
         assert api.get("/health/live").status_code == 200
         assert api.get("/v1/trades", AUTH).status_code == 503
     finally:
-        driver.start("postgres")
+        api_stack.start("postgres")
     # pooled connections to the old server are dead; the pool must notice and reconnect
     eventually(lambda: healthy(api), within=30, describe="/health healthy after PostgreSQL restarted")
     assert trades(api, symbol="BNBUSDT")["pagination"]["total"] == 1000

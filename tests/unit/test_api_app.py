@@ -205,6 +205,18 @@ def test_bad_parameters_are_422_naming_the_parameter(client: TestClient, store: 
     assert store.queries == []
 
 
+# Found by schemathesis (tests/integration/test_api_fuzz.py): pydantic reads a number as Unix time,
+# so `start_time=0.5` was read as 1970-01-01T00:00:00.5Z (epoch seconds and milliseconds alike) and
+# answered 200, where the document (string, date-time) and the contract (ISO-8601) call for a 422.
+@pytest.mark.parametrize("query", ["start_time=0.5", "start_time=0", "start_time=-1", "end_time=1709251200",
+                                   "end_time=1709251200000"])
+def test_times_must_be_iso_8601_not_unix_time(client: TestClient, store: FakeStore, query: str) -> None:
+    body = assert_error(client.get(f"/v1/trades?{query}", headers=AUTH), 422, "INVALID_PARAMETER")
+    assert body["error"]["message"].startswith(query.split("=")[0] + ":"), body
+    assert "ISO-8601" in body["error"]["message"]
+    assert store.queries == []
+
+
 def test_snapshot_limit_is_validated_too(client: TestClient) -> None:
     body = assert_error(client.get("/v1/snapshots?limit=0", headers=AUTH), 422, "INVALID_PARAMETER")
     assert "limit" in body["error"]["message"]
