@@ -12,11 +12,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from k2.ingest.settings import Settings
-from k2.schemas import trade_v2_text
+from k2.ingest.wire import WireEncoder
+from k2.schemas import trade_v2, trade_v2_text
 
 log = logging.getLogger("k2.ingest.kafka")
 RETENTION_MS = str(7 * 24 * 3600 * 1000)
@@ -53,15 +54,13 @@ def ensure_subject(registry: SchemaRegistryClient, settings: Settings) -> int:
 
 
 class TradeProducer:
-    """Idempotent Avro producer, key = symbol. The serializer caches the schema id after the
-    first record, so a registry outage does not stop a running ingest."""
+    """Idempotent Avro producer, key = symbol, writing with the schema id registered at start:
+    a registry outage does not stop a running ingest."""
 
-    def __init__(self, settings: Settings, registry: SchemaRegistryClient,
-                 on_fatal: Callable[[str], None]) -> None:
+    def __init__(self, settings: Settings, schema_id: int, on_fatal: Callable[[str], None]) -> None:
         self.settings = settings
         self.on_fatal = on_fatal
-        self.serialize = AvroSerializer(registry, trade_v2_text(), conf={"auto.register.schemas": False,
-                                                                         "use.latest.version": True})
+        self.serialize = WireEncoder(schema_id, trade_v2())
         self.producer = Producer({
             "bootstrap.servers": settings.bootstrap,
             "enable.idempotence": True, "acks": "all",
@@ -71,9 +70,6 @@ class TradeProducer:
         })
         self.delivered = 0
         self.dead_lettered = 0
-
-    def _ctx(self) -> SerializationContext:
-        return SerializationContext(self.settings.topic, MessageField.VALUE)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -91,7 +87,7 @@ class TradeProducer:
                 self.producer.poll(0.1)
 
     def send(self, record: dict[str, Any]) -> None:
-        self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record, self._ctx()))
+        self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record))
 
     def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
         body = dead_letter_body(reason, frame, source, int(time.time() * 1000))

@@ -48,7 +48,7 @@ class Ingest:
                 await asyncio.to_thread(kafka_io.ensure_topics, self.settings)
                 schema_id = await asyncio.to_thread(kafka_io.ensure_subject, registry, self.settings)
                 last = await asyncio.to_thread(kafka_io.last_produced_ids, self.settings, registry)
-                producer = kafka_io.TradeProducer(self.settings, registry, self.on_fatal)
+                producer = kafka_io.TradeProducer(self.settings, schema_id, self.on_fatal)
                 log.info("prepared", extra={"schema_id": schema_id, "resume_from": last})
                 return producer, Cursor(dict(last))
             except Exception as exc:  # dependencies not there yet: say so, and retry
