@@ -29,7 +29,7 @@ from harness.stack.local import LocalDriver
 from harness.waiting import eventually
 from k2.catalog import ensure_table
 from k2.schemas.table import ARROW_SCHEMA, IDENTIFIER
-from tests.integration.stacks import own_stack
+from tests.integration.stacks import own_stack, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 STACK_ENV = {"K2_STACK_DIR": str(REPO / ".stack-api-it"), "K2_STACK_PORT_OFFSET": "300"}
@@ -120,12 +120,7 @@ def running_api(clients: dict[str, Any], log: Path) -> Iterator[Api]:
         yield running
     finally:
         running.http.close()
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
         print(f"--- API log tail ---\n{running.tail()}", flush=True)
 
 

@@ -4,6 +4,7 @@ never touch a developer's stack (.stack) or each other's."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Iterator, Mapping
 
 from harness.stack.local import LocalDriver
@@ -26,3 +27,13 @@ def own_stack(env: Mapping[str, str], profile: str) -> Iterator[LocalDriver]:
         driver.down(purge=True)
 
 
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a service a test started itself: SIGTERM, then SIGKILL if it has not exited in 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

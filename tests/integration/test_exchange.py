@@ -32,6 +32,7 @@ from websockets.uri import parse_uri
 
 from harness.stack.settings import REPO_ROOT
 from harness.waiting import eventually
+from tests.integration.stacks import stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -132,12 +133,7 @@ def running_exchange(log: Path, **env: str) -> Iterator[Exchange]:
         yield Exchange(process, port, log, http)
     finally:
         http.close()
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -150,17 +146,23 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exchange]:
     assert "Traceback" not in ex.log.read_text()
 
 
-def receive(ws: ClientConnection, n: int, within: float = 15) -> list[str]:
-    """The next `n` frames, or a failure saying how many came within the budget."""
-    frames: list[str] = []
+def receive_frames(ws: ClientConnection, n: int, within: float = 15) -> list[str | bytes]:
+    """The next `n` frames as they came (text as str, binary as bytes), or a failure saying how
+    many came within the budget."""
+    frames: list[str | bytes] = []
     deadline = time.monotonic() + within
     while len(frames) < n:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise AssertionError(f"received {len(frames)} of {n} frames within {within} s")
         with contextlib.suppress(TimeoutError):
-            frames.append(str(ws.recv(timeout=remaining)))
+            frames.append(ws.recv(timeout=remaining))
     return frames
+
+
+def receive(ws: ClientConnection, n: int, within: float = 15) -> list[str]:
+    """The next `n` frames as text."""
+    return [str(f) for f in receive_frames(ws, n, within)]
 
 
 def is_trade(data: Any) -> bool:
@@ -278,18 +280,6 @@ def test_rest_backfill_returns_exactly_the_emitted_trades_from_an_id(exchange: E
 
 
 # --- faults -------------------------------------------------------------------------------
-
-def receive_frames(ws: ClientConnection, n: int, within: float = 15) -> list[str | bytes]:
-    """The next `n` frames as they came: text as str, binary as bytes."""
-    frames: list[str | bytes] = []
-    deadline = time.monotonic() + within
-    while len(frames) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"received {len(frames)} of {n} frames within {within} s")
-        with contextlib.suppress(TimeoutError):
-            frames.append(ws.recv(timeout=remaining))
-    return frames
 
 
 MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
