@@ -54,3 +54,12 @@ def env_url(env: Mapping[str, str], name: str, default: str | None = None,
 
 def environ() -> Mapping[str, str]:
     return os.environ
+
+
+KAFKA_RECONNECT: dict[str, int] = {
+    # librdkafka doubles its wait between reconnects up to 10 s by default: after a broker
+    # restart of a few seconds a client could idle 10 s more before trying again. A broker on
+    # the same network is cheap to retry every second.
+    "reconnect.backoff.max.ms": 1000,
+}
+"""Settings every Kafka client of the platform starts with."""

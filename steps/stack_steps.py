@@ -110,6 +110,7 @@ def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: 
 def step_memory_budgets(context: Context) -> None:
     peaks, budgets = context.memory.stop(), context.suite.driver.memory_budgets()
     attach_text("memory peaks", budget_table(peaks, budgets))
+    context.suite.scenario.history.record("check", "memory peaks MiB", **{n: round(p) for n, p in peaks.items()})
     assert_that(within_budgets(peaks, budgets, context.memory.services), holds())
 
 

@@ -2,9 +2,13 @@
 
 import sys
 
-from k2.consumer.service import create_app
-from k2.consumer.settings import Settings
-from k2.serve import serve
+from k2 import memory
+
+memory.settle()  # before pyarrow is imported and any thread starts
+
+from k2.consumer.service import create_app  # noqa: E402
+from k2.consumer.settings import Settings  # noqa: E402
+from k2.serve import serve  # noqa: E402
 
 HELP = """Writes TradeV2 records from Kafka into the Iceberg table market_data.trades, exactly once.
 Environment: K2_KAFKA_BOOTSTRAP, K2_SCHEMA_REGISTRY_URL, K2_TOPIC, K2_DLQ_TOPIC, K2_CONSUMER_GROUP,

@@ -16,11 +16,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 
+from k2 import memory
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
 from k2.consumer.compaction import CHECK_EVERY
 from k2.consumer.rows import to_row, to_table
 from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
 from k2.consumer.writer import IcebergWriter, StaleWriter
+from k2.settings import KAFKA_RECONNECT
 
 log = logging.getLogger("k2.consumer")
 T = TypeVar("T")
@@ -74,7 +76,8 @@ class ConsumerLoop:
     def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
         self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
         deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
-        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all"})
+        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all",
+                        **KAFKA_RECONNECT})
         return self._new_consumer(), deserialize, dlq
 
     def _new_consumer(self) -> Consumer:
@@ -90,6 +93,7 @@ class ConsumerLoop:
             # is; it only decides how long an outage may last before the group drops the member.
             # At 10 s a broker restart outlasted it, and the consumer's rejoin then fenced itself.
             "session.timeout.ms": 45000,
+            **KAFKA_RECONNECT,
         }
         if self.autocommit_defect:
             # DEFECT: offsets are committed as records are polled, long before they reach Iceberg.
@@ -239,6 +243,7 @@ class ConsumerLoop:
         self._reset_batch()
         self._expire()
         self._compact()
+        memory.release()  # what the commit freed goes back to the system, not to an idle arena
         if self.duplicate_defect and self.stats.commits % DUPLICATE_EVERY == 0:
             self._append_again(rows, new)
         if self.autocommit_defect:

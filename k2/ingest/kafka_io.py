@@ -18,6 +18,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from k2.ingest.settings import Settings
 from k2.ingest.wire import WireEncoder
 from k2.schemas import trade_v2, trade_v2_text
+from k2.settings import KAFKA_RECONNECT
 
 log = logging.getLogger("k2.ingest.kafka")
 RETENTION_MS = str(7 * 24 * 3600 * 1000)
@@ -67,6 +68,7 @@ class TradeProducer:
             "compression.type": "lz4", "linger.ms": 5,
             # Never give up on a record: a broker restart must delay delivery, not drop it.
             "message.timeout.ms": 0,
+            **KAFKA_RECONNECT,
         })
         self.delivered = 0
         self.dead_lettered = 0
