@@ -2,10 +2,11 @@
 
 On a scratch table of the trades table's schema, partitioning and properties (created in the
 bench stack's catalog, dropped at the end), batches of 100, 1,000, 10,000 and 50,000 rows are
-appended with `k2.consumer.writer.append`, the call the consumer commits with, carrying a
-snapshot summary like the consumer's. The sizes take turns (100, 1,000, ..., then again), so
-the table's growing snapshot count (a commit rewrites the table metadata, so it costs more
-with more snapshots) weighs on every size alike. The Arrow rows are built before the clock
+appended with `k2.consumer.writer.append`, the call the consumer commits with, through the
+consumer's file IO (`k2.catalog.FILE_IO`), carrying a snapshot summary like the consumer's.
+The sizes take turns (100, 1,000, ..., then again), so the table's growing snapshot count (a
+commit rewrites the table metadata, so it costs more with more snapshots) weighs on every size
+alike. The Arrow rows are built before the clock
 starts: only the commit (data file written to S3, manifests, catalog update) is timed.
 """
 
@@ -21,7 +22,7 @@ from harness.bench.api_latency import synthetic_trades
 Say = Callable[[str], None]
 
 SIZES: tuple[int, ...] = (100, 1_000, 10_000, 50_000)
-REPEATS = 5
+REPEATS = 10
 QUICK_REPEATS = 3
 SCRATCH_TABLE = "market_data.bench_commit_cost"
 SCRATCH_TOPIC = "bench-scratch"
@@ -65,16 +66,17 @@ def time_commits(append: Callable[[Any, int], None], batches: Mapping[int, Any],
 def measure_commits(clients: Mapping[str, Any], say: Say, sizes: Sequence[int] = SIZES,
                     repeats: int = REPEATS) -> list[dict[str, Any]]:
     """bench.json's "commit" section; the scratch table is dropped whatever happens."""
+    from pyiceberg.catalog import load_catalog
     from pyiceberg.exceptions import NoSuchTableError
 
-    from harness.probes.iceberg import catalog
-
-    # the platform's own table definition and commit path: what is being benchmarked
+    # the platform's own table definition, file IO and commit path: what is being benchmarked
+    from k2.catalog import FILE_IO
     from k2.consumer.offsets import encode
     from k2.consumer.writer import append
     from k2.schemas.table import OFFSETS_PROPERTY, PARTITION_SPEC, SCHEMA, TABLE_PROPERTIES
 
-    cat = catalog(dict(clients))
+    c = clients["catalog"]
+    cat = load_catalog(c["name"], **{**c["properties"], "py-io-impl": FILE_IO})  # as the consumer opens it
     order = schedule(sizes, repeats)
     end_us = int(time.time() * 1_000_000)
     batches = {size: synthetic_trades(0, size, total=size, end_us=end_us, span_us=60 * 1_000_000)
@@ -85,6 +87,7 @@ def measure_commits(clients: Mapping[str, Any], say: Say, sizes: Sequence[int] =
         f"({repeats} each) into the scratch table {SCRATCH_TABLE} ...")
     table = cat.create_table(SCRATCH_TABLE, schema=SCHEMA, partition_spec=PARTITION_SPEC,
                              properties={**TABLE_PROPERTIES, "format-version": "2"})
+    say(f"[bench]   file IO {type(table.io).__name__}")
     try:
         def commit(rows: Any, k: int) -> None:
             append(table, rows, {OFFSETS_PROPERTY: encode(SCRATCH_TOPIC, {0: k})})
