@@ -6,8 +6,8 @@ appended with `k2.consumer.writer.append`, the call the consumer commits with, t
 consumer's file IO (`k2.catalog.FILE_IO`), carrying a snapshot summary like the consumer's.
 The sizes take turns (100, 1,000, ..., then again), so the table's growing snapshot count (a
 commit rewrites the table metadata, so it costs more with more snapshots) weighs on every size
-alike. The Arrow rows are built before the clock
-starts: only the commit (data file written to S3, manifests, catalog update) is timed.
+alike. The Arrow rows are built before the clock starts: only the commit (data file written to
+S3, manifests, catalog update) is timed.
 """
 
 from __future__ import annotations

@@ -27,8 +27,6 @@ def own_stack(env: Mapping[str, str], profile: str) -> Iterator[LocalDriver]:
         driver.down(purge=True)
 
 
-
-
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Stop a service a test started itself: SIGTERM, then SIGKILL if it has not exited in 15 s."""
     process.terminate()
