@@ -14,18 +14,22 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
 
 from k2 import memory
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
 from k2.consumer.compaction import CHECK_EVERY
 from k2.consumer.rows import to_row, to_table
 from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
+from k2.consumer.wire import WireDecoder, registry_lookup
 from k2.consumer.writer import IcebergWriter, StaleWriter
 from k2.settings import KAFKA_RECONNECT
 
 log = logging.getLogger("k2.consumer")
 T = TypeVar("T")
+
+
+class Stopped(Exception):
+    """The loop was stopped while waiting on a service a record needs (the registry)."""
 
 
 @dataclass
@@ -73,9 +77,11 @@ class ConsumerLoop:
         self._commits_since_compaction_check = CHECK_EVERY - 1  # look at the first commit: a backlog may wait
 
     # ------------------------------------------------------------------ set-up
-    def _connect(self) -> tuple[Consumer, AvroDeserializer, Producer]:
+    def _connect(self) -> tuple[Consumer, WireDecoder, Producer]:
         self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
-        deserialize = AvroDeserializer(SchemaRegistryClient({"url": self.settings.registry_url}))
+        lookup = registry_lookup(SchemaRegistryClient({"url": self.settings.registry_url}))
+        deserialize = WireDecoder(lambda schema_id: self._until_stopped(lambda: lookup(schema_id),
+                                                                        f"fetch schema {schema_id}"))
         dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all",
                         **KAFKA_RECONNECT})
         return self._new_consumer(), deserialize, dlq
@@ -158,8 +164,11 @@ class ConsumerLoop:
                 if fatal is not None:
                     consumer = self._replace(consumer, fatal)
                     continue
-                for msg in polled:
-                    self._take(msg, deserialize, dlq)
+                try:
+                    for msg in polled:
+                        self._take(msg, deserialize, dlq)
+                except Stopped:
+                    break  # what was taken before is committed below; the rest is read again
                 if self._next and self._due(caught_up=len(polled) < CONSUME_BATCH):
                     self._commit(consumer)
                 if time.monotonic() - last_check > 2:
@@ -182,7 +191,7 @@ class ConsumerLoop:
         return batch_due(age_ms, len(self._rows), caught_up, self.settings.commit_interval_ms,
                          self.settings.commit_max_rows)
 
-    def _take(self, msg: Message, deserialize: AvroDeserializer, dlq: Producer) -> None:
+    def _take(self, msg: Message, deserialize: WireDecoder, dlq: Producer) -> None:
         err = msg.error()
         if err is not None:
             if err.code() != KafkaError._PARTITION_EOF:
@@ -195,13 +204,9 @@ class ConsumerLoop:
             _kind, written_ms = msg.timestamp()
             self._batch_started = time.monotonic() - waited_seconds(written_ms, time.time())
         try:
-            # No serialization context: with one, the deserializer derives the subject and runs the
-            # (empty) rule machinery for every record, a quarter of the consumer's CPU at 2,000
-            # trades/s. The writer's schema still comes from the registry by the record's id.
-            record = deserialize(msg.value(), None)
-            if not isinstance(record, dict):
-                raise TypeError(f"value is {type(record).__name__}, not a TradeV2 record")
-            self._rows.append(to_row(record))
+            self._rows.append(to_row(deserialize(msg.value())))
+        except Stopped:
+            raise
         except Exception as exc:  # not a TradeV2 record: dead-letter it, keep the position moving
             body = {"reason": f"{type(exc).__name__}: {exc}", "source": "consumer", "partition": partition,
                     "offset": offset, "value_hex": (msg.value() or b"")[:4096].hex()}
@@ -326,6 +331,13 @@ class ConsumerLoop:
         except Exception as exc:
             self.kafka_ok = False
             self.stats.last_error = f"kafka: {type(exc).__name__}: {exc}"
+
+    def _until_stopped(self, fn: Callable[[], T], what: str) -> T:
+        """`_retry`, but stopping raises Stopped, which no record-level handler takes for a bad record."""
+        try:
+            return self._retry(fn, what)
+        except Exception as exc:
+            raise Stopped(what) from exc
 
     def _retry(self, fn: Callable[[], T], what: str) -> T:
         delay = 0.5

@@ -24,13 +24,13 @@ def micros(value: datetime | int) -> int:
 
 
 def to_row(record: dict[str, Any]) -> dict[str, Any]:
-    vendor = record.get("vendor_data")
+    vendor, conditions = record.get("vendor_data"), record.get("trade_conditions")
     return {
         **{k: record[k] for k in ("message_id", "trade_id", "symbol", "exchange", "asset_class", "currency",
                                   "side", "price", "quantity")},
         "timestamp": micros(record["timestamp"]),
         "ingestion_timestamp": micros(record["ingestion_timestamp"]),
-        "trade_conditions": json.dumps(list(record.get("trade_conditions") or [])),
+        "trade_conditions": json.dumps(list(conditions)) if conditions else "[]",
         "source_sequence": record.get("source_sequence"),
         "platform_sequence": record.get("platform_sequence"),
         "vendor_data": json.dumps(vendor, sort_keys=True) if vendor is not None else None,
