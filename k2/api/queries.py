@@ -77,7 +77,7 @@ class TradeQuery:
 
 @dataclass(frozen=True)
 class TradePage:
-    rows: list[dict[str, Any]]  # as pyarrow gives them: Decimal, naive UTC datetime, JSON strings
+    rows: pa.Table  # the table's columns (trades_table.ARROW_SCHEMA), newest first
     total: int
 
 
@@ -219,18 +219,18 @@ class IcebergStore:
         with unavailable_as_503("trades query"):
             table = self._catalog.load_table()
             if table is None:
-                return TradePage([], 0)
+                return TradePage(trades_table.ARROW_SCHEMA.empty_table(), 0)
             row_filter = query.row_filter()
             keys = self._read(table, row_filter, SORT_KEYS, prepare=newest_first)
             total = keys.num_rows
             if query.offset >= total:
-                return TradePage([], total)
+                return TradePage(trades_table.ARROW_SCHEMA.empty_table(), total)
             page = keys.slice(query.offset, query.limit)
             window = And(row_filter, And(
                 predicate(GreaterThanOrEqual, "timestamp", page["timestamp"][-1].value),
                 predicate(LessThanOrEqual, "timestamp", page["timestamp"][0].value)))
             rows = self._read(table, window, COLUMNS, prepare=newest_first)
-        return TradePage(page_of(rows, page).to_pylist(), total)
+        return TradePage(page_of(rows, page), total)
 
     def symbols(self, exchange: str | None) -> list[str]:
         with unavailable_as_503("symbols query"):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
@@ -27,6 +28,7 @@ from k2.api.models import (
 )
 from k2.api.queries import StoreUnavailable, TradePage, TradeQuery
 from k2.api.settings import ApiSettings
+from k2.schemas.table import ARROW_SCHEMA
 from tests.unit.test_api_models import sample_row
 
 KEY = "test-key-0123456789"
@@ -49,7 +51,8 @@ class FakeStore:
             raise self.fail
         found = [r for r in self.rows if query.symbol in (None, r["symbol"])]
         found.sort(key=lambda r: (r["timestamp"], r["trade_id"]), reverse=True)
-        return TradePage(found[query.offset: query.offset + query.limit], len(found))
+        page = pa.Table.from_pylist(found[query.offset: query.offset + query.limit], schema=ARROW_SCHEMA)
+        return TradePage(page, len(found))
 
     def symbols(self, exchange: str | None) -> list[str]:
         return sorted({r["symbol"] for r in self.rows if exchange in (None, r["exchange"])})

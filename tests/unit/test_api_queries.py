@@ -98,7 +98,7 @@ def test_a_missing_or_empty_table_is_an_empty_answer(catalog: SqlCatalog) -> Non
     assert store.stats().exists is False
     assert store.snapshots(10, 0) == ([], 0)
     ensure_table(catalog)
-    assert store.trades(TradeQuery()).rows == []
+    assert store.trades(TradeQuery()).rows.num_rows == 0
     assert store.stats().exists is True
     assert store.stats().total_rows == 0
 
@@ -106,16 +106,16 @@ def test_a_missing_or_empty_table_is_an_empty_answer(catalog: SqlCatalog) -> Non
 def test_newest_first_with_trade_id_breaking_ties(store: IcebergStore) -> None:
     page = store.trades(TradeQuery(limit=100))
     assert page.total == 30
-    ids = [r["trade_id"] for r in page.rows]
+    ids = [r["trade_id"] for r in page.rows.to_pylist()]
     assert ids[:3] == ["BINANCE-29", "BINANCE-28", "BINANCE-27"]
     # 10 and 11 share a timestamp: "BINANCE-11" > "BINANCE-10"
     assert ids.index("BINANCE-11") == ids.index("BINANCE-10") - 1
-    stamps = [r["timestamp"] for r in page.rows]
+    stamps = [r["timestamp"] for r in page.rows.to_pylist()]
     assert stamps == sorted(stamps, reverse=True)
 
 
 def test_values_come_back_exactly(store: IcebergStore) -> None:
-    (row,) = store.trades(TradeQuery(symbol="BTCUSDT", limit=1, offset=9)).rows
+    (row,) = store.trades(TradeQuery(symbol="BTCUSDT", limit=1, offset=9)).rows.to_pylist()
     assert row["trade_id"] == "BINANCE-0"
     assert row["price"] == Decimal("0.00000001")
     assert row["quantity"] == Decimal("12345678.87654321")
@@ -126,15 +126,15 @@ def test_values_come_back_exactly(store: IcebergStore) -> None:
 def test_filters_and_pages(store: IcebergStore) -> None:
     btc = store.trades(TradeQuery(symbol="BTCUSDT", limit=4))
     assert btc.total == 10
-    assert [r["trade_id"] for r in btc.rows] == ["BINANCE-27", "BINANCE-24", "BINANCE-21", "BINANCE-18"]
+    assert [r["trade_id"] for r in btc.rows.to_pylist()] == ["BINANCE-27", "BINANCE-24", "BINANCE-21", "BINANCE-18"]
     page3 = store.trades(TradeQuery(symbol="BTCUSDT", limit=4, offset=8))
-    assert [r["trade_id"] for r in page3.rows] == ["BINANCE-3", "BINANCE-0"]
-    assert store.trades(TradeQuery(symbol="BTCUSDT", offset=10)).rows == []
+    assert [r["trade_id"] for r in page3.rows.to_pylist()] == ["BINANCE-3", "BINANCE-0"]
+    assert store.trades(TradeQuery(symbol="BTCUSDT", offset=10)).rows.num_rows == 0
     assert store.trades(TradeQuery(exchange="NYSE")).total == 0
 
     start, end = DAY0 + timedelta(hours=4), DAY0 + timedelta(hours=8)  # both bounds inclusive
     window = store.trades(TradeQuery(start=start.replace(tzinfo=UTC), end=end.replace(tzinfo=UTC)))
-    assert [r["trade_id"] for r in window.rows] == ["BINANCE-4", "BINANCE-3", "BINANCE-2"]
+    assert [r["trade_id"] for r in window.rows.to_pylist()] == ["BINANCE-4", "BINANCE-3", "BINANCE-2"]
     shifted = store.trades(TradeQuery(start=(start + timedelta(hours=1)).replace(tzinfo=timezone(timedelta(hours=1)))))
     assert shifted.total == 28
 
@@ -172,6 +172,6 @@ def test_the_cache_serves_a_snapshot_and_a_new_commit_is_seen_at_once(catalog: S
     table.append(pa.Table.from_pylist(rows()[10:], schema=ARROW_SCHEMA))
     page = store.trades(TradeQuery(symbol="BTCUSDT", limit=1))
     assert page.total == 10
-    assert page.rows[0]["trade_id"] == "BINANCE-27"
+    assert page.rows.to_pylist()[0]["trade_id"] == "BINANCE-27"
     assert cache.misses == 5
     assert store.stats().total_rows == 30  # a different key: the symbol column only
