@@ -31,6 +31,7 @@ from pyiceberg.expressions import (
     LessThanOrEqual,
 )
 
+from k2.api import filecache
 from k2.api.cache import SnapshotCache
 from k2.api.models import Snapshot, TableStats, millis_str
 from k2.catalog import CatalogSettings
@@ -136,6 +137,7 @@ def catalog_properties(settings: CatalogSettings) -> dict[str, str]:
     props = settings.properties()
     # A pooled connection to a restarted PostgreSQL is dead: test it before use.
     props["pool_pre_ping"] = "true"
+    props["py-io-impl"] = filecache.FILE_IO  # reads through the file cache once app.py installs it
     props["s3.connect-timeout"] = str(CONNECT_TIMEOUT_S)
     if settings.type == "sql" and settings.uri.startswith("postgresql"):
         props["uri"] = with_query_default(settings.uri, "connect_timeout", str(CONNECT_TIMEOUT_S))

@@ -6,6 +6,7 @@
   K2_API_VERSION              version reported by /health        default 0.1.0
   K2_API_HEALTH_TIMEOUT_MS    budget of one dependency check     default 1500 (100..2000)
   K2_API_CACHE_ROWS           rows of query results kept per snapshot (0 = off)   default 2000000
+  K2_API_FILE_CACHE_MB        MiB of Iceberg file bytes kept (0 = off)             default 64
   K2_API_QUERY_TIMEOUT_MS     longest a /v1 request waits for storage before a 503  default 20000
   K2_LOG_LEVEL                default INFO
   plus the catalog variables of k2/catalog.py (K2_CATALOG_TYPE, K2_CATALOG_URI, K2_WAREHOUSE, K2_S3_*).
@@ -35,6 +36,7 @@ class ApiSettings:
     health_timeout_s: float
     cache_rows: int
     manifest_cache_entries: int
+    file_cache_mb: int
     query_timeout_s: float
     log_level: str
     catalog: CatalogSettings = field(repr=False)  # holds the S3 secret and the database password
@@ -64,6 +66,7 @@ class ApiSettings:
             health_timeout_s=timeout_ms / 1000,
             cache_rows=env_int(env, "K2_API_CACHE_ROWS", 2_000_000, minimum=0),
             manifest_cache_entries=env_int(env, "K2_API_MANIFEST_CACHE_ENTRIES", 20_000, minimum=0),
+            file_cache_mb=env_int(env, "K2_API_FILE_CACHE_MB", 64, minimum=0),
             query_timeout_s=env_int(env, "K2_API_QUERY_TIMEOUT_MS", 20_000, minimum=100) / 1000,
             log_level=level,
             catalog=catalog,
