@@ -206,7 +206,7 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
                         save()
 
                     ramp.run_ramp(plan.rates, plan.duration, step, cpu_reader(driver),
-                                  read_lag, say, on_step=partial)
+                                  read_lag, say, on_step=partial, warm_up=ramp.WARM_UP)
                 elif phase == "api":
                     quiet = idle()
                     measured = api_latency.measure_api(clients, say, requests=plan.api_requests,

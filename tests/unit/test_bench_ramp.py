@@ -157,6 +157,24 @@ def test_a_step_that_raises_is_a_failed_step_with_the_error_as_its_reason() -> N
     assert any("FAILED at 1000/s" in line for line in said)
 
 
+def test_the_warm_up_runs_first_is_not_reported_and_its_failure_does_not_stop_the_ramp() -> None:
+    calls: list[tuple[float, float]] = []
+
+    def step(rate: float, duration: float) -> FlowResult:
+        calls.append((rate, duration))
+        if len(calls) == 1:
+            raise ConditionTimeout("all 1000 trades served", 70, 12, "cold JVMs")
+        return flow(rate, rate, 1.0)
+
+    said: list[str] = []
+    steps = run_ramp([500, 1000], 30, step, lambda _: None, lambda: 0, said.append, lag_every=0.001,
+                     warm_up=(100, 10))
+    assert calls == [(100, 10), (500, 30), (1000, 30)]
+    assert [s.rate for s in steps] == [500, 1000] and all(s.passed for s in steps)
+    assert said[0] == "[bench] warm-up: 100 trades/s for 10 s (not reported) ..."
+    assert said[1].startswith("[bench]   warm-up failed: ConditionTimeout")
+
+
 def test_an_interrupt_is_not_swallowed_as_a_failed_step() -> None:
     def step(rate: float, duration: float) -> FlowResult:
         raise KeyboardInterrupt

@@ -121,7 +121,7 @@ def test_the_plot_is_a_png() -> None:
 # ---------------------------------------------------------------------------- the plan
 def test_the_default_and_quick_plans() -> None:
     full = run.make_plan()
-    assert full.rates == (100, 500, 1000, 2000, 5000, 10000) and full.duration == 20
+    assert full.rates == (100, 500, 1000, 2000, 3000, 5000, 10000) and full.duration == 30
     assert (full.api_requests, full.commit_repeats, full.phases) == (200, 10, ("pipeline", "api", "commit"))
     quick = run.make_plan(quick=True)
     assert quick.rates == (100, 1000, 5000) and quick.duration == 10
