@@ -16,6 +16,8 @@ EPILOG = """environment:
   K2_API_CACHE_ROWS                 query result rows kept per Iceberg snapshot (default 2000000, 0 = off; large
                                     results are narrow: sort keys or one column, a page's rows are at most 10000)
   K2_API_MANIFEST_CACHE_ENTRIES     decoded manifest entries (data files) kept (default 20000, 0 = off)
+  K2_API_FILE_CACHE_MB              MiB of Iceberg file bytes kept, files of at most an eighth of it (default 64,
+                                    0 = off); Iceberg never rewrites a file, so kept bytes are never stale
   K2_API_QUERY_TIMEOUT_MS           longest a /v1 request waits for storage before a 503 (default 20000)
   K2_CATALOG_TYPE, K2_CATALOG_URI   the Iceberg catalog (sql on PostgreSQL, or rest)
   K2_WAREHOUSE                      default s3://warehouse/
