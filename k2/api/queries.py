@@ -40,7 +40,10 @@ from k2.schemas import table as trades_table
 log = logging.getLogger("k2.api")
 
 COLUMNS = tuple(trades_table.ARROW_SCHEMA.names)
-SORT_KEYS = ("timestamp", "trade_id")  # the order of pages (newest_first), and all a page's first pass reads
+# The order of pages (newest_first), and all a page's first pass reads. A total order: Binance
+# numbers trades per symbol, so two symbols can share a trade_id, and within a millisecond a
+# timestamp too; symbol tells them apart.
+SORT_KEYS = ("timestamp", "trade_id", "symbol")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Budgets for the clients under the catalog, so a request against a dead dependency fails
 # instead of hanging a worker thread.
@@ -106,8 +109,8 @@ def as_read(found: pa.Table) -> pa.Table:
 
 
 def newest_first(found: pa.Table) -> pa.Table:
-    # trade_id breaks ties of timestamp, so pages never overlap or skip a row
-    order = pc.sort_indices(found, sort_keys=[("timestamp", "descending"), ("trade_id", "descending")])
+    # ties of timestamp broken by the other keys, so pages never overlap or skip a row
+    order = pc.sort_indices(found, sort_keys=[(key, "descending") for key in SORT_KEYS])
     return found.take(order)
 
 
@@ -115,13 +118,14 @@ def page_of(window: pa.Table, page_keys: pa.Table) -> pa.Table:
     """The rows of `page_keys`, out of `window`: the rows of the page's time span, sorted the same
     way. Rows sharing the page's first or last timestamp can lie outside the page, so the page is
     the run of `window` that starts at the page's first key."""
-    first = (page_keys["timestamp"][0], page_keys["trade_id"][0])
-    at = pc.and_(pc.equal(window["timestamp"], first[0]), pc.equal(window["trade_id"], first[1]))
+    at = pc.equal(window[SORT_KEYS[0]], page_keys[SORT_KEYS[0]][0])
+    for key in SORT_KEYS[1:]:
+        at = pc.and_(at, pc.equal(window[key], page_keys[key][0]))
     starts = pc.indices_nonzero(at)
     if len(starts) != 1:
         raise StoreUnavailable(f"the page's first row is {len(starts)} times in its window")  # a snapshot mix-up
     found = window.slice(starts[0].as_py(), page_keys.num_rows)
-    if not (found["timestamp"].equals(page_keys["timestamp"]) and found["trade_id"].equals(page_keys["trade_id"])):
+    if not all(found[key].equals(page_keys[key]) for key in SORT_KEYS):
         raise StoreUnavailable("the page's rows differ from its keys")
     return found
 

@@ -114,6 +114,19 @@ def test_newest_first_with_trade_id_breaking_ties(store: IcebergStore) -> None:
     assert stamps == sorted(stamps, reverse=True)
 
 
+def test_two_symbols_may_share_a_trade_id_and_a_timestamp(catalog: SqlCatalog) -> None:
+    # Binance numbers trades per symbol: BTCUSDT and ETHUSDT both have a trade 7, and in the
+    # same millisecond it can happen. Pages of one row each must still give each once.
+    table = ensure_table(catalog)
+    twins = [sample_row(trade_id="BINANCE-7", symbol=s, timestamp=DAY0, message_id=f"m-{s}")
+             for s in ("BTCUSDT", "ETHUSDT", "BNBUSDT")]
+    table.append(pa.Table.from_pylist(twins, schema=ARROW_SCHEMA))
+    store = IcebergStore(Source(catalog))
+    pages = [store.trades(TradeQuery(limit=1, offset=n)) for n in range(3)]
+    assert [p.total for p in pages] == [3, 3, 3]
+    assert [p.rows.to_pylist()[0]["symbol"] for p in pages] == ["ETHUSDT", "BTCUSDT", "BNBUSDT"]
+
+
 def test_values_come_back_exactly(store: IcebergStore) -> None:
     (row,) = store.trades(TradeQuery(symbol="BTCUSDT", limit=1, offset=9)).rows.to_pylist()
     assert row["trade_id"] == "BINANCE-0"
