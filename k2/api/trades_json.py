@@ -16,14 +16,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from k2.api.models import SCALE, json_list, json_map
+from k2.api.models import SCALE, Trade, json_list, json_map
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Arrow's %S carries the microseconds of a timestamp[us]
 AS_IS = ("message_id", "trade_id", "symbol", "exchange", "asset_class", "currency", "side",
          "source_sequence", "platform_sequence")
-FIELDS = ("message_id", "trade_id", "symbol", "exchange", "asset_class", "timestamp", "price", "quantity",
-          "currency", "side", "trade_conditions", "source_sequence", "ingestion_timestamp", "platform_sequence",
-          "vendor_data")
+FIELDS = tuple(Trade.model_fields)  # the model's order, which model_dump keeps
 
 
 def trades_json(rows: pa.Table) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +20,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader
 
-MAGIC = 0
-HEADER = struct.Struct(">bI")
+from k2.ingest.wire import HEADER, MAGIC
 
 
 class WireError(ValueError):

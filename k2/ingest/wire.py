@@ -18,13 +18,14 @@ from typing import Any
 from fastavro import parse_schema, schemaless_writer
 
 MAGIC = 0
+HEADER = struct.Struct(">bI")  # the magic byte, then the schema id (4 bytes, big-endian)
 
 
 class WireEncoder:
     def __init__(self, schema_id: int, schema: Mapping[str, Any]) -> None:
         if not 0 <= schema_id < 2**31:
             raise ValueError(f"schema id {schema_id} does not fit the wire format's 4 bytes")
-        self.header = struct.pack(">bI", MAGIC, schema_id)
+        self.header = HEADER.pack(MAGIC, schema_id)
         self.schema = parse_schema(dict(schema))
 
     def __call__(self, record: Mapping[str, Any]) -> bytes:

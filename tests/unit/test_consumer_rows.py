@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from k2.consumer.rows import to_row, to_table
-from k2.ingest.mapping import to_trade_v2
+from tests.unit.test_consumer_wire import full_record
 
 
 def _record(**changes: object) -> dict[str, object]:
-    payload = {"e": "trade", "E": 1767323045006, "s": "BTCUSDT", "t": 42, "p": "123.45", "q": "0.5",
-               "T": 1767323045006, "m": True}
-    return {**to_trade_v2(payload, 1767323045007000), **changes}
+    return {**full_record(), **changes}
 
 
 def test_timestamps_as_datetimes_or_micros_give_the_same_row() -> None:

@@ -9,10 +9,14 @@ import pytest
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from k2.consumer.loop import ConsumerLoop, Stopped
 from k2.consumer.rows import micros
+from k2.consumer.settings import Settings
 from k2.consumer.wire import WireDecoder, WireError, plain_micros, registry_lookup
+from k2.ingest.mapping import to_trade_v2
 from k2.ingest.wire import WireEncoder
 from k2.schemas import trade_v2
+from tests.unit.test_consumer_defect import ENV
 
 
 def test_round_trip_and_one_registry_lookup_per_id() -> None:
@@ -23,7 +27,7 @@ def test_round_trip_and_one_registry_lookup_per_id() -> None:
         return json.dumps(trade_v2())
 
     encode, decode = WireEncoder(7, trade_v2()), WireDecoder(schema_text)
-    full = _full_record()
+    full = full_record()
     for _ in range(3):
         out = decode(encode(full))
     assert out["price"] == full["price"]
@@ -33,8 +37,8 @@ def test_round_trip_and_one_registry_lookup_per_id() -> None:
     assert lookups == [7]
 
 
-def _full_record() -> dict[str, object]:
-    from k2.ingest.mapping import to_trade_v2
+def full_record() -> dict[str, object]:
+    """A TradeV2 record as the ingest makes it from a Binance trade."""
     payload = {"e": "trade", "E": 1767323045006, "s": "BTCUSDT", "t": 42, "p": "123.45", "q": "0.5",
                "T": 1767323045006, "m": True}
     return to_trade_v2(payload, 1767323045007000)
@@ -78,7 +82,7 @@ def test_an_unknown_id_is_a_bad_record_but_a_failing_registry_is_not() -> None:
     with pytest.raises(SchemaRegistryError):
         registry_lookup(_Registry(503))(7)  # type: ignore[arg-type]
     with pytest.raises(WireError, match="no schema text for id 7"):
-        WireDecoder(lambda _id: None)(WireEncoder(7, trade_v2())(_full_record()))
+        WireDecoder(lambda _id: None)(WireEncoder(7, trade_v2())(full_record()))
 
 
 # ------------------------------------------------------------------ in the consumer's loop (on fakes)
@@ -111,28 +115,23 @@ class _Dlq:
 
 
 def _loop_with_registry(lookup: Any) -> tuple[Any, WireDecoder, _Dlq]:
-    from k2.consumer.loop import ConsumerLoop
-    from k2.consumer.settings import Settings
-    loop = ConsumerLoop(Settings.from_env({
-        "K2_SCHEMA_REGISTRY_URL": "http://127.0.0.1:1", "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
-        "K2_S3_ENDPOINT": "http://127.0.0.1:1", "K2_S3_ACCESS_KEY": "a", "K2_S3_SECRET_KEY": "b"}))
+    loop = ConsumerLoop(Settings.from_env(ENV))
     decode = WireDecoder(lambda schema_id: loop._until_stopped(lambda: lookup(schema_id), f"fetch schema {schema_id}"))
     return loop, decode, _Dlq()
 
 
 def test_a_registry_outage_holds_the_record_instead_of_dead_lettering_it() -> None:
-    from k2.consumer.loop import Stopped
     loop, decode, dlq = _loop_with_registry(registry_lookup(_Registry(503)))  # type: ignore[arg-type]
     loop.stopping.set()  # else it would retry until the registry answers
     with pytest.raises(Stopped, match="fetch schema 7"):
-        loop._take(_Message(5, WireEncoder(7, trade_v2())(_full_record())), decode, dlq)
+        loop._take(_Message(5, WireEncoder(7, trade_v2())(full_record())), decode, dlq)
     assert dlq.letters == [] and loop._next == {} and loop._rows == []
     assert "SchemaRegistryError" in loop.stats.last_error
 
 
 def test_an_id_the_registry_does_not_know_is_dead_lettered_and_passed() -> None:
     loop, decode, dlq = _loop_with_registry(registry_lookup(_Registry(404)))  # type: ignore[arg-type]
-    loop._take(_Message(5, WireEncoder(7, trade_v2())(_full_record())), decode, dlq)
+    loop._take(_Message(5, WireEncoder(7, trade_v2())(full_record())), decode, dlq)
     loop._take(_Message(6, b"\x01garbage"), decode, dlq)
     assert [letter["offset"] for letter in dlq.letters] == [5, 6]
     assert "no schema text for id 7" in dlq.letters[0]["reason"] and "magic byte 1" in dlq.letters[1]["reason"]
