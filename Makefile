@@ -13,11 +13,11 @@ BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup acceptance test scan-secrets lint unit integration features test-e2e validate-pipeline prove-defects soak bench \
-	report stack-up stack-down stack-status clean
+.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features \
+	features-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
 
 $(REQS_STAMP): requirements.txt
 	@echo "[setup] Python environment in $(VENV) ..."
@@ -37,7 +37,14 @@ acceptance: setup ## MAIN JOB: start the stack, run every default feature, build
 	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack down; fi; \
 	echo "[acceptance] report: reports/allure-report/index.html"; exit $$rc
 
-test: setup lint unit integration features scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features, secret scan
+acceptance-compose: setup setup-docker ## the main job on the Docker Compose stack: stack up, features, Allure report, down
+	@$(BIN)/python -m harness stack --driver compose up --profile $(PROFILE); rc=$$?; \
+	if [ $$rc -eq 0 ]; then $(BIN)/behave -D driver=compose $(BEHAVE_ARGS); rc=$$?; fi; \
+	$(MAKE) --no-print-directory report || true; \
+	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack --driver compose down; fi; \
+	echo "[acceptance-compose] report: reports/allure-report/index.html"; exit $$rc
+
+test: setup lint unit integration features test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features on both drivers, secret scan
 
 scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the stack's logs
 	@$(BIN)/python -m harness scan-secrets
@@ -54,6 +61,20 @@ integration: setup ## integration tests on a stack of real services of their own
 
 features: setup ## behave features; starts (and stops) the stack if none is up
 	@$(BIN)/behave $(BEHAVE_ARGS)
+
+setup-docker: setup ## Docker for the compose stack: engine (started if need be), compose CLI, base image, images (idempotent)
+	@$(BIN)/python -m harness setup-docker
+
+features-compose: setup setup-docker ## the default features on the Docker Compose stack (started and stopped by the run)
+	@$(BIN)/behave -D driver=compose $(BEHAVE_ARGS)
+
+# In `make test`: the compose features with their evidence in reports/compose/ (the local run's
+# stays in reports/), and the Docker engine stopped at the end if set-up started it, pass or fail.
+test-compose: setup
+	@$(BIN)/python -m harness setup-docker && \
+	$(BIN)/behave -D driver=compose -D reports=reports/compose -f plain -o - -f allure -o reports/compose/allure-results \
+	  $(BEHAVE_ARGS); rc=$$?; \
+	$(BIN)/python -m harness stop-docker; exit $$rc
 
 test-e2e: features ## the end-to-end features alone (same as `make features`)
 
@@ -88,12 +109,16 @@ report: ## build the Allure HTML report from reports/allure-results (npm allure,
 stack-up: setup ## start the local stack (PROFILE=infra)
 	@$(BIN)/python -m harness stack up --profile $(PROFILE)
 
-stack-down: ## stop the local stack and free its ports
+stack-down: ## stop the local stack and the compose stack, free their ports, stop a Docker engine set-up started
 	@test -x $(BIN)/python && $(BIN)/python -m harness stack down || true
+	@test -x $(BIN)/python && docker info >/dev/null 2>&1 && $(BIN)/python -m harness stack --driver compose down || true
+	@test -x $(BIN)/python && $(BIN)/python -m harness stop-docker || true
 
 stack-status: ## state of every service and the client settings
 	@$(BIN)/python -m harness stack status
 
 clean: stack-down ## stop the stack and delete its data, reports and caches of the tools
 	@test -x $(BIN)/python && $(BIN)/python -m harness stack down --purge || true
+	@test -x $(BIN)/python && docker info >/dev/null 2>&1 && $(BIN)/python -m harness stack --driver compose down --purge || true
+	@test -x $(BIN)/python && $(BIN)/python -m harness stop-docker || true
 	@rm -rf reports/allure-results reports/allure-report .pytest_cache .mypy_cache .ruff_cache

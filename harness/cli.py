@@ -1,7 +1,9 @@
 """Command line of the harness: `python -m harness --help`.
 
   python -m harness setup                      install the stack's components (idempotent)
-  python -m harness stack up [--profile P] [--json]
+  python -m harness setup-docker [--no-build]  Docker engine, compose CLI, base image, images (idempotent)
+  python -m harness stop-docker                stop the Docker engine setup-docker started, if any
+  python -m harness stack [--driver compose] up [--profile P] [--json]
   python -m harness stack down [--purge]
   python -m harness stack status [--json]
   python -m harness stack logs SERVICE [--tail N]
@@ -23,14 +25,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.stack.components import ComponentMissing
-from harness.stack.driver import StackError, StackStatus
+from harness.stack.docker_setup import DockerSetupError
+from harness.stack.driver import StackDriver, StackError, StackStatus
 from harness.stack.local import LocalDriver
 from harness.stack.provision import ProvisionError, provision
 from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, ProfileError
 from harness.stack.settings import REPO_ROOT, SettingsError, StackSettings
 
 SERVICE_ACTIONS = ("start", "stop", "kill", "restart", "pause", "resume")
-EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError)
+EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError, DockerSetupError)
 
 
 def _err(msg: str) -> None:
@@ -47,8 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("setup", help="install Kafka, Apicurio Registry, SeaweedFS and PostgreSQL (idempotent)",
                    description="Install every component of the local stack into the cache directory.")
 
-    stack = sub.add_parser("stack", help="start, stop and inspect the local stack",
-                           description="Manage the local stack of native processes.")
+    docker = sub.add_parser(
+        "setup-docker", help="set up Docker for the compose stack: engine, compose CLI, base image, images",
+        description="Make the Docker Compose stack runnable here: use a running Docker engine or install and "
+                    "start Debian's; a Compose CLI v2+ (built from the Go module proxy when missing); a base "
+                    "image (debian:bookworm-slim, or one made with debootstrap when no registry answers); the "
+                    "local stack's components and the platform's wheels in each image's build context; "
+                    "compose/.env; then `docker compose build`. Idempotent.")
+    docker.add_argument("--no-build", action="store_true", help="prepare everything but build no image")
+    sub.add_parser("stop-docker", help="stop the Docker engine that setup-docker started (never another one)",
+                   description="Stop the Docker engine `setup-docker` started, with its containers; an engine "
+                               "that was already running when set-up ran is left alone.")
+
+    stack = sub.add_parser("stack", help="start, stop and inspect the stack (local, or --driver compose)",
+                           description="Manage the stack: native processes (--driver local, the default) or the "
+                                       "Docker Compose stack of compose/ (--driver compose).")
+    stack.add_argument("--driver", choices=("local", "compose"), default="local",
+                       help="local: native processes (default); compose: Docker Compose (make setup-docker first)")
+    stack.add_argument("--compose-file", default="", metavar="PATH",
+                       help="with --driver compose: the compose file (default compose/docker-compose.yml)")
     ssub = stack.add_subparsers(dest="action", required=True, metavar="ACTION")
     profiles = sorted({*PROFILES, *PLANNED_PROFILES})
     up = ssub.add_parser("up", help="start a profile's services in dependency order; reuses a ready stack",
@@ -138,8 +158,16 @@ def print_status(status: StackStatus) -> None:
         print("  (secrets: `python -m harness stack status --json`)")
 
 
+def stack_driver(args: argparse.Namespace) -> StackDriver:
+    if args.driver == "compose":
+        from harness.stack.compose import ComposeDriver, ComposeSettings
+
+        return ComposeDriver(ComposeSettings.from_env(compose_file=args.compose_file or None), say=_err)
+    return LocalDriver(StackSettings.from_env(), say=_err)
+
+
 def run_stack(args: argparse.Namespace) -> int:
-    driver = LocalDriver(StackSettings.from_env(), say=_err)
+    driver = stack_driver(args)
     if args.action == "up":
         t0 = time.monotonic()
         status = driver.up(args.profile)
@@ -210,19 +238,28 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_scan_secrets(paths: list[Path]) -> int:
     from harness import leaks
+    from harness.stack.compose import DEFAULT_COMPOSE_FILE, read_env_file
+    from harness.stack.docker_setup import SECRET_NAMES
 
     settings = StackSettings.from_env()
-    if not settings.credentials_file.exists():
-        _err(f"error: no secrets to look for: {settings.credentials_file} does not exist (start the stack once "
-             "with `python -m harness stack up`, or set K2_STACK_DIR)")
+    compose_env = Path(os.environ.get("K2_COMPOSE_FILE") or DEFAULT_COMPOSE_FILE).parent / ".env"
+    if not settings.credentials_file.exists() and not compose_env.exists():
+        _err(f"error: no secrets to look for: neither {settings.credentials_file} nor {compose_env} exists (start "
+             "the stack once with `python -m harness stack up`, or run `make setup-docker`; or set K2_STACK_DIR)")
         return 2
-    roots = paths or [REPO_ROOT / "reports", settings.logs]
+    roots = paths or [p for p in (REPO_ROOT / "reports", settings.logs) if p.exists()]
     missing = [str(r) for r in roots if not r.exists()]
-    if missing:
-        _err(f"error: nothing to scan at {', '.join(missing)}")
+    if missing or not roots:
+        _err(f"error: nothing to scan at {', '.join(missing) or 'reports/ or the stack logs'}")
         return 2
-    secrets = leaks.secrets_of(settings.credentials_file)
-    found = leaks.scan(roots, secrets, skip=[settings.credentials_file])
+    secrets: dict[str, str] = {}
+    if settings.credentials_file.exists():
+        secrets.update(leaks.secrets_of(settings.credentials_file))
+    if compose_env.exists():  # the compose stack's, written by `make setup-docker`
+        found_env = read_env_file(compose_env)
+        secrets.update({f"compose {n}": found_env[n] for n in SECRET_NAMES
+                        if len(found_env.get(n, "")) >= leaks.MIN_SECRET_LENGTH})
+    found = leaks.scan(roots, secrets, skip=[settings.credentials_file, compose_env])
     for leak in found:
         print(leak)
     files = sum(1 if r.is_file() else sum(1 for p in r.rglob("*") if p.is_file()) for r in roots)
@@ -239,6 +276,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "setup":
             provision(StackSettings.from_env(), say=_err)
+            return 0
+        if args.command in ("setup-docker", "stop-docker"):
+            from harness.stack import docker_setup
+            if args.command == "stop-docker":
+                _err(f"[docker] {docker_setup.DockerSetup(StackSettings.from_env(), say=_err).stop_engine()}")
+                return 0
+            docker_setup.setup(StackSettings.from_env(), say=_err, build=not args.no_build)
             return 0
         if args.command == "measure":
             return run_measure(args)

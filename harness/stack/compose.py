@@ -6,13 +6,14 @@ health, faults, logs and resource use, goes through the Docker Engine API with t
 finding the project's containers by the labels compose puts on them
 (`com.docker.compose.project`, `com.docker.compose.service`).
 
-The services, their names, profiles and host ports are the local stack's (scenarios never know
-which driver runs); the compose stack adds an Iceberg REST catalog (`catalog`, locally a library)
-and a one-shot service that makes the warehouse bucket, which `status` leaves out.
+The services, their names, profiles, host ports and components are the local stack's (scenarios
+never know which driver runs), the Iceberg catalog included: pyiceberg's SqlCatalog on the stack's
+PostgreSQL. One-shot services of a user's compose file (labelled `k2.one-shot`) are left out of status.
 
-What the driver knows about the stack it reads from the compose file itself (memory limits, images,
-published ports, dependencies, restart policies), so file and driver cannot disagree. Secrets come
-from the environment over `compose/.env`, the same values `docker compose` interpolates.
+What the driver knows about the stack (memory limits, images, published ports, dependencies,
+restart policies) it reads from `docker compose config --format json` (harness/stack/compose_model.py),
+so file and driver cannot disagree. Secrets come from the environment over `compose/.env`, the same
+values `docker compose` interpolates.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ import docker
 import docker.errors
 import httpx
 import requests
-import yaml
 
 from harness.stack import catalog as local_catalog
+from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
 from harness.stack.driver import Resources, ServiceState, ServiceStatus, StackError, StackStatus
 from harness.stack.services import PROFILES, profile_services, toxiproxy
 from harness.stack.services import object_store as object_store_service
@@ -53,17 +54,13 @@ Say = Callable[[str], None]
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"  # containers of `docker compose run`: not the service itself
-ONE_SHOT_LABEL = "k2.one-shot"
-"""Set in the compose file on services that run once and exit (the bucket): not part of status."""
 LINKS_LABEL = "k2.links"
 """Set by the faultable override on the platform services that reach the infrastructure through toxiproxy."""
 
 DEFAULT_COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-COMPOSE_ONLY_SERVICES: dict[str, str] = {
-    "catalog": "Iceberg REST catalog on postgres (in the local stack a library: pyiceberg's SqlCatalog)",
-}
-"""Long-running services the compose stack has and the local stack has not; every profile runs them."""
+__all__ = ["ONE_SHOT_LABEL", "ComposeDriver", "ComposeFileError", "ComposeProject", "ComposeService",
+           "ComposeSettings"]
 
 # A service stopped by `docker stop` exits on its stop signal: 0, or 128 + SIGTERM / SIGINT.
 GRACEFUL_EXIT_CODES = frozenset({0, 128 + signal.SIGTERM, 128 + signal.SIGINT})
@@ -72,15 +69,10 @@ GRACEFUL_EXIT_CODES = frozenset({0, 128 + signal.SIGTERM, 128 + signal.SIGINT})
 # through the API counts as a manual stop, after which Docker restarts nothing).
 CRASH_COMMAND = ["python", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"]
 DOCKER_TIMEOUT = 60.0
-PLACEHOLDER = "unused-by-compose-down"
 
 
 # ------------------------------------------------------------------------------------------------
-# Reading the compose file: just enough of the Compose Specification for what the driver needs.
-
-class ComposeFileError(StackError):
-    """The compose file is missing, malformed, or needs a variable that is not set."""
-
+# compose/.env, for the clients' secrets (compose reads the same file for interpolation).
 
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines as compose reads a .env file: blank lines and comments skipped, an optional
@@ -102,261 +94,6 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value.split(" #", 1)[0].rstrip()
         found[key.strip()] = value
     return found
-
-
-_REFERENCE = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
-_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>.*))?", re.DOTALL)
-
-
-def interpolate(text: str, env: Mapping[str, str], missing: list[str] | None = None) -> str:
-    """`$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`,
-    `${VAR:+alt}`, `${VAR+alt}` and `$$`, as compose does (no nesting, which this project never uses).
-
-    A required variable that is not set raises, unless `missing` is given: then it is recorded
-    there ("NAME: message") and left empty, so the rest of the file can still be read."""
-
-    def replace(m: re.Match[str]) -> str:
-        if m.group("escaped"):
-            return "$"
-        if m.group("named"):
-            return env.get(m.group("named"), "")
-        braced = _BRACED.fullmatch(m.group("braced"))
-        if braced is None:
-            raise ComposeFileError(f"invalid interpolation ${{{m.group('braced')}}} in {text!r}")
-        name, op, arg = braced.group("name"), braced.group("op"), braced.group("arg") or ""
-        value = env.get(name)
-        present = bool(value) if op and op.startswith(":") else value is not None
-        if op in (":-", "-"):
-            return value if present and value is not None else arg
-        if op in (":+", "+"):
-            return arg if present else ""
-        if op in (":?", "?"):
-            if present and value is not None:
-                return value
-            if missing is None:
-                raise ComposeFileError(f"{name} is not set: {arg or 'the compose file requires it'}")
-            missing.append(f"{name}: {arg}" if arg else name)
-            return ""
-        return value or ""
-
-    return _REFERENCE.sub(replace, text)
-
-
-def _interpolate_tree(node: Any, env: Mapping[str, str], missing: list[str]) -> Any:
-    if isinstance(node, str):
-        return interpolate(node, env, missing)
-    if isinstance(node, list):
-        return [_interpolate_tree(item, env, missing) for item in node]
-    if isinstance(node, dict):
-        return {key: _interpolate_tree(value, env, missing) for key, value in node.items()}
-    return node
-
-
-_REPLACED_LISTS = frozenset({"command", "entrypoint", "test"})
-
-
-def _merge(base: Any, override: Any, key: str = "") -> Any:
-    """An override file over a base, by compose's main rules: mappings merge key by key
-    (environment, labels, depends_on), lists are joined without repeats (profiles, ports) except
-    command, entrypoint and a health check's test, other values are replaced."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for k, value in override.items():
-            merged[k] = _merge(base[k], value, str(k)) if k in base else value
-        return merged
-    if isinstance(base, list) and isinstance(override, list) and key not in _REPLACED_LISTS:
-        return base + [item for item in override if item not in base]
-    return override
-
-
-_SIZE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[kmgtp]?)(?:i?b)?", re.IGNORECASE)
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?)(?P<unit>us|ms|h|m|s)")
-_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_bytes(value: str | int) -> int:
-    """A compose memory size ("768M", "1g", "512MiB", or plain bytes) in bytes; units are binary."""
-    if isinstance(value, int):
-        return value
-    m = _SIZE.fullmatch(value.strip())
-    if m is None:
-        raise ComposeFileError(f"memory size {value!r} is not like 768M")
-    power = " kmgtp".index(m.group("unit").lower() or " ")
-    return int(float(m.group("number")) * 1024**power)
-
-
-def parse_duration(value: str | int | float) -> float:
-    """A compose duration ("30s", "1m30s", "500ms") in seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    text = value.strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ComposeFileError(f"duration {value!r} is not like 30s or 1m30s")
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-
-
-@dataclass(frozen=True)
-class PublishedPort:
-    host_ip: str
-    host_port: int
-    container_port: int
-
-
-def _ports(service: str, entries: list[Any]) -> tuple[PublishedPort, ...]:
-    found = []
-    for entry in entries:
-        if isinstance(entry, dict):  # long syntax
-            if entry.get("published") is None:
-                continue
-            found.append(PublishedPort(str(entry.get("host_ip", "")), int(entry["published"]), int(entry["target"])))
-            continue
-        parts = str(entry).split("/")[0].rsplit(":", 2)
-        if len(parts) == 1:
-            continue  # a container port only: published on a random host port, which no client can know
-        host_ip = parts[0] if len(parts) == 3 else ""
-        try:
-            found.append(PublishedPort(host_ip, int(parts[-2]), int(parts[-1])))
-        except ValueError:
-            raise ComposeFileError(f"service {service}: port {entry!r} is not like 127.0.0.1:8080:80") from None
-    return tuple(found)
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    """A compose mapping given either as a mapping or as a list of KEY=VALUE strings."""
-    if not value:
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    pairs = (str(item).partition("=") for item in value)
-    return {key: val for key, _, val in pairs}
-
-
-@dataclass(frozen=True)
-class Healthcheck:
-    test: tuple[str, ...]
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float
-
-
-@dataclass(frozen=True)
-class ComposeService:
-    name: str
-    image: str
-    built: bool
-    profiles: tuple[str, ...]
-    depends_on: Mapping[str, str]
-    """Service -> condition (service_started, service_healthy, service_completed_successfully)."""
-    healthcheck: Healthcheck | None
-    restart: str
-    memory_mb: int | None
-    cpus: float | None
-    ports: tuple[PublishedPort, ...]
-    one_shot: bool
-    init: bool
-    stop_grace: float
-    labels: Mapping[str, str]
-    environment: Mapping[str, str]
-
-    @property
-    def ready_within(self) -> float:
-        """How long a start may take: the health check's own patience (its start period, then
-        every retry), plus a margin for the container to start at all."""
-        h = self.healthcheck
-        if h is None:
-            return 60.0
-        return h.start_period + (h.interval + h.timeout) * h.retries + 15.0
-
-    @property
-    def restarts_on_failure(self) -> bool:
-        return self.restart.startswith("on-failure") or self.restart in ("always", "unless-stopped")
-
-    @staticmethod
-    def parse(name: str, raw: Mapping[str, Any]) -> ComposeService:
-        deps = raw.get("depends_on") or {}
-        depends_on = ({d: "service_started" for d in deps} if isinstance(deps, list)
-                      else {d: str((c or {}).get("condition", "service_started")) for d, c in deps.items()})
-        hc = raw.get("healthcheck")
-        healthcheck = None
-        if hc and not hc.get("disable") and hc.get("test") not in (None, ["NONE"]):
-            test = hc["test"]
-            healthcheck = Healthcheck(
-                test=tuple(test) if isinstance(test, list) else ("CMD-SHELL", str(test)),
-                interval=parse_duration(hc.get("interval", "30s")), timeout=parse_duration(hc.get("timeout", "30s")),
-                retries=int(hc.get("retries", 3)), start_period=parse_duration(hc.get("start_period", "0s")))
-        limits = ((raw.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-        memory = limits.get("memory", raw.get("mem_limit"))
-        cpus = limits.get("cpus", raw.get("cpus"))
-        labels = _mapping(raw.get("labels"))
-        env = _mapping(raw.get("environment"))
-        return ComposeService(
-            name=name, image=str(raw.get("image", "")), built="build" in raw,
-            profiles=tuple(raw.get("profiles") or ()), depends_on=depends_on, healthcheck=healthcheck,
-            restart=str(raw.get("restart", "no")),
-            memory_mb=parse_bytes(memory) // 2**20 if memory is not None else None,
-            cpus=float(cpus) if cpus is not None else None, ports=_ports(name, list(raw.get("ports") or ())),
-            one_shot=str(labels.get(ONE_SHOT_LABEL, "")).lower() == "true", init=bool(raw.get("init", False)),
-            stop_grace=parse_duration(raw.get("stop_grace_period", "10s")),
-            labels={str(k): str(v) for k, v in labels.items()},
-            environment={str(k): "" if v is None else str(v) for k, v in env.items()})
-
-
-@dataclass(frozen=True)
-class ComposeProject:
-    name: str
-    services: dict[str, ComposeService]
-    missing: tuple[str, ...] = ()
-    """Required variables (`${VAR:?...}`) that are not set, each with the file's message."""
-
-    @staticmethod
-    def load(files: Sequence[Path], env: Mapping[str, str]) -> ComposeProject:
-        raw: dict[str, Any] = {}
-        for path in files:
-            try:
-                doc = yaml.safe_load(path.read_text())
-            except FileNotFoundError:
-                raise ComposeFileError(f"compose file {path} not found") from None
-            except yaml.YAMLError as exc:
-                raise ComposeFileError(f"compose file {path} is not valid YAML: {exc}") from None
-            if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
-                raise ComposeFileError(f"compose file {path} has no services")
-            raw = _merge(raw, {k: v for k, v in doc.items() if not str(k).startswith("x-")})
-        missing: list[str] = []
-        tree = _interpolate_tree(raw, env, missing)
-        name = env.get("COMPOSE_PROJECT_NAME") or str(tree.get("name") or "")
-        if not name:
-            raise ComposeFileError(f"compose file {files[0]} has no top-level name; set one, or COMPOSE_PROJECT_NAME")
-        services = {n: ComposeService.parse(n, s or {}) for n, s in tree["services"].items()}
-        by_name = {entry.split(":", 1)[0]: entry for entry in reversed(missing)}  # each variable once, first message
-        return ComposeProject(name=name, services=services, missing=tuple(reversed(by_name.values())))
-
-    def long_running(self) -> list[str]:
-        return [n for n, s in self.services.items() if not s.one_shot]
-
-    def in_profile(self, profile: str) -> list[str]:
-        """The long-running services a profile starts, dependencies first."""
-        return self.order([n for n in self.long_running() if profile in self.services[n].profiles])
-
-    def order(self, names: Sequence[str]) -> list[str]:
-        """Dependencies first (one-shot services count for the order but are left out)."""
-        done: list[str] = []
-
-        def visit(name: str, path: tuple[str, ...]) -> None:
-            if name in done:
-                return
-            if name in path:
-                raise ComposeFileError(f"dependency cycle: {' -> '.join((*path, name))}")
-            for dep in self.services[name].depends_on:
-                if dep in self.services:
-                    visit(dep, (*path, name))
-            done.append(name)
-
-        for n in names:
-            visit(n, ())
-        wanted = set(names)
-        return [n for n in done if n in wanted]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -524,6 +261,21 @@ class RunResult:
 Runner = Callable[[list[str], Mapping[str, str]], RunResult]
 
 
+def run_config(cmd: list[str]) -> tuple[int, str]:
+    """`docker compose ... config --format json`: its JSON, or what it said when it refused."""
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise StackError("the `docker` CLI is not installed; run `make setup-docker`, or use -D driver=local") from None
+    except subprocess.TimeoutExpired:
+        return 124, "`docker compose config` gave no answer within 60 s"
+    if proc.returncode != 0 and "is not a docker command" in proc.stderr + proc.stdout:
+        raise StackError("`docker compose` (the Compose CLI plugin, v2+) is not installed; run `make setup-docker`, "
+                         "or use -D driver=local")
+    return proc.returncode, proc.stdout if proc.returncode == 0 else proc.stderr
+
+
 def run_streaming(cmd: list[str], env: Mapping[str, str], say: Say) -> RunResult:
     """Run a command, passing each line it prints to `say` as it comes (a `docker compose up`
     that pulls and builds takes minutes: silence would look like a hang)."""
@@ -538,6 +290,13 @@ def run_streaming(cmd: list[str], env: Mapping[str, str], say: Say) -> RunResult
                 say(f"[compose] {line}")
         returncode = proc.wait()
     return RunResult(returncode, "\n".join(tail))
+
+
+def create_namespace(spec: Mapping[str, Any]) -> None:
+    """The catalog's namespace (`clients()["catalog"]`), made if missing."""
+    from pyiceberg.catalog import load_catalog  # heavy import, only needed here
+
+    load_catalog(spec["name"], **spec["properties"]).create_namespace_if_not_exists(spec["namespace"])
 
 
 def _one_line(exc: BaseException) -> str:
@@ -556,7 +315,9 @@ class _Gone(StackError):
 
 class ComposeDriver:
     def __init__(self, settings: ComposeSettings | None = None, say: Say = _quiet, runner: Runner | None = None,
-                 client_factory: Callable[[str], Any] | None = None, wait_timeout: float = 600.0) -> None:
+                 client_factory: Callable[[str], Any] | None = None, wait_timeout: float = 600.0,
+                 config_runner: Callable[[list[str]], tuple[int, str]] | None = None,
+                 catalog_initialiser: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.settings = settings or ComposeSettings.from_env()
         self.say = say
         self._runner: Runner = runner or (lambda cmd, env: run_streaming(cmd, env, self.say))
@@ -567,11 +328,17 @@ class ComposeDriver:
         self._client: Any = None
         self._stopped: set[str] = set()  # container ids stopped on purpose by this driver
         self._ready_seen: dict[tuple[str, int | None], float] = {}
-        self.base = ComposeProject.load([self.settings.compose_file], self.settings.env)
-        files = [self.settings.compose_file]
+        self._built = False  # images are built (or found up to date) once per driver, at its first `up`
+        self._initialise_catalog_with = catalog_initialiser or create_namespace
+        config = config_runner or run_config
+        # every profile of the base file: the driver must know each service whatever runs now
+        self.base = ComposeProject.load(self._command([self.settings.compose_file], list(PROFILES), "config",
+                                                      "--format", "json"), config)
+        self.faultable = self.base
         if self.settings.faultable_file.is_file():
-            files.append(self.settings.faultable_file)
-        self.faultable = ComposeProject.load(files, self.settings.env)
+            self.faultable = ComposeProject.load(self._command(
+                [self.settings.compose_file, self.settings.faultable_file], ["faultable"], "config", "--format",
+                "json"), config)
 
     @property
     def project_name(self) -> str:
@@ -704,6 +471,8 @@ class ComposeDriver:
         profile = self._current_profile(containers)
         project = self._project(profile)
         names = project.in_profile(profile) if profile else []
+        known = PROFILES.get(profile or "", ())  # shown in the local stack's order, dependencies first
+        names = sorted(names, key=lambda n: known.index(n) if n in known else len(known))
         names = project.order([*names, *(n for n in containers if n not in names)])
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
             found = list(pool.map(lambda n: self._health(project.services[n], containers.get(n), resources), names))
@@ -745,8 +514,11 @@ class ComposeDriver:
             "schema_registry": {"url": http("schema-registry") + schema_registry_service.CCOMPAT},
             "s3": {"endpoint": s3, "access_key": c["K2_S3_ACCESS_KEY"], "secret_key": c["K2_S3_SECRET_KEY"],
                    "region": object_store_service.REGION, "bucket": object_store_service.BUCKET},
+            # the local stack's catalog: pyiceberg's SqlCatalog on the stack's PostgreSQL
             "catalog": {"name": local_catalog.CATALOG_NAME, "namespace": local_catalog.NAMESPACE, "properties": {
-                "type": "rest", "uri": http("catalog"), "warehouse": f"s3://{object_store_service.BUCKET}/",
+                "type": "sql", "uri": f"postgresql+psycopg2://{user}:{password}@{host}:{self._host_port('postgres')}"
+                                      f"/catalog",
+                "warehouse": f"s3://{object_store_service.BUCKET}/",
                 "s3.endpoint": s3, "s3.access-key-id": c["K2_S3_ACCESS_KEY"],
                 "s3.secret-access-key": c["K2_S3_SECRET_KEY"], "s3.region": object_store_service.REGION,
                 "s3.path-style-access": "true"}},
@@ -768,11 +540,14 @@ class ComposeDriver:
 
     def _proxies(self) -> dict[str, str]:
         """Each toxiproxy link and where the platform reaches it (inside the compose network)."""
-        try:
-            found = json.loads((self.settings.compose_file.parent / "toxiproxy.json").read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            return {}
-        return {p["name"]: p["listen"].replace("0.0.0.0", toxiproxy.NAME) for p in found}
+        folder = self.settings.compose_file.parent
+        for path in (folder / "toxiproxy" / "toxiproxy.json", folder / "toxiproxy.json"):
+            try:
+                found = json.loads(path.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                continue
+            return {p["name"]: p["listen"].replace("0.0.0.0", toxiproxy.NAME) for p in found}
+        return {}
 
     def versions(self) -> dict[str, str]:
         """Each long-running service's image, as the compose file pins it (no call to Docker)."""
@@ -837,28 +612,26 @@ class ComposeDriver:
             return resources_from_stats(c.stats(stream=False))
 
     # ------------------------------------------------------------------ starting and stopping
+    def _command(self, files: Sequence[Path], profiles: Sequence[str], *args: str, project: str = "") -> list[str]:
+        cmd = ["docker", "compose", "--ansi", "never", *(["--project-name", project] if project else [])]
+        for f in files:
+            cmd += ["--file", str(f)]
+        if self.settings.env_file.is_file():
+            cmd += ["--env-file", str(self.settings.env_file)]
+        for p in profiles:
+            cmd += ["--profile", p]
+        return [*cmd, *args]
+
     def compose_command(self, profile: str | None, *args: str) -> list[str]:
         """`docker compose` for this project and profile (None: every profile, for `down`); the
         faultable override joins whenever toxiproxy does."""
         files = [self.settings.compose_file]
         if (profile is None or toxiproxy.NAME in profile_services(profile)) and self.settings.faultable_file.is_file():
             files.append(self.settings.faultable_file)
-        cmd = ["docker", "compose", "--ansi", "never", "--project-name", self.project_name]
-        for f in files:
-            cmd += ["--file", str(f)]
-        if self.settings.env_file.is_file():
-            cmd += ["--env-file", str(self.settings.env_file)]
-        for p in [profile] if profile else list(PROFILES):
-            cmd += ["--profile", p]
-        return [*cmd, *args]
+        return self._command(files, [profile] if profile else list(PROFILES), *args, project=self.project_name)
 
-    def _compose(self, cmd: list[str], placeholders: bool = False) -> RunResult:
+    def _compose(self, cmd: list[str]) -> RunResult:
         env = {**os.environ, "DOCKER_HOST": self.settings.docker_host}
-        if placeholders:
-            # compose interpolates the whole file for any command: `down` must not fail for want
-            # of a secret it never uses
-            for entry in self.faultable.missing:
-                env.setdefault(entry.split(":", 1)[0], PLACEHOLDER)
         try:
             return self._runner(cmd, env)
         except FileNotFoundError:
@@ -869,24 +642,34 @@ class ComposeDriver:
         """`docker compose up --wait` for the profile: builds the platform's image, starts what is not
         running in dependency order and returns once every service's health check passes."""
         names = profile_services(profile)
-        missing = self._project(profile).missing
-        if missing:
-            raise ComposeFileError(f"the compose file needs {'; '.join(missing)}")
         self._docker()  # a clear "Docker is not reachable" before compose says it less clearly
         t0 = time.monotonic()
         self.say(f"[stack] docker compose: profile {profile} ({', '.join(names)}) ...")
+        # Built once per run, so the platform's image holds the code being tested; a later `up` (the
+        # whole stack started again mid-scenario) reuses those images
+        build = [] if self._built else ["--build"]
         result = self._compose(self.compose_command(
-            profile, "up", "--detach", "--build", "--remove-orphans", "--wait",
+            profile, "up", "--detach", *build, "--remove-orphans", "--wait",
             "--wait-timeout", str(int(self.wait_timeout))))
         if result.returncode != 0:
             raise StackError(f"`docker compose up` for profile {profile} failed (exit code {result.returncode}):\n"
                              + "\n".join(result.output.splitlines()[-15:]))
         with self._lock:
             self._stopped.clear()
+            self._built = True
         if toxiproxy.NAME in names:
             self._reset_toxiproxy()
+        self._initialise_catalog()
         self.say(f"[stack] profile {profile} ready in {time.monotonic() - t0:.1f} s")
         return self.status()
+
+    def _initialise_catalog(self) -> None:
+        """The namespace the platform writes into, as the local stack makes it after `up`."""
+        spec = self._clients(None)["catalog"]
+        try:
+            self._initialise_catalog_with(spec)
+        except Exception as exc:  # the catalog's own errors: SQLAlchemy's, pyiceberg's, S3's
+            raise StackError(f"creating the catalog namespace {spec['namespace']}: {_one_line(exc)}") from None
 
     def _reset_toxiproxy(self) -> None:
         """Every proxy enabled and without toxics: a harness that crashed mid-fault may have left
@@ -906,7 +689,7 @@ class ComposeDriver:
         running = [n for n, c in containers.items()
                    if (c.attrs.get("State") or {}).get("Status") in ("running", "paused", "restarting")]
         args = ["down", "--remove-orphans", "--timeout", "30", *(["--volumes"] if purge else [])]
-        result = self._compose(self.compose_command(None, *args), placeholders=True)
+        result = self._compose(self.compose_command(None, *args))
         if result.returncode != 0:
             raise StackError(f"`docker compose down` failed (exit code {result.returncode}):\n"
                              + "\n".join(result.output.splitlines()[-15:]))

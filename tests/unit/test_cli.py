@@ -51,6 +51,7 @@ def test_scan_secrets_fails_on_a_leak_and_names_the_file_but_not_the_value(
     stack.mkdir()
     (stack / "credentials.json").write_text(json.dumps({"api_key": "k2-very-secret-api-key", "postgres_user": "k2"}))
     monkeypatch.setenv("K2_STACK_DIR", str(stack))
+    monkeypatch.setenv("K2_COMPOSE_FILE", str(tmp_path / "compose" / "docker-compose.yml"))
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "clean.txt").write_text("k2 is a user name, not a secret\n")
@@ -62,8 +63,25 @@ def test_scan_secrets_fails_on_a_leak_and_names_the_file_but_not_the_value(
     assert "1 leak(s) of 1 secrets in 2 files" in err and "very-secret" not in out + err
 
 
+def test_scan_secrets_looks_for_the_compose_stacks_secrets_too(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("K2_STACK_DIR", str(tmp_path / "no-local-stack"))
+    (tmp_path / "compose").mkdir()
+    (tmp_path / "compose" / ".env").write_text("K2_BASE_IMAGE=debian:bookworm-slim\nK2_API_KEY=compose-secret-key-1\n")
+    monkeypatch.setenv("K2_COMPOSE_FILE", str(tmp_path / "compose" / "docker-compose.yml"))
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "log.txt").write_text("GET /v1/trades X-API-Key=compose-secret-key-1\n")
+    assert main(["scan-secrets", str(reports)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"{reports / 'log.txt'}:1: the compose K2_API_KEY appears here\n"
+    assert "1 leak(s) of 1 secrets" in err and "compose-secret" not in out + err
+
+
 def test_scan_secrets_without_a_stack_says_what_to_do(capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("K2_STACK_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("K2_COMPOSE_FILE", str(tmp_path / "compose" / "docker-compose.yml"))
     assert main(["scan-secrets"]) == 2
-    assert "credentials.json does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "credentials.json" in err and "compose/.env exists" in err and "make setup-docker" in err

@@ -9,7 +9,6 @@ Only the `docker compose` CLI is replaced, by a recording runner.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -34,7 +33,6 @@ from harness.session import make_driver
 from harness.stack.compose import (
     CRASH_COMMAND,
     DEFAULT_COMPOSE_FILE,
-    PLACEHOLDER,
     ComposeDriver,
     ComposeFileError,
     ComposeSettings,
@@ -47,6 +45,7 @@ from harness.stack.compose import (
 from harness.stack.driver import StackError
 from harness.stack.services import PROFILES
 from harness.stack.settings import DEFAULT_PORTS
+from tests.compose_config import recorded
 
 PROJECT = "k2-acceptance"
 SECRETS = {"K2_S3_ACCESS_KEY": "ak-test", "K2_S3_SECRET_KEY": "sk-test-secret", "K2_POSTGRES_PASSWORD": "p@ss/word",
@@ -335,14 +334,21 @@ class Recorder:
         return RunResult(self.returncode, self.output)
 
 
+def recorded_config(cmd: list[str]) -> tuple[int, str]:
+    """`docker compose config --format json` as compose answered it for compose/ (tests/compose_config.py)."""
+    faultable = any(part.endswith(".faultable.yml") for part in cmd)
+    return 0, recorded("compose-config-faultable.json" if faultable else "compose-config.json")
+
+
 def driver_for(docker_host: str, runner: Recorder | None = None, compose_file: Path = DEFAULT_COMPOSE_FILE,
                env: Mapping[str, str] = SECRETS) -> ComposeDriver:
     settings = ComposeSettings(compose_file=compose_file, env=dict(env), docker_host=docker_host)
-    return ComposeDriver(settings, runner=runner or Recorder())
+    return ComposeDriver(settings, runner=runner or Recorder(), config_runner=recorded_config,
+                         catalog_initialiser=lambda spec: None)
 
 
 def infra(fake: FakeEngine) -> dict[str, str]:
-    return {name: fake.add(name) for name in (*PROFILES["infra"], "catalog")}
+    return {name: fake.add(name) for name in PROFILES["infra"]}
 
 
 def full(fake: FakeEngine, labels: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -358,24 +364,22 @@ def full(fake: FakeEngine, labels: Mapping[str, str] | None = None) -> dict[str,
 
 def test_status_maps_each_containers_state_and_health(engine: tuple[FakeEngine, str]) -> None:
     fake, url = engine
-    fake.add("kafka")
+    fake.add("kafka", status="exited", exit_code=1)
     fake.add("postgres", health="starting")
     fake.add("schema-registry", health="unhealthy")
     fake.add("object-store", status="exited", exit_code=0, health=None)
-    fake.add("catalog", status="exited", exit_code=1)
-    fake.add("object-store-init", status="exited", exit_code=0, health=None, labels={"k2.one-shot": "true"})
     fake.add("kafka", project="someone-else")  # another project's container of the same name
     fake.add("kafka", labels={"com.docker.compose.oneoff": "True"}, status="exited", exit_code=3)  # `compose run`
 
     status = driver_for(url).status(resources=False)
 
     assert status.profile == "infra"
-    assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store", "catalog"]
+    assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store"]
     states = {n: s.state for n, s in status.services.items()}
-    assert states == {"kafka": "ready", "postgres": "starting", "schema-registry": "starting",
-                      "object-store": "stopped", "catalog": "failed"}
+    assert states == {"kafka": "failed", "postgres": "starting", "schema-registry": "starting",
+                      "object-store": "stopped"}
     assert "unhealthy" in status.services["schema-registry"].detail
-    assert status.services["catalog"].detail == "exited unexpectedly with code 1"
+    assert status.services["kafka"].detail == "exited unexpectedly with code 1"
     assert status.services["kafka"].ports == {"kafka": DEFAULT_PORTS["kafka"]}
     assert not status.ready
 
@@ -392,8 +396,9 @@ def test_a_ready_stack_reports_its_profile_and_clients(engine: tuple[FakeEngine,
     assert c["schema_registry"]["url"] == f"http://127.0.0.1:{DEFAULT_PORTS['schema-registry']}/apis/ccompat/v7"
     assert c["s3"] == {"endpoint": f"http://127.0.0.1:{DEFAULT_PORTS['object-store-s3']}", "access_key": "ak-test",
                        "secret_key": "sk-test-secret", "region": "us-east-1", "bucket": "warehouse"}
-    assert c["catalog"]["properties"]["type"] == "rest"
-    assert c["catalog"]["properties"]["uri"] == "http://127.0.0.1:18181"
+    assert c["catalog"]["properties"]["type"] == "sql"
+    assert c["catalog"]["properties"]["uri"] == \
+        f"postgresql+psycopg2://k2:p%40ss%2Fword@127.0.0.1:{DEFAULT_PORTS['postgres']}/catalog"
     assert c["postgres"]["dsn"] == f"postgresql://k2:p%40ss%2Fword@127.0.0.1:{DEFAULT_PORTS['postgres']}/postgres"
     assert c["api"] == {"url": f"http://127.0.0.1:{DEFAULT_PORTS['api']}", "api_key": "api-key-test"}
     assert c["exchange"]["ws_url"] == f"ws://127.0.0.1:{DEFAULT_PORTS['exchange']}"
@@ -406,7 +411,7 @@ def test_a_platform_behind_toxiproxy_is_the_faultable_profile(engine: tuple[Fake
     fake.add("toxiproxy")
     status = driver_for(url).status(resources=False)
     assert status.profile == "faultable"
-    assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store", "catalog", "toxiproxy",
+    assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store", "toxiproxy",
                                      "exchange", "ingest", "consumer", "api"]
     assert status.clients["toxiproxy"] == {
         "url": f"http://127.0.0.1:{DEFAULT_PORTS['toxiproxy']}",
@@ -578,7 +583,7 @@ def test_an_unknown_or_one_shot_service_is_refused(engine: tuple[FakeEngine, str
     _, url = engine
     driver = driver_for(url)
     for name in ("zookeeper", "object-store-init"):
-        with pytest.raises(StackError, match=f"unknown service '{name}'; the compose stack has kafka"):
+        with pytest.raises(StackError, match=f"unknown service '{name}'; the compose stack has api, consumer, "):
             driver.health(name)
 
 
@@ -649,7 +654,7 @@ def test_memory_on_cgroup_v1_and_on_old_engines() -> None:
 def test_budgets_and_versions_come_from_the_compose_file_without_docker() -> None:
     driver = driver_for("unix:///nonexistent/docker.sock")
     assert driver.memory_budgets()["kafka"] == 768
-    assert driver.versions()["kafka"] == "apache/kafka:4.1.1"
+    assert driver.versions()["kafka"] == "k2-acceptance/kafka:4.1.1 (built here)"
     assert driver.versions()["api"].endswith("(built here)")
 
 
@@ -659,7 +664,8 @@ def test_budgets_and_versions_come_from_the_compose_file_without_docker() -> Non
 @pytest.fixture
 def compose_dir(tmp_path: Path) -> Path:
     """A copy of compose/, so whether a .env exists is the test's choice."""
-    for name in ("docker-compose.yml", "docker-compose.faultable.yml", "toxiproxy.json"):
+    for name in ("docker-compose.yml", "docker-compose.faultable.yml", "toxiproxy/toxiproxy.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         shutil.copy(DEFAULT_COMPOSE_FILE.parent / name, tmp_path / name)
     return tmp_path
 
@@ -698,12 +704,17 @@ def test_a_failed_compose_up_says_why(engine: tuple[FakeEngine, str]) -> None:
         driver_for(url, runner).up("infra")
 
 
-def test_up_without_its_secrets_names_them_and_runs_nothing(engine: tuple[FakeEngine, str]) -> None:
+def test_a_compose_file_missing_its_secrets_is_refused_with_composes_own_words(engine: tuple[FakeEngine, str]) -> None:
     _, url = engine
+    said = ("WARN[0000] The \"X\" variable is not set.\nerror while interpolating services.postgres.environment."
+            "POSTGRES_PASSWORD: required variable K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
+            "(make setup-docker writes compose/.env)\n")
     runner = Recorder()
-    driver = driver_for(url, runner, env={"K2_S3_ACCESS_KEY": "x"})
-    with pytest.raises(ComposeFileError, match="needs K2_POSTGRES_PASSWORD: set K2_POSTGRES_PASSWORD"):
-        driver.up("infra")
+    with pytest.raises(ComposeFileError, match=r"refused the compose file: error while interpolating .*"
+                                               r"K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
+                                               r"\(make setup-docker writes compose/.env\)$"):
+        ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, {}, url), runner=runner,
+                      config_runner=lambda cmd: (1, said))
     assert runner.calls == []
 
 
@@ -713,7 +724,8 @@ def test_without_the_compose_cli_the_error_says_so(engine: tuple[FakeEngine, str
     def missing(cmd: list[str], env: Mapping[str, str]) -> RunResult:
         raise FileNotFoundError("docker")
 
-    driver = ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS, url), runner=missing)
+    driver = ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS, url), runner=missing,
+                           config_runner=recorded_config)
     with pytest.raises(StackError, match="`docker compose` is not installed"):
         driver.up("infra")
 
@@ -759,12 +771,9 @@ def test_down_without_purge_keeps_every_volume_and_needs_no_secret(engine: tuple
     infra(fake)
     runner = Recorder()
     driver_for(url, runner, env={}).down()
-    (cmd, env), = runner.calls
+    (cmd, _), = runner.calls
     assert "--volumes" not in cmd and set(fake.volumes) == {"mine"}
     assert not any(r.startswith("DELETE /volumes") for r in fake.requests)
-    # compose interpolates the whole file even to stop it: missing secrets get placeholders
-    for var in ("K2_S3_SECRET_KEY", "K2_POSTGRES_PASSWORD", "K2_API_KEY"):
-        assert env[var] == os.environ.get(var, PLACEHOLDER)
 
 
 def test_leftovers_are_the_projects_containers(engine: tuple[FakeEngine, str]) -> None:
@@ -805,7 +814,8 @@ def test_a_socket_nobody_answers_on_is_one_clear_line() -> None:
 # ------------------------------------------------------------------------------------------------
 # Wiring
 
-def test_driver_compose_is_a_run_setting_that_makes_a_compose_driver() -> None:
+def test_driver_compose_is_a_run_setting_that_makes_a_compose_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.stack.compose.run_config", recorded_config)
     config = RunConfig.from_sources({"driver": "compose", "compose_file": "compose/docker-compose.yml"}, env={})
     assert config.driver == "compose" and config.compose_file == "compose/docker-compose.yml"
     driver = make_driver(config)
