@@ -28,6 +28,13 @@ Feature: Stack health
     Then within 90 seconds every trade is in the message log, the table and the query API exactly once
     And no service used more memory than its budget
 
+  Scenario: The container engine holds every service to its memory and CPU limits under load
+    Given the platform is running within 120 seconds
+    And every service runs under memory and CPU limits that its container engine enforces
+    When the exchange trades 5000 BTCUSDT at 1000 trades per second while the memory of every service is sampled
+    Then within 90 seconds every trade is in the message log, the table and the query API exactly once
+    And the engine held every service to a memory limit equal to its budget and to a CPU limit, killing none
+
   Scenario Outline: A restarted <service> comes back healthy and no trade is lost
     Given the platform is running within 120 seconds
     And the exchange has traded 200 ETHUSDT, all served within 60 seconds

@@ -6,10 +6,10 @@ import contextlib
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.checks import Verdict
-from harness.stack.driver import StackDriver, StackError
+from harness.stack.driver import EnforcedLimits, StackDriver, StackError
 
 
 @dataclass
@@ -71,3 +71,63 @@ def budget_table(peaks_mb: Mapping[str, float], budgets_mb: Mapping[str, int]) -
     for n, peak in sorted(peaks_mb.items()):
         rows.append(f"{n:<16}{peak:>10.0f}{budgets_mb[n]:>12}{peak / budgets_mb[n]:>7.0%}")
     return "\n".join(rows)
+
+
+def engine_limits(driver: StackDriver, services: Iterable[str]) -> dict[str, EnforcedLimits] | None:
+    """Each service's engine limits now; None when the driver runs none of them under an engine
+    that enforces limits (a service the engine runs without limits shows as having none)."""
+    names = list(services)
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        found = dict(zip(names, pool.map(driver.enforced_limits, names), strict=True))
+    if all(lim is None for lim in found.values()):
+        return None
+    none = EnforcedLimits(None, None, None, 0, 0, 0.0, False)
+    return {n: none if lim is None else lim for n, lim in found.items()}
+
+
+def within_limits(limits: Mapping[str, EnforcedLimits], budgets_mb: Mapping[str, int]) -> Verdict:
+    """Every service ran under an engine memory limit equal to its budget and a CPU limit, and the
+    engine never killed it for memory: the engine holds each service to what the stack declares."""
+    wrong = []
+    for n, lim in sorted(limits.items()):
+        if lim.memory_mb is None or round(lim.memory_mb) != budgets_mb.get(n):
+            wrong.append(f"{n}: memory limit {_mb(lim.memory_mb)}, budget {budgets_mb.get(n, '?')} MiB")
+        if lim.cpus is None:
+            wrong.append(f"{n}: no CPU limit")
+        if lim.oom_killed:
+            wrong.append(f"{n}: killed by the engine for passing its memory limit of {_mb(lim.memory_mb)}")
+    return Verdict("engine limits held", bool(limits) and not wrong,
+                   {"services": len(limits), "wrong or missing limits": len(wrong)}, mismatched=wrong)
+
+
+def limits_table(limits: Mapping[str, EnforcedLimits], sampled_peaks_mb: Mapping[str, float]) -> str:
+    """Each service's limits, its sampled working-set peak and the engine's own peak (page cache
+    included on cgroup v1), and how much of the time its CPU quota held it back."""
+    rows = [f"{'service':<16}{'mem limit':>10}{'cpus':>6}{'peak MiB':>10}{'engine peak':>13}"
+            f"{'throttled':>11}{'held back s':>13}{'oom':>5}"]
+    for n, lim in sorted(limits.items()):
+        share = lim.throttled_periods / lim.cpu_periods if lim.cpu_periods else 0.0
+        peak = sampled_peaks_mb.get(n)
+        rows.append(f"{n:<16}{_mb(lim.memory_mb):>10}{'-' if lim.cpus is None else f'{lim.cpus:g}':>6}"
+                    f"{'-' if peak is None else f'{peak:.0f}':>10}{_mb(lim.peak_memory_mb):>13}"
+                    f"{share:>11.1%}{lim.throttled_seconds:>13.1f}{'yes' if lim.oom_killed else 'no':>5}")
+    return "\n".join(rows)
+
+
+def since(before: Mapping[str, EnforcedLimits], after: Mapping[str, EnforcedLimits]) -> dict[str, EnforcedLimits]:
+    """The CPU counters of `after` counted from `before` (the engine's run from the container's
+    start), so a table shows what one workload cost; a service restarted meanwhile starts again at zero."""
+    found = {}
+    for n, now in after.items():
+        then = before.get(n)
+        if then is None or now.cpu_periods < then.cpu_periods:
+            found[n] = now
+            continue
+        found[n] = replace(now, cpu_periods=now.cpu_periods - then.cpu_periods,
+                           throttled_periods=now.throttled_periods - then.throttled_periods,
+                           throttled_seconds=now.throttled_seconds - then.throttled_seconds)
+    return found
+
+
+def _mb(value: float | None) -> str:
+    return "none" if value is None else f"{value:.0f} MiB"

@@ -9,7 +9,15 @@ from hamcrest import assert_that, equal_to, greater_than, has_item, less_than_or
 from harness.matchers import all_ready, holds
 from harness.probes import api, iceberg, object_store
 from harness.report import attach_text
-from harness.usage import MemoryWatch, budget_table, within_budgets
+from harness.usage import (
+    MemoryWatch,
+    budget_table,
+    engine_limits,
+    limits_table,
+    since,
+    within_budgets,
+    within_limits,
+)
 from harness.waiting import eventually
 from steps import vocabulary  # noqa: F401 - registers the {service:Service} type
 from steps.pipeline_steps import pipeline_run
@@ -126,3 +134,21 @@ def step_api_healthy(context: Context, seconds: int) -> None:
     expected = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
     eventually(lambda: api.health(context.clients["api"]["url"]) == expected,
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
+
+
+@given("every service runs under memory and CPU limits that its container engine enforces")
+def step_engine_enforces_limits(context: Context) -> None:
+    services = list(context.suite.driver.status(resources=False).services)
+    context.limits_before = engine_limits(context.suite.driver, services)
+    if context.limits_before is None:
+        context.scenario.skip("this driver runs the services as native processes, under no engine that enforces "
+                              "limits; their memory budgets are checked by sampling in the memory scenario")
+
+
+@then("the engine held every service to a memory limit equal to its budget and to a CPU limit, killing none")
+def step_engine_held_limits(context: Context) -> None:
+    after = engine_limits(context.suite.driver, list(context.limits_before))
+    assert after is not None
+    attach_text("engine limits, peaks and CPU throttling", limits_table(since(context.limits_before, after),
+                                                                        context.memory.stop()))
+    assert_that(within_limits(after, context.suite.driver.memory_budgets()), holds())

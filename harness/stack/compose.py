@@ -42,7 +42,7 @@ import requests
 
 from harness.stack import catalog as local_catalog
 from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
-from harness.stack.driver import Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
 from harness.stack.services import PROFILES, profile_services, toxiproxy
 from harness.stack.services import object_store as object_store_service
 from harness.stack.services import schema_registry as schema_registry_service
@@ -193,6 +193,28 @@ def ready_since(health: Mapping[str, Any], started_ns: int | None) -> float | No
     if first_pass is None or not (failed_before or complete):
         return None
     return first_pass / 1e9
+
+
+def limits_from(attrs: Mapping[str, Any], stats: Mapping[str, Any]) -> EnforcedLimits:
+    """A container's limits (its HostConfig) and what the engine measured under them (one stats
+    sample: the cgroup's peak memory, kept by cgroup v1 only, and its CPU throttling counters)."""
+    host = attrs.get("HostConfig") or {}
+    memory = int(host.get("Memory") or 0)
+    if host.get("NanoCpus"):
+        cpus: float | None = int(host["NanoCpus"]) / 1e9
+    elif host.get("CpuQuota") and int(host["CpuQuota"]) > 0:
+        cpus = int(host["CpuQuota"]) / int(host.get("CpuPeriod") or 100_000)
+    else:
+        cpus = None
+    peak = (stats.get("memory_stats") or {}).get("max_usage")
+    throttling = (stats.get("cpu_stats") or {}).get("throttling_data") or {}
+    return EnforcedLimits(
+        memory_mb=memory / 2**20 if memory > 0 else None, cpus=cpus,
+        peak_memory_mb=int(peak) / 2**20 if peak else None,
+        cpu_periods=int(throttling.get("periods") or 0),
+        throttled_periods=int(throttling.get("throttled_periods") or 0),
+        throttled_seconds=int(throttling.get("throttled_time") or 0) / 1e9,
+        oom_killed=bool((attrs.get("State") or {}).get("OOMKilled")))
 
 
 def resources_from_stats(stats: Mapping[str, Any]) -> Resources:
@@ -610,6 +632,16 @@ class ComposeDriver:
             raise StackError(f"{service} is not running")
         with self._engine(f"reading the resource use of {service}"):
             return resources_from_stats(c.stats(stream=False))
+
+    def enforced_limits(self, service: str) -> EnforcedLimits:
+        self._service(service)
+        c = self._containers().get(service)
+        if c is None:
+            raise StackError(f"{service} has no container")
+        with self._engine(f"reading the limits of {service}"):
+            running = (c.attrs.get("State") or {}).get("Status") == "running"
+            stats = c.stats(stream=False, one_shot=True) if running else {}
+        return limits_from(c.attrs, stats)
 
     # ------------------------------------------------------------------ starting and stopping
     def _command(self, files: Sequence[Path], profiles: Sequence[str], *args: str, project: str = "") -> list[str]:

@@ -85,6 +85,11 @@ def run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float
     return Ran(proc.returncode, proc.stdout, proc.stderr)
 
 
+def _shown(path: Path) -> str:
+    """A path as a person reads it: relative to the repository when it is inside."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def _tail(text: str, lines: int = 12) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -371,7 +376,7 @@ class DockerSetup:
         """The local stack's components, from the same installers and caches as `make setup`."""
         details = [provision.install_kafka(self.settings), provision.install_apicurio(self.settings),
                    provision.check_weed(self.settings), provision.install_toxiproxy(self.settings)]
-        return f"Kafka, Apicurio Registry, SeaweedFS, Toxiproxy ({sum('cached' in d for d in details)} of 4 cached)"
+        return "; ".join(details)
 
     @property
     def requirements(self) -> Path:
@@ -388,7 +393,7 @@ class DockerSetup:
             done = self.runner([sys.executable, "-m", "pip", "wheel", "-q", "-r", str(self.requirements),
                                 "-w", tmp], None, 1200.0, None)
             if done.returncode != 0:
-                raise DockerSetupError(f"`pip wheel -r {self.requirements.relative_to(REPO_ROOT)}` exited "
+                raise DockerSetupError(f"`pip wheel -r {_shown(self.requirements)}` exited "
                                        f"{done.returncode}:\n{_tail(done.output)}")
             if target.exists():
                 shutil.rmtree(target)
@@ -431,7 +436,7 @@ class DockerSetup:
         if changed:
             self.env_file.write_text(merged)
         self.env_file.chmod(0o600)
-        return f"{self.env_file.relative_to(REPO_ROOT)}: " + (f"set {', '.join(changed)}" if changed else "up to date")
+        return f"{_shown(self.env_file)}: " + (f"set {', '.join(changed)}" if changed else "up to date")
 
     def compose_command(self, *args: str) -> list[str]:
         return ["docker", "compose", "--ansi", "never", "--progress", "plain", "--project-directory",

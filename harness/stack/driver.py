@@ -31,6 +31,23 @@ class Resources:
         return self.memory_bytes / 2**20
 
 
+@dataclass(frozen=True)
+class EnforcedLimits:
+    """What a container engine holds a service to, and what it saw of it under those limits."""
+
+    memory_mb: float | None
+    """The hard memory limit (the kernel kills the service beyond it); None: no limit."""
+    cpus: float | None
+    """The CPU quota in cores; None: no limit."""
+    peak_memory_mb: float | None
+    """The highest memory use the engine recorded (cgroup v1 counts page cache in it); None: not kept."""
+    cpu_periods: int
+    throttled_periods: int
+    """Scheduling periods the service ran in, and those in which its CPU quota held it back."""
+    throttled_seconds: float
+    oom_killed: bool
+
+
 @dataclass
 class ServiceStatus:
     name: str
@@ -105,6 +122,11 @@ class StackDriver(Protocol):
 
     def leftovers(self) -> list[str]:
         """What of the stack still exists after `down`: processes, taken ports (empty when clean)."""
+        ...
+
+    def enforced_limits(self, service: str) -> EnforcedLimits | None:
+        """The engine's limits on the service and what it measured under them; None when this
+        driver runs services under no engine that enforces limits (the local stack's processes)."""
         ...
 
     def memory_budgets(self) -> dict[str, int]:

@@ -29,7 +29,7 @@ import psutil
 
 from harness.stack import catalog, processes
 from harness.stack.components import Components
-from harness.stack.driver import Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
 from harness.stack.service import NotReady, ServiceSpec, StackContext
 from harness.stack.services import (
     SERVICES,
@@ -227,6 +227,11 @@ class LocalDriver:
         found += [f"port {port} ({name}) taken" for name, port in self.settings.ports.items()
                   if not processes.port_free(self.settings.host, port)]
         return found
+
+    def enforced_limits(self, service: str) -> EnforcedLimits | None:
+        """None: native processes run under no engine limits; budgets are checked by sampling."""
+        self._spec(service)  # an unknown name is still an error
+        return None
 
     def memory_budgets(self) -> dict[str, int]:
         return {name: spec.memory_budget_mb for name, spec in SERVICES.items()}
