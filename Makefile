@@ -14,7 +14,7 @@ PROFILE ?= infra
 
 .DEFAULT_GOAL := help
 .PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features \
-	features-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
+	features-compose integration-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-19s %s\n", $$1, $$2}'
@@ -68,10 +68,14 @@ setup-docker: setup ## Docker for the compose stack: engine (started if need be)
 features-compose: setup setup-docker ## the default features on the Docker Compose stack (started and stopped by the run)
 	@$(BIN)/behave -D driver=compose $(BEHAVE_ARGS)
 
-# In `make test`: the compose features with their evidence in reports/compose/ (the local run's
-# stays in reports/), and the Docker engine stopped at the end if set-up started it, pass or fail.
+integration-compose: setup setup-docker ## the compose driver's tests on a real Docker engine (a compose project of their own)
+	@$(BIN)/pytest -q tests/compose
+
+# In `make test`: the compose driver's tests and features, with the features' evidence in
+# reports/compose/ (the local run's stays in reports/), and the Docker engine stopped at the end
+# if set-up started it, pass or fail.
 test-compose: setup
-	@$(BIN)/python -m harness setup-docker && \
+	@$(BIN)/python -m harness setup-docker && $(BIN)/pytest -q tests/compose && \
 	$(BIN)/behave -D driver=compose -D reports=reports/compose -f plain -o - -f allure -o reports/compose/allure-results \
 	  $(BEHAVE_ARGS); rc=$$?; \
 	$(BIN)/python -m harness stop-docker; exit $$rc
