@@ -43,6 +43,7 @@ import requests
 from harness.stack import catalog as local_catalog
 from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.processes import port_free
 from harness.stack.services import PROFILES, profile_services, toxiproxy
 from harness.stack.services import object_store as object_store_service
 from harness.stack.services import schema_registry as schema_registry_service
@@ -352,6 +353,7 @@ class ComposeDriver:
         self._ready_seen: dict[tuple[str, int | None], float] = {}
         self._built = False  # images are built (or found up to date) once per driver, at its first `up`
         self._initialise_catalog_with = catalog_initialiser or create_namespace
+        self.port_free: Callable[[str, int], bool] = port_free
         config = config_runner or run_config
         # every profile of the base file: the driver must know each service whatever runs now
         self.base = ComposeProject.load(self._command([self.settings.compose_file], list(PROFILES), "config",
@@ -581,8 +583,18 @@ class ComposeDriver:
         return {n: s.memory_mb for n, s in self.base.services.items() if not s.one_shot and s.memory_mb is not None}
 
     def leftovers(self) -> list[str]:
-        return [f"container {c.name} ({(c.labels or {}).get(SERVICE_LABEL, '?')}, {c.status})"
-                for c in self._project_containers()]
+        """The project's containers and networks that still exist, and its host ports still taken."""
+        found = [f"container {c.name} ({(c.labels or {}).get(SERVICE_LABEL, '?')}, {c.status})"
+                 for c in self._project_containers()]
+        with self._engine("listing the stack's networks"):
+            networks: list[Any] = self._docker().networks.list(
+                filters={"label": f"{PROJECT_LABEL}={self.project_name}"})
+        found += [f"network {n.name}" for n in networks
+                  if ((n.attrs or {}).get("Labels") or {}).get(PROJECT_LABEL) == self.project_name]
+        ports = sorted({(p.host_ip or self.settings.host, p.host_port)
+                        for s in self.base.services.values() for p in s.ports})
+        found += [f"port {port} taken" for host, port in ports if not self.port_free(host, port)]
+        return found
 
     # ------------------------------------------------------------------ logs
     def logs(self, service: str, tail: int | None = None) -> str:

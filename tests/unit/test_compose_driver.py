@@ -70,6 +70,7 @@ class FakeEngine:
     """container id -> (timestamp ns, stream 1=stdout 2=stderr, line)"""
     stats: dict[str, dict[str, Any]] = field(default_factory=dict)
     volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     execs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     honour_volume_filters: bool = True
@@ -146,6 +147,10 @@ class FakeEngine:
             return 200, self._list(q), "application/json"
         if method == "GET" and path == "/volumes":
             return 200, self._volumes(q), "application/json"
+        if method == "GET" and path == "/networks":
+            wanted = self._filters(q).get("label", [])
+            return 200, [n for n in self.networks.values() if self._labels_match(n.get("Labels") or {}, wanted)], \
+                "application/json"
         m = re.fullmatch(r"/volumes/([^/]+)", path)
         if m and method == "DELETE":
             if self.volumes.pop(m.group(1), None) is None:
@@ -343,8 +348,13 @@ def recorded_config(cmd: list[str]) -> tuple[int, str]:
 def driver_for(docker_host: str, runner: Recorder | None = None, compose_file: Path = DEFAULT_COMPOSE_FILE,
                env: Mapping[str, str] = SECRETS) -> ComposeDriver:
     settings = ComposeSettings(compose_file=compose_file, env=dict(env), docker_host=docker_host)
-    return ComposeDriver(settings, runner=runner or Recorder(), config_runner=recorded_config,
-                         catalog_initialiser=lambda spec: None)
+    driver = ComposeDriver(settings, runner=runner or Recorder(), config_runner=recorded_config,
+                           catalog_initialiser=lambda spec: None)
+    driver.port_free = lambda host, port: port not in TAKEN_PORTS  # not this machine's ports
+    return driver
+
+
+TAKEN_PORTS: set[int] = set()
 
 
 def infra(fake: FakeEngine) -> dict[str, str]:
@@ -776,11 +786,16 @@ def test_down_without_purge_keeps_every_volume_and_needs_no_secret(engine: tuple
     assert not any(r.startswith("DELETE /volumes") for r in fake.requests)
 
 
-def test_leftovers_are_the_projects_containers(engine: tuple[FakeEngine, str]) -> None:
+def test_leftovers_are_the_projects_containers_networks_and_taken_ports(
+        engine: tuple[FakeEngine, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, url = engine
     fake.add("kafka", status="exited", exit_code=137)
     fake.add("kafka", project="other")
-    assert driver_for(url).leftovers() == [f"container {PROJECT}-kafka-1 (kafka, exited)"]
+    fake.networks = {"ours": {"Name": f"{PROJECT}_default", "Labels": {"com.docker.compose.project": PROJECT}},
+                     "theirs": {"Name": "other_default", "Labels": {"com.docker.compose.project": "other"}}}
+    monkeypatch.setattr(f"{__name__}.TAKEN_PORTS", {DEFAULT_PORTS["api"], 5432})
+    assert driver_for(url).leftovers() == [f"container {PROJECT}-kafka-1 (kafka, exited)",
+                                           f"network {PROJECT}_default", f"port {DEFAULT_PORTS['api']} taken"]
 
 
 # ------------------------------------------------------------------------------------------------
