@@ -71,13 +71,15 @@ features-compose: setup setup-docker ## the default features on the Docker Compo
 integration-compose: setup setup-docker ## the compose driver's tests on a real Docker engine (a compose project of their own)
 	@$(BIN)/pytest -q tests/compose
 
-# In `make test`: the compose driver's tests and features, with the features' evidence in
-# reports/compose/ (the local run's stays in reports/), and the Docker engine stopped at the end
-# if set-up started it, pass or fail.
+# In `make test`: the compose driver's tests and features. The local run's evidence moves to
+# reports/local/ first, so each run's report holds its own results; the Docker engine is stopped
+# at the end if set-up started it, pass or fail.
 test-compose: setup
+	@rm -rf reports/local && mkdir -p reports/local && \
+	for f in allure-results scenarios latency.json; do test ! -e reports/$$f || mv reports/$$f reports/local/; done
 	@$(BIN)/python -m harness setup-docker && $(BIN)/pytest -q tests/compose && \
-	$(BIN)/behave -D driver=compose -D reports=reports/compose -f plain -o - -f allure -o reports/compose/allure-results \
-	  $(BEHAVE_ARGS); rc=$$?; \
+	$(BIN)/behave -D driver=compose $(BEHAVE_ARGS); rc=$$?; \
+	$(BIN)/python -m harness stack --driver compose down >/dev/null 2>&1; \
 	$(BIN)/python -m harness stop-docker; exit $$rc
 
 test-e2e: features ## the end-to-end features alone (same as `make features`)

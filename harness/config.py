@@ -61,9 +61,6 @@ class RunConfig:
     """Only the Examples rows of these rates run (-D rates=100); empty: every rate the features name."""
     compose_file: str = ""
     """Driver compose only: the compose file (-D compose_file=...); empty means compose/docker-compose.yml."""
-    reports: str = "reports"
-    """Where the run's evidence goes (scenario histories and logs, latency figures, the report's
-    environment), relative to the repository; pass behave the matching Allure output (`-o`)."""
 
     @staticmethod
     def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
@@ -85,8 +82,7 @@ class RunConfig:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
         return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
                          timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
-                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""),
-                         reports=get("reports", "reports"))
+                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""))
 
     def skip_reason(self, params: Mapping[str, str]) -> str | None:
         """Why a scenario (an Examples row, by its parameters) is left out of this run, if it is."""

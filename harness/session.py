@@ -31,7 +31,6 @@ from harness.waiting import ConditionTimeout, eventually
 
 ALLURE_RESULTS = REPO_ROOT / "reports" / "allure-results"
 SCENARIO_REPORTS = REPO_ROOT / "reports" / "scenarios"
-"""The default run's; `-D reports=DIR` moves both (SuiteSession.reports)."""
 FAILED_LOG_LINES = 150  # per service, attached to the report of a failed scenario
 
 
@@ -97,24 +96,12 @@ class SuiteSession:
         _say(f"[suite] target profile {target.name}")
         session = SuiteSession(config=config, driver=make_driver(config), target=target)
         # this run's evidence only: results of an earlier run would show in its report as this one's
-        shutil.rmtree(session.scenario_reports, ignore_errors=True)
-        for stale in session.allure_results.glob("*"):
+        shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)
+        for stale in ALLURE_RESULTS.glob("*"):
             if stale.is_file():
                 stale.unlink()
-        write_report_environment(config, target, session.driver.versions(), results=session.allure_results)
+        write_report_environment(config, target, session.driver.versions())
         return session
-
-    @property
-    def reports(self) -> Path:
-        return REPO_ROOT / self.config.reports
-
-    @property
-    def allure_results(self) -> Path:
-        return ALLURE_RESULTS if self.config.reports == "reports" else self.reports / "allure-results"
-
-    @property
-    def scenario_reports(self) -> Path:
-        return SCENARIO_REPORTS if self.config.reports == "reports" else self.reports / "scenarios"
 
     def ensure_stack(self, profile: str, within: float) -> StackStatus:
         """The stack with this profile, ready within the budget; started (and later stopped)
@@ -134,7 +121,7 @@ class SuiteSession:
     def begin_scenario(self, feature: str, scenario: str) -> ScenarioRecord:
         history = History()
         record = ScenarioRecord(
-            name=scenario, directory=self.scenario_reports / slug(feature) / slug(scenario),
+            name=scenario, directory=SCENARIO_REPORTS / slug(feature) / slug(scenario),
             seed=zlib.crc32(f"{self.config.seed}:{feature}:{scenario}".encode()) % 2**31, history=history,
             faults=Faults(self.driver, history), logs=ScenarioLogs.begin(self.driver, SERVICES))
         self.scenario = record

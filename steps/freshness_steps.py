@@ -28,7 +28,7 @@ def step_served_once(context: Context, seconds: int) -> None:
 
 @then("the end-to-end latency of every trade is at most {seconds:d} seconds")
 def step_every_trade_within(context: Context, seconds: int) -> None:
-    report_latency(context.flow, context.suite.reports / "latency.json")
+    report_latency(context.flow)
     verdict = context.flow.every_trade_within(seconds)
     attach_verdicts(verdict)
     assert_that(verdict, holds())

@@ -575,7 +575,8 @@ class ComposeDriver:
 
     def versions(self) -> dict[str, str]:
         """Each long-running service's image, as the compose file pins it (no call to Docker)."""
-        return {n: s.image + (" (built here)" if s.built else "")
+        built = {s.image for s in self.base.services.values() if s.built}
+        return {n: s.image + (" (built here)" if s.image in built else "")
                 for n, s in self.base.services.items() if not s.one_shot}
 
     def memory_budgets(self) -> dict[str, int]:
@@ -697,7 +698,7 @@ class ComposeDriver:
             "--wait-timeout", str(int(self.wait_timeout))))
         if result.returncode != 0:
             raise StackError(f"`docker compose up` for profile {profile} failed (exit code {result.returncode}):\n"
-                             + "\n".join(result.output.splitlines()[-15:]))
+                             + "\n".join(result.output.splitlines()[-15:]) + self._not_ready_details())
         with self._lock:
             self._stopped.clear()
             self._built = True
@@ -706,6 +707,19 @@ class ComposeDriver:
         self._initialise_catalog()
         self.say(f"[stack] profile {profile} ready in {time.monotonic() - t0:.1f} s")
         return self.status()
+
+    def _not_ready_details(self) -> str:
+        """What each service that is not ready says: its health check's last words, and its log's."""
+        try:
+            services = self.status(resources=False).services.values()
+        except StackError:
+            return ""
+        lines = []
+        for s in services:
+            if s.state in ("starting", "failed"):  # not those never started, waiting on a dependency
+                lines.append(f"  {s.name}: {s.state}, {s.detail}")
+                lines += [f"    | {line}" for line in self.logs(s.name, tail=3).splitlines()[-3:]]
+        return "\nservices not ready:\n" + "\n".join(lines) if lines else ""
 
     def _initialise_catalog(self) -> None:
         """The namespace the platform writes into, as the local stack makes it after `up`."""
