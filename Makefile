@@ -41,7 +41,8 @@ acceptance-compose: setup setup-docker ## the main job on the Docker Compose sta
 	@$(BIN)/python -m harness stack --driver compose up --profile $(PROFILE); rc=$$?; \
 	if [ $$rc -eq 0 ]; then $(BIN)/behave -D driver=compose $(BEHAVE_ARGS); rc=$$?; fi; \
 	$(MAKE) --no-print-directory report || true; \
-	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack --driver compose down; fi; \
+	if [ -z "$(KEEP_STACK)" ]; then $(BIN)/python -m harness stack --driver compose down; \
+	  $(BIN)/python -m harness stop-docker; fi; \
 	echo "[acceptance-compose] report: reports/allure-report/index.html"; exit $$rc
 
 test: setup lint unit integration features test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features on both drivers, secret scan

@@ -43,7 +43,8 @@ def _err(msg: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
-        description="K2 acceptance harness: set up and drive the local stack of real services.",
+        description="K2 acceptance harness: set up and drive the stack of real services (native processes, "
+                    "or Docker Compose).",
         epilog="Settings come from the environment: K2_STACK_DIR, K2_CACHE_DIR, K2_STACK_PORT_OFFSET, "
                "K2_PORT_<NAME>. See README.md.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -719,6 +719,10 @@ class ComposeDriver:
             if s.state in ("starting", "failed"):  # not those never started, waiting on a dependency
                 lines.append(f"  {s.name}: {s.state}, {s.detail}")
                 lines += [f"    | {line}" for line in self.logs(s.name, tail=3).splitlines()[-3:]]
+        if any("password authentication failed" in line for line in lines):
+            lines.append("  hint: the database volume was made with other secrets than compose/.env's (another clone "
+                         "of this project on this machine?); `python -m harness stack --driver compose down --purge` "
+                         "starts over with empty volumes")
         return "\nservices not ready:\n" + "\n".join(lines) if lines else ""
 
     def _initialise_catalog(self) -> None:

@@ -294,7 +294,7 @@ class DockerSetup:
         if go is None:
             raise DockerSetupError(f"no Compose CLI v2+, and Go (`go`) is needed to build {module}: install Go "
                                    f"(apt-get install -y golang-go), or the Compose plugin, then run make setup-docker")
-        self.say(f"[setup-docker]   building Compose {COMPOSE_VERSION} from the Go module proxy (about 2-3 min) ...")
+        self.say(f"[setup-docker]   building Compose {COMPOSE_VERSION} from the Go module proxy (about 1-2 min) ...")
         env = {**self.env, "GOFLAGS": "-mod=mod", "GO111MODULE": "on"}
         found = self.runner([go, "mod", "download", "-json", module], env, 900.0, None)
         m = re.search(r'"Dir":\s*"([^"]+)"', found.stdout)
@@ -351,7 +351,7 @@ class DockerSetup:
                                        "a base image: sudo apt-get install -y debootstrap")
             self.apt_install(["debootstrap"], "debootstrap")
         mirror = debian_mirror(read_apt_sources())
-        self.say(f"[setup-docker]   making {LOCAL_BASE_IMAGE} with debootstrap from {mirror} (about 90 s) ...")
+        self.say(f"[setup-docker]   making {LOCAL_BASE_IMAGE} with debootstrap from {mirror} (about 30-90 s) ...")
         self.settings.cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="k2-rootfs-", dir=self.settings.cache) as tmp:
             root = Path(tmp) / "rootfs"
@@ -463,7 +463,7 @@ class DockerSetup:
             ("compose settings and secrets", self.env_settings),
         ]
         if build:
-            found.append(("images (docker compose build; a first build takes about 2 min)", self.images))
+            found.append(("images (docker compose build; a first build takes 1-2 min)", self.images))
         return found
 
 

@@ -723,7 +723,9 @@ def test_a_failed_compose_up_says_why_with_each_service_that_is_not_ready(engine
     assert str(caught.value).endswith(
         '\nservices not ready:\n  postgres: starting, unhealthy, 3 failed checks in a row: select 1 on registry: '
         'FATAL:  password authentication failed for user "k2"\n'
-        '    | FATAL:  password authentication failed for user "k2"')
+        '    | FATAL:  password authentication failed for user "k2"\n'
+        "  hint: the database volume was made with other secrets than compose/.env's (another clone of this project "
+        "on this machine?); `python -m harness stack --driver compose down --purge` starts over with empty volumes")
 
 
 def test_a_compose_file_missing_its_secrets_is_refused_with_composes_own_words(engine: tuple[FakeEngine, str]) -> None:
