@@ -12,6 +12,7 @@
   python -m harness bench [--quick] [--json] [--only PHASE ...] [--keep-stack] [--reuse]
   python -m harness soak [--runs N] [-- BEHAVE_ARGS]
   python -m harness scan-secrets [PATH ...]
+  python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.defects import DefectError
 from harness.stack.components import ComponentMissing
 from harness.stack.docker_setup import DockerSetupError
 from harness.stack.driver import StackDriver, StackError, StackStatus
@@ -33,7 +35,8 @@ from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, Profile
 from harness.stack.settings import REPO_ROOT, SettingsError, StackSettings
 
 SERVICE_ACTIONS = ("start", "stop", "kill", "restart", "pause", "resume")
-EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError, DockerSetupError)
+EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError, DockerSetupError,
+                   DefectError)
 
 
 def _err(msg: str) -> None:
@@ -133,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "the stack's API key, S3 keys and database password, as text, percent-encoded and "
                     "JSON-escaped. Findings name the file, line and secret, never its value.")
     leaks.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to scan")
+    defects = sub.add_parser(
+        "prove-defects", help="the features against each deliberately broken platform (tests/defects/*.patch)",
+        description="For each defect of tests/defects/: apply its patch to a copy of k2/, run the features its "
+                    "header names on a local stack that runs the copy (stopping at the first failure), and "
+                    "write the matrix to reports/defects.md. Exit 1 if any defect passed every scenario.")
+    defects.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these defects")
+    defects.add_argument("--list", action="store_true", help="list the defects and exit")
+    defects.add_argument("behave_args", nargs=argparse.REMAINDER, help="after --: more behave arguments")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -237,6 +248,29 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if result["errors"] else 0
 
 
+def run_prove_defects(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from harness import defects
+
+    chosen = defects.select(defects.load_all(), args.only)
+    if args.list:
+        for d in chosen:
+            print(f"{d.name:<32} breaks {d.breaks}; runs {' '.join(d.run)}")
+        return 0
+    settings = StackSettings.from_env()
+    extra = [a for a in args.behave_args if a != "--"]
+    with tempfile.TemporaryDirectory(prefix="k2-defects-") as work:
+        outcomes = defects.prove(chosen, Path(work), lambda: LocalDriver(settings).down(), say=_err,
+                                 behave_args=extra)
+    report = defects.REPORTS / "defects.md"
+    report.write_text(defects.matrix(outcomes))
+    missed = [o.defect.name for o in outcomes if not o.caught]
+    _err(f"[prove-defects] {len(outcomes) - len(missed)} of {len(outcomes)} caught; matrix in {report}"
+         + (f"; MISSED: {', '.join(missed)}" if missed else ""))
+    return 1 if missed else 0
+
+
 def run_scan_secrets(paths: list[Path]) -> int:
     from harness import leaks
     from harness.stack.compose import DEFAULT_COMPOSE_FILE, read_env_file
@@ -289,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_measure(args)
         if args.command == "bench":
             return run_bench(args)
+        if args.command == "prove-defects":
+            return run_prove_defects(args)
         if args.command == "scan-secrets":
             return run_scan_secrets(args.paths)
         if args.command == "soak":

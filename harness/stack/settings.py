@@ -6,6 +6,8 @@ Everything comes from environment variables with defaults, read once into a `Sta
   K2_CACHE_DIR          downloaded components, shared by all clones       default: ~/.cache/k2-acceptance
   K2_STACK_PORT_OFFSET  added to every default port (run two stacks side by side)   default: 0
   K2_PORT_<NAME>        one port, e.g. K2_PORT_KAFKA=29092 (NAME upper-case, '-' as '_')
+  K2_PLATFORM_PATH      the folder holding the platform package `k2/` the stack runs   default: <repo>
+                        (`make prove-defects` points it at a patched copy)
 
 Default ports are deliberately not the services' usual ones, so a developer's own Kafka on
 9092 or PostgreSQL on 5432 never clashes with the stack.
@@ -143,13 +145,20 @@ class StackSettings:
     cache: Path
     ports: dict[str, int]
     host: str = HOST
+    platform: Path = REPO_ROOT
+    """The folder holding the `k2` package the platform's services run (a patched copy, to prove
+    that the suite catches a defect; the platform itself holds no defect switches)."""
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> StackSettings:
         env = os.environ if env is None else env
         root = Path(env.get("K2_STACK_DIR") or REPO_ROOT / ".stack").resolve()
         cache = Path(env.get("K2_CACHE_DIR") or Path.home() / ".cache" / "k2-acceptance").resolve()
-        return StackSettings(root=root, cache=cache, ports=resolve_ports(env))
+        platform = Path(env.get("K2_PLATFORM_PATH") or REPO_ROOT).resolve()
+        if not (platform / "k2" / "__init__.py").is_file():
+            raise SettingsError(f"K2_PLATFORM_PATH={platform} holds no platform package k2/; point it at a folder "
+                                f"with k2/__init__.py, or unset it for this repository's")
+        return StackSettings(root=root, cache=cache, ports=resolve_ports(env), platform=platform)
 
     @property
     def logs(self) -> Path:
@@ -177,5 +186,5 @@ class StackSettings:
 
     def to_env(self) -> dict[str, str]:
         """These settings as the environment that recreates them (for the stack's own processes)."""
-        return {"K2_STACK_DIR": str(self.root), "K2_CACHE_DIR": str(self.cache),
+        return {"K2_STACK_DIR": str(self.root), "K2_CACHE_DIR": str(self.cache), "K2_PLATFORM_PATH": str(self.platform),
                 **{"K2_PORT_" + n.upper().replace("-", "_"): str(p) for n, p in self.ports.items()}}

@@ -14,8 +14,6 @@ HELP = """Writes TradeV2 records from Kafka into the Iceberg table market_data.t
 Environment: K2_KAFKA_BOOTSTRAP, K2_SCHEMA_REGISTRY_URL, K2_TOPIC, K2_DLQ_TOPIC, K2_CONSUMER_GROUP,
 K2_CONSUMER_INSTANCE_ID, K2_COMMIT_INTERVAL_MS (500), K2_COMMIT_MAX_ROWS, K2_SNAPSHOTS_KEPT (60),
 K2_CATALOG_* / K2_WAREHOUSE / K2_S3_*, K2_CONSUMER_HOST, K2_CONSUMER_PORT.
-Testing the suite only: K2_CONSUMER_DEFECT=autocommit|duplicate-batch injects a deliberate bug
-(loss / duplicates); leave it unset.
 Health: GET /health/live, /health/ready; counters: GET /status."""
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import pyarrow as pa
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
@@ -19,7 +18,7 @@ from k2 import memory
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
 from k2.consumer.compaction import CHECK_EVERY
 from k2.consumer.rows import to_row, to_table
-from k2.consumer.settings import AUTOCOMMIT, DUPLICATE_BATCH, DUPLICATE_EVERY, Settings
+from k2.consumer.settings import Settings
 from k2.consumer.wire import WireDecoder, registry_lookup
 from k2.consumer.writer import IcebergWriter, StaleWriter
 from k2.settings import KAFKA_RECONNECT
@@ -70,10 +69,6 @@ class ConsumerLoop:
         self._next: dict[int, int] = {}
         self._base: dict[int, int | None] = {}
         self._batch_started = 0.0
-        # Deliberate defects (K2_CONSUMER_DEFECT, for testing the suite); both False = correct consumer.
-        self.autocommit_defect = settings.defect == AUTOCOMMIT
-        self.duplicate_defect = settings.defect == DUPLICATE_BATCH
-        self.defect_events: dict[str, int] = {}
         self._commits_since_compaction_check = CHECK_EVERY - 1  # look at the first commit: a backlog may wait
 
     # ------------------------------------------------------------------ set-up
@@ -101,9 +96,6 @@ class ConsumerLoop:
             "session.timeout.ms": 45000,
             **KAFKA_RECONNECT,
         }
-        if self.autocommit_defect:
-            # DEFECT: offsets are committed as records are polled, long before they reach Iceberg.
-            config.update({"enable.auto.commit": True, "auto.commit.interval.ms": 200})
         consumer = Consumer(config)
         consumer.subscribe([self.settings.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         return consumer
@@ -134,10 +126,7 @@ class ConsumerLoop:
         self._reset_batch()
         for tp in partitions:
             stored = committed.get(tp.partition)
-            if not self.autocommit_defect:
-                tp.offset = stored if stored is not None else OFFSET_BEGINNING
-            # DEFECT autocommit: no seek; the partition resumes from the group's committed offset.
-            # The table's offsets still become the batch's base, so the writer accepts the commits.
+            tp.offset = stored if stored is not None else OFFSET_BEGINNING
             self._base[tp.partition] = stored
         consumer.assign(partitions)
         self.stats.assignment = sorted(tp.partition for tp in partitions)
@@ -175,12 +164,7 @@ class ConsumerLoop:
                     self._observe(consumer)
                     last_check = time.monotonic()
                 dlq.poll(0)
-            if self._next and self.autocommit_defect:
-                # DEFECT: exit without flushing; closing the consumer auto-commits past these rows.
-                self._defect_event("dropped_rows_at_shutdown", len(self._rows))
-                log.warning("DEFECT autocommit: dropping the buffered batch at shutdown",
-                            extra={"rows": len(self._rows), "offsets": self._next})
-            elif self._next:
+            if self._next:
                 self._commit(consumer)  # one last attempt; if it fails the rows are read again
         finally:
             dlq.flush(10)
@@ -249,10 +233,6 @@ class ConsumerLoop:
         self._expire()
         self._compact()
         memory.release()  # what the commit freed goes back to the system, not to an idle arena
-        if self.duplicate_defect and self.stats.commits % DUPLICATE_EVERY == 0:
-            self._append_again(rows, new)
-        if self.autocommit_defect:
-            return  # auto-commit already committed (at least) these offsets; never move the group back
         # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
         try:
             consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
@@ -292,22 +272,6 @@ class ConsumerLoop:
             self.stats.compacted_files += len(plan.files)
             log.info("compacted small files", extra={"files": len(plan.files), "rows": plan.rows,
                                                      "ms": round((time.monotonic() - t0) * 1000, 1)})
-
-    def _append_again(self, rows: pa.Table, offsets: dict[int, int]) -> None:
-        """DEFECT duplicate-batch: append a committed batch a second time, in a commit of its own
-        (same offsets: the table is where the batch left it, so the writer accepts it)."""
-        assert self.writer is not None
-        try:
-            self.writer.commit(rows, dict(offsets), offsets)
-        except Exception as exc:
-            log.warning("DEFECT duplicate-batch: the second append failed", extra={"error": str(exc)})
-            return
-        self._defect_event("duplicated_batches", 1)
-        self._defect_event("duplicated_rows", rows.num_rows)
-        log.warning("DEFECT duplicate-batch: appended a batch twice", extra={"rows": rows.num_rows})
-
-    def _defect_event(self, name: str, n: int) -> None:
-        self.defect_events[name] = self.defect_events.get(name, 0) + n
 
     def _reseek(self, consumer: Consumer) -> None:
         assert self.writer is not None

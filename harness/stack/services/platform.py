@@ -16,7 +16,6 @@ import httpx
 from harness.stack import catalog
 from harness.stack.service import NotReady, ServiceSpec, StackContext
 from harness.stack.services import kafka, object_store, schema_registry, toxiproxy
-from harness.stack.settings import REPO_ROOT
 
 PARTITIONS = "3"  # K2 runs 40; a laptop-sized default that still exercises several partitions
 
@@ -61,7 +60,7 @@ class Links:
 
 
 def _base_env(ctx: StackContext, links: Links) -> dict[str, str]:
-    return {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1",
+    return {"PYTHONPATH": str(ctx.settings.platform), "PYTHONUNBUFFERED": "1",
             "K2_KAFKA_BOOTSTRAP": links.kafka_bootstrap,
             "K2_SCHEMA_REGISTRY_URL": links.registry_url,
             "K2_TOPIC_PARTITIONS": PARTITIONS}
