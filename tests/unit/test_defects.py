@@ -62,7 +62,7 @@ def test_a_patch_that_no_longer_applies_says_so(tmp_path: Path) -> None:
 
 
 def test_unknown_names_are_refused_with_the_known_ones() -> None:
-    with pytest.raises(DefectError, match=r"no defect named nope; the defects are consumer-autocommit"):
+    with pytest.raises(DefectError, match=r"no defect named nope; the defects are api-any-key-accepted, "):
         select(load_all(), ["nope"])
 
 
