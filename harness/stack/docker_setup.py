@@ -162,6 +162,13 @@ def merge_env_file(text: str, wanted: Mapping[str, str], fill: Sequence[str],
     return "\n".join(lines) + "\n", changed
 
 
+def project_name(checkout: Path) -> str:
+    """The compose project of a checkout: k2-acceptance-<folder>-<6 hex of its path>, as compose
+    allows names (lower-case letters, digits, '-' and '_')."""
+    folder = re.sub(r"[^a-z0-9_-]+", "-", checkout.name.lower()).strip("-_") or "repo"
+    return f"k2-acceptance-{folder}-{hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:6]}"
+
+
 def requirements_key(requirements: Path) -> str:
     return hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
 
@@ -431,8 +438,12 @@ class DockerSetup:
 
     def env_settings(self) -> str:
         text = self.env_file.read_text() if self.env_file.exists() else ENV_HEADER
-        merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE},
-                                         SECRET_NAMES)
+        wanted = {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE}
+        if not re.search(r"^\s*COMPOSE_PROJECT_NAME\s*=\s*\S", text, re.MULTILINE):
+            # a project (and volumes) of each clone's own: a database volume made with another
+            # clone's secrets would refuse this clone's password
+            wanted["COMPOSE_PROJECT_NAME"] = project_name(self.compose_dir.parent)
+        merged, changed = merge_env_file(text, wanted, SECRET_NAMES)
         if changed:
             self.env_file.write_text(merged)
         self.env_file.chmod(0o600)
