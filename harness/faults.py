@@ -65,7 +65,9 @@ class Faults:
         self.heal(f"{service} restarted")
 
     def stop_stack(self) -> None:
-        self._inject("stack stopped", self.driver.down, lambda: self.driver.up(self.profile), profile=self.profile)
+        """The whole stack down; the heal brings back the profile that ran (faultable stays faultable)."""
+        running = self.driver.status(resources=False).profile or self.profile
+        self._inject("stack stopped", self.driver.down, lambda: self.driver.up(running), profile=running)
 
     def _toxiproxy(self) -> Toxiproxy:
         if self.network is None:

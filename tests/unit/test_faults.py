@@ -1,3 +1,5 @@
+from types import SimpleNamespace
+
 import pytest
 
 from harness.faults import Faults
@@ -83,3 +85,23 @@ def test_ending_a_services_faults_heals_only_that_service() -> None:
     assert list(f.pending) == ["api stopped"]
     with pytest.raises(KeyError, match="no open fault of consumer"):
         f.heal_service("consumer")
+
+
+class ProfileDriver(RecordingDriver):
+    def __init__(self, running: str | None) -> None:
+        super().__init__()
+        self.running = running
+
+    def status(self, resources: bool = True) -> SimpleNamespace:
+        return SimpleNamespace(profile=self.running)
+
+
+@pytest.mark.parametrize(("running", "brought_back"), [("faultable", "faultable"), ("infra", "infra"),
+                                                       (None, "full")])
+def test_a_stopped_stack_comes_back_with_the_profile_it_ran(running: str | None, brought_back: str) -> None:
+    d = ProfileDriver(running)
+    f = faults(d)
+    f.stop_stack()
+    f.heal_all()
+    assert d.calls == ["down", f"up {brought_back}"]
+    assert f.history.events[0].detail["profile"] == brought_back
