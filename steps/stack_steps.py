@@ -125,14 +125,14 @@ def step_memory_budgets(context: Context) -> None:
 @then("within {seconds:d} seconds the query API reports itself unhealthy and not ready, while still alive")
 def step_api_unhealthy(context: Context, seconds: int) -> None:
     expected = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
-    eventually(lambda: api.health(context.clients["api"]["url"]) == expected,
+    eventually(lambda: api.health_is(context.clients["api"]["url"], expected),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 
 @then("within {seconds:d} seconds the query API reports itself healthy and ready")
 def step_api_healthy(context: Context, seconds: int) -> None:
     expected = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
-    eventually(lambda: api.health(context.clients["api"]["url"]) == expected,
+    eventually(lambda: api.health_is(context.clients["api"]["url"], expected),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 

@@ -200,3 +200,18 @@ def health(url: str) -> dict[str, Any]:
         return {"health": h.status_code, "status": h.json().get("status"),
                 "ready": http.get(base + "/health/ready").status_code,
                 "live": http.get(base + "/health/live").status_code}
+
+
+class HealthMismatch(AssertionError):
+    """The API's health is not what was expected; the message has what it answered."""
+
+
+def health_is(url: str, expected: dict[str, Any], read: Callable[[str], dict[str, Any]] = health) -> dict[str, Any]:
+    """The API's health if it is `expected`; else raises with what it said instead, so that a wait
+    that runs out shows the last answer, not only that the condition was false."""
+    got = read(url)
+    if got != expected:
+        differ = {k: got.get(k) for k in expected if got.get(k) != expected[k]}
+        raise HealthMismatch(f"the API answered {got} ({', '.join(f'{k} {v!r}' for k, v in differ.items())} "
+                             f"where {', '.join(f'{k} {expected[k]!r}' for k in differ)} was expected)")
+    return got
