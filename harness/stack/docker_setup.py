@@ -162,11 +162,12 @@ def merge_env_file(text: str, wanted: Mapping[str, str], fill: Sequence[str],
     return "\n".join(lines) + "\n", changed
 
 
-def project_name(checkout: Path) -> str:
-    """The compose project of a checkout: k2-acceptance-<folder>-<6 hex of its path>, as compose
-    allows names (lower-case letters, digits, '-' and '_')."""
+def project_name(checkout: Path, secret: str) -> str:
+    """The compose project of a checkout and its secrets: k2-acceptance-<folder>-<6 hex of both>,
+    as compose allows names (lower-case letters, digits, '-' and '_'). The secret is hashed, never shown."""
     folder = re.sub(r"[^a-z0-9_-]+", "-", checkout.name.lower()).strip("-_") or "repo"
-    return f"k2-acceptance-{folder}-{hashlib.sha256(str(checkout.resolve()).encode()).hexdigest()[:6]}"
+    digest = hashlib.sha256(f"{checkout.resolve()}\n{secret}".encode()).hexdigest()[:6]
+    return f"k2-acceptance-{folder}-{digest}"
 
 
 def requirements_key(requirements: Path) -> str:
@@ -438,12 +439,15 @@ class DockerSetup:
 
     def env_settings(self) -> str:
         text = self.env_file.read_text() if self.env_file.exists() else ENV_HEADER
-        wanted = {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE}
-        if not re.search(r"^\s*COMPOSE_PROJECT_NAME\s*=\s*\S", text, re.MULTILINE):
-            # a project (and volumes) of each clone's own: a database volume made with another
-            # clone's secrets would refuse this clone's password
-            wanted["COMPOSE_PROJECT_NAME"] = project_name(self.compose_dir.parent)
-        merged, changed = merge_env_file(text, wanted, SECRET_NAMES)
+        merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE},
+                                         SECRET_NAMES)
+        if not re.search(r"^\s*COMPOSE_PROJECT_NAME\s*=\s*\S", merged, re.MULTILINE):
+            # Volumes of these secrets' own: a database volume made with other secrets (another
+            # clone, or this folder cloned again) would refuse this password.
+            password = re.search(r"^K2_POSTGRES_PASSWORD=(.*)$", merged, re.MULTILINE)
+            name = project_name(self.compose_dir.parent, password.group(1) if password else "")
+            merged, more = merge_env_file(merged, {"COMPOSE_PROJECT_NAME": name}, ())
+            changed += more
         if changed:
             self.env_file.write_text(merged)
         self.env_file.chmod(0o600)

@@ -149,20 +149,24 @@ def test_set_up_writes_the_env_file_with_the_base_image_and_secrets_once(tmp_pat
     setup = setup_with(tmp_path, {})
     setup.compose_dir.mkdir()
     setup.base_image = LOCAL_BASE_IMAGE
-    assert "set K2_BASE_IMAGE, COMPOSE_PROJECT_NAME, K2_S3_ACCESS_KEY" in setup.env_settings()
+    assert "set K2_BASE_IMAGE, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_POSTGRES_PASSWORD, K2_API_KEY, " \
+           "COMPOSE_PROJECT_NAME" in setup.env_settings()
     first = setup.env_file.read_text()
     assert f"K2_BASE_IMAGE={LOCAL_BASE_IMAGE}\n" in first and setup.env_file.stat().st_mode & 0o777 == 0o600
-    assert f"COMPOSE_PROJECT_NAME={project_name(tmp_path)}\n" in first
+    password = re.search(r"^K2_POSTGRES_PASSWORD=(.+)$", first, re.MULTILINE)
+    assert password and f"COMPOSE_PROJECT_NAME={project_name(tmp_path, password.group(1))}\n" in first
+    assert password.group(1) not in first.split("COMPOSE_PROJECT_NAME=")[1]
     assert setup.env_settings().endswith("up to date") and setup.env_file.read_text() == first
-    setup.env_file.write_text(first.replace(project_name(tmp_path), "mine"))
+    setup.env_file.write_text(first.replace(project_name(tmp_path, password.group(1)), "mine"))
     setup.env_settings()
     assert "COMPOSE_PROJECT_NAME=mine\n" in setup.env_file.read_text(), "a name of the user's own is kept"
 
 
-def test_each_checkout_has_a_compose_project_of_its_own(tmp_path: Path) -> None:
+def test_each_checkout_and_its_secrets_have_a_compose_project_of_their_own(tmp_path: Path) -> None:
     one, two = tmp_path / "My Clone", tmp_path / "other" / "My Clone"
-    assert re.fullmatch(r"k2-acceptance-my-clone-[0-9a-f]{6}", project_name(one))
-    assert project_name(one) != project_name(two)
+    assert re.fullmatch(r"k2-acceptance-my-clone-[0-9a-f]{6}", project_name(one, "pw"))
+    assert project_name(one, "pw") != project_name(two, "pw"), "another folder"
+    assert project_name(one, "pw") != project_name(one, "new-pw"), "cloned again into the same folder"
 
 
 def test_stopping_the_engine_touches_only_one_set_up_started(tmp_path: Path) -> None:
