@@ -28,7 +28,8 @@ from pathlib import Path
 from harness.defects import DefectError
 from harness.stack.components import ComponentMissing
 from harness.stack.docker_setup import DockerSetupError
-from harness.stack.driver import StackDriver, StackError, StackStatus
+from harness.stack.driver import StackError, StackStatus
+from harness.stack.drivers import DRIVERS, make_driver
 from harness.stack.local import LocalDriver
 from harness.stack.provision import ProvisionError, provision
 from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, ProfileError
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack = sub.add_parser("stack", help="start, stop and inspect the stack (local, or --driver compose)",
                            description="Manage the stack: native processes (--driver local, the default) or the "
                                        "Docker Compose stack of compose/ (--driver compose).")
-    stack.add_argument("--driver", choices=("local", "compose"), default="local",
+    stack.add_argument("--driver", choices=DRIVERS, default="local",
                        help="local: native processes (default); compose: Docker Compose (make setup-docker first)")
     stack.add_argument("--compose-file", default="", metavar="PATH",
                        help="with --driver compose: the compose file (default compose/docker-compose.yml)")
@@ -170,16 +171,8 @@ def print_status(status: StackStatus) -> None:
         print("  (secrets: `python -m harness stack status --json`)")
 
 
-def stack_driver(args: argparse.Namespace) -> StackDriver:
-    if args.driver == "compose":
-        from harness.stack.compose import ComposeDriver, ComposeSettings
-
-        return ComposeDriver(ComposeSettings.from_env(compose_file=args.compose_file or None), say=_err)
-    return LocalDriver(StackSettings.from_env(), say=_err)
-
-
 def run_stack(args: argparse.Namespace) -> int:
-    driver = stack_driver(args)
+    driver = make_driver(args.driver, args.compose_file, say=_err)
     if args.action == "up":
         t0 = time.monotonic()
         status = driver.up(args.profile)

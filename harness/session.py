@@ -20,11 +20,10 @@ from harness.config import RunConfig
 from harness.evidence import ScenarioLogs
 from harness.faults import Faults
 from harness.history import History
-from harness.stack.compose import ComposeDriver, ComposeSettings
+from harness.stack import drivers
 from harness.stack.driver import StackDriver, StackStatus
-from harness.stack.local import LocalDriver
 from harness.stack.services import SERVICES, profile_services
-from harness.stack.settings import REPO_ROOT, StackSettings
+from harness.stack.settings import REPO_ROOT
 from harness.targets import DEFAULT as DEFAULT_TARGET
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
@@ -39,11 +38,7 @@ def _say(msg: str) -> None:
 
 
 def make_driver(config: RunConfig, say: Callable[[str], None] = _say) -> StackDriver:
-    if config.driver == "local":
-        return LocalDriver(StackSettings.from_env(), say=say)
-    if config.driver == "compose":
-        return ComposeDriver(ComposeSettings.from_env(compose_file=config.compose_file or None), say=say)
-    raise ValueError(f"driver {config.driver!r} is not available")  # RunConfig already refuses others
+    return drivers.make_driver(config.driver, config.compose_file, say=say)
 
 
 def write_report_environment(config: RunConfig, target: Target, versions: dict[str, str],

@@ -7,6 +7,8 @@ Under compose the same properties point at an Iceberg REST catalog instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.stack.service import StackContext
 from harness.stack.services import object_store, postgres
 
@@ -30,7 +32,11 @@ def properties(ctx: StackContext) -> dict[str, str]:
 
 
 def initialise(ctx: StackContext) -> None:
+    create_namespace(CATALOG_NAME, NAMESPACE, properties(ctx))
+
+
+def create_namespace(name: str, namespace: str, props: Mapping[str, str]) -> None:
+    """The namespace the platform writes into, made if missing (both drivers, after `up`)."""
     from pyiceberg.catalog import load_catalog  # heavy import, only needed here
 
-    catalog = load_catalog(CATALOG_NAME, **properties(ctx))
-    catalog.create_namespace_if_not_exists(NAMESPACE)
+    load_catalog(name, **props).create_namespace_if_not_exists(namespace)

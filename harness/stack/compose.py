@@ -43,6 +43,7 @@ import requests
 from harness.stack import catalog as local_catalog
 from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.envfile import read_env_file
 from harness.stack.processes import port_free
 from harness.stack.services import PROFILES, profile_services, toxiproxy
 from harness.stack.services import object_store as object_store_service
@@ -61,7 +62,7 @@ LINKS_LABEL = "k2.links"
 DEFAULT_COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 __all__ = ["ONE_SHOT_LABEL", "ComposeDriver", "ComposeFileError", "ComposeProject", "ComposeService",
-           "ComposeSettings"]
+           "ComposeSettings", "read_env_file"]
 
 # A service stopped by `docker stop` exits on its stop signal: 0, or 128 + SIGTERM / SIGINT.
 GRACEFUL_EXIT_CODES = frozenset({0, 128 + signal.SIGTERM, 128 + signal.SIGINT})
@@ -70,31 +71,6 @@ GRACEFUL_EXIT_CODES = frozenset({0, 128 + signal.SIGTERM, 128 + signal.SIGINT})
 # through the API counts as a manual stop, after which Docker restarts nothing).
 CRASH_COMMAND = ["python", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"]
 DOCKER_TIMEOUT = 60.0
-
-
-# ------------------------------------------------------------------------------------------------
-# compose/.env, for the clients' secrets (compose reads the same file for interpolation).
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines as compose reads a .env file: blank lines and comments skipped, an optional
-    `export `, one pair of matching quotes around the value removed. A missing file is empty."""
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return {}
-    found: dict[str, str] = {}
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        found[key.strip()] = value
-    return found
 
 
 # ------------------------------------------------------------------------------------------------
@@ -317,9 +293,7 @@ def run_streaming(cmd: list[str], env: Mapping[str, str], say: Say) -> RunResult
 
 def create_namespace(spec: Mapping[str, Any]) -> None:
     """The catalog's namespace (`clients()["catalog"]`), made if missing."""
-    from pyiceberg.catalog import load_catalog  # heavy import, only needed here
-
-    load_catalog(spec["name"], **spec["properties"]).create_namespace_if_not_exists(spec["namespace"])
+    local_catalog.create_namespace(spec["name"], spec["namespace"], spec["properties"])
 
 
 def _one_line(exc: BaseException) -> str:

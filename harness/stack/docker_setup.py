@@ -35,6 +35,7 @@ import psutil
 
 from harness.stack import provision
 from harness.stack.components import apicurio_dir, find_weed, kafka_dir, toxiproxy_binary
+from harness.stack.envfile import parse_env
 from harness.stack.settings import REPO_ROOT, StackSettings
 from harness.waiting import ConditionTimeout, eventually
 
@@ -441,11 +442,11 @@ class DockerSetup:
         text = self.env_file.read_text() if self.env_file.exists() else ENV_HEADER
         merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE},
                                          SECRET_NAMES)
-        if not re.search(r"^\s*COMPOSE_PROJECT_NAME\s*=\s*\S", merged, re.MULTILINE):
+        settings = parse_env(merged)
+        if not settings.get("COMPOSE_PROJECT_NAME"):
             # Volumes of these secrets' own: a database volume made with other secrets (another
             # clone, or this folder cloned again) would refuse this password.
-            password = re.search(r"^K2_POSTGRES_PASSWORD=(.*)$", merged, re.MULTILINE)
-            name = project_name(self.compose_dir.parent, password.group(1) if password else "")
+            name = project_name(self.compose_dir.parent, settings.get("K2_POSTGRES_PASSWORD", ""))
             merged, more = merge_env_file(merged, {"COMPOSE_PROJECT_NAME": name}, ())
             changed += more
         if changed:
