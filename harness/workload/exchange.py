@@ -42,13 +42,23 @@ class ExchangeControl:
 
     def emitted(self, symbol: str, from_id: int | None = None) -> list[dict[str, Any]]:
         """The trades emitted so far for a symbol (from `from_id` on), as the Binance payloads sent."""
+        trades: list[dict[str, Any]] = self._emitted(symbol, from_id)["trades"]
+        return trades
+
+    def served_over_rest(self, symbol: str, from_id: int | None = None) -> set[int]:
+        """Ids of the symbol's trades (from `from_id` on) that the exchange's REST history handed
+        out: those a client may have got by backfill rather than on the stream. Empty for an
+        exchange that does not say."""
+        return set(self._emitted(symbol, from_id).get("over_rest", []))
+
+    def _emitted(self, symbol: str, from_id: int | None) -> dict[str, Any]:
         params: dict[str, Any] = {"symbol": symbol}
         if from_id is not None:
             params["fromId"] = from_id
         r = self.http.get("/emitted", params=params)
         r.raise_for_status()
-        trades: list[dict[str, Any]] = r.json()["trades"]
-        return trades
+        body: dict[str, Any] = r.json()
+        return body
 
     def status(self) -> dict[str, Any]:
         r = self.http.get("/status")

@@ -62,8 +62,10 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
             from_id = parse_from_id(request.query_params.get("fromId"))
         except InvalidRequest as exc:
             return invalid(exc)
-        trades = emitter.trades(symbol).since(from_id or 0)
-        return {"symbol": symbol, "count": len(trades), "trades": [t.payload() for t in trades]}
+        log = emitter.trades(symbol)
+        trades = log.since(from_id or 0)
+        return {"symbol": symbol, "count": len(trades), "trades": [t.payload() for t in trades],
+                "over_rest": sorted(i for i in log.served_over_rest if i >= (from_id or 0))}
 
     @routes.get("/status")
     async def status() -> dict[str, Any]:

@@ -29,6 +29,14 @@ _LEVELS = {"BTC": Decimal(60000), "ETH": Decimal(3000), "BNB": Decimal(600)}
 _MAX_NOTIONAL = Decimal(20000)
 # The walk moves at most this many 1/100000 of the price per trade (±0.02 %).
 _MAX_STEP = 20
+# Every BOUNDARY_EVERY-th trade (the 5th, 15th, ... after a reseed) is a boundary case instead of
+# a step of the walk, so that any flow of ten trades or more carries the values a pipeline most
+# often gets wrong; the cases take turns.
+BOUNDARY_EVERY = 10
+SMALLEST = QUANTUM
+LARGEST = Decimal("9999999999.99999999")  # the largest decimal(18,8)
+BOUNDARY_CASES = ("smallest price", "largest price", "smallest quantity", "largest quantity",
+                  "whole numbers", "trailing zeros")
 
 
 def first_trade_id(symbol: str) -> int:
@@ -112,6 +120,7 @@ class SymbolMarket:
         """Begin the sequence this seed gives, from the next trade id on: prices, quantities and
         sides replay exactly whatever was emitted before (ids and times move on)."""
         self._rng = random.Random((seed << 32) | zlib.crc32(self.symbol.encode()))
+        self._n = 0  # trades since the reseed: where the boundary cases fall
         # start within ±0.5 % of the level, so two seeds differ from the first trade on
         with localcontext(_ROUND):
             start = self.level * (1 + Decimal(self._rng.randint(-500, 500)).scaleb(-5))
@@ -119,12 +128,31 @@ class SymbolMarket:
 
     def next_trade(self) -> Trade:
         with localcontext(_ROUND):  # our arithmetic, whatever the caller's decimal context is
-            self._price = self._step(self._price)
-            qty = self._quantity()
-        trade = Trade(self.symbol, self.next_id, format_decimal(self._price), format_decimal(qty),
+            if self._n % BOUNDARY_EVERY == BOUNDARY_EVERY // 2:
+                price, qty = self._boundary(BOUNDARY_CASES[(self._n // BOUNDARY_EVERY) % len(BOUNDARY_CASES)])
+            else:
+                self._price = self._step(self._price)
+                price, qty = self._price, self._quantity()
+        trade = Trade(self.symbol, self.next_id, format_decimal(price), format_decimal(qty),
                       self._rng.getrandbits(1) == 1)
         self.next_id += 1
+        self._n += 1
         return trade
+
+    def _boundary(self, case: str) -> tuple[Decimal, Decimal]:
+        """A boundary case's (price, quantity); the walk's own price does not move."""
+        if case == "smallest price":
+            return SMALLEST, self._quantity()
+        if case == "largest price":
+            return LARGEST, SMALLEST
+        if case == "smallest quantity":
+            return self._price, SMALLEST
+        if case == "largest quantity":
+            return self._price.quantize(Decimal(1)), LARGEST
+        if case == "whole numbers":
+            return self._price.quantize(Decimal(1)), Decimal(1 + self._rng.randrange(9))
+        # trailing zeros: one decimal in use of eight
+        return self._price.quantize(Decimal("0.1")), Decimal(self._rng.randint(1, 9)).scaleb(-1)
 
     def take(self, n: int) -> list[Trade]:
         return [self.next_trade() for _ in range(n)]

@@ -13,6 +13,9 @@ class TradeLog:
 
     def __init__(self) -> None:
         self._trades: list[EmittedTrade] = []
+        self.served_over_rest: set[int] = set()
+        """Ids of trades the REST history has handed out: a client that got them there may not
+        have got them on the stream (a test tells by this which path a trade came by)."""
 
     def __len__(self) -> int:
         return len(self._trades)
@@ -38,4 +41,6 @@ class TradeLog:
 
     def page(self, from_id: int | None, limit: int) -> list[EmittedTrade]:
         """Binance's historicalTrades: from `from_id` when given, else the most recent."""
-        return self.recent(limit) if from_id is None else self.since(from_id, limit)
+        trades = self.recent(limit) if from_id is None else self.since(from_id, limit)
+        self.served_over_rest.update(t.id for t in trades)
+        return trades

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import re
 import zlib
@@ -16,7 +17,16 @@ import pytest
 
 from k2.exchange.hub import Client, Hub, trade_frame
 from k2.exchange.malformed import OVERSIZED_BYTES, kind_of, malformed_frame, replay_frame, tag, unknown_symbol
-from k2.exchange.market import EmittedTrade, SymbolMarket, Trade, first_trade_id, format_decimal, quote_qty
+from k2.exchange.market import (
+    BOUNDARY_CASES,
+    BOUNDARY_EVERY,
+    EmittedTrade,
+    SymbolMarket,
+    Trade,
+    first_trade_id,
+    format_decimal,
+    quote_qty,
+)
 from k2.exchange.settings import ExchangeSettings
 from k2.exchange.tradelog import TradeLog
 from k2.exchange.validation import (
@@ -37,6 +47,32 @@ WIDE = Context(prec=80, traps=[Inexact])
 
 def sequence(seed: int, symbol: str, n: int) -> list[Trade]:
     return SymbolMarket(seed, symbol).take(n)
+
+
+def walk(trades: list[Trade]) -> list[Trade]:
+    """The trades of the random walk, without the boundary cases placed among them."""
+    return [t for i, t in enumerate(trades) if i % BOUNDARY_EVERY != BOUNDARY_EVERY // 2]
+
+
+def boundaries(trades: list[Trade]) -> list[Trade]:
+    return [t for i, t in enumerate(trades) if i % BOUNDARY_EVERY == BOUNDARY_EVERY // 2]
+
+
+def test_every_tenth_trade_is_a_boundary_case_in_turn_and_the_walk_goes_on_around_them() -> None:
+    trades = sequence(4, "BTCUSDT", 60)
+    cases = boundaries(trades)
+    assert len(cases) == len(BOUNDARY_CASES) == 6
+    smallest_price, largest_price, smallest_qty, largest_qty, whole, trailing = cases
+    assert smallest_price.price == "0.00000001"
+    assert (largest_price.price, largest_price.qty) == ("9999999999.99999999", "0.00000001")
+    assert smallest_qty.qty == "0.00000001" and Decimal(smallest_qty.price) > 30_000
+    assert largest_qty.qty == "9999999999.99999999" and largest_qty.price.endswith(".00000000")
+    assert whole.price.endswith(".00000000") and whole.qty.endswith(".00000000")
+    assert trailing.price.endswith("0000000") and not trailing.price.endswith(".00000000")
+    assert {t.is_buyer_maker for t in sequence(4, "BTCUSDT", 600)[5::10]} == {True, False}  # both sides
+    # the boundary cases do not move the walk: its steps stay within ±0.02 %
+    prices = [Decimal(t.price) for t in walk(trades)]
+    assert all(abs(b - a) / a <= Decimal("0.00021") for a, b in itertools.pairwise(prices))
 
 
 # --- generation ---------------------------------------------------------------------------
@@ -86,7 +122,7 @@ def test_prices_and_quantities_have_eight_places_and_fit_decimal_18_8() -> None:
     ("BTCUSDT", 30_000, 90_000), ("ETHUSDT", 1_500, 4_500), ("BNBUSDT", 300, 900), ("DOGEUSDT", 0.5, 150),
 ])
 def test_prices_walk_around_a_realistic_level(symbol: str, low: float, high: float) -> None:
-    prices = [Decimal(t.price) for t in sequence(5, symbol, 20_000)]
+    prices = [Decimal(t.price) for t in walk(sequence(5, symbol, 20_000))]
     assert Decimal(low) < min(prices) and max(prices) < Decimal(high)
     assert len(set(prices)) > 1000  # it moves
 
@@ -145,6 +181,15 @@ def test_paging_from_an_id_returns_ascending_ids_up_to_the_limit() -> None:
     assert [t.id for t in log.page(0, 2)] == [100, 101]
     assert log.page(110, 10) == []
     assert [t.id for t in log.since(105)] == [105, 106, 107, 108, 109]
+
+
+def test_the_log_remembers_which_trades_it_handed_out_over_rest() -> None:
+    log = log_of(list(range(100, 110)))
+    log.since(100)  # reading the log is not handing trades out
+    assert log.served_over_rest == set()
+    log.page(103, 2)
+    log.page(None, 1)
+    assert log.served_over_rest == {103, 104, 109}
 
 
 def test_paging_without_an_id_returns_the_most_recent() -> None:
