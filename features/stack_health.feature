@@ -25,14 +25,14 @@ Feature: Stack health
   Scenario: Under load every service stays within its memory budget
     Given the platform is running within 120 seconds
     When the exchange trades 5000 BTCUSDT at 1000 trades per second while the memory of every service is sampled
-    Then within 90 seconds every trade is in the message log, the table and the query API exactly once
+    Then within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     And no service used more memory than its budget
 
   Scenario: The container engine holds every service to its memory and CPU limits under load
     Given the platform is running within 120 seconds
     And every service runs under memory and CPU limits that its container engine enforces
     When the exchange trades 5000 BTCUSDT at 1000 trades per second while the memory of every service is sampled
-    Then within 90 seconds every trade is in the message log, the table and the query API exactly once
+    Then within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     And the engine held every service to a memory limit equal to its budget and to a CPU limit, killing none
 
   Scenario Outline: A restarted <service> comes back healthy and no trade is lost
@@ -40,7 +40,7 @@ Feature: Stack health
     And the exchange has traded 200 ETHUSDT, all served within 60 seconds
     When the <service> restarts while the exchange trades 300 ETHUSDT at 100 trades per second
     Then within <budget> seconds every service of the stack is ready
-    And within 60 seconds every trade is in the message log, the table and the query API exactly once
+    And within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
     Examples:
       | service        | budget |
@@ -53,7 +53,7 @@ Feature: Stack health
     Given the platform is running within 120 seconds
     When the query API crashes while the exchange trades 300 BNBUSDT at 100 trades per second
     Then within 30 seconds the stack's supervisor has started the query API again
-    And within 60 seconds every trade is in the message log, the table and the query API exactly once
+    And within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
   Scenario: The whole stack stops leaving nothing behind, and starts again with its data
     Given the platform is running within 120 seconds
@@ -62,4 +62,4 @@ Feature: Stack health
     Then within 20 seconds no process of the stack is left and none of its ports is taken
     When the whole stack starts again within 120 seconds
     And the exchange trades 100 BNBUSDT at 100 trades per second
-    Then within 60 seconds every trade is in the message log, the table and the query API exactly once
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it

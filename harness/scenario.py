@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness import pipeline
-from harness.checks import Verdict, exactly_once, fields_equal, only_expected
+from harness.checks import Verdict, exactly_once, only_expected
+from harness.checks.fidelity import expected_trade, served_as_sent, served_trade
+from harness.checks.paging import SIZES, newest_first, offsets_to_read, pages_consistent
+from harness.checks.schema import columns_diff, published_diff, record_diff
 from harness.history import History
-from harness.probes import iceberg, kafka
+from harness.probes import iceberg, kafka, openapi
 from harness.probes.api import ApiProbe
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
@@ -36,11 +39,16 @@ class PipelineRun:
     api: ApiProbe = field(init=False)
     emissions: list[Emission] = field(default_factory=list)
     _expected: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    _served: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    named_schema_ids: set[int] = field(default_factory=set)
+    """The schema ids the scenario's messages named (found by `wire_format`)."""
+    """The served trades of the last read of the API, as served."""
 
     def __post_init__(self) -> None:
         self.exchange = ExchangeControl(self.clients["exchange"]["control_url"])
         self.api = ApiProbe(self.clients["api"]["url"], self.clients["api"]["api_key"],
-                            header=self.target.api["key_header"])
+                            header=self.target.api["key_header"], trades_path=self.target.api["trades"],
+                            max_limit=int(self.target.api["max_limit"]))
         # Where this scenario begins, so each stage is read from there and not from the start of
         # time: a long-lived stack holds hundreds of thousands of earlier trades.
         self.kafka_from = kafka.end_offsets(self.clients, self.target.topic)
@@ -98,9 +106,15 @@ class PipelineRun:
     def committed(self) -> list[tuple[Key, dict[str, str]]]:
         return self._in_scope(pipeline.committed(self.clients, self._row_filter()))
 
-    def served(self) -> list[tuple[Key, dict[str, str]]]:
-        symbols = sorted({e.symbol for e in self.emissions})
-        return self._in_scope(pipeline.served(self.api, symbols, start_time=_iso(self.started)))
+    def _symbols(self) -> list[str]:
+        return sorted({e.symbol for e in self.emissions})
+
+    def served(self) -> list[tuple[Key, dict[str, Any]]]:
+        """The scenario's trades the API serves (duplicates kept), read as a client reads them."""
+        rows = self._in_scope(((str(t.get("symbol")), str(t.get("trade_id"))), t) for s in self._symbols()
+                              for t in self.api.trades(s, start_time=_iso(self.started)))
+        self._served = dict(rows)
+        return rows
 
     def stage_verdicts(self) -> list[Verdict]:
         expected = self.expected()
@@ -152,19 +166,48 @@ class PipelineRun:
         except ConditionTimeout:
             # the budget ran out: the verdicts of this moment say what is missing where
             found = self.stage_verdicts()
+        # the served trades of that moment, as sent and as a client paging through them sees them
+        found += [self.fidelity(read=False), *self.paging()]
         self.history.record("check", "exactly once", valid=all(v.valid for v in found),
                             **{v.check: v.counts for v in found})
         return found
 
-    def fidelity(self) -> Verdict:
-        """Served trades equal the exchange's payloads: price and quantity strings, trade time."""
-        want = {k: {"price": p["p"], "quantity": p["q"], "timestamp_us": p["T"] * 1000,
-                    "side": "SELL" if p["m"] else "BUY"} for k, p in self.expected().items()}
-        symbols = sorted({e.symbol for e in self.emissions})
-        got = {(t["symbol"], t["trade_id"]): {"price": t["price"], "quantity": t["quantity"],
-                                              "timestamp_us": _micros(t["timestamp"]), "side": t["side"]}
-               for s in symbols for t in self.api.trades(s, start_time=_iso(self.started))}
-        return fields_equal("served", want, got)
+    def fidelity(self, read: bool = True) -> Verdict:
+        """Each served trade equals what the exchange sent, every field the frame decides, as the
+        contract's text; a mismatch says whether the exchange also handed it out over REST (the
+        ingest's backfill path). `read=False` judges the last read of the API."""
+        if read:
+            self.served()
+        exchange, asset_class = self.target.exchange, self.target.asset_class
+        want = {k: expected_trade(p, exchange, asset_class) for k, p in self.expected().items()}
+        got = {k: served_trade(t) for k, t in self._served.items()}
+        over_rest = {s: self.exchange.served_over_rest(s, min(e.first_id for e in self.emissions if e.symbol == s))
+                     for s in self._symbols()}
+
+        def path(key: Key) -> str:
+            number = int(key[1].rpartition("-")[2])
+            return "by backfill: the exchange handed it out over REST" if number in over_rest.get(key[0], ()) \
+                else "by the stream"
+
+        verdict = served_as_sent(want, got, path)
+        self.history.record("check", "served as sent", **verdict.counts)
+        return verdict
+
+    def paging(self) -> list[Verdict]:
+        """The served trades read in pages of several sizes, following `has_more`: each page the
+        slice of the one-page answer it should be, with consistent `total` and `has_more`; and
+        each answer newest first."""
+        since = _iso(self.started)
+        answers, times = {}, {}
+        for symbol in self._symbols():
+            trades = self.api.trades(symbol, start_time=since)
+            keys = [(t.get("symbol"), t.get("trade_id")) for t in trades]
+            times[symbol] = [str(t.get("timestamp")) for t in trades]
+            answers[symbol] = (keys, {size: self.api.pages(symbol, size, offsets_to_read(size, len(keys)),
+                                                           start_time=since) for size in SIZES})
+        verdicts = [pages_consistent("served", answers), newest_first("served", times)]
+        self.history.record("check", "pages", **verdicts[0].counts)
+        return verdicts
 
     def wire_format(self) -> Verdict:
         """Every in-scope message: magic byte 0, a schema id the registry resolves to the record."""
@@ -186,6 +229,7 @@ class PipelineRun:
             if magic != kafka.WIRE_MAGIC or names[schema_id] != self.target.record or schema_id not in versions:
                 bad.append(f"partition {r['partition']} offset {r['offset']}: magic {magic}, schema {schema_id} = "
                            f"{names[schema_id]}, {'a' if schema_id in versions else 'not a'} version of the subject")
+        self.named_schema_ids = set(names)
         return Verdict("registered schema in the message log", bool(records) and not bad,
                        {"messages": len(records), "schema ids": len(names), "subject versions": len(versions),
                         "bad": len(bad)}, mismatched=bad[:20])
@@ -222,12 +266,6 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _micros(iso: str) -> int:
-    """Exact microseconds since the epoch of an ISO-8601 UTC time (no float rounding)."""
-    dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (dt - EPOCH) // timedelta(microseconds=1)
-
-
 def compatibility_answers(clients: dict[str, Any], target: Target) -> dict[str, bool]:
     """Would the registry accept, under the subject's rule, a change that adds an optional field
     (backward compatible) and one that adds a required field (not)? Nothing is registered."""
@@ -245,3 +283,32 @@ def table_columns(clients: dict[str, Any], target: Target) -> dict[str, str]:
     """The table's columns as `name: type` with "!" for required, the target profile's notation."""
     table = iceberg.catalog(clients).load_table(target.table)
     return {f.name: str(f.field_type).replace(" ", "") + ("!" if f.required else "") for f in table.schema().fields}
+
+
+def registered_schemas(clients: dict[str, Any], target: Target, schema_ids: Iterable[int] = ()) -> list[Verdict]:
+    """The subject's latest version, and each schema id given (those messages named), against the
+    contract's record, field by field."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    contract = json.loads(target.record_schema())
+    latest = registry.get_latest_version(target.subject)
+    found = {f"the latest version ({latest.version}) of {target.subject}": latest.schema.schema_str or "{}"}
+    for schema_id in sorted(set(schema_ids) - {latest.schema_id}):
+        found[f"schema {schema_id}, named by messages"] = registry.get_schema(schema_id).schema_str or "{}"
+    return [record_diff(what, contract, json.loads(text), target.allow_added_optional_fields)
+            for what, text in found.items()]
+
+
+def table_schema(clients: dict[str, Any], target: Target) -> Verdict:
+    return columns_diff(f"the table {target.table}", target.columns, table_columns(clients, target))
+
+
+def published_schema(clients: dict[str, Any], target: Target) -> Verdict:
+    """The API's published item of a trades answer against the contract's record."""
+    spec = openapi.load(clients["api"]["url"])
+    item = openapi.item_schema(spec, target.api["trades"])
+    if isinstance(item, str):
+        return Verdict("the API's published trade is the contract's record", False, {"differences": 1},
+                       mismatched=[item])
+    return published_diff("the API's published trade", json.loads(target.record_schema()), item)

@@ -14,12 +14,14 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import report
 from harness.config import RunConfig
 from harness.evidence import ScenarioLogs
 from harness.faults import Faults
 from harness.history import History
+from harness.scenario import PipelineRun
 from harness.stack import drivers
 from harness.stack.driver import StackDriver, StackStatus
 from harness.stack.services import SERVICES, profile_services
@@ -71,6 +73,8 @@ class ScenarioRecord:
     history: History
     faults: Faults
     logs: ScenarioLogs
+    run: PipelineRun | None = None
+    """The scenario's flow of trades, once a step asked for it."""
 
 
 @dataclass
@@ -122,12 +126,23 @@ class SuiteSession:
         self.scenario = record
         return record
 
+    def pipeline(self, clients: dict[str, Any]) -> PipelineRun:
+        """The current scenario's flow of trades, created on first use and closed with the scenario."""
+        record = self.scenario
+        if record is None:
+            raise RuntimeError("no scenario is running")
+        if record.run is None:
+            record.run = PipelineRun(clients, self.target, record.history, record.seed)
+        return record.run
+
     def end_scenario(self, failed: bool) -> None:
         """Heal what the scenario broke, keep its history and logs under reports/scenarios/, attach
         them to the report, and fail it on a crash signature in any service's log."""
         record, self.scenario = self.scenario, None
         if record is None:
             return
+        if record.run is not None:
+            record.run.close()
         heal_errors = record.faults.heal_all()
         slices = record.logs.since_start()
         record.history.write(record.directory / "history.json")

@@ -33,6 +33,9 @@ class Target:
     schema_path: Path
     api: dict[str, Any]
     ingest: dict[str, Any] = field(default_factory=dict)
+    asset_class: str = "crypto"
+    allow_added_optional_fields: bool = False
+    """Whether the registered record may carry optional fields the contract's lacks."""
     """Optional: what the suite reads of the ingest's own status and dead letters (see
     harness.hostile for the defaults)."""
 
@@ -50,7 +53,9 @@ class Target:
                           compatibility=data["registry"]["compatibility"], record=data["registry"]["record"],
                           table=data["iceberg"]["table"], columns=dict(data["iceberg"]["columns"]),
                           schema_path=path.parent / data["registry"]["schema"], api=dict(data["api"]),
-                          ingest=dict(data.get("ingest") or {}))
+                          ingest=dict(data.get("ingest") or {}), asset_class=data.get("asset_class", "crypto"),
+                          allow_added_optional_fields=bool(data["registry"].get("allow_added_optional_fields",
+                                                                                 False)))
         except (KeyError, TypeError) as exc:
             raise TargetError(f"target profile {path} lacks {exc}; see {DEFAULT} for every name it needs") from None
 

@@ -20,7 +20,6 @@ from harness.usage import (
 )
 from harness.waiting import eventually
 from steps import vocabulary  # noqa: F401 - registers the {service:Service} type
-from steps.pipeline_steps import pipeline_run
 
 
 @given("the infrastructure is started within {seconds:d} seconds")
@@ -63,14 +62,14 @@ def step_service_starts(context: Context, service: str) -> None:
 
 @when("the {service:Service} restarts while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
 def step_restart_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
-    pipeline_run(context).trade(symbol, count, rate)
+    context.suite.pipeline(context.clients).trade(symbol, count, rate)
     context.suite.scenario.faults.restart(service)
 
 
 @when("the {service:Service} crashes while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
 def step_crash_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
     context.restarts_before = context.suite.driver.health(service).restarts
-    pipeline_run(context).trade(symbol, count, rate)
+    context.suite.pipeline(context.clients).trade(symbol, count, rate)
     context.suite.scenario.faults.crash(service)
 
 
@@ -111,7 +110,7 @@ def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: 
     services = list(context.suite.driver.status(resources=False).services)
     context.memory = MemoryWatch(context.suite.driver, services).start()
     context.add_cleanup(context.memory.stop)
-    pipeline_run(context).trade(symbol, count, rate)
+    context.suite.pipeline(context.clients).trade(symbol, count, rate)
 
 
 @then("no service used more memory than its budget")

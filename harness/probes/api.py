@@ -11,29 +11,50 @@ from typing import Any
 
 import httpx
 
+from harness.checks.paging import Page
+
 PAGE = 10000  # the contract's largest limit
 
 
 class ApiProbe:
-    def __init__(self, url: str, api_key: str, header: str = "X-API-Key", timeout: float = 30.0) -> None:
+    def __init__(self, url: str, api_key: str, header: str = "X-API-Key", timeout: float = 30.0,
+                 trades_path: str = "/v1/trades", max_limit: int = PAGE) -> None:
         self.http = httpx.Client(base_url=url.rstrip("/"), headers={header: api_key}, timeout=timeout)
+        self.trades_path = trades_path
+        self.max_limit = max_limit
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params={k: v for k, v in params.items() if v is not None})
 
-    def trades(self, symbol: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        """Every trade the API serves for the filters, following its pagination."""
+    def page(self, symbol: str | None, limit: int, offset: int, **params: Any) -> dict[str, Any]:
+        """One page of trades: the answer's body as served."""
+        r = self.get(self.trades_path, symbol=symbol, limit=limit, offset=offset, **params)
+        if r.status_code != 200:
+            raise AssertionError(f"GET {self.trades_path} (limit {limit}, offset {offset}) answered "
+                                 f"{r.status_code}: {r.text[:300]}")
+        body: dict[str, Any] = r.json()
+        return body
+
+    def trades(self, symbol: str | None = None, page_size: int | None = None, **params: Any) -> list[dict[str, Any]]:
+        """Every trade the API serves for the filters, following its pagination (`has_more`)."""
         out: list[dict[str, Any]] = []
         offset = 0
         while True:
-            r = self.get("/v1/trades", symbol=symbol, limit=PAGE, offset=offset, **params)
-            if r.status_code != 200:
-                raise AssertionError(f"GET /v1/trades answered {r.status_code}: {r.text[:300]}")
-            body = r.json()
+            body = self.page(symbol, page_size or self.max_limit, offset, **params)
             out.extend(body["data"])
             if not body["pagination"]["has_more"] or not body["data"]:
                 return out
             offset += len(body["data"])
+
+    def pages(self, symbol: str | None, size: int, offsets: Sequence[int], **params: Any) -> list[Page]:
+        """The pages of `size` rows at these offsets, as (offset, limit, keys, total, has_more)."""
+        out = []
+        for offset in offsets:
+            body = self.page(symbol, size, offset, **params)
+            pagination = body.get("pagination") or {}
+            out.append(Page(offset, size, tuple((t.get("symbol"), t.get("trade_id")) for t in body["data"]),
+                            pagination.get("total"), pagination.get("has_more")))
+        return out
 
     def close(self) -> None:
         self.http.close()

@@ -249,3 +249,31 @@ def _json_path(parts: Iterable[str | int]) -> str:
         else:
             out += f"[{part!r}]"
     return out
+
+
+def item_schema(spec: Mapping[str, Any], path: str, field: str = "data") -> Mapping[str, Any] | str:
+    """The schema of one item of `field` in GET `path`'s 200 answer (the API's published Trade),
+    refs resolved; or why the document does not say."""
+    located = _response_pointer(spec, "get", path, 200)
+    if isinstance(located, str):
+        return located
+    _, declared = located
+    media: list[Any] = list((declared.get("content") or {}).values())
+    node: Any = media[0].get("schema") if media and isinstance(media[0], Mapping) else None
+    for step in ("", "properties", field, "items"):
+        node = _deref(spec, node)
+        if step:
+            node = node.get(step) if isinstance(node, Mapping) else None
+        if node is None:
+            return f"GET {path}'s 200 answer has no schema for the items of `{field}`"
+    found = _deref(spec, node)
+    return found if isinstance(found, Mapping) else f"GET {path}'s `{field}` items are not an object schema"
+
+
+def _deref(spec: Mapping[str, Any], node: Any) -> Any:
+    for _ in range(10):
+        if isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+            node = _resolve(spec, node["$ref"][1:])
+        else:
+            return node
+    return node

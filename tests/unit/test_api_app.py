@@ -389,3 +389,17 @@ def test_the_published_document_requires_what_every_answer_carries(client: TestC
 def test_the_health_routes_declare_the_500_the_middleware_may_answer(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert all("500" in paths[p]["get"]["responses"] for p in ("/health", "/health/live", "/health/ready", "/metrics"))
+
+
+def test_the_published_trade_is_the_contracts_record_field_by_field(client: TestClient) -> None:
+    import json
+
+    from harness.checks.schema import published_diff
+    from harness.probes.openapi import item_schema
+    from harness.targets import Target
+
+    target = Target.load()
+    item = item_schema(client.get("/openapi.json").json(), target.api["trades"])
+    assert not isinstance(item, str), item
+    verdict = published_diff("the API's trade", json.loads(target.record_schema()), item)
+    assert verdict.valid, verdict
