@@ -89,10 +89,10 @@ Feature: Recovery
     And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
   @window
-  Scenario: The consumer crashes the instant its trades are in the table, before it can tell the broker
+  Scenario: The consumer's machine fails the instant its trades are in the table, before it can tell the broker
     When the link to the message broker is slowed by 500 milliseconds
     And the exchange trades 600 BNBUSDT at 100 trades per second
-    And the consumer crashes the instant a new table snapshot appears
+    And the consumer crashes with its link to the message broker cut, the instant a new table snapshot appears
     And the link to the message broker recovers
     Then within 30 seconds the stack's supervisor has started the consumer again
     And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it

@@ -254,7 +254,7 @@ def run_prove_defects(args: argparse.Namespace) -> int:
     settings = StackSettings.from_env()
     extra = [a for a in args.behave_args if a != "--"]
     with tempfile.TemporaryDirectory(prefix="k2-defects-") as work:
-        outcomes = defects.prove(chosen, Path(work), lambda: LocalDriver(settings).down(), say=_err,
+        outcomes = defects.prove(chosen, Path(work), lambda: LocalDriver(settings).down(purge=True), say=_err,
                                  behave_args=extra)
     report = defects.REPORTS / "defects.md"
     report.write_text(defects.matrix(outcomes))

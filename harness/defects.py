@@ -120,7 +120,8 @@ class Outcome:
 def failure_of(output: str) -> tuple[str, str]:
     """The first failing scenario and the first line of its failure, from behave's plain output."""
     scenario = ""
-    m = re.search(r"^Failing scenarios:\n\s+(\S.*)$", output, re.MULTILINE)
+    # a scenario whose after-hook also failed is listed as errored, not failing
+    m = re.search(r"^(?:Failing|Errored) scenarios:\n\s+(\S.*)$", output, re.MULTILINE)
     if m:
         scenario = " ".join(m.group(1).split())
     first = ""

@@ -20,6 +20,7 @@ from harness.stack.driver import StackDriver
 
 # toxics the suite adds, one of a kind per link, so that a heal removes exactly its own
 DELAY_TOXIC = "k2-delay"
+DELAY_TOXIC_UPSTREAM = "k2-delay-upstream"
 RESET_TOXIC = "k2-reset"
 
 
@@ -31,7 +32,8 @@ class FaultError(RuntimeError):
 class Faults:
     driver: StackDriver
     history: History
-    profile: str = "full"
+    default_profile: str = "full"
+    """What a stopped stack comes back as when the driver cannot say which profile ran."""
     pending: dict[str, Callable[[], object]] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
     """Services this scenario crashed on purpose: their restart by the supervisor is expected."""
@@ -66,7 +68,7 @@ class Faults:
 
     def stop_stack(self) -> None:
         """The whole stack down; the heal brings back the profile that ran (faultable stays faultable)."""
-        running = self.driver.status(resources=False).profile or self.profile
+        running = self.driver.status(resources=False).profile or self.default_profile
         self._inject("stack stopped", self.driver.down, lambda: self.driver.up(running), profile=running)
 
     def _toxiproxy(self) -> Toxiproxy:
@@ -74,7 +76,7 @@ class Faults:
             found = self.driver.clients().get("toxiproxy")
             if not found:
                 raise FaultError(f"network faults need the links through toxiproxy of profile faultable; "
-                                 f"this stack runs profile {self.profile}")
+                                 f"this stack runs profile {self.driver.status(resources=False).profile or 'unknown'}")
             self.network = Toxiproxy(found["url"])
         return self.network
 
@@ -86,11 +88,20 @@ class Faults:
         self._inject(name, lambda: act(toxiproxy), lambda: heal(toxiproxy), **detail)
 
     def delay(self, link: str, ms: int, jitter_ms: int = 0) -> None:
-        """Answers on the link arrive `ms` (± `jitter_ms`) late: a slow network, nothing lost."""
+        """Data on the link takes `ms` (± `jitter_ms`) longer each way: a slow network, nothing lost.
+        Both ways, because a request delayed only on its way back has already taken effect: a
+        consumer's offset commit would land at once and only its answer be late."""
         check_link(link)
-        self._inject_network(f"link to {link} delayed",
-                             lambda t: t.latency(link, ms, jitter_ms, name=DELAY_TOXIC),
-                             lambda t: t.remove_toxic(link, DELAY_TOXIC), link=link, ms=ms, jitter_ms=jitter_ms)
+
+        def act(t: Toxiproxy) -> None:
+            t.latency(link, ms, jitter_ms, name=DELAY_TOXIC, stream="downstream")
+            t.latency(link, ms, jitter_ms, name=DELAY_TOXIC_UPSTREAM, stream="upstream")
+
+        def heal(t: Toxiproxy) -> None:
+            t.remove_toxic(link, DELAY_TOXIC_UPSTREAM)
+            t.remove_toxic(link, DELAY_TOXIC)
+
+        self._inject_network(f"link to {link} delayed", act, heal, link=link, ms=ms, jitter_ms=jitter_ms)
 
     def reset_connections(self, link: str) -> None:
         """Every connection on the link is reset (TCP RST) as soon as the service answers: the

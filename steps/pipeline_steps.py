@@ -123,7 +123,9 @@ def step_ask(context: Context, how: str) -> None:
 
 @then("the query API answers {status:d}")
 def step_answers(context: Context, status: int) -> None:
-    assert_that(context.answer.status_code, equal_to(status), context.answer.text[:300])
+    answer = context.answer
+    assert_that(answer.status_code, equal_to(status),
+                f"the query API answered {answer.status_code} where {status} was expected; body: {answer.text[:200]}")
 
 
 @then("the registry would {verdict} a trade schema that adds {change}")

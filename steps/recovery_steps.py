@@ -35,6 +35,17 @@ def step_fault_at_snapshot(context: Context, service: str, action: str) -> None:
     moments.when(moment, lambda: _act(context, service, action), within=context.suite.config.budget(30))
 
 
+@when("the {service:Service} crashes with its link to the {link:Service} cut, the instant a new table snapshot appears")
+def step_host_fails_at_snapshot(context: Context, service: str, link: str) -> None:
+    """A crash as of a failed machine: the words the service had sent but that were still on their
+    way (held by a slow link) are lost with it, as a SIGKILL alone would not lose them."""
+    faults = context.suite.scenario.faults
+    context.restarts_before = context.suite.driver.health(service).restarts
+    moment = moments.new_table_snapshot(context.clients, context.suite.target.table).begin()
+    moments.when(moment, lambda: (faults.partition(link), faults.crash(service)),
+                 within=context.suite.config.budget(30))
+
+
 @when("the {service:Service} {action:Action} the instant the consumer group's committed offsets move")
 def step_fault_at_offsets(context: Context, service: str, action: str) -> None:
     target = context.suite.target

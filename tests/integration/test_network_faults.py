@@ -60,7 +60,7 @@ def run(clients: dict[str, Any]) -> Iterator[PipelineRun]:
 
 @pytest.fixture
 def faults(stack: LocalDriver, run: PipelineRun) -> Iterator[Faults]:
-    f = Faults(stack, run.history, profile="faultable")
+    f = Faults(stack, run.history)
     yield f
     assert f.heal_all() == []
 

@@ -141,6 +141,11 @@ class StackWithToxiproxy:
     def clients(self) -> dict[str, Any]:
         return {"toxiproxy": {"url": "http://toxiproxy"}} if self.with_toxiproxy else {"kafka": {}}
 
+    def status(self, resources: bool = True) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(profile="faultable" if self.with_toxiproxy else "full")
+
     def __getattr__(self, op: str):  # type: ignore[no-untyped-def]
         def call(*args: object) -> None:
             self.calls.append(" ".join([op, *map(str, args)]))
@@ -148,15 +153,17 @@ class StackWithToxiproxy:
 
 
 def network_faults(fake: FakeToxiproxy, driver: StackWithToxiproxy | None = None) -> Faults:
-    return Faults(driver or StackWithToxiproxy(), History(), profile="faultable",
+    return Faults(driver or StackWithToxiproxy(), History(),
                   network=Toxiproxy("http://toxiproxy", transport=fake.transport()))
 
 
 def test_a_delay_adds_latency_and_its_heal_removes_it(fake: FakeToxiproxy) -> None:
     f = network_faults(fake)
     f.delay("object-store", 500, jitter_ms=50)
-    (toxic,) = fake.proxies["object-store"]["toxics"]
-    assert toxic["type"] == "latency" and toxic["attributes"] == {"latency": 500, "jitter": 50}
+    down, up = fake.proxies["object-store"]["toxics"]
+    assert (down["stream"], up["stream"]) == ("downstream", "upstream")  # a request is slowed on its way in too
+    for toxic in (down, up):
+        assert toxic["type"] == "latency" and toxic["attributes"] == {"latency": 500, "jitter": 50}
     assert f.heal_all() == []
     assert fake.proxies["object-store"]["toxics"] == []
     assert [(e.kind, e.name, e.detail) for e in f.history.events] == [
@@ -230,7 +237,7 @@ def test_an_unknown_link_is_refused_with_the_choices(fake: FakeToxiproxy) -> Non
 
 
 def test_network_faults_need_a_stack_with_toxiproxy() -> None:
-    f = Faults(StackWithToxiproxy(with_toxiproxy=False), History(), profile="full")
+    f = Faults(StackWithToxiproxy(with_toxiproxy=False), History())
     with pytest.raises(FaultError, match="profile faultable; this stack runs profile full"):
         f.partition("kafka")
     assert f.pending == {} and f.history.events == []
@@ -239,3 +246,30 @@ def test_network_faults_need_a_stack_with_toxiproxy() -> None:
 def test_toxiproxys_url_comes_from_the_drivers_clients() -> None:
     f = Faults(StackWithToxiproxy(), History())
     assert str(f._toxiproxy().http.base_url) == "http://toxiproxy"
+
+
+class StuckRemoval(FakeToxiproxy):
+    """Toxiproxy#558: the DELETE of a toxic hangs until the proxy's connections are cut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cut = False
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH" and json.loads(request.content).get("enabled") is False:
+            self.cut = True
+        if request.method == "DELETE" and not self.cut:
+            self.requests.append(f"{request.method} {request.url.path} (hangs)")
+            raise httpx.ReadTimeout("timed out", request=request)
+        return super().handle(request)
+
+
+def test_a_removal_that_hangs_goes_through_once_the_proxys_connections_are_cut() -> None:
+    fake = StuckRemoval()
+    client = Toxiproxy("http://toxiproxy", transport=fake.transport())
+    client.latency("kafka", 500, name="k2-delay")
+    client.remove_toxic("kafka", "k2-delay")
+    assert client.proxy("kafka").toxics == () and client.proxy("kafka").enabled
+    assert [r for r in fake.requests if "DELETE" in r or "PATCH" in r] == [
+        "DELETE /proxies/kafka/toxics/k2-delay (hangs)", "PATCH /proxies/kafka", "PATCH /proxies/kafka",
+        "DELETE /proxies/kafka/toxics/k2-delay"]
