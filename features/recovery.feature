@@ -69,6 +69,7 @@ Feature: Recovery
   # Compound and aimed faults. A component has a window between telling the part before it that
   # it is done and its work being durable; each scenario holds such a window open (a part down or
   # slow) or crashes the component the instant the first act shows, before the second can follow.
+  # The @slow ones run in `make test`, not in the default run (which stays under 5 minutes).
   @window
   Scenario: The consumer crashes while the object store is down, and loses and repeats nothing
     When the object store stops
@@ -97,7 +98,7 @@ Feature: Recovery
     Then within 30 seconds the stack's supervisor has started the consumer again
     And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
-  @window
+  @window @slow
   Scenario: The ingest service crashes while the message broker is unreachable
     When the exchange trades 600 BTCUSDT at 100 trades per second
     And the link to the message broker is cut once the first of them are in the table
@@ -107,7 +108,7 @@ Feature: Recovery
     Then within 30 seconds the stack's supervisor has started the ingest service again
     And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
-  @window
+  @window @slow
   Scenario: The message broker crashes while the consumer's commit is in flight
     When the exchange trades 600 ETHUSDT at 100 trades per second
     And the message broker crashes the instant a new table snapshot appears
