@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import Verdict
+from harness.checks.ingest import kept_running
 from harness.probes import ingest as ingest_probe
 from harness.scenario import PipelineRun
 from harness.stack.driver import ServiceStatus, StackDriver
@@ -236,24 +237,6 @@ class IngestMark:
     restarts: int
     state: str
     counters: dict[str, int]
-
-
-def kept_running(before: IngestMark, after: IngestMark) -> Verdict:
-    """The same ingest process, never restarted, never reconnected, and still ready."""
-    reconnects = after.counters.get("connections", 0) - before.counters.get("connections", 0)
-    problems = []
-    if before.pid is None or before.pid != after.pid or before.started_at != after.started_at:
-        problems.append(f"the ingest process changed: pid {before.pid} -> {after.pid}, started at "
-                        f"{before.started_at} -> {after.started_at}")
-    if after.restarts != before.restarts:
-        problems.append(f"the ingest was restarted {after.restarts - before.restarts} times")
-    if reconnects:
-        problems.append(f"the ingest connected to the exchange {reconnects} more times")
-    if after.state != "ready":
-        problems.append(f"the ingest is {after.state}")
-    return Verdict("the ingest kept running on one connection", not problems,
-                   {"pid before": before.pid or 0, "pid after": after.pid or 0, "reconnects": reconnects,
-                    "restarts": after.restarts - before.restarts}, mismatched=problems)
 
 
 @dataclass

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.checks import Verdict
-from harness.checks.verdict import EXAMPLES
 from harness.probes.iceberg import Commit
 
 
@@ -104,28 +102,6 @@ def figures(first_seen: Mapping[str, Mapping[Hashable, float]], keys: Collection
     return LatencyFigures(trades=len(keys),
                           spans={s: summarize(list(v.values())) for s, v in spans.items() if v},
                           unmeasured={s: len(keys) - len(v) for s, v in spans.items()}, values=spans)
-
-
-def every_trade_within(fig: LatencyFigures, seconds: float, span: str = "end_to_end") -> Verdict:
-    """Every expected trade measured, and none slower than `seconds`. Nothing measured fails."""
-    over = sorted(((k, v) for k, v in fig.values.get(span, {}).items() if v > seconds), key=lambda kv: -kv[1])
-    p = fig.spans.get(span)
-    measured = p.count if p else 0
-    figures_text = f"; {p}" if p else "; nothing measured"
-    return Verdict(f"{span.replace('_', ' ')} latency of every trade at most {seconds:g} s{figures_text}",
-                   valid=measured > 0 and fig.unmeasured[span] == 0 and not over,
-                   counts={"trades": fig.trades, "measured": measured, "unmeasured": fig.unmeasured[span],
-                           "over": len(over)},
-                   mismatched=[f"{k}: {v:.3f} s" for k, v in over[:EXAMPLES]])
-
-
-def p99_within(fig: LatencyFigures, seconds: float, span: str = "end_to_end") -> Verdict:
-    p = fig.spans.get(span)
-    return Verdict(f"p99 {span.replace('_', ' ')} latency at most {seconds:g} s; "
-                   + (str(p) if p else "nothing measured"),
-                   valid=p is not None and p.p99 <= seconds,
-                   counts={"trades": fig.trades, "measured": p.count if p else 0,
-                           "unmeasured": fig.unmeasured.get(span, fig.trades)})
 
 
 def commit_times(commits: Iterable[Commit], keys_in: Callable[[str], Iterable[Hashable]],

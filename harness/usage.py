@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from harness.checks import Verdict
+from harness.checks.resources import mib
 from harness.stack.driver import EnforcedLimits, StackDriver, StackError
 
 
@@ -54,18 +54,6 @@ class MemoryWatch:
         return dict(self.peaks_mb)
 
 
-def within_budgets(peaks_mb: Mapping[str, float], budgets_mb: Mapping[str, int],
-                   services: Iterable[str]) -> Verdict:
-    """Each service's peak at most its budget; a service never sampled is a failure too."""
-    names = list(services)
-    over = [f"{n}: peak {peaks_mb[n]:.0f} MiB > budget {budgets_mb[n]} MiB"
-            for n in names if n in peaks_mb and peaks_mb[n] > budgets_mb[n]]
-    unsampled = [f"{n}: never sampled" for n in names if n not in peaks_mb]
-    return Verdict("memory within budget", bool(names) and not over and not unsampled,
-                   {"services": len(names), "over budget": len(over), "unsampled": len(unsampled)},
-                   mismatched=over + unsampled)
-
-
 def budget_table(peaks_mb: Mapping[str, float], budgets_mb: Mapping[str, int]) -> str:
     rows = [f"{'service':<16}{'peak MiB':>10}{'budget MiB':>12}{'use':>7}"]
     for n, peak in sorted(peaks_mb.items()):
@@ -85,21 +73,6 @@ def engine_limits(driver: StackDriver, services: Iterable[str]) -> dict[str, Enf
     return {n: none if lim is None else lim for n, lim in found.items()}
 
 
-def within_limits(limits: Mapping[str, EnforcedLimits], budgets_mb: Mapping[str, int]) -> Verdict:
-    """Every service ran under an engine memory limit equal to its budget and a CPU limit, and the
-    engine never killed it for memory: the engine holds each service to what the stack declares."""
-    wrong = []
-    for n, lim in sorted(limits.items()):
-        if lim.memory_mb is None or round(lim.memory_mb) != budgets_mb.get(n):
-            wrong.append(f"{n}: memory limit {_mb(lim.memory_mb)}, budget {budgets_mb.get(n, '?')} MiB")
-        if lim.cpus is None:
-            wrong.append(f"{n}: no CPU limit")
-        if lim.oom_killed:
-            wrong.append(f"{n}: killed by the engine for passing its memory limit of {_mb(lim.memory_mb)}")
-    return Verdict("engine limits held", bool(limits) and not wrong,
-                   {"services": len(limits), "wrong or missing limits": len(wrong)}, mismatched=wrong)
-
-
 def limits_table(limits: Mapping[str, EnforcedLimits], sampled_peaks_mb: Mapping[str, float]) -> str:
     """Each service's limits, its sampled working-set peak and the engine's own peak (page cache
     included on cgroup v1), and how much of the time its CPU quota held it back."""
@@ -108,8 +81,8 @@ def limits_table(limits: Mapping[str, EnforcedLimits], sampled_peaks_mb: Mapping
     for n, lim in sorted(limits.items()):
         share = lim.throttled_periods / lim.cpu_periods if lim.cpu_periods else 0.0
         peak = sampled_peaks_mb.get(n)
-        rows.append(f"{n:<16}{_mb(lim.memory_mb):>10}{'-' if lim.cpus is None else f'{lim.cpus:g}':>6}"
-                    f"{'-' if peak is None else f'{peak:.0f}':>10}{_mb(lim.peak_memory_mb):>13}"
+        rows.append(f"{n:<16}{mib(lim.memory_mb):>10}{'-' if lim.cpus is None else f'{lim.cpus:g}':>6}"
+                    f"{'-' if peak is None else f'{peak:.0f}':>10}{mib(lim.peak_memory_mb):>13}"
                     f"{share:>11.1%}{lim.throttled_seconds:>13.1f}{'yes' if lim.oom_killed else 'no':>5}")
     return "\n".join(rows)
 
@@ -129,5 +102,3 @@ def since(before: Mapping[str, EnforcedLimits], after: Mapping[str, EnforcedLimi
     return found
 
 
-def _mb(value: float | None) -> str:
-    return "none" if value is None else f"{value:.0f} MiB"

@@ -6,18 +6,11 @@ from behave import given, then, when
 from behave.runner import Context
 from hamcrest import assert_that, equal_to, greater_than, has_item, less_than_or_equal_to
 
+from harness.checks.resources import within_budgets, within_limits
 from harness.matchers import all_ready, holds
 from harness.probes import api, iceberg, object_store
 from harness.report import attach_text
-from harness.usage import (
-    MemoryWatch,
-    budget_table,
-    engine_limits,
-    limits_table,
-    since,
-    within_budgets,
-    within_limits,
-)
+from harness.usage import MemoryWatch, budget_table, engine_limits, limits_table, since
 from harness.waiting import eventually
 from steps import vocabulary  # noqa: F401 - registers the {service:Service} type
 

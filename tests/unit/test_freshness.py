@@ -2,16 +2,8 @@ from collections.abc import Hashable
 
 import pytest
 
-from harness.freshness import (
-    SettingError,
-    flow_windows,
-    freshness,
-    id_gaps,
-    never_older_than,
-    no_gaps,
-    setting,
-    symbols_in,
-)
+from harness.checks.freshness import id_gaps, never_older_than, no_gaps
+from harness.freshness import SettingError, flow_windows, freshness, setting, symbols_in
 from harness.probes.api import AgeSample, SymbolWatch, iso, micros
 from harness.workload.exchange import Emission
 

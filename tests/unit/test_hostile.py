@@ -14,6 +14,7 @@ import pytest
 from behave.parser import parse_file
 
 from harness import hostile
+from harness.checks.ingest import kept_running
 from harness.history import History
 from harness.hostile import DEAD_LETTER, DEDUPLICATE, KINDS, HostileRun, IngestMark, Planned, Tally
 from harness.stack.driver import ServiceStatus
@@ -201,7 +202,7 @@ def mark(pid: int | None = 10, started: float | None = 1.0, restarts: int = 0, s
 
 
 def test_the_same_process_on_the_same_connection_holds() -> None:
-    v = hostile.kept_running(mark(), mark())
+    v = kept_running(mark(), mark())
     assert v.valid and v.counts == {"pid before": 10, "pid after": 10, "reconnects": 0, "restarts": 0}
 
 
@@ -212,12 +213,12 @@ def test_the_same_process_on_the_same_connection_holds() -> None:
     (mark(state="starting"), "the ingest is starting"),
 ])
 def test_a_restart_a_new_process_or_a_reconnect_fails(after: IngestMark, words: str) -> None:
-    v = hostile.kept_running(mark(), after)
+    v = kept_running(mark(), after)
     assert not v.valid and any(words in m for m in v.mismatched), v.mismatched
 
 
 def test_an_unknown_process_is_no_pass() -> None:
-    assert not hostile.kept_running(mark(pid=None), mark(pid=None)).valid
+    assert not kept_running(mark(pid=None), mark(pid=None)).valid
 
 
 # --- the run, on fakes ---------------------------------------------------------------------------

@@ -4,17 +4,8 @@ from pathlib import Path
 import pytest
 
 from harness import plots
-from harness.latency import (
-    commit_times,
-    every_trade_within,
-    figures,
-    merge_report,
-    p99_within,
-    per_trade,
-    percentile,
-    summarize,
-    write_report,
-)
+from harness.checks.latency import every_trade_within, p99_within
+from harness.latency import commit_times, figures, merge_report, per_trade, percentile, summarize, write_report
 from harness.probes.api import AgeSample
 from harness.probes.iceberg import Commit
 

@@ -1,8 +1,9 @@
 from typing import Any
 
+from harness.checks.resources import within_budgets, within_limits
 from harness.stack.compose import limits_from
 from harness.stack.driver import EnforcedLimits
-from harness.usage import budget_table, engine_limits, limits_table, since, within_budgets, within_limits
+from harness.usage import budget_table, engine_limits, limits_table, since
 
 BUDGETS = {"kafka": 768, "api": 320}
 
