@@ -59,7 +59,7 @@ Feature: Recovery
     And the table caught up within 30 seconds of the fault's end
 
   Scenario: The object store answers slowly for a while and the consumer loses nothing
-    When the link to the object store is slowed by 200 milliseconds
+    When the link to the object store is slowed by 100 milliseconds
     And the exchange trades 200 ETHUSDT at 100 trades per second
     Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     When the link to the object store recovers
@@ -82,7 +82,7 @@ Feature: Recovery
 
   @window
   Scenario: The consumer crashes the instant it tells the broker it is done, while the object store is slow
-    When the link to the object store is slowed by 300 milliseconds
+    When the link to the object store is slowed by 150 milliseconds
     And the exchange trades 600 ETHUSDT at 100 trades per second
     And the consumer crashes the instant the consumer group's committed offsets move
     And the link to the object store recovers
@@ -91,7 +91,7 @@ Feature: Recovery
 
   @window
   Scenario: The consumer's machine fails the instant its trades are in the table, before it can tell the broker
-    When the link to the message broker is slowed by 500 milliseconds
+    When the link to the message broker is slowed by 250 milliseconds
     And the exchange trades 600 BNBUSDT at 100 trades per second
     And the consumer crashes with its link to the message broker cut, the instant a new table snapshot appears
     And the link to the message broker recovers
