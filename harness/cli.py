@@ -13,6 +13,7 @@
   python -m harness soak [--runs N] [-- BEHAVE_ARGS]
   python -m harness scan-secrets [PATH ...]
   python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
+  python -m harness target check [FILE ...]
 """
 
 from __future__ import annotations
@@ -145,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     defects.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these defects")
     defects.add_argument("--list", action="store_true", help="list the defects and exit")
     defects.add_argument("behave_args", nargs=argparse.REMAINDER, help="after --: more behave arguments")
+    target = sub.add_parser("target", help="check a target profile (targets/*.yaml): every problem at once",
+                            description="A target profile names everything the suite checks of one K2 "
+                                        "deployment. `check` validates each FILE (default: the suite's own) and "
+                                        "prints every problem of it, or what it names.")
+    tsub = target.add_subparsers(dest="target_command", required=True)
+    check = tsub.add_parser("check", help="validate target profiles; exit 1 if one has a problem")
+    check.add_argument("files", nargs="*", type=Path, metavar="FILE", help="profiles (default: the suite's own)")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -241,6 +249,23 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if result["errors"] else 0
 
 
+def run_target_check(files: list[Path]) -> int:
+    from harness.targets import DEFAULT, Target, TargetError
+
+    bad = 0
+    for path in files or [DEFAULT]:
+        try:
+            t = Target.load(path)
+        except TargetError as exc:
+            bad += 1
+            print(f"{path}: {exc}")
+            continue
+        print(f"{path}: ok: {t.name}, exchange {t.exchange}, topic {t.topic}, subject {t.subject} "
+              f"({t.record}), table {t.table} ({len(t.columns)} columns), API {t.api['trades']} with "
+              f"{t.api['key_header']}, {len(t.symbols)} symbols")
+    return 1 if bad else 0
+
+
 def run_prove_defects(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -320,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_prove_defects(args)
         if args.command == "scan-secrets":
             return run_scan_secrets(args.paths)
+        if args.command == "target":
+            return run_target_check(args.files)
         if args.command == "soak":
             from harness import soak
             if args.runs < 1:

@@ -6,6 +6,7 @@ own lines, and a crash in an earlier scenario is never blamed on a later one.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ CRASH_SIGNATURES: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.MUL
     "segmentation fault": r"Segmentation fault|SIGSEGV",
 }.items()}
 
+# k2 logs JSON lines; another platform's plain lines are matched by their level word
+TROUBLE_LINE = re.compile(r'"level": "(?:error|critical|warning)"|\b(?:ERROR|CRITICAL|WARNING|WARN)\b|^Traceback',
+                          re.MULTILINE)
+PLATFORM_SERVICES = ("ingest", "consumer", "api")
+
 UNEXPECTED_EXIT = re.compile(r"\[supervisor\] (\S+) exited unexpectedly")
 SUPERVISOR = "supervisor"
 
@@ -44,6 +50,43 @@ def crash_signatures(service: str, text: str, limit: int = 5) -> list[str]:
             if len(found) >= limit:
                 return found
     return found
+
+
+def trouble_lines(slices: Mapping[str, str], services: Iterable[str] = PLATFORM_SERVICES,
+                  per_service: int = 3) -> list[str]:
+    """The first error or warning lines each platform service logged: what it said went wrong."""
+    found = []
+    for service in services:
+        lines = [line for line in slices.get(service, "").splitlines() if TROUBLE_LINE.search(line)]
+        for line in lines[:per_service]:
+            found.append(f"{service} logged: {_readable(line)}")
+        if len(lines) > per_service:
+            found.append(f"{service} logged {len(lines) - per_service} more such lines")
+    return found
+
+
+def _readable(line: str) -> str:
+    """A JSON log line as `time level msg (the other fields)`, anything else as it is; cut at 300."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line.strip()[:300]
+    if not isinstance(record, dict):
+        return line.strip()[:300]
+    head = " ".join(str(record.pop(k)) for k in ("ts", "level", "msg") if k in record)
+    rest = ", ".join(f"{k} {v}" for k, v in record.items() if k not in ("service", "logger"))
+    return f"{head} ({rest})"[:300] if rest else head[:300]
+
+
+def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str]) -> list[str]:
+    """What the stack showed meanwhile that may explain lost or wrong trades: dead letters written
+    (how many, the first reasons) and the error lines the platform's services logged."""
+    letters = list(dead_letters)
+    lines = []
+    if letters:
+        reasons = list(dict.fromkeys(str(d.get("reason", "?"))[:200] for d in letters))
+        lines.append(f"dead letters written meanwhile: {len(letters)}; first reasons: " + "; ".join(reasons[:3]))
+    return lines + trouble_lines(slices)
 
 
 def unexpected_exits(supervisor_log: str, crashed: Iterable[str]) -> list[str]:

@@ -128,7 +128,8 @@ class Flow:
             history.first_seen.setdefault(stage, {})
         api = clients["api"]
         poller = TradePoller(api["url"], api["api_key"], symbols, since=run.started,
-                             header=target.api["key_header"], every=POLL_EVERY)
+                             header=target.api["key_header"], trades_path=target.api["trades"],
+                             max_limit=target.api["max_limit"], every=POLL_EVERY)
         poller.start()  # before the first trade, so its first-served time is not missed
         flow = Flow(run, rate, seconds, poller, began=time.time())
         per_symbol = rate / len(symbols)

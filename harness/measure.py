@@ -22,6 +22,7 @@ from typing import Any
 from harness.checks import Verdict, exactly_once
 from harness.latency import Percentiles, summarize
 from harness.probes.api import ApiProbe, iso, micros
+from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
 from harness.workload.exchange import ExchangeControl
 
@@ -85,12 +86,12 @@ def _parse(ts: str) -> datetime:
 
 
 def _page(api: ApiProbe, **params: Any) -> list[dict[str, Any]]:
-    """Every trade of a /v1/trades query, all pages (newest first), from one poll."""
+    """Every trade of a trades query, all pages (newest first), from one poll."""
     out: list[dict[str, Any]] = []
     while True:
-        r = api.get("/v1/trades", limit=10000, offset=len(out) or None, **params)
+        r = api.get(api.trades_path, limit=api.max_limit, offset=len(out) or None, **params)
         if r.status_code != 200:
-            raise AssertionError(f"GET /v1/trades answered {r.status_code}: {r.text[:200]}")
+            raise AssertionError(f"GET {api.trades_path} answered {r.status_code}: {r.text[:200]}")
         body = r.json()
         out.extend(body["data"])
         if not body["data"] or not body.get("pagination", {}).get("has_more"):
@@ -107,13 +108,15 @@ def measure_flow(clients: dict[str, Any], rate: float, duration: float,
     nothing at all was served, as there would be no latency to report.
     """
     exchange = ExchangeControl(clients["exchange"]["control_url"])
-    api = ApiProbe(clients["api"]["url"], clients["api"]["api_key"])
+    target = Target.load()
+    api = ApiProbe(clients["api"]["url"], clients["api"]["api_key"], header=target.api["key_header"],
+                   trades_path=target.api["trades"], max_limit=target.api["max_limit"])
     try:
         per_symbol_rate = rate / len(symbols)
         count = max(1, round(per_symbol_rate * duration))
         started = time.time()
         emissions = [exchange.emit(s, count, per_symbol_rate) for s in symbols]
-        expected = {(e.symbol, f"BINANCE-{i}") for e in emissions for i in e.ids}
+        expected = {(e.symbol, f"{target.exchange}-{i}") for e in emissions for i in e.ids}
         say(f"[measure] {len(expected)} trades at {rate:g}/s over {len(symbols)} symbols for {duration:g} s")
         seen: dict[tuple[str, str], tuple[float, float, float]] = {}  # first served, trade time, ingested
         since = datetime.fromtimestamp(started, UTC) - CURSOR_LAG

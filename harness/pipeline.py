@@ -15,16 +15,15 @@ from harness.probes.api import ApiProbe
 from harness.workload.exchange import ExchangeControl
 
 Key = tuple[str, str]
-EXCHANGE = "BINANCE"
 
 
-def key_of_payload(payload: dict[str, Any]) -> Key:
-    return payload["s"], f"{EXCHANGE}-{payload['t']}"
+def key_of_payload(payload: dict[str, Any], exchange: str) -> Key:
+    return payload["s"], f"{exchange}-{payload['t']}"
 
 
-def emitted(exchange: ExchangeControl, symbols: Iterable[str]) -> dict[Key, dict[str, str]]:
+def emitted(exchange: ExchangeControl, symbols: Iterable[str], prefix: str) -> dict[Key, dict[str, str]]:
     """What the exchange sent: price and quantity strings exactly as on the wire."""
-    return {key_of_payload(p): {"price": p["p"], "quantity": p["q"]}
+    return {key_of_payload(p, prefix): {"price": p["p"], "quantity": p["q"]}
             for s in symbols for p in exchange.emitted(s)}
 
 
@@ -32,10 +31,10 @@ def _decimal_text(value: Any) -> str:
     return f"{value:.8f}" if isinstance(value, Decimal) else str(value)
 
 
-def committed(clients: dict[str, Any], row_filter: Any = None) -> list[tuple[Key, dict[str, str]]]:
+def committed(clients: dict[str, Any], table: str, row_filter: Any = None) -> list[tuple[Key, dict[str, str]]]:
     """Rows of the trades table, all or those matching the filter (duplicates kept, so checks
     can count them)."""
-    rows = iceberg.rows(clients, columns=("symbol", "trade_id", "price", "quantity"), row_filter=row_filter)
+    rows = iceberg.rows(clients, table, columns=("symbol", "trade_id", "price", "quantity"), row_filter=row_filter)
     return [((r["symbol"], r["trade_id"]), {"price": _decimal_text(r["price"]),
                                              "quantity": _decimal_text(r["quantity"])}) for r in rows]
 

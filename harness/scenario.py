@@ -104,7 +104,7 @@ class PipelineRun:
                            f"and source_sequence <= {e.last_id})" for e in self.emissions)
 
     def committed(self) -> list[tuple[Key, dict[str, str]]]:
-        return self._in_scope(pipeline.committed(self.clients, self._row_filter()))
+        return self._in_scope(pipeline.committed(self.clients, self.target.table, self._row_filter()))
 
     def _symbols(self) -> list[str]:
         return sorted({e.symbol for e in self.emissions})

@@ -12,13 +12,14 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness import report
+from harness.checks import Verdict
 from harness.config import RunConfig
-from harness.evidence import ScenarioLogs
+from harness.evidence import ScenarioLogs, cause_of_failure
 from harness.faults import Faults
 from harness.history import History
 from harness.scenario import PipelineRun
@@ -134,6 +135,15 @@ class SuiteSession:
         if record.run is None:
             record.run = PipelineRun(clients, self.target, record.history, record.seed)
         return record.run
+
+    def with_causes(self, verdicts: list[Verdict]) -> list[Verdict]:
+        """The verdicts, each failed one carrying what the stack showed meanwhile that may explain
+        it: dead letters written during the scenario and the platform's error lines."""
+        if all(v.valid for v in verdicts) or self.scenario is None:
+            return verdicts
+        letters = self.scenario.run.dead_letters_now() if self.scenario.run is not None else []
+        causes = cause_of_failure(letters, self.scenario.logs.since_start())
+        return [v if v.valid else replace(v, evidence=causes) for v in verdicts]
 
     def end_scenario(self, failed: bool) -> None:
         """Heal what the scenario broke, keep its history and logs under reports/scenarios/, attach

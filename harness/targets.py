@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.stack.settings import REPO_ROOT
 
@@ -41,24 +42,99 @@ class Target:
 
     @staticmethod
     def load(path: Path | str = DEFAULT) -> Target:
+        """The profile at `path`, checked whole: every problem is named at once (TargetError)."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text())
         except FileNotFoundError:
             raise TargetError(f"target profile {path} does not exist; e.g. -D target={DEFAULT}") from None
-        try:
-            return Target(name=data["name"], exchange=data["exchange"], symbols=tuple(data["symbols"]),
-                          topic=data["kafka"]["topic"], dead_letter_topic=data["kafka"]["dead_letter_topic"],
-                          consumer_group=data["kafka"]["consumer_group"], subject=data["registry"]["subject"],
-                          compatibility=data["registry"]["compatibility"], record=data["registry"]["record"],
-                          table=data["iceberg"]["table"], columns=dict(data["iceberg"]["columns"]),
-                          schema_path=path.parent / data["registry"]["schema"], api=dict(data["api"]),
-                          ingest=dict(data.get("ingest") or {}), asset_class=data.get("asset_class", "crypto"),
-                          allow_added_optional_fields=bool(data["registry"].get("allow_added_optional_fields",
-                                                                                 False)))
-        except (KeyError, TypeError) as exc:
-            raise TargetError(f"target profile {path} lacks {exc}; see {DEFAULT} for every name it needs") from None
-
+        except yaml.YAMLError as exc:
+            raise TargetError(f"target profile {path} is not YAML: {exc}") from None
+        profile = _validated(path, data)
+        return Target(name=profile.name, exchange=profile.exchange, symbols=tuple(profile.symbols),
+                      topic=profile.kafka.topic, dead_letter_topic=profile.kafka.dead_letter_topic,
+                      consumer_group=profile.kafka.consumer_group, subject=profile.registry.subject,
+                      compatibility=profile.registry.compatibility, record=profile.registry.record,
+                      table=profile.iceberg.table, columns=dict(profile.iceberg.columns),
+                      schema_path=path.parent / profile.registry.schema_file,
+                      api=profile.api.model_dump(), ingest=profile.ingest.model_dump(exclude_none=True),
+                      asset_class=profile.asset_class,
+                      allow_added_optional_fields=profile.registry.allow_added_optional_fields)
 
     def record_schema(self) -> str:
         return self.schema_path.read_text()
+
+
+# ------------------------------------------------------------------ the profile's shape
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Kafka(_Section):
+    topic: str = Field(min_length=1)
+    dead_letter_topic: str = Field(min_length=1)
+    consumer_group: str = Field(min_length=1)
+
+
+class _Registry(_Section):
+    subject: str = Field(min_length=1)
+    compatibility: Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
+                           "FULL_TRANSITIVE", "NONE"]
+    record: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+                        description="the record's full name, namespace.Name")
+    schema_file: str = Field(alias="schema", min_length=1)
+    allow_added_optional_fields: bool = False
+
+
+class _Iceberg(_Section):
+    table: str = Field(pattern=r"^[^.\s]+(\.[^.\s]+)+$", description="namespace.table")
+    columns: dict[str, str] = Field(min_length=1)
+
+
+class _Api(_Section):
+    key_header: str = Field(min_length=1)
+    trades: str = Field(pattern=r"^/")
+    symbols: str = Field(pattern=r"^/")
+    stats: str = Field(pattern=r"^/")
+    snapshots: str = Field(pattern=r"^/")
+    health: str = Field(pattern=r"^/")
+    health_ready: str = Field(pattern=r"^/")
+    health_live: str = Field(pattern=r"^/")
+    max_limit: int = Field(gt=0)
+
+
+class _Ingest(_Section):
+    counters: dict[str, str] | None = None
+    dead_letter_reasons: dict[str, str] | None = None
+
+
+class _Profile(_Section):
+    name: str = Field(min_length=1)
+    exchange: str = Field(min_length=1)
+    asset_class: str = "crypto"
+    symbols: list[str] = Field(min_length=1)
+    kafka: _Kafka
+    registry: _Registry
+    iceberg: _Iceberg
+    api: _Api
+    ingest: _Ingest = _Ingest()
+
+
+def problems(path: Path, data: object) -> list[str]:
+    """Every problem of the profile at once, one line each (`kafka.topic: Field required`)."""
+    try:
+        profile = _Profile.model_validate(data)
+    except ValidationError as exc:
+        return [f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+    schema = path.parent / profile.registry.schema_file
+    if not schema.is_file():
+        return [f"registry.schema: {schema} does not exist"]
+    return []
+
+
+def _validated(path: Path, data: object) -> _Profile:
+    found = problems(path, data)
+    if found:
+        raise TargetError(f"target profile {path} has {len(found)} problem{'s' * (len(found) != 1)} "
+                          f"(see {DEFAULT} for every name it needs):\n  " + "\n  ".join(found))
+    return _Profile.model_validate(data)

@@ -50,7 +50,7 @@ def step_exactly_once(context: Context, seconds: int) -> None:
     """Exactly once at every stage; then the served trades as sent (every field, as the contract's
     text) and read in pages of several sizes."""
     run = context.suite.pipeline(context.clients)
-    verdicts = run.wait_exactly_once(within=context.suite.config.budget(seconds))
+    verdicts = context.suite.with_causes(run.wait_exactly_once(within=context.suite.config.budget(seconds)))
     attach_verdicts(*verdicts)
     attach_text("history diff", run.history.stage_table(run.expected()))
     for verdict in verdicts:
@@ -60,7 +60,8 @@ def step_exactly_once(context: Context, seconds: int) -> None:
 @then("within {seconds:d} seconds every served trade equals what the exchange sent, "
       "to the last decimal and microsecond, whatever the page size it is read with")
 def step_fidelity(context: Context, seconds: int) -> None:
-    verdicts = context.suite.pipeline(context.clients).wait_exactly_once(within=context.suite.config.budget(seconds))
+    run = context.suite.pipeline(context.clients)
+    verdicts = context.suite.with_causes(run.wait_exactly_once(within=context.suite.config.budget(seconds)))
     attach_verdicts(*verdicts)
     for verdict in verdicts:
         assert_that(verdict, holds())
@@ -118,7 +119,8 @@ def step_only_expected(context: Context) -> None:
 @when("a client asks for trades {how}")
 def step_ask(context: Context, how: str) -> None:
     api = context.clients["api"]
-    context.answer = answer_to(api["url"], api["api_key"], how, header=context.suite.target.api["key_header"])
+    names = context.suite.target.api
+    context.answer = answer_to(api["url"], api["api_key"], how, header=names["key_header"], path=names["trades"])
 
 
 @then("the query API answers {status:d}")
@@ -143,6 +145,6 @@ def step_table_columns(context: Context) -> None:
 def step_openapi(context: Context) -> None:
     api = context.clients["api"]
     verdict = openapi.check_routes(api["url"], api["api_key"], context.suite.target.api["key_header"],
-                                   openapi.DEFAULT_REQUESTS)
+                                   openapi.requests_for(context.suite.target))
     attach_verdicts(verdict)
     assert_that(verdict, holds())

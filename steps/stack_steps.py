@@ -39,7 +39,8 @@ def step_warehouse_bucket(context: Context) -> None:
 
 @then("the table catalog holds the market data namespace")
 def step_market_data_namespace(context: Context) -> None:
-    assert_that(iceberg.namespaces(context.suite.driver.clients()), has_item("market_data"))
+    namespace = context.suite.target.table.rpartition(".")[0]
+    assert_that(iceberg.namespaces(context.suite.driver.clients()), has_item(namespace))
 
 
 @when("the {service:Service} stops")
@@ -117,14 +118,16 @@ def step_memory_budgets(context: Context) -> None:
 @then("within {seconds:d} seconds the query API reports itself unhealthy and not ready, while still alive")
 def step_api_unhealthy(context: Context, seconds: int) -> None:
     expected = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
-    eventually(lambda: api.health_is(context.clients["api"]["url"], expected),
+    paths = api.HealthPaths.of(context.suite.target.api)
+    eventually(lambda: api.health_is(context.clients["api"]["url"], expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 
 @then("within {seconds:d} seconds the query API reports itself healthy and ready")
 def step_api_healthy(context: Context, seconds: int) -> None:
     expected = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
-    eventually(lambda: api.health_is(context.clients["api"]["url"], expected),
+    paths = api.HealthPaths.of(context.suite.target.api)
+    eventually(lambda: api.health_is(context.clients["api"]["url"], expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 

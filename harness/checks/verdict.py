@@ -20,6 +20,8 @@ class Verdict:
     duplicated: list[Any] = field(default_factory=list)
     unexpected: list[Any] = field(default_factory=list)
     mismatched: list[Any] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    """What else was seen meanwhile that may name the cause (dead letters, services' errors)."""
 
     def __str__(self) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items())
@@ -28,6 +30,7 @@ class Verdict:
             examples = getattr(self, name)
             if examples:
                 lines.append(f"  {name} (first {len(examples)}): {', '.join(map(str, examples))}")
+        lines += [f"  meanwhile: {e}" for e in self.evidence]
         return "\n".join(lines)
 
 

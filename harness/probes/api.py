@@ -13,12 +13,10 @@ import httpx
 
 from harness.checks.paging import Page
 
-PAGE = 10000  # the contract's largest limit
-
 
 class ApiProbe:
-    def __init__(self, url: str, api_key: str, header: str = "X-API-Key", timeout: float = 30.0,
-                 trades_path: str = "/v1/trades", max_limit: int = PAGE) -> None:
+    def __init__(self, url: str, api_key: str, *, header: str, trades_path: str, max_limit: int,
+                 timeout: float = 30.0) -> None:
         self.http = httpx.Client(base_url=url.rstrip("/"), headers={header: api_key}, timeout=timeout)
         self.trades_path = trades_path
         self.max_limit = max_limit
@@ -41,10 +39,11 @@ class ApiProbe:
         offset = 0
         while True:
             body = self.page(symbol, page_size or self.max_limit, offset, **params)
-            out.extend(body["data"])
-            if not body["pagination"]["has_more"] or not body["data"]:
+            data, has_more = envelope(body, self.trades_path)
+            out.extend(data)
+            if not has_more or not data:
                 return out
-            offset += len(body["data"])
+            offset += len(data)
 
     def pages(self, symbol: str | None, size: int, offsets: Sequence[int], **params: Any) -> list[Page]:
         """The pages of `size` rows at these offsets, as (offset, limit, keys, total, has_more)."""
@@ -52,7 +51,8 @@ class ApiProbe:
         for offset in offsets:
             body = self.page(symbol, size, offset, **params)
             pagination = body.get("pagination") or {}
-            out.append(Page(offset, size, tuple((t.get("symbol"), t.get("trade_id")) for t in body["data"]),
+            data, _ = envelope(body, self.trades_path)
+            out.append(Page(offset, size, tuple((t.get("symbol"), t.get("trade_id")) for t in data),
                             pagination.get("total"), pagination.get("has_more")))
         return out
 
@@ -60,13 +60,36 @@ class ApiProbe:
         self.http.close()
 
 
+def envelope(body: Any, path: str) -> tuple[list[dict[str, Any]], bool]:
+    """A trades answer's rows and `has_more`, or NonConforming quoting what came instead."""
+    data = body.get("data") if isinstance(body, dict) else None
+    pagination = body.get("pagination") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
+        raise NonConforming(f"GET {path} answered without a list of trades in `data`: {str(body)[:300]}")
+    if not isinstance(pagination, dict) or not isinstance(pagination.get("has_more"), bool):
+        raise NonConforming(f"GET {path} answered without a boolean `pagination.has_more`: "
+                            f"{str(pagination)[:200]}")
+    return data, pagination["has_more"]
+
+
 Key = tuple[str, str]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class NonConforming(AssertionError):
+    """An answer that is not what the contract says; the message quotes what came."""
+
+
 def micros(iso: str) -> int:
     """Exact microseconds since the epoch of an ISO-8601 UTC time the API wrote."""
-    return (datetime.fromisoformat(iso.replace("Z", "+00:00")) - EPOCH) // timedelta(microseconds=1)
+    try:
+        when = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        raise NonConforming(f"time {iso!r} is not ISO-8601 (the contract's times look like "
+                            f"2026-01-02T03:04:05.123456Z)") from None
+    if when.tzinfo is None:
+        raise NonConforming(f"time {iso!r} has no zone (the contract's times are UTC and end in Z)")
+    return (when - EPOCH) // timedelta(microseconds=1)
 
 
 def iso(epoch_micros: int) -> str:
@@ -129,8 +152,10 @@ class TradePoller:
     and how old the newest served trade was at each poll. Read-only, like every probe."""
 
     def __init__(self, url: str, api_key: str, symbols: Sequence[str], since: datetime,
-                 header: str = "X-API-Key", every: float = 0.1, clock: Callable[[], float] = time.time) -> None:
+                 header: str, trades_path: str, max_limit: int, every: float = 0.1,
+                 clock: Callable[[], float] = time.time) -> None:
         self._client = (url, api_key, header)
+        self._paths = (trades_path, max_limit)
         self.every = every
         self.clock = clock
         start = (since.astimezone(UTC) - EPOCH) // timedelta(microseconds=1)
@@ -147,7 +172,8 @@ class TradePoller:
 
     def _run(self, watch: SymbolWatch) -> None:
         url, api_key, header = self._client
-        api = ApiProbe(url, api_key, header=header, timeout=10.0)
+        api = ApiProbe(url, api_key, header=header, timeout=10.0, trades_path=self._paths[0],
+                       max_limit=self._paths[1])
         try:
             while not self._stop.is_set():
                 sent = self.clock()
@@ -204,7 +230,7 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def answer_to(url: str, api_key: str, how: str, header: str = "X-API-Key", path: str = "/v1/trades") -> httpx.Response:
+def answer_to(url: str, api_key: str, how: str, header: str, path: str) -> httpx.Response:
     """The API's answer to a trades request made `how` (a key of REQUESTS)."""
     if how not in REQUESTS:
         raise AssertionError(f"no such request {how!r}; known: {', '.join(REQUESTS)}")
@@ -213,24 +239,43 @@ def answer_to(url: str, api_key: str, how: str, header: str = "X-API-Key", path:
     return httpx.get(url.rstrip("/") + path, params=params, headers=headers, timeout=30)
 
 
-def health(url: str) -> dict[str, Any]:
-    """What the API says about itself: /health (code and status), /health/ready and /health/live codes."""
+@dataclass(frozen=True)
+class HealthPaths:
+    """Where the API reports its health (the profile's `api.health`, `health_ready`, `health_live`)."""
+
+    health: str
+    ready: str
+    live: str
+
+    @staticmethod
+    def of(api: dict[str, Any]) -> HealthPaths:
+        return HealthPaths(api["health"], api["health_ready"], api["health_live"])
+
+
+def health(url: str, paths: HealthPaths) -> dict[str, Any]:
+    """What the API says about itself: its health answer (code and status) and its readiness and
+    liveness codes. A body that is not JSON, or has no status, is reported as it came."""
     base = url.rstrip("/")
     with httpx.Client(timeout=10) as http:
-        h = http.get(base + "/health")
-        return {"health": h.status_code, "status": h.json().get("status"),
-                "ready": http.get(base + "/health/ready").status_code,
-                "live": http.get(base + "/health/live").status_code}
+        h = http.get(base + paths.health)
+        try:
+            status = h.json().get("status")
+        except (ValueError, AttributeError):
+            status = f"not a JSON object: {h.text[:100]!r}"
+        return {"health": h.status_code, "status": status,
+                "ready": http.get(base + paths.ready).status_code,
+                "live": http.get(base + paths.live).status_code}
 
 
 class HealthMismatch(AssertionError):
     """The API's health is not what was expected; the message has what it answered."""
 
 
-def health_is(url: str, expected: dict[str, Any], read: Callable[[str], dict[str, Any]] = health) -> dict[str, Any]:
+def health_is(url: str, expected: dict[str, Any], paths: HealthPaths,
+              read: Callable[[str, HealthPaths], dict[str, Any]] = health) -> dict[str, Any]:
     """The API's health if it is `expected`; else raises with what it said instead, so that a wait
     that runs out shows the last answer, not only that the condition was false."""
-    got = read(url)
+    got = read(url, paths)
     if got != expected:
         differ = {k: got.get(k) for k in expected if got.get(k) != expected[k]}
         raise HealthMismatch(f"the API answered {got} ({', '.join(f'{k} {v!r}' for k, v in differ.items())} "

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-TRADES = "market_data.trades"
-
 
 def catalog(clients: dict[str, Any]) -> Any:
     from pyiceberg.catalog import load_catalog  # heavy: imported only when a probe runs
@@ -19,7 +17,7 @@ def namespaces(clients: dict[str, Any]) -> list[str]:
     return sorted(".".join(ns) for ns in catalog(clients).list_namespaces())
 
 
-def rows(clients: dict[str, Any], table: str = TRADES, columns: tuple[str, ...] = ("*",),
+def rows(clients: dict[str, Any], table: str, columns: tuple[str, ...] = ("*",),
          row_filter: Any = None) -> list[dict[str, Any]]:
     """The rows of the table (all, or those matching a pyiceberg filter expression, pushed down),
     read fresh from the catalog; empty if the table does not exist."""
@@ -45,7 +43,7 @@ class Commit:
     added_files: tuple[str, ...]
 
 
-def table_or_none(clients: dict[str, Any], table: str = TRADES) -> Any | None:
+def table_or_none(clients: dict[str, Any], table: str) -> Any | None:
     cat = catalog(clients)
     return cat.load_table(table) if cat.table_exists(table) else None
 

@@ -23,6 +23,7 @@ from referencing.jsonschema import DRAFT202012
 
 from harness.checks import Verdict
 from harness.checks.verdict import EXAMPLES
+from harness.targets import Target
 
 # The document's name in the registry: every `#/...` inside it resolves against the document itself.
 SPEC_URI = "urn:k2:openapi"
@@ -35,27 +36,29 @@ KEY_PARAM = "@api-key"
 MISSING = "missing"
 WRONG = "wrong"
 
-# Every GET route of the reference API except the document itself and its docs pages, plus bad
-# requests whose error bodies must match the document as well. Times span any plausible trade.
-DEFAULT_REQUESTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("/health", {}),
-    ("/health/live", {}),
-    ("/health/ready", {}),
-    ("/metrics", {}),
-    ("/v1/trades", {"symbol": "BTCUSDT", "limit": 10}),
-    ("/v1/trades", {"start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", "limit": 10}),
-    ("/v1/symbols", {}),
-    ("/v1/symbols", {"exchange": "BINANCE"}),
-    ("/v1/stats", {}),
-    ("/v1/snapshots", {"limit": 5}),
-    ("/v1/trades", {KEY_PARAM: MISSING}),
-    ("/v1/stats", {KEY_PARAM: WRONG}),
-    ("/v1/trades", {"limit": 0}),
-    ("/v1/trades", {"limit": 10001}),
-    ("/v1/trades", {"start_time": "not-a-time"}),
-    ("/v1/trades", {"start_time": "2024-03-02T00:00:00Z", "end_time": "2024-03-01T00:00:00Z"}),
-    ("/v1/snapshots", {"limit": 0}),
-)
+def requests_for(target: Target) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Every GET route the profile names, plus bad requests whose error bodies must match the
+    document as well. Times span any plausible trade."""
+    api, symbol = target.api, target.symbols[0]
+    trades, over = api["trades"], api["max_limit"] + 1
+    health: list[tuple[str, dict[str, Any]]] = [(api[k], {}) for k in ("health", "health_live", "health_ready")]
+    return (
+        *health,
+        ("/metrics", {}),
+        (trades, {"symbol": symbol, "limit": 10}),
+        (trades, {"start_time": "2000-01-01T00:00:00Z", "end_time": "2100-01-01T00:00:00Z", "limit": 10}),
+        (api["symbols"], {}),
+        (api["symbols"], {"exchange": target.exchange}),
+        (api["stats"], {}),
+        (api["snapshots"], {"limit": 5}),
+        (trades, {KEY_PARAM: MISSING}),
+        (api["stats"], {KEY_PARAM: WRONG}),
+        (trades, {"limit": 0}),
+        (trades, {"limit": over}),
+        (trades, {"start_time": "not-a-time"}),
+        (trades, {"start_time": "2024-03-02T00:00:00Z", "end_time": "2024-03-01T00:00:00Z"}),
+        (api["snapshots"], {"limit": 0}),
+    )
 
 
 def load(api_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from harness.probes.openapi import DEFAULT_REQUESTS, check_routes
+from harness.probes.openapi import check_routes, requests_for
 from harness.stack.local import LocalDriver
+from harness.targets import Target
 from harness.waiting import eventually
 from k2.schemas.table import ARROW_SCHEMA
 from tests.integration.api_service import ALL, AUTH, COMMITS, KEY, SYMBOLS, Api, trade
@@ -188,9 +189,10 @@ def test_metrics_and_openapi(api: Api, table: Any) -> None:
 def test_every_route_answers_as_its_openapi_document_says(api: Api, table: Any) -> None:
     # the rows are there, so the trade schemas are checked on real trades, not on empty lists
     assert trades(api, symbol="BTCUSDT", limit=10)["data"]
-    verdict = check_routes(api.url, KEY, "X-API-Key", DEFAULT_REQUESTS)
+    requests = requests_for(Target.load())
+    verdict = check_routes(api.url, KEY, "X-API-Key", requests)
     assert verdict.valid, f"{verdict}\n{api.tail()}"
-    assert verdict.counts["validated"] == verdict.counts["requests"] == len(DEFAULT_REQUESTS)
+    assert verdict.counts["validated"] == verdict.counts["requests"] == len(requests)
 
 
 def measure(api: Api, params: list[dict[str, Any]]) -> tuple[float, float]:

@@ -21,6 +21,7 @@ from harness.probes import kafka
 from harness.probes.api import ApiProbe
 from harness.stack.local import LocalDriver
 from harness.stack.settings import REPO_ROOT
+from harness.targets import Target
 from harness.waiting import eventually
 from harness.workload.exchange import Emission, ExchangeControl
 from tests.integration.stacks import own_stack
@@ -28,6 +29,7 @@ from tests.integration.stacks import own_stack
 pytestmark = pytest.mark.integration
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+TARGET = Target.load()
 DLQ = "market.crypto.trades.binance.dlq"
 
 
@@ -53,7 +55,8 @@ def exchange(clients: dict[str, Any]) -> Iterator[ExchangeControl]:
 
 @pytest.fixture(scope="module")
 def api(clients: dict[str, Any]) -> Iterator[ApiProbe]:
-    probe = ApiProbe(clients["api"]["url"], clients["api"]["api_key"])
+    probe = ApiProbe(clients["api"]["url"], clients["api"]["api_key"], header=TARGET.api["key_header"],
+                     trades_path=TARGET.api["trades"], max_limit=TARGET.api["max_limit"])
     yield probe
     probe.close()
 
@@ -64,13 +67,14 @@ def all_emitted(exchange: ExchangeControl, emissions: list[Emission]) -> None:
 
 def assert_exactly_once_everywhere(exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> int:
     """Every trade emitted so far is committed once and served once, with exact decimals."""
-    expected = pipeline.emitted(exchange, SYMBOLS)
+    expected = pipeline.emitted(exchange, SYMBOLS, TARGET.exchange)
 
     def all_committed() -> bool:
-        return exactly_once("committed", expected, [k for k, _ in pipeline.committed(clients)]).counts["lost"] == 0
+        committed = [k for k, _ in pipeline.committed(clients, TARGET.table)]
+        return exactly_once("committed", expected, committed).counts["lost"] == 0
 
     eventually(all_committed, within=90, every=1.0, describe=f"all {len(expected)} emitted trades committed")
-    committed = pipeline.committed(clients)
+    committed = pipeline.committed(clients, TARGET.table)
     verdict = exactly_once("committed", expected, [k for k, _ in committed])
     print(verdict)
     assert verdict.valid, str(verdict)
@@ -94,7 +98,7 @@ def test_ten_thousand_trades_over_three_symbols_arrive_exactly_once(
 
 def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
         full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
-    before = len(pipeline.emitted(exchange, SYMBOLS))
+    before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
     eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 700, within=30,
                describe="the stream is well under way")
@@ -107,7 +111,7 @@ def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
 
 def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
         full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
-    before = len(pipeline.emitted(exchange, SYMBOLS))
+    before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
     eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 800, within=30,
                describe="the stream is well under way")
@@ -129,7 +133,7 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
         exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
     dead_before = len(kafka.dead_letters(clients, DLQ))
     status_before = ingest_status(clients)
-    before = len(pipeline.emitted(exchange, SYMBOLS))
+    before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     first = exchange.emit("ETHUSDT", 200, rate=400)
     all_emitted(exchange, [first])
     sent = exchange.malformed(12)  # every malformed kind once, a 4 MiB frame and bytes that are no UTF-8 included
@@ -154,7 +158,7 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
 
 def test_an_object_store_outage_delays_commits_but_loses_nothing(
         full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
-    before = len(pipeline.emitted(exchange, SYMBOLS))
+    before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     consumer_status = clients["consumer"]["status_url"]
     full_stack.stop("object-store")
     try:
@@ -179,11 +183,11 @@ def test_a_restarted_exchange_continues_its_trade_ids(
     emissions = [exchange.emit(s, 100, rate=200) for s in SYMBOLS]
     assert [e.first_id for e in emissions] == [last_before[s] + 1 for s in SYMBOLS]
     all_emitted(exchange, emissions)
-    expected = pipeline.emitted(exchange, SYMBOLS)
+    expected = pipeline.emitted(exchange, SYMBOLS, TARGET.exchange)
     assert len(expected) == 300
 
     def new_rows() -> list[tuple[str, str]]:
-        return [k for k, _ in pipeline.committed(clients) if k in expected]
+        return [k for k, _ in pipeline.committed(clients, TARGET.table) if k in expected]
 
     eventually(lambda: len(set(new_rows())) == 300, within=60, describe="the 300 new trades committed")
     verdict = exactly_once("committed", expected, new_rows())

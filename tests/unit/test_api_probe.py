@@ -4,25 +4,26 @@ from typing import Any
 
 import pytest
 
-from harness.probes.api import HealthMismatch, health_is
+from harness.probes.api import HealthMismatch, HealthPaths, health_is
 from harness.waiting import ConditionTimeout, eventually
 
+PATHS = HealthPaths("/health", "/health/ready", "/health/live")
 HEALTHY = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
 
 
 def answering(got: dict[str, Any]) -> Any:
-    return lambda url: dict(got)
+    return lambda url, paths: dict(got)
 
 
 def test_the_expected_health_is_returned() -> None:
-    assert health_is("http://api", HEALTHY, read=answering(HEALTHY)) == HEALTHY
+    assert health_is("http://api", HEALTHY, PATHS, read=answering(HEALTHY)) == HEALTHY
 
 
 def test_another_health_is_named_field_by_field() -> None:
     lying = {"health": 200, "status": "degraded", "ready": 503, "live": 200}
     wanted = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
     with pytest.raises(HealthMismatch) as caught:
-        health_is("http://api", wanted, read=answering(lying))
+        health_is("http://api", wanted, PATHS, read=answering(lying))
     assert str(caught.value) == (f"the API answered {lying} (health 200, status 'degraded' where health 503, "
                                  f"status 'unhealthy' was expected)")
 
@@ -30,6 +31,21 @@ def test_another_health_is_named_field_by_field() -> None:
 def test_a_wait_that_runs_out_shows_the_last_answer() -> None:
     clock = iter(range(100))
     with pytest.raises(ConditionTimeout, match=r"last: HealthMismatch: the API answered .*'status': 'degraded'"):
-        eventually(lambda: health_is("http://api", HEALTHY, read=answering({**HEALTHY, "status": "degraded"})),
+        eventually(lambda: health_is("http://api", HEALTHY, PATHS, read=answering({**HEALTHY, "status": "degraded"})),
                    within=3, every=1, describe="the API healthy", clock=lambda: float(next(clock)),
                    pause=lambda s: None)
+
+
+def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
+    from harness.probes.api import NonConforming, envelope, micros
+
+    assert micros("1970-01-01T00:00:00.000001Z") == 1
+    with pytest.raises(NonConforming, match=r"time '2026-01-02T03:04:05.123456' has no zone"):
+        micros("2026-01-02T03:04:05.123456")
+    with pytest.raises(NonConforming, match=r"time 'yesterday' is not ISO-8601"):
+        micros("yesterday")
+    assert envelope({"data": [], "pagination": {"has_more": False}}, "/v1/trades") == ([], False)
+    with pytest.raises(NonConforming, match=r"without a list of trades in `data`: \{'trades': \[\]\}"):
+        envelope({"trades": []}, "/v1/trades")
+    with pytest.raises(NonConforming, match=r"without a boolean `pagination\.has_more`: \{'more': 1\}"):
+        envelope({"data": [], "pagination": {"more": 1}}, "/v1/trades")

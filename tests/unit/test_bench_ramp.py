@@ -195,6 +195,8 @@ class FakeResponse:
 class FakeApi:
     """Serves every trade of the emissions (optionally minus some), newest first, in pages."""
 
+    trades_path, max_limit = "/v1/trades", 10000
+
     def __init__(self, trades: list[dict[str, Any]], page: int = 2) -> None:
         self.all, self.page = trades, page
         self.calls: list[dict[str, Any]] = []
@@ -235,7 +237,7 @@ def trade(symbol: str, i: int, base: datetime) -> dict[str, Any]:
 def fake_flow(monkeypatch: pytest.MonkeyPatch, trades: list[dict[str, Any]]) -> FakeApi:
     api = FakeApi(trades)
     monkeypatch.setattr(measure, "ExchangeControl", FakeExchange)
-    monkeypatch.setattr(measure, "ApiProbe", lambda *_: api)
+    monkeypatch.setattr(measure, "ApiProbe", lambda *_, **__: api)
     return api
 
 

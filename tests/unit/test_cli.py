@@ -85,3 +85,15 @@ def test_scan_secrets_without_a_stack_says_what_to_do(capsys: pytest.CaptureFixt
     assert main(["scan-secrets"]) == 2
     err = capsys.readouterr().err
     assert "credentials.json" in err and "compose/.env exists" in err and "make setup-docker" in err
+
+
+def test_target_check_passes_our_profile_and_names_every_problem_of_a_bad_one(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["target", "check"]) == 0
+    assert "ok: k2-local" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nexchange: B\nsymbols: [BTCUSDT]\nkafka: {topic: t, colour: red}\n")
+    assert main(["target", "check", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "has 6 problems" in out and "kafka.colour: Extra inputs are not permitted" in out
+    assert "kafka.dead_letter_topic: Field required" in out and "api: Field required" in out

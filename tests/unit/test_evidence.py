@@ -33,3 +33,30 @@ def test_a_supervisor_restart_the_scenario_did_not_cause_is_reported_once() -> N
            "2026 [supervisor] ingest exited unexpectedly; starting it again\n")
     assert unexpected_exits(log, crashed={"ingest"}) == [
         "consumer exited unexpectedly and was restarted by the supervisor"]
+
+
+def test_a_failure_carries_the_dead_letters_and_the_errors_the_services_logged() -> None:
+    from harness.checks import Verdict
+    from harness.evidence import cause_of_failure
+
+    consumer = "\n".join([
+        '{"ts": "2026-12-07T01:00:00.000Z", "level": "info", "service": "consumer", "msg": "assigned"}',
+        *[f'{{"ts": "2026-12-07T01:00:0{i}.000Z", "level": "warning", "service": "consumer", '
+          f'"logger": "k2.consumer", "msg": "commit failed, retrying", "error": "Rescaling Decimal value would '
+          f'cause data loss"}}' for i in range(5)]])
+    letters = [{"reason": "price has more than 6 decimal places", "source": "consumer"}] * 600
+    causes = cause_of_failure(letters, {"consumer": consumer, "api": "plain line\nERROR: catalog unreachable\n"})
+    assert causes == [
+        "dead letters written meanwhile: 600; first reasons: price has more than 6 decimal places",
+        "consumer logged: 2026-12-07T01:00:00.000Z warning commit failed, retrying (error Rescaling Decimal value "
+        "would cause data loss)",
+        "consumer logged: 2026-12-07T01:00:01.000Z warning commit failed, retrying (error Rescaling Decimal value "
+        "would cause data loss)",
+        "consumer logged: 2026-12-07T01:00:02.000Z warning commit failed, retrying (error Rescaling Decimal value "
+        "would cause data loss)",
+        "consumer logged 2 more such lines",
+        "api logged: ERROR: catalog unreachable"]
+    lost = Verdict("exactly once at committed", False, {"expected": 600, "lost": 600}, evidence=causes[:1])
+    assert str(lost).splitlines()[-1] == ("  meanwhile: dead letters written meanwhile: 600; first reasons: price has "
+                                          "more than 6 decimal places")
+    assert cause_of_failure([], {}) == []

@@ -20,8 +20,30 @@ def test_a_missing_or_incomplete_target_names_the_problem(tmp_path: Path) -> Non
     with pytest.raises(TargetError, match="does not exist"):
         Target.load(tmp_path / "nope.yaml")
     (tmp_path / "half.yaml").write_text("name: half\nexchange: BINANCE\nsymbols: [X]\n")
-    with pytest.raises(TargetError, match="lacks 'kafka'"):
+    with pytest.raises(TargetError, match="has 4 problems") as half:
         Target.load(tmp_path / "half.yaml")
+    for section in ("kafka", "registry", "iceberg", "api"):  # every problem at once, not the first
+        assert f"  {section}: Field required" in str(half.value)
+
+
+def test_unknown_keys_wrong_types_and_bad_names_are_all_named(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "targets" / "k2-local.yaml").read_text()
+    text = text.replace("  topic: market", "  topik: market").replace("max_limit: 10000", "max_limit: many")
+    text = text.replace("table: market_data.trades", "table: trades").replace("trades: /v1/trades", "trades: v1/trades")
+    (tmp_path / "TradeV2.avsc").write_text("{}")
+    (tmp_path / "odd.yaml").write_text(text)
+    with pytest.raises(TargetError) as odd:
+        Target.load(tmp_path / "odd.yaml")
+    said = str(odd.value)
+    assert "kafka.topic: Field required" in said and "kafka.topik: Extra inputs are not permitted" in said
+    assert "api.max_limit: Input should be a valid integer" in said
+    assert "iceberg.table: String should match pattern" in said and "api.trades: String should match" in said
+
+
+def test_a_profile_whose_schema_file_is_missing_says_where_it_looked(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text((REPO_ROOT / "targets" / "k2-local.yaml").read_text())
+    with pytest.raises(TargetError, match=r"registry.schema: .*TradeV2.avsc does not exist"):
+        Target.load(tmp_path / "p.yaml")
 
 
 def test_the_target_carries_the_contract_schema_and_columns() -> None:
