@@ -74,8 +74,15 @@ def _readable(line: str) -> str:
     if not isinstance(record, dict):
         return line.strip()[:300]
     head = " ".join(str(record.pop(k)) for k in ("ts", "level", "msg") if k in record)
-    rest = ", ".join(f"{k} {v}" for k, v in record.items() if k not in ("service", "logger"))
+    # a traceback's last line is the exception itself: what a reader needs first
+    rest = ", ".join(f"{k} {_last_line(v)}" for k, v in record.items() if k not in ("service", "logger"))
     return f"{head} ({rest})"[:300] if rest else head[:300]
+
+
+def _last_line(value: Any) -> Any:
+    if isinstance(value, str) and "\n" in value.strip():
+        return value.strip().splitlines()[-1].strip()
+    return value
 
 
 def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str]) -> list[str]:

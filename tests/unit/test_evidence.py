@@ -60,3 +60,16 @@ def test_a_failure_carries_the_dead_letters_and_the_errors_the_services_logged()
     assert str(lost).splitlines()[-1] == ("  meanwhile: dead letters written meanwhile: 600; first reasons: price has "
                                           "more than 6 decimal places")
     assert cause_of_failure([], {}) == []
+
+
+def test_a_logged_traceback_is_shown_by_its_last_line_the_exception() -> None:
+    import json
+
+    from harness.evidence import trouble_lines
+
+    line = json.dumps({"ts": "t", "level": "error", "service": "consumer", "msg": "consumer loop crashed",
+                       "error": "Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                                "pyarrow.lib.ArrowInvalid: Decimal type with precision 17 does not fit\n"})
+    assert trouble_lines({"consumer": line}) == [
+        "consumer logged: t error consumer loop crashed (error pyarrow.lib.ArrowInvalid: Decimal type with "
+        "precision 17 does not fit)"]
