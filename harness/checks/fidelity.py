@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from harness.checks.verdict import EXAMPLES, Verdict
+from harness.checks.verdict import EXAMPLES, Verdict, field_differences
 
 K = TypeVar("K", bound=Hashable)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,18 +60,7 @@ def served_as_sent(expected: Mapping[K, Mapping[str, Any]], served: Mapping[K, M
     """Every expected trade that is served equals its expectation field by field, as text. A
     mismatch names the path the trade came by, when `path` knows it ("by backfill"). Comparing
     nothing is a failure: "compared 0" means that none of the trades was served."""
-    mismatched = []
-    compared = 0
-    for key, want in expected.items():
-        got = served.get(key)
-        if got is None:
-            continue
-        compared += 1
-        diffs = [f"{f} expected {v!r} got {got.get(f)!r}" for f, v in want.items() if got.get(f) != v
-                 or type(got.get(f)) is not type(v)]
-        if diffs:
-            came = path(key)
-            mismatched.append(f"{key}{' (' + came + ')' if came else ''}: " + "; ".join(diffs))
+    compared, mismatched = field_differences(expected, served, strict_types=True, label=path)
     counts = {"expected": len(expected), "compared": compared, "mismatched": len(mismatched)}
     return Verdict("served trades equal what the exchange sent", compared > 0 and not mismatched, counts,
                    mismatched=mismatched[:EXAMPLES])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -65,9 +65,11 @@ def only_expected(what: str, expected: Iterable[Hashable], observed: Iterable[Ha
                    unexpected=unexpected[:EXAMPLES])
 
 
-def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
-                 observed: Mapping[K, Mapping[str, Any]]) -> Verdict:
-    """For every key present in both, each expected field has exactly the expected value."""
+def field_differences(expected: Mapping[K, Mapping[str, Any]], observed: Mapping[K, Mapping[str, Any]],
+                      strict_types: bool = False,
+                      label: Callable[[K], str] = lambda _: "") -> tuple[int, list[str]]:
+    """(how many keys were in both, a line per key whose fields differ). `strict_types` also
+    tells 1 from "1" and 1.0; `label` adds a word on where a mismatched key came from."""
     mismatched = []
     compared = 0
     for key, want in expected.items():
@@ -75,9 +77,18 @@ def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
         if got is None:
             continue
         compared += 1
-        diffs = {f: (v, got.get(f)) for f, v in want.items() if got.get(f) != v}
+        diffs = [f"{f} expected {v!r} got {got.get(f)!r}" for f, v in want.items()
+                 if got.get(f) != v or (strict_types and type(got.get(f)) is not type(v))]
         if diffs:
-            mismatched.append(f"{key}: " + "; ".join(f"{f} expected {a!r} got {b!r}" for f, (a, b) in diffs.items()))
+            where = label(key)
+            mismatched.append(f"{key}{' (' + where + ')' if where else ''}: " + "; ".join(diffs))
+    return compared, mismatched
+
+
+def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
+                 observed: Mapping[K, Mapping[str, Any]]) -> Verdict:
+    """For every key present in both, each expected field has exactly the expected value."""
+    compared, mismatched = field_differences(expected, observed)
     valid = compared > 0 and not mismatched
     return Verdict(f"fields equal at {stage}", valid, {"compared": compared, "mismatched": len(mismatched)},
                    mismatched=mismatched[:EXAMPLES])
