@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.probes import iceberg
 from harness.waiting import eventually
 
 EVERY = 0.02  # seconds between looks: a window held open by a slow link is far wider
@@ -40,10 +41,7 @@ class Moment:
 
 def new_table_snapshot(clients: dict[str, Any], table: str) -> Moment:
     """A new snapshot of the table is committed (its rows are durable)."""
-    from pyiceberg.catalog import load_catalog
-
-    c = clients["catalog"]
-    catalog = load_catalog(c["name"], **c["properties"])  # one catalog for every look: they are frequent
+    catalog = iceberg.catalog(clients)  # one catalog for every look: they are frequent
 
     def current() -> object:
         if not catalog.table_exists(table):

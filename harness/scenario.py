@@ -40,6 +40,8 @@ class PipelineRun:
     emissions: list[Emission] = field(default_factory=list)
     _expected: dict[Key, dict[str, Any]] = field(default_factory=dict)
     _served: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    _over_rest: dict[str, set[int]] = field(default_factory=dict)
+    """Per symbol, the ids the exchange handed out over REST (read with `expected`)."""
     named_schema_ids: set[int] = field(default_factory=set)
     """The schema ids the scenario's messages named (found by `wire_format`)."""
     """The served trades of the last read of the API, as served."""
@@ -83,7 +85,8 @@ class PipelineRun:
         for symbol in {e.symbol for e in self.emissions}:
             # from the scenario's first id: a long-lived exchange holds every trade it ever sent
             first = min(e.first_id for e in self.emissions if e.symbol == symbol)
-            for p in self.exchange.emitted(symbol, from_id=first):
+            payloads, self._over_rest[symbol] = self.exchange.record(symbol, from_id=first)
+            for p in payloads:
                 key = self._key(p["s"], f"{self.target.exchange}-{p['t']}")
                 if key is not None:
                     self._expected[key] = p
@@ -181,12 +184,10 @@ class PipelineRun:
         exchange, asset_class = self.target.exchange, self.target.asset_class
         want = {k: expected_trade(p, exchange, asset_class) for k, p in self.expected().items()}
         got = {k: served_trade(t) for k, t in self._served.items()}
-        over_rest = {s: self.exchange.served_over_rest(s, min(e.first_id for e in self.emissions if e.symbol == s))
-                     for s in self._symbols()}
 
         def path(key: Key) -> str:
             number = int(key[1].rpartition("-")[2])
-            return "by backfill: the exchange handed it out over REST" if number in over_rest.get(key[0], ()) \
+            return "by backfill: the exchange handed it out over REST" if number in self._over_rest.get(key[0], ()) \
                 else "by the stream"
 
         verdict = served_as_sent(want, got, path)

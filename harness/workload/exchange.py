@@ -42,14 +42,14 @@ class ExchangeControl:
 
     def emitted(self, symbol: str, from_id: int | None = None) -> list[dict[str, Any]]:
         """The trades emitted so far for a symbol (from `from_id` on), as the Binance payloads sent."""
-        trades: list[dict[str, Any]] = self._emitted(symbol, from_id)["trades"]
-        return trades
+        return self.record(symbol, from_id)[0]
 
-    def served_over_rest(self, symbol: str, from_id: int | None = None) -> set[int]:
-        """Ids of the symbol's trades (from `from_id` on) that the exchange's REST history handed
-        out: those a client may have got by backfill rather than on the stream. Empty for an
-        exchange that does not say."""
-        return set(self._emitted(symbol, from_id).get("over_rest", []))
+    def record(self, symbol: str, from_id: int | None = None) -> tuple[list[dict[str, Any]], set[int]]:
+        """The symbol's trades emitted so far (from `from_id` on), and the ids of those the REST
+        history handed out: a client may have got these by backfill rather than on the stream
+        (empty for an exchange that does not say)."""
+        body = self._emitted(symbol, from_id)
+        return body["trades"], set(body.get("over_rest", []))
 
     def _emitted(self, symbol: str, from_id: int | None) -> dict[str, Any]:
         params: dict[str, Any] = {"symbol": symbol}
