@@ -169,13 +169,13 @@ def print_status(status: StackStatus) -> None:
     for name, s in status.services.items():
         mem = f"{s.memory_mb:.0f} MiB" if s.memory_mb is not None else "-"
         print(f"  {name:<16} {s.state:<9} pid {s.pid or '-':<8} mem {mem:<9} {s.detail}")
-    if status.clients:
+    if status.endpoints.has("kafka"):
         print("clients:")
-        c = status.clients
-        print(f"  kafka            {c['kafka']['bootstrap.servers']}")
-        print(f"  schema registry  {c['schema_registry']['url']}")
-        print(f"  s3               {c['s3']['endpoint']} bucket {c['s3']['bucket']}")
-        print(f"  postgres         {c['postgres']['dsn'].split('@')[-1]}")
+        c = status.endpoints
+        print(f"  kafka            {c.kafka.bootstrap}")
+        print(f"  schema registry  {c.registry.url}")
+        print(f"  s3               {c.object_store.endpoint} bucket {c.object_store.bucket}")
+        print(f"  postgres         {c.postgres.dsn.split('@')[-1]}")
         print("  (secrets: `python -m harness stack status --json`)")
 
 
@@ -213,7 +213,7 @@ def run_measure(args: argparse.Namespace) -> int:
     status = driver.status()
     if status.profile != "full" or not status.ready:
         raise StackError("measuring needs the full stack ready: run `python -m harness stack up --profile full`")
-    results = [measure_flow(status.clients, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
+    results = [measure_flow(status.endpoints, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
         return 0 if all(r.verdict.valid for r in results) else 1

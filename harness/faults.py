@@ -38,7 +38,7 @@ class Faults:
     crashed: set[str] = field(default_factory=set)
     """Services this scenario crashed on purpose: their restart by the supervisor is expected."""
     network: Toxiproxy | None = None
-    """Toxiproxy's API, found through the driver's clients on the first network fault."""
+    """Toxiproxy's API, found through the driver's endpoints on the first network fault."""
 
     def _inject(self, name: str, act: Callable[[], object], heal: Callable[[], object], **detail: object) -> None:
         self.pending[name] = heal  # first: if `act` fails halfway, the heal still runs
@@ -73,11 +73,11 @@ class Faults:
 
     def _toxiproxy(self) -> Toxiproxy:
         if self.network is None:
-            found = self.driver.clients().get("toxiproxy")
-            if not found:
+            endpoints = self.driver.endpoints()
+            if not endpoints.has("toxiproxy"):
                 raise FaultError(f"network faults need the links through toxiproxy of profile faultable; "
                                  f"this stack runs profile {self.driver.status(resources=False).profile or 'unknown'}")
-            self.network = Toxiproxy(found["url"])
+            self.network = Toxiproxy(endpoints.toxiproxy.url)
         return self.network
 
     def _inject_network(self, name: str, act: Callable[[Toxiproxy], object], heal: Callable[[Toxiproxy], object],

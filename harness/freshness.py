@@ -18,12 +18,12 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 from harness import plots
 from harness.checks import Verdict
 from harness.checks.freshness import never_older_than, no_gaps
 from harness.checks.latency import every_trade_within, p99_within
+from harness.endpoints import Endpoints
 from harness.history import History
 from harness.latency import STAGES, LatencyFigures, Percentiles, commit_times, figures, summarize, write_report
 from harness.probes import iceberg
@@ -119,15 +119,15 @@ class Flow:
     _figures: LatencyFigures | None = None
 
     @staticmethod
-    def start(clients: dict[str, Any], target: Target, history: History, seed: int | None,
+    def start(endpoints: Endpoints, target: Target, history: History, seed: int | None,
               symbols: Sequence[str], rate: float, seconds: float) -> Flow:
         if not symbols or rate <= 0 or seconds <= 0:
             raise ValueError(f"a flow needs symbols, a rate and a duration; got {symbols}, {rate}, {seconds}")
-        run = PipelineRun(clients, target, history, seed)
+        run = PipelineRun(endpoints, target, history, seed)
         for stage in STAGES:  # the stage table lists stages in the order trades pass them
             history.first_seen.setdefault(stage, {})
-        api = clients["api"]
-        poller = TradePoller(api["url"], api["api_key"], symbols, since=run.started,
+        api = endpoints.api
+        poller = TradePoller(api.url, api.api_key, symbols, since=run.started,
                              header=target.api["key_header"], trades_path=target.api["trades"],
                              max_limit=target.api["max_limit"], every=POLL_EVERY)
         poller.start()  # before the first trade, so its first-served time is not missed
@@ -184,7 +184,7 @@ class Flow:
                                "(CreateTime: the ingest producer's clock at produce(), before the broker's ack; "
                                "LogAppendTime: the broker's clock at append), milliseconds")
         t0 = time.monotonic()
-        table = iceberg.table_or_none(self.run.clients, self.run.target.table)
+        table = iceberg.table_or_none(self.run.endpoints, self.run.target.table)
         commits = [] if table is None else iceberg.commits_since(table, int(self.run.started.timestamp() * 1000))
 
         def keys_in(path: str) -> list[Key]:

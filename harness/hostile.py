@@ -262,7 +262,7 @@ class HostileRun:
 
     @property
     def status_url(self) -> str:
-        url: str = self.pipeline.clients["ingest"]["status_url"]
+        url: str = self.pipeline.endpoints.status_url("ingest")
         return url
 
     def mark(self) -> IngestMark:

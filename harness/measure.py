@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from harness.checks import Verdict, exactly_once
+from harness.endpoints import Endpoints
 from harness.latency import Percentiles, summarize
 from harness.probes.api import ApiProbe, iso, micros
 from harness.targets import Target
@@ -98,7 +99,7 @@ def _page(api: ApiProbe, **params: Any) -> list[dict[str, Any]]:
             return out
 
 
-def measure_flow(clients: dict[str, Any], rate: float, duration: float,
+def measure_flow(endpoints: Endpoints, rate: float, duration: float,
                  symbols: tuple[str, ...] = SYMBOLS, say: Any = print, *, per_symbol: bool = False,
                  settle: float = 120.0, strict: bool = True) -> FlowResult:
     """Emit `rate` trades/s for `duration` s and wait up to `settle` s more for all to be served.
@@ -107,9 +108,9 @@ def measure_flow(clients: dict[str, Any], rate: float, duration: float,
     reports instead (timed_out, and the lost count of the final read); it still raises when
     nothing at all was served, as there would be no latency to report.
     """
-    exchange = ExchangeControl(clients["exchange"]["control_url"])
+    exchange = ExchangeControl(endpoints.control_url())
     target = Target.load()
-    api = ApiProbe(clients["api"]["url"], clients["api"]["api_key"], header=target.api["key_header"],
+    api = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=target.api["key_header"],
                    trades_path=target.api["trades"], max_limit=target.api["max_limit"])
     try:
         per_symbol_rate = rate / len(symbols)

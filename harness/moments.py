@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from harness.endpoints import Endpoints
 from harness.probes import iceberg
 from harness.waiting import eventually
 
@@ -39,9 +39,9 @@ class Moment:
         return now if now != self.baseline else None
 
 
-def new_table_snapshot(clients: dict[str, Any], table: str) -> Moment:
+def new_table_snapshot(endpoints: Endpoints, table: str) -> Moment:
     """A new snapshot of the table is committed (its rows are durable)."""
-    catalog = iceberg.catalog(clients)  # one catalog for every look: they are frequent
+    catalog = iceberg.catalog(endpoints)  # one catalog for every look: they are frequent
 
     def current() -> object:
         if not catalog.table_exists(table):
@@ -52,12 +52,12 @@ def new_table_snapshot(clients: dict[str, Any], table: str) -> Moment:
     return Moment(f"a new snapshot of {table}", current)
 
 
-def group_offsets_move(clients: dict[str, Any], group: str, topic: str) -> Moment:
+def group_offsets_move(endpoints: Endpoints, group: str, topic: str) -> Moment:
     """The consumer group's committed offsets on the topic change (it told Kafka it is done)."""
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka.bootstrap,
                          "client.id": f"k2-moment-{uuid.uuid4().hex[:8]}"})
 
     def committed() -> object:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from harness.endpoints import Endpoints
 from harness.probes import iceberg
 from harness.probes.api import ApiProbe
 from harness.workload.exchange import ExchangeControl
@@ -31,10 +32,10 @@ def _decimal_text(value: Any) -> str:
     return f"{value:.8f}" if isinstance(value, Decimal) else str(value)
 
 
-def committed(clients: dict[str, Any], table: str, row_filter: Any = None) -> list[tuple[Key, dict[str, str]]]:
+def committed(endpoints: Endpoints, table: str, row_filter: Any = None) -> list[tuple[Key, dict[str, str]]]:
     """Rows of the trades table, all or those matching the filter (duplicates kept, so checks
     can count them)."""
-    rows = iceberg.rows(clients, table, columns=("symbol", "trade_id", "price", "quantity"), row_filter=row_filter)
+    rows = iceberg.rows(endpoints, table, columns=("symbol", "trade_id", "price", "quantity"), row_filter=row_filter)
     return [((r["symbol"], r["trade_id"]), {"price": _decimal_text(r["price"]),
                                              "quantity": _decimal_text(r["quantity"])}) for r in rows]
 

@@ -17,6 +17,7 @@ from harness.checks import Verdict, exactly_once, only_expected
 from harness.checks.fidelity import expected_trade, served_as_sent, served_trade
 from harness.checks.paging import SIZES, newest_first, offsets_to_read, pages_consistent
 from harness.checks.schema import columns_diff, published_diff, record_diff
+from harness.endpoints import Endpoints
 from harness.history import History
 from harness.probes import iceberg, kafka, openapi
 from harness.probes.api import ApiProbe
@@ -30,7 +31,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass
 class PipelineRun:
-    clients: dict[str, Any]
+    endpoints: Endpoints
     target: Target
     history: History = field(default_factory=History)
     seed: int | None = None
@@ -47,14 +48,14 @@ class PipelineRun:
     """The served trades of the last read of the API, as served."""
 
     def __post_init__(self) -> None:
-        self.exchange = ExchangeControl(self.clients["exchange"]["control_url"])
-        self.api = ApiProbe(self.clients["api"]["url"], self.clients["api"]["api_key"],
+        self.exchange = ExchangeControl(self.endpoints.control_url())
+        self.api = ApiProbe(self.endpoints.api.url, self.endpoints.api.api_key,
                             header=self.target.api["key_header"], trades_path=self.target.api["trades"],
                             max_limit=int(self.target.api["max_limit"]))
         # Where this scenario begins, so each stage is read from there and not from the start of
         # time: a long-lived stack holds hundreds of thousands of earlier trades.
-        self.kafka_from = kafka.end_offsets(self.clients, self.target.topic)
-        self.dead_letters_from = kafka.end_offsets(self.clients, self.target.dead_letter_topic)
+        self.kafka_from = kafka.end_offsets(self.endpoints, self.target.topic)
+        self.dead_letters_from = kafka.end_offsets(self.endpoints, self.target.dead_letter_topic)
         self.started = datetime.now(UTC) - timedelta(seconds=5)  # margin for clock steps
 
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
@@ -97,7 +98,7 @@ class PipelineRun:
 
     def produced(self) -> list[tuple[Key, dict[str, Any]]]:
         return self._in_scope(((r["record"]["symbol"], r["record"]["trade_id"]), r)
-                              for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from,
+                              for r in kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from,
                                                     fallback_schema=self.target.record_schema())
                               if r["record"])
 
@@ -107,7 +108,7 @@ class PipelineRun:
                            f"and source_sequence <= {e.last_id})" for e in self.emissions)
 
     def committed(self) -> list[tuple[Key, dict[str, str]]]:
-        return self._in_scope(pipeline.committed(self.clients, self.target.table, self._row_filter()))
+        return self._in_scope(pipeline.committed(self.endpoints, self.target.table, self._row_filter()))
 
     def _symbols(self) -> list[str]:
         return sorted({e.symbol for e in self.emissions})
@@ -218,8 +219,8 @@ class PipelineRun:
         """Every in-scope message: magic byte 0, a schema id the registry resolves to the record."""
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        registry = SchemaRegistryClient({"url": self.clients["schema_registry"]["url"]})
-        records = [r for r in kafka.trades(self.clients, self.target.topic, since=self.kafka_from)
+        registry = SchemaRegistryClient({"url": self.endpoints.registry.url})
+        records = [r for r in kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from)
                    if r["record"] and self._key(r["record"]["symbol"], r["record"]["trade_id"])]
         # the ids of the subject's versions: a message must name one of them, not just any schema
         versions = {registry.get_version(self.target.subject, v).schema_id
@@ -242,19 +243,19 @@ class PipelineRun:
     def compatibility(self) -> str:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        registry = SchemaRegistryClient({"url": self.clients["schema_registry"]["url"]})
+        registry = SchemaRegistryClient({"url": self.endpoints.registry.url})
         level: str = registry.get_compatibility(self.target.subject)
         return level
 
     def dead_letters_now(self) -> list[dict[str, Any]]:
         """The dead letters written since this scenario began."""
-        return kafka.dead_letters(self.clients, self.target.dead_letter_topic, since=self.dead_letters_from)
+        return kafka.dead_letters(self.endpoints, self.target.dead_letter_topic, since=self.dead_letters_from)
 
     def only_expected_in_message_log(self) -> Verdict:
         """Every message written to the message log since this scenario began is one of its trades
         (none of anything else: a malformed frame let through, a trade of an unknown symbol)."""
         expected = self.expected()
-        messages = kafka.trades(self.clients, self.target.topic, since=self.kafka_from,
+        messages = kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from,
                                 fallback_schema=self.target.record_schema())
         keys = [(m["record"]["symbol"], m["record"]["trade_id"]) if m["record"] else
                 ("?", f"undecodable message at partition {m['partition']} offset {m['offset']}") for m in messages]
@@ -271,12 +272,12 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def compatibility_answers(clients: dict[str, Any], target: Target) -> dict[str, bool]:
+def compatibility_answers(endpoints: Endpoints, target: Target) -> dict[str, bool]:
     """Would the registry accept, under the subject's rule, a change that adds an optional field
     (backward compatible) and one that adds a required field (not)? Nothing is registered."""
     from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
-    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    registry = SchemaRegistryClient({"url": endpoints.registry.url})
     base = json.loads(target.record_schema())
     optional = {**base, "fields": [*base["fields"], {"name": "venue", "type": ["null", "string"], "default": None}]}
     required = {**base, "fields": [*base["fields"], {"name": "venue", "type": "string"}]}
@@ -284,18 +285,18 @@ def compatibility_answers(clients: dict[str, Any], target: Target) -> dict[str, 
             for name, s in (("optional field added", optional), ("required field added", required))}
 
 
-def table_columns(clients: dict[str, Any], target: Target) -> dict[str, str]:
+def table_columns(endpoints: Endpoints, target: Target) -> dict[str, str]:
     """The table's columns as `name: type` with "!" for required, the target profile's notation."""
-    table = iceberg.catalog(clients).load_table(target.table)
+    table = iceberg.catalog(endpoints).load_table(target.table)
     return {f.name: str(f.field_type).replace(" ", "") + ("!" if f.required else "") for f in table.schema().fields}
 
 
-def registered_schemas(clients: dict[str, Any], target: Target, schema_ids: Iterable[int] = ()) -> list[Verdict]:
+def registered_schemas(endpoints: Endpoints, target: Target, schema_ids: Iterable[int] = ()) -> list[Verdict]:
     """The subject's latest version, and each schema id given (those messages named), against the
     contract's record, field by field."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    registry = SchemaRegistryClient({"url": endpoints.registry.url})
     contract = json.loads(target.record_schema())
     latest = registry.get_latest_version(target.subject)
     found = {f"the latest version ({latest.version}) of {target.subject}": latest.schema.schema_str or "{}"}
@@ -305,13 +306,13 @@ def registered_schemas(clients: dict[str, Any], target: Target, schema_ids: Iter
             for what, text in found.items()]
 
 
-def table_schema(clients: dict[str, Any], target: Target) -> Verdict:
-    return columns_diff(f"the table {target.table}", target.columns, table_columns(clients, target))
+def table_schema(endpoints: Endpoints, target: Target) -> Verdict:
+    return columns_diff(f"the table {target.table}", target.columns, table_columns(endpoints, target))
 
 
-def published_schema(clients: dict[str, Any], target: Target) -> Verdict:
+def published_schema(endpoints: Endpoints, target: Target) -> Verdict:
     """The API's published item of a trades answer against the contract's record."""
-    spec = openapi.load(clients["api"]["url"])
+    spec = openapi.load(endpoints.api.url)
     item = openapi.item_schema(spec, target.api["trades"])
     if isinstance(item, str):
         return Verdict("the API's published trade is the contract's record", False, {"differences": 1},

@@ -14,11 +14,11 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from harness import report
 from harness.checks import Verdict
 from harness.config import RunConfig
+from harness.endpoints import Endpoints
 from harness.evidence import ScenarioLogs, cause_of_failure
 from harness.faults import Faults
 from harness.history import History
@@ -127,13 +127,13 @@ class SuiteSession:
         self.scenario = record
         return record
 
-    def pipeline(self, clients: dict[str, Any]) -> PipelineRun:
+    def pipeline(self, endpoints: Endpoints) -> PipelineRun:
         """The current scenario's flow of trades, created on first use and closed with the scenario."""
         record = self.scenario
         if record is None:
             raise RuntimeError("no scenario is running")
         if record.run is None:
-            record.run = PipelineRun(clients, self.target, record.history, record.seed)
+            record.run = PipelineRun(endpoints, self.target, record.history, record.seed)
         return record.run
 
     def with_causes(self, verdicts: list[Verdict]) -> list[Verdict]:

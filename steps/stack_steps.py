@@ -34,13 +34,13 @@ def step_registry_after_postgres(context: Context) -> None:
 
 @then("the object store holds the warehouse bucket")
 def step_warehouse_bucket(context: Context) -> None:
-    assert_that(object_store.buckets(context.suite.driver.clients()), has_item("warehouse"))
+    assert_that(object_store.buckets(context.suite.driver.endpoints()), has_item("warehouse"))
 
 
 @then("the table catalog holds the market data namespace")
 def step_market_data_namespace(context: Context) -> None:
     namespace = context.suite.target.table.rpartition(".")[0]
-    assert_that(iceberg.namespaces(context.suite.driver.clients()), has_item(namespace))
+    assert_that(iceberg.namespaces(context.suite.driver.endpoints()), has_item(namespace))
 
 
 @when("the {service:Service} stops")
@@ -56,14 +56,14 @@ def step_service_starts(context: Context, service: str) -> None:
 
 @when("the {service:Service} restarts while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
 def step_restart_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
-    context.suite.pipeline(context.clients).trade(symbol, count, rate)
+    context.suite.pipeline(context.endpoints).trade(symbol, count, rate)
     context.suite.scenario.faults.restart(service)
 
 
 @when("the {service:Service} crashes while the exchange trades {count:d} {symbol} at {rate:d} trades per second")
 def step_crash_during_flow(context: Context, service: str, count: int, symbol: str, rate: int) -> None:
     context.restarts_before = context.suite.driver.health(service).restarts
-    context.suite.pipeline(context.clients).trade(symbol, count, rate)
+    context.suite.pipeline(context.endpoints).trade(symbol, count, rate)
     context.suite.scenario.faults.crash(service)
 
 
@@ -104,7 +104,7 @@ def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: 
     services = list(context.suite.driver.status(resources=False).services)
     context.memory = MemoryWatch(context.suite.driver, services).start()
     context.add_cleanup(context.memory.stop)
-    context.suite.pipeline(context.clients).trade(symbol, count, rate)
+    context.suite.pipeline(context.endpoints).trade(symbol, count, rate)
 
 
 @then("no service used more memory than its budget")
@@ -119,7 +119,7 @@ def step_memory_budgets(context: Context) -> None:
 def step_api_unhealthy(context: Context, seconds: int) -> None:
     expected = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
     paths = api.HealthPaths.of(context.suite.target.api)
-    eventually(lambda: api.health_is(context.clients["api"]["url"], expected, paths),
+    eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 
@@ -127,7 +127,7 @@ def step_api_unhealthy(context: Context, seconds: int) -> None:
 def step_api_healthy(context: Context, seconds: int) -> None:
     expected = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
     paths = api.HealthPaths.of(context.suite.target.api)
-    eventually(lambda: api.health_is(context.clients["api"]["url"], expected, paths),
+    eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
 
 

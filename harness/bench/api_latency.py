@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from harness.endpoints import Endpoints
 from harness.latency import percentile
 from harness.probes.api import iso
 
@@ -289,17 +290,17 @@ def _delta(a: float | None, b: float | None) -> int | None:
     return None if a is None or b is None else int(b - a)
 
 
-def measure_api(clients: Mapping[str, Any], say: Say, requests: int = REQUESTS, budget_s: float = BUDGET_S,
+def measure_api(endpoints: Endpoints, say: Say, requests: int = REQUESTS, budget_s: float = BUDGET_S,
                 rows: int = ROWS, batches: int = BATCHES, reuse: bool = False,
                 http: httpx.Client | None = None) -> dict[str, Any]:
     """Load the synthetic trades, then time each kind of query; bench.json's "api" section.
-    `http`: a client of the API with its key (by default one to clients["api"], kept alive)."""
+    `http`: a client of the API with its key (by default one to endpoints.api, kept alive)."""
     from harness.probes.iceberg import catalog
     from k2.catalog import ensure_table  # the platform's table, created as the consumer would
 
     say(f"[bench] api: loading {rows:,} synthetic trades ({BENCH_EXCHANGE}: {', '.join(BENCH_SYMBOLS)}) "
         f"into {TRADES} in {batches} appends ...")
-    table = ensure_table(catalog(dict(clients)))
+    table = ensure_table(catalog(endpoints))
     load = bulk_load(table, say, rows=rows, batches=batches, reuse=reuse)
     if not load.reused:
         say(f"[bench]   loaded in {load.seconds:.1f} s")
@@ -312,8 +313,8 @@ def measure_api(clients: Mapping[str, Any], say: Say, requests: int = REQUESTS, 
                  "never cached). matched_rows: rows the query matched before its limit.",
     }
     if http is None:
-        api = clients["api"]
-        http = httpx.Client(base_url=api["url"].rstrip("/"), headers={"X-API-Key": api["api_key"]}, timeout=60.0)
+        api = endpoints.api
+        http = httpx.Client(base_url=api.url, headers={"X-API-Key": api.api_key}, timeout=60.0)
     with http:
         for q in queries(load.end_us):
             say(f"[bench] api: {q.name}: {requests} requests of {q.path} {q.params} ...")

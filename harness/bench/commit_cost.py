@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from harness.bench.api_latency import synthetic_trades
+from harness.endpoints import Endpoints
 
 Say = Callable[[str], None]
 
@@ -63,7 +64,7 @@ def time_commits(append: Callable[[Any, int], None], batches: Mapping[int, Any],
     return timings
 
 
-def measure_commits(clients: Mapping[str, Any], say: Say, sizes: Sequence[int] = SIZES,
+def measure_commits(endpoints: Endpoints, say: Say, sizes: Sequence[int] = SIZES,
                     repeats: int = REPEATS) -> list[dict[str, Any]]:
     """bench.json's "commit" section; the scratch table is dropped whatever happens."""
     from pyiceberg.catalog import load_catalog
@@ -75,8 +76,8 @@ def measure_commits(clients: Mapping[str, Any], say: Say, sizes: Sequence[int] =
     from k2.consumer.writer import append
     from k2.schemas.table import OFFSETS_PROPERTY, PARTITION_SPEC, SCHEMA, TABLE_PROPERTIES
 
-    c = clients["catalog"]
-    cat = load_catalog(c["name"], **{**c["properties"], "py-io-impl": FILE_IO})  # as the consumer opens it
+    c = endpoints.catalog
+    cat = load_catalog(c.name, **{**c.properties, "py-io-impl": FILE_IO})  # as the consumer opens it
     order = schedule(sizes, repeats)
     end_us = int(time.time() * 1_000_000)
     batches = {size: synthetic_trades(0, size, total=size, end_us=end_us, span_us=60 * 1_000_000)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bench import api_latency, commit_cost, ramp, report
+from harness.endpoints import Endpoints
 from harness.stack.driver import StackError
 from harness.stack.local import LocalDriver
 from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT, StackSettings
@@ -102,8 +103,8 @@ def stack_command(settings: StackSettings, action: str = "up --profile full") ->
     return f"K2_STACK_DIR={settings.root} K2_STACK_PORT_OFFSET={offset} python -m harness stack {action}"
 
 
-def full_stack_clients(driver: LocalDriver, reuse: bool) -> dict[str, Any]:
-    """The clients of the bench's full stack: started here, or (reuse) found ready."""
+def full_stack_endpoints(driver: LocalDriver, reuse: bool) -> Endpoints:
+    """The endpoints of the bench's full stack: started here, or (reuse) found ready."""
     settings = driver.settings
     if reuse:
         status = driver.status(resources=False)
@@ -117,12 +118,12 @@ def full_stack_clients(driver: LocalDriver, reuse: bool) -> dict[str, Any]:
         if not status.ready:
             waiting = ", ".join(f"{n} ({s.state}: {s.detail})" for n, s in status.services.items() if not s.ready)
             raise StackError(f"the bench stack did not become ready: {waiting}")
-    clients = driver.clients()
-    missing = [name for name in ("exchange", "api", "consumer", "ingest") if name not in clients]
+    endpoints = driver.endpoints()
+    missing = [name for name in ("exchange", "api", "consumer", "ingest") if not endpoints.has(name)]
     if missing:
         raise StackError(f"the bench stack in {settings.root} has no {', '.join(missing)}: it needs the full "
                          f"profile; run `{stack_command(settings)}`")
-    return clients
+    return endpoints
 
 
 QUIET_WITHIN_S = 300.0
@@ -183,11 +184,11 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
     try:
         say("[bench] reusing the running bench stack" if reuse
             else "[bench] starting the bench stack (profile full) ...")
-        clients = full_stack_clients(driver, reuse)
-        read_lag = ramp.consumer_lag_reader(clients["consumer"]["status_url"])
+        endpoints = full_stack_endpoints(driver, reuse)
+        read_lag = ramp.consumer_lag_reader(endpoints.status_url("consumer"))
 
         def idle() -> bool:
-            exchange = ExchangeControl(clients["exchange"]["control_url"])
+            exchange = ExchangeControl(endpoints.control_url())
             try:
                 return quiesce(read_lag, exchange.pending, say)
             finally:
@@ -198,7 +199,7 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
             try:
                 if phase == "pipeline":
                     def step(rate: float, duration: float) -> Any:
-                        return measure_flow(clients, rate, duration, say=say, per_symbol=True,
+                        return measure_flow(endpoints, rate, duration, say=say, per_symbol=True,
                                             settle=ramp.SETTLE_S, strict=False)
 
                     def partial(steps: list[ramp.StepResult]) -> None:
@@ -209,13 +210,13 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
                                   read_lag, say, on_step=partial, warm_up=ramp.WARM_UP)
                 elif phase == "api":
                     quiet = idle()
-                    measured = api_latency.measure_api(clients, say, requests=plan.api_requests,
+                    measured = api_latency.measure_api(endpoints, say, requests=plan.api_requests,
                                                        budget_s=plan.api_budget_s, rows=plan.rows,
                                                        batches=plan.batches, reuse=reuse)
                     sections["api"] = {**measured, "pipeline_idle_at_start": quiet}
                 else:
                     idle()
-                    sections["commit"] = commit_cost.measure_commits(clients, say, sizes=plan.commit_sizes,
+                    sections["commit"] = commit_cost.measure_commits(endpoints, say, sizes=plan.commit_sizes,
                                                                      repeats=plan.commit_repeats)
             except Exception as exc:  # one phase failing must not lose the others' results
                 errors[phase] = f"{type(exc).__name__}: {exc}"[:1000]

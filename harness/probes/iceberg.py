@@ -5,25 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from harness.endpoints import Endpoints
 
-def catalog(clients: dict[str, Any]) -> Any:
+
+def catalog(endpoints: Endpoints) -> Any:
     from pyiceberg.catalog import load_catalog  # heavy: imported only when a probe runs
 
-    c = clients["catalog"]
-    return load_catalog(c["name"], **c["properties"])
+    c = endpoints.catalog
+    return load_catalog(c.name, **c.properties)
 
 
-def namespaces(clients: dict[str, Any]) -> list[str]:
-    return sorted(".".join(ns) for ns in catalog(clients).list_namespaces())
+def namespaces(endpoints: Endpoints) -> list[str]:
+    return sorted(".".join(ns) for ns in catalog(endpoints).list_namespaces())
 
 
-def rows(clients: dict[str, Any], table: str, columns: tuple[str, ...] = ("*",),
+def rows(endpoints: Endpoints, table: str, columns: tuple[str, ...] = ("*",),
          row_filter: Any = None) -> list[dict[str, Any]]:
     """The rows of the table (all, or those matching a pyiceberg filter expression, pushed down),
     read fresh from the catalog; empty if the table does not exist."""
     from pyiceberg.expressions import AlwaysTrue
 
-    cat = catalog(clients)
+    cat = catalog(endpoints)
     if not cat.table_exists(table):
         return []
     scan = cat.load_table(table).scan(row_filter=row_filter if row_filter is not None else AlwaysTrue(),
@@ -43,8 +45,8 @@ class Commit:
     added_files: tuple[str, ...]
 
 
-def table_or_none(clients: dict[str, Any], table: str) -> Any | None:
-    cat = catalog(clients)
+def table_or_none(endpoints: Endpoints, table: str) -> Any | None:
+    cat = catalog(endpoints)
     return cat.load_table(table) if cat.table_exists(table) else None
 
 

@@ -10,10 +10,12 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
+from harness.endpoints import Endpoints
 
-def end_offsets(clients: dict[str, Any], topic: str) -> dict[int, int]:
+
+def end_offsets(endpoints: Endpoints, topic: str) -> dict[int, int]:
     """The high watermark of each partition now: where messages written from now on will start."""
-    consumer = Consumer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
                          "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False})
     try:
         md = consumer.list_topics(topic, timeout=10).topics.get(topic)
@@ -24,11 +26,11 @@ def end_offsets(clients: dict[str, Any], topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0,
+def read_all(endpoints: Endpoints, topic: str, timeout: float = 30.0,
              since: dict[int, int] | None = None) -> list[Any]:
     """Every message of the topic up to its current end (the high watermark of each partition),
     from the beginning or from the offsets in `since` (partitions missing there: from the start)."""
-    consumer = Consumer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
                          "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False,
                          "enable.partition.eof": True})
     try:
@@ -63,8 +65,8 @@ def read_all(clients: dict[str, Any], topic: str, timeout: float = 30.0,
         consumer.close()
 
 
-def dead_letters(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    return [json.loads(m.value()) for m in read_all(clients, topic, since=since)]
+def dead_letters(endpoints: Endpoints, topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
+    return [json.loads(m.value()) for m in read_all(endpoints, topic, since=since)]
 
 
 WIRE_MAGIC = 0
@@ -103,16 +105,16 @@ def writer_schema(registry_url: str, schema_id: int, fallback: str | None = None
     return _WRITER_SCHEMAS[key]
 
 
-def trades(clients: dict[str, Any], topic: str, since: dict[int, int] | None = None,
+def trades(endpoints: Endpoints, topic: str, since: dict[int, int] | None = None,
            fallback_schema: str | None = None) -> list[dict[str, Any]]:
     """Every record of the trade topic: its key, partition, wire header, timestamp (type and
     milliseconds since the epoch) and decoded value. `fallback_schema` decodes while the
     registry is down (the message log must stay checkable during a registry outage)."""
     import fastavro
 
-    url = clients["schema_registry"]["url"]
+    url = endpoints.registry.url
     out = []
-    for msg in read_all(clients, topic, since=since):
+    for msg in read_all(endpoints, topic, since=since):
         value = msg.value()
         header = wire_header(value)
         record = None

@@ -40,6 +40,7 @@ import docker.errors
 import httpx
 import requests
 
+from harness.endpoints import Catalog, Endpoints
 from harness.stack import catalog as local_catalog
 from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
@@ -291,9 +292,9 @@ def run_streaming(cmd: list[str], env: Mapping[str, str], say: Say) -> RunResult
     return RunResult(returncode, "\n".join(tail))
 
 
-def create_namespace(spec: Mapping[str, Any]) -> None:
-    """The catalog's namespace (`clients()["catalog"]`), made if missing."""
-    local_catalog.create_namespace(spec["name"], spec["namespace"], spec["properties"])
+def create_namespace(spec: Catalog) -> None:
+    """The catalog's namespace (`endpoints()["catalog"]`), made if missing."""
+    local_catalog.create_namespace(spec.name, local_catalog.NAMESPACE, spec.properties)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -314,7 +315,7 @@ class ComposeDriver:
     def __init__(self, settings: ComposeSettings | None = None, say: Say = _quiet, runner: Runner | None = None,
                  client_factory: Callable[[str], Any] | None = None, wait_timeout: float = 600.0,
                  config_runner: Callable[[list[str]], tuple[int, str]] | None = None,
-                 catalog_initialiser: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+                 catalog_initialiser: Callable[[Catalog], None] | None = None) -> None:
         self.settings = settings or ComposeSettings.from_env()
         self.say = say
         self._runner: Runner = runner or (lambda cmd, env: run_streaming(cmd, env, self.say))
@@ -475,7 +476,7 @@ class ComposeDriver:
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
             found = list(pool.map(lambda n: self._health(project.services[n], containers.get(n), resources), names))
         return StackStatus(profile=profile, services={s.name: s for s in found},
-                           clients=self._clients(profile) if names else {})
+                           endpoints=self._endpoints(profile) if names else Endpoints())
 
     def _host_port(self, service: str) -> int:
         ports = self.base.services[service].ports
@@ -492,12 +493,12 @@ class ComposeDriver:
                              f"(see compose/.env.example) or in the environment")
         return {**{n: env[n] for n in needed}, "K2_POSTGRES_USER": env.get("K2_POSTGRES_USER") or "k2"}
 
-    def clients(self) -> dict[str, Any]:
-        return self._clients(self._current_profile(self._containers()))
+    def endpoints(self) -> Endpoints:
+        return self._endpoints(self._current_profile(self._containers()))
 
-    def _clients(self, profile: str | None) -> dict[str, Any]:
+    def _endpoints(self, profile: str | None) -> Endpoints:
         """Where the harness reaches each service from this machine: the same shape as the local
-        driver's clients, on the ports the compose file publishes."""
+        driver's endpoints, on the ports the compose file publishes."""
         c = self._credentials()
         host = self.settings.host
 
@@ -513,7 +514,7 @@ class ComposeDriver:
             "s3": {"endpoint": s3, "access_key": c["K2_S3_ACCESS_KEY"], "secret_key": c["K2_S3_SECRET_KEY"],
                    "region": object_store_service.REGION, "bucket": object_store_service.BUCKET},
             # the local stack's catalog: pyiceberg's SqlCatalog on the stack's PostgreSQL
-            "catalog": {"name": local_catalog.CATALOG_NAME, "namespace": local_catalog.NAMESPACE, "properties": {
+            "catalog": {"name": local_catalog.CATALOG_NAME, "properties": {
                 "type": "sql", "uri": f"postgresql+psycopg2://{user}:{password}@{host}:{self._host_port('postgres')}"
                                       f"/catalog",
                 "warehouse": f"s3://{object_store_service.BUCKET}/",
@@ -534,7 +535,7 @@ class ComposeDriver:
         for name in ("ingest", "consumer"):
             if name in services:
                 out[name] = {"status_url": http(name) + "/status"}
-        return out
+        return Endpoints.from_json(out, source="the compose stack")
 
     def _proxies(self) -> dict[str, str]:
         """Each toxiproxy link and where the platform reaches it (inside the compose network)."""
@@ -701,11 +702,11 @@ class ComposeDriver:
 
     def _initialise_catalog(self) -> None:
         """The namespace the platform writes into, as the local stack makes it after `up`."""
-        spec = self._clients(None)["catalog"]
+        spec = self._endpoints(None).catalog
         try:
             self._initialise_catalog_with(spec)
         except Exception as exc:  # the catalog's own errors: SQLAlchemy's, pyiceberg's, S3's
-            raise StackError(f"creating the catalog namespace {spec['namespace']}: {_one_line(exc)}") from None
+            raise StackError(f"creating the catalog namespace {local_catalog.NAMESPACE}: {_one_line(exc)}") from None
 
     def _reset_toxiproxy(self) -> None:
         """Every proxy enabled and without toxics: a harness that crashed mid-fault may have left

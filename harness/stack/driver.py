@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from harness.endpoints import Endpoints
+
 ServiceState = Literal["ready", "starting", "stopped", "failed", "paused"]
 
 
@@ -71,7 +73,7 @@ class ServiceStatus:
 class StackStatus:
     profile: str | None
     services: dict[str, ServiceStatus]
-    clients: dict[str, Any]
+    endpoints: Endpoints
 
     @property
     def ready(self) -> bool:
@@ -80,7 +82,7 @@ class StackStatus:
     def to_json(self) -> dict[str, Any]:
         return {"profile": self.profile,
                 "services": {n: asdict(s) for n, s in self.services.items()},
-                "clients": self.clients}
+                "clients": self.endpoints.to_json()}
 
 
 class StackDriver(Protocol):
@@ -118,7 +120,7 @@ class StackDriver(Protocol):
 
     def resources(self, service: str) -> Resources: ...
 
-    def clients(self) -> dict[str, Any]: ...
+    def endpoints(self) -> Endpoints: ...
 
     def leftovers(self) -> list[str]:
         """What of the stack still exists after `down`: processes, taken ports (empty when clean)."""

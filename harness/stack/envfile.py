@@ -1,5 +1,5 @@
 """compose/.env: the compose stack's settings and secrets, read the way `docker compose` reads them
-(the driver's clients, set-up and the secret scan use the same values compose interpolates)."""
+(the driver's endpoints, set-up and the secret scan use the same values compose interpolates)."""
 
 from __future__ import annotations
 

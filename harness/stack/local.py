@@ -27,6 +27,7 @@ from typing import Any
 
 import psutil
 
+from harness.endpoints import Endpoints
 from harness.stack import catalog, processes
 from harness.stack.components import Components
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
@@ -179,9 +180,9 @@ class LocalDriver:
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             found = dict(zip(names, pool.map(lambda n: self.health(n, resources), names), strict=True))
         return StackStatus(profile=self._read_state().get("profile"), services=found,
-                           clients=self.clients() if names else {})
+                           endpoints=self.endpoints() if names else Endpoints())
 
-    def clients(self) -> dict[str, Any]:
+    def endpoints(self) -> Endpoints:
         ctx = self.ctx
         c = ctx.credentials
         out: dict[str, Any] = {
@@ -189,8 +190,7 @@ class LocalDriver:
             "schema_registry": {"url": schema_registry.url(ctx)},
             "s3": {"endpoint": object_store.endpoint(ctx), "access_key": c.s3_access_key,
                    "secret_key": c.s3_secret_key, "region": object_store.REGION, "bucket": object_store.BUCKET},
-            "catalog": {"name": catalog.CATALOG_NAME, "namespace": catalog.NAMESPACE,
-                        "properties": catalog.properties(ctx)},
+            "catalog": {"name": catalog.CATALOG_NAME, "properties": catalog.properties(ctx)},
             "postgres": {"dsn": postgres.dsn(ctx), "catalog_dsn": postgres.dsn(ctx, "catalog")},
         }
         profile = self._read_state().get("profile")
@@ -206,7 +206,7 @@ class LocalDriver:
         for name in ("ingest", "consumer"):
             if profile and name in profile_services(profile):
                 out[name] = {"status_url": platform.http_url(ctx, name) + "/status"}
-        return out
+        return Endpoints.from_json(out, source="the local stack")
 
     def versions(self) -> dict[str, str]:
         return self.ctx.components.versions()

@@ -62,7 +62,7 @@ def test_infra_comes_up_ready_in_dependency_order_on_the_shifted_ports(driver: C
     assert all(s.ready for s in status.services.values()), {n: s.detail for n, s in status.services.items()}
     assert status.services["schema-registry"].ready_at > status.services["postgres"].ready_at  # type: ignore[operator]
     assert status.services["kafka"].ports == {"kafka": DEFAULT_PORTS["kafka"] + SHIFT}
-    dsn = status.clients["postgres"]["catalog_dsn"]
+    dsn = status.endpoints.postgres.catalog_dsn
     with psycopg2.connect(dsn, connect_timeout=5) as conn, conn.cursor() as cur:
         cur.execute("select namespace from iceberg_namespace_properties")  # made by the driver after up
         assert ("market_data",) in cur.fetchall()

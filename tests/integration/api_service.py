@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from harness.endpoints import Endpoints
 from harness.stack.local import LocalDriver
 from harness.waiting import eventually
 from k2.catalog import ensure_table
@@ -100,12 +101,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_api(clients: dict[str, Any], log: Path) -> Iterator[Api]:
+def running_api(endpoints: Endpoints, log: Path) -> Iterator[Api]:
     """`python -m k2.api` on the stack's catalog and object store, stopped on exit."""
-    props = clients["catalog"]["properties"]
+    props = endpoints.catalog.properties
     port = free_port()
     env = {**os.environ, "K2_API_KEY": KEY, "K2_API_HOST": "127.0.0.1", "K2_API_PORT": str(port),
-           "K2_API_VERSION": "it-1", "K2_CATALOG_NAME": clients["catalog"]["name"], "K2_CATALOG_TYPE": "sql",
+           "K2_API_VERSION": "it-1", "K2_CATALOG_NAME": endpoints.catalog.name, "K2_CATALOG_TYPE": "sql",
            "K2_CATALOG_URI": props["uri"], "K2_WAREHOUSE": props["warehouse"],
            "K2_S3_ENDPOINT": props["s3.endpoint"], "K2_S3_ACCESS_KEY": props["s3.access-key-id"],
            "K2_S3_SECRET_KEY": props["s3.secret-access-key"], "K2_S3_REGION": props["s3.region"],
@@ -124,11 +125,11 @@ def running_api(clients: dict[str, Any], log: Path) -> Iterator[Api]:
         print(f"--- API log tail ---\n{running.tail()}", flush=True)
 
 
-def fill_table(clients: dict[str, Any]) -> Any:
+def fill_table(endpoints: Endpoints) -> Any:
     """The trades table with ALL rows, appended in COMMITS commits (so several snapshots)."""
     from pyiceberg.catalog import load_catalog
 
-    catalog = load_catalog(clients["catalog"]["name"], **clients["catalog"]["properties"])
+    catalog = load_catalog(endpoints.catalog.name, **endpoints.catalog.properties)
     created = ensure_table(catalog)
     for c in range(COMMITS):
         created.append(pa.Table.from_pylist(ALL[c * ROWS_PER_COMMIT:(c + 1) * ROWS_PER_COMMIT], schema=ARROW_SCHEMA))
@@ -163,14 +164,14 @@ class SharedApi:
 
     def api(self) -> Api:
         if self._api is None:
-            clients = self.driver().clients()
+            endpoints = self.driver().endpoints()
             self._starts += 1
-            self._api = self._exit.enter_context(running_api(clients, self._log_dir / f"api-{self._starts}.log"))
+            self._api = self._exit.enter_context(running_api(endpoints, self._log_dir / f"api-{self._starts}.log"))
         return self._api
 
     def table(self) -> Any:
         if self._table is None:
-            self._table = fill_table(self.driver().clients())
+            self._table = fill_table(self.driver().endpoints())
         return self._table
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.endpoints import Endpoints
 from harness.stack.local import LocalDriver
 from harness.stack.settings import REPO_ROOT
 from tests.integration.api_service import Api, SharedApi
@@ -37,8 +38,8 @@ def stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
 
 
 @pytest.fixture(scope="session")
-def clients(stack: LocalDriver) -> dict[str, object]:
-    return stack.clients()
+def endpoints(stack: LocalDriver) -> Endpoints:
+    return stack.endpoints()
 
 
 @pytest.fixture(scope="session")

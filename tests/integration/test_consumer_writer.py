@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pyiceberg.exceptions import CommitFailedException
 
+from harness.endpoints import Endpoints
 from k2.catalog import CatalogSettings
 from k2.consumer.rows import to_row, to_table
 from k2.consumer.writer import IcebergWriter, StaleWriter
@@ -18,10 +19,10 @@ pytestmark = pytest.mark.integration
 TOPIC = "it.writer.topic"
 
 
-def settings(clients: dict[str, Any]) -> CatalogSettings:
-    p, s3 = clients["catalog"]["properties"], clients["s3"]
-    return CatalogSettings(name="k2", type="sql", uri=p["uri"], warehouse=p["warehouse"], s3_endpoint=s3["endpoint"],
-                           s3_access_key=s3["access_key"], s3_secret_key=s3["secret_key"], s3_region=s3["region"])
+def settings(endpoints: Endpoints) -> CatalogSettings:
+    p, s3 = endpoints.catalog.properties, endpoints.object_store
+    return CatalogSettings(name="k2", type="sql", uri=p["uri"], warehouse=p["warehouse"], s3_endpoint=s3.endpoint,
+                           s3_access_key=s3.access_key, s3_secret_key=s3.secret_key, s3_region=s3.region)
 
 
 def rows(first: int, n: int) -> Any:
@@ -38,8 +39,8 @@ def writer_rows(w: IcebergWriter) -> list[str]:
     return [r["trade_id"] for r in table.scan(row_filter="symbol == 'ITWRITER'").to_arrow().to_pylist()]
 
 
-def test_a_stale_writer_cannot_commit(clients: dict[str, Any]) -> None:
-    a, b = IcebergWriter(settings(clients), TOPIC), IcebergWriter(settings(clients), TOPIC)
+def test_a_stale_writer_cannot_commit(endpoints: Endpoints) -> None:
+    a, b = IcebergWriter(settings(endpoints), TOPIC), IcebergWriter(settings(endpoints), TOPIC)
     base: dict[int, int | None] = {0: a.committed().get(0)}
     start = base[0] or 0
     assert a.commit(rows(start, 10), base, {0: start + 10})[0] == start + 10
@@ -51,8 +52,8 @@ def test_a_stale_writer_cannot_commit(clients: dict[str, Any]) -> None:
     assert len(ids) == len(set(ids)) == start + 10
 
 
-def test_a_commit_that_loses_a_race_fails_instead_of_being_retried(clients: dict[str, Any]) -> None:
-    a, b = IcebergWriter(settings(clients), TOPIC), IcebergWriter(settings(clients), TOPIC)
+def test_a_commit_that_loses_a_race_fails_instead_of_being_retried(endpoints: Endpoints) -> None:
+    a, b = IcebergWriter(settings(endpoints), TOPIC), IcebergWriter(settings(endpoints), TOPIC)
     start = a.committed()[0]
     b.table = b.table.refresh()  # b has looked: the table is at `start`
     a.commit(rows(start, 5), {0: start}, {0: start + 5})
@@ -63,10 +64,10 @@ def test_a_commit_that_loses_a_race_fails_instead_of_being_retried(clients: dict
     assert len(ids) == len(set(ids)) == start + 5
 
 
-def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(clients: dict[str, Any]) -> None:
+def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(endpoints: Endpoints) -> None:
     # the writer commits through its own memoising transaction: the snapshot must be what
     # pyiceberg's plain append makes
-    w = IcebergWriter(settings(clients), TOPIC)
+    w = IcebergWriter(settings(endpoints), TOPIC)
     start = w.committed().get(0) or 0
     before = w.table.current_snapshot()
     w.commit(rows(start, 7), {0: start or None}, {0: start + 7})
@@ -82,10 +83,10 @@ def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(c
 
 
 def test_compaction_rewrites_small_files_into_one_with_every_row_once_and_the_offsets_kept(
-        clients: dict[str, Any]) -> None:
+        endpoints: Endpoints) -> None:
     from k2.consumer import compaction
 
-    w = IcebergWriter(settings(clients), TOPIC)
+    w = IcebergWriter(settings(endpoints), TOPIC)
     start = w.committed().get(0) or 0
     for i in range(compaction.MIN_FILES):
         at = start + 3 * i

@@ -25,6 +25,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from harness.endpoints import Endpoints
 from harness.probes import iceberg, object_store
 from harness.stack import processes
 from harness.stack.driver import StackError
@@ -42,10 +43,10 @@ SCHEMA = json.dumps({
 })
 
 
-def consume_all(clients: dict[str, Any], topic: str, expected: int) -> list[dict[str, Any]]:
-    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+def consume_all(endpoints: Endpoints, topic: str, expected: int) -> list[dict[str, Any]]:
+    registry = SchemaRegistryClient({"url": endpoints.registry.url})
     deserialize = AvroDeserializer(registry)
-    consumer = Consumer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
                          "group.id": f"it-{uuid.uuid4()}", "auto.offset.reset": "earliest",
                          "enable.auto.commit": False})
     consumer.subscribe([topic])
@@ -101,12 +102,12 @@ def test_up_again_reuses_the_ready_stack(stack: LocalDriver) -> None:
     assert time.monotonic() - t0 < 30
 
 
-def test_avro_record_round_trips_through_registry_and_kafka(clients: dict[str, Any]) -> None:
-    admin = AdminClient({"bootstrap.servers": clients["kafka"]["bootstrap.servers"]})
+def test_avro_record_round_trips_through_registry_and_kafka(endpoints: Endpoints) -> None:
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka.bootstrap})
     admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)])[TOPIC].result(timeout=30)
-    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    registry = SchemaRegistryClient({"url": endpoints.registry.url})
     serialize = AvroSerializer(registry, SCHEMA)
-    producer = Producer({"bootstrap.servers": clients["kafka"]["bootstrap.servers"],
+    producer = Producer({"bootstrap.servers": endpoints.kafka.bootstrap,
                          "enable.idempotence": True, "acks": "all"})
     sent: list[dict[str, Any]] = [{"id": f"t-{i}", "price": Decimal("12345.12345678") + i} for i in range(50)]
     for record in sent:
@@ -114,12 +115,12 @@ def test_avro_record_round_trips_through_registry_and_kafka(clients: dict[str, A
                          value=serialize(record, SerializationContext(TOPIC, MessageField.VALUE)))
     assert producer.flush(30) == 0
     assert f"{TOPIC}-value" in registry.get_subjects()
-    received = consume_all(clients, TOPIC, len(sent))
+    received = consume_all(endpoints, TOPIC, len(sent))
     assert sorted(received, key=lambda r: r["id"]) == sorted(sent, key=lambda r: r["id"])
 
 
-def test_iceberg_table_keeps_rows_and_snapshot_properties(clients: dict[str, Any]) -> None:
-    catalog = iceberg.catalog(clients)
+def test_iceberg_table_keeps_rows_and_snapshot_properties(endpoints: Endpoints) -> None:
+    catalog = iceberg.catalog(endpoints)
     name = "market_data.it_stack_probe"
     if catalog.table_exists(name):
         catalog.drop_table(name)
@@ -128,41 +129,41 @@ def test_iceberg_table_keeps_rows_and_snapshot_properties(clients: dict[str, Any
                                        type=pa.decimal128(18, 8))})
     table = catalog.create_table(name, schema=rows.schema)
     table.append(rows, snapshot_properties={"k2.offsets": '{"0": 3}'})
-    fresh = iceberg.catalog(clients).load_table(name)  # a new catalog: nothing cached in memory
+    fresh = iceberg.catalog(endpoints).load_table(name)  # a new catalog: nothing cached in memory
     assert fresh.current_snapshot().summary["k2.offsets"] == '{"0": 3}'
     assert fresh.scan().to_arrow().sort_by("trade_id").to_pylist() == rows.to_pylist()
 
 
-def test_killed_kafka_comes_back_with_its_records(stack: LocalDriver, clients: dict[str, Any]) -> None:
+def test_killed_kafka_comes_back_with_its_records(stack: LocalDriver, endpoints: Endpoints) -> None:
     stack.kill("kafka")
     assert stack.health("kafka").state == "failed"
     assert stack.start("kafka").state == "ready"
-    assert len(consume_all(clients, TOPIC, 50)) == 50
+    assert len(consume_all(endpoints, TOPIC, 50)) == 50
 
 
-def test_killed_object_store_comes_back_with_its_objects(stack: LocalDriver, clients: dict[str, Any]) -> None:
-    s3 = object_store.s3(clients)
+def test_killed_object_store_comes_back_with_its_objects(stack: LocalDriver, endpoints: Endpoints) -> None:
+    s3 = object_store.s3(endpoints)
     s3.put_object(Bucket="warehouse", Key="it/kept.txt", Body=b"kept across SIGKILL")
     stack.kill("object-store")
     assert stack.health("object-store").state == "failed"
     assert stack.start("object-store").state == "ready"
     assert s3.get_object(Bucket="warehouse", Key="it/kept.txt")["Body"].read() == b"kept across SIGKILL"
-    assert len(iceberg.catalog(clients).load_table("market_data.it_stack_probe").scan().to_arrow()) == 3
+    assert len(iceberg.catalog(endpoints).load_table("market_data.it_stack_probe").scan().to_arrow()) == 3
 
 
-def test_killed_postgres_comes_back_with_catalog_and_schemas(stack: LocalDriver, clients: dict[str, Any]) -> None:
+def test_killed_postgres_comes_back_with_catalog_and_schemas(stack: LocalDriver, endpoints: Endpoints) -> None:
     stack.kill("postgres")
     assert stack.health("postgres").state == "failed"
     assert stack.start("postgres").state == "ready"
-    assert len(iceberg.catalog(clients).load_table("market_data.it_stack_probe").scan().to_arrow()) == 3
-    registry = SchemaRegistryClient({"url": clients["schema_registry"]["url"]})
+    assert len(iceberg.catalog(endpoints).load_table("market_data.it_stack_probe").scan().to_arrow()) == 3
+    registry = SchemaRegistryClient({"url": endpoints.registry.url})
     # the registry's connection pool must notice the new database process
     eventually(lambda: f"{TOPIC}-value" in registry.get_subjects(), within=60,
                describe="registry answers from its database again")
 
 
-def test_restarted_registry_keeps_schema_ids(stack: LocalDriver, clients: dict[str, Any]) -> None:
-    url = clients["schema_registry"]["url"]
+def test_restarted_registry_keeps_schema_ids(stack: LocalDriver, endpoints: Endpoints) -> None:
+    url = endpoints.registry.url
     before = SchemaRegistryClient({"url": url}).get_latest_version(f"{TOPIC}-value").schema_id
     assert stack.restart("schema-registry").state == "ready"
     assert stack.status().services["schema-registry"].restarts >= 1
@@ -181,7 +182,7 @@ def test_paused_service_reports_paused_then_recovers(stack: LocalDriver) -> None
 
 def test_a_paused_database_freezes_its_connection_processes_too(stack: LocalDriver) -> None:
     # PostgreSQL backends leave the postmaster's process group: pausing must reach them as well
-    conn = psycopg2.connect(stack.clients()["postgres"]["dsn"], connect_timeout=5)
+    conn = psycopg2.connect(stack.endpoints().postgres.dsn, connect_timeout=5)
     try:
         stack.pause("postgres")
         try:

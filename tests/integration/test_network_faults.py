@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from harness.checks import Verdict
+from harness.endpoints import Endpoints
 from harness.evidence import crash_signatures
 from harness.faults import Faults
 from harness.probes import kafka
@@ -47,13 +48,13 @@ def stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
 
 
 @pytest.fixture(scope="module")
-def clients(stack: LocalDriver) -> dict[str, Any]:
-    return stack.clients()
+def endpoints(stack: LocalDriver) -> Endpoints:
+    return stack.endpoints()
 
 
 @pytest.fixture
-def run(clients: dict[str, Any]) -> Iterator[PipelineRun]:
-    scenario = PipelineRun(clients, Target.load())
+def run(endpoints: Endpoints) -> Iterator[PipelineRun]:
+    scenario = PipelineRun(endpoints, Target.load())
     yield scenario
     scenario.close()
 
@@ -65,13 +66,13 @@ def faults(stack: LocalDriver, run: PipelineRun) -> Iterator[Faults]:
     assert f.heal_all() == []
 
 
-def consumer_status(clients: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = httpx.get(clients["consumer"]["status_url"], timeout=5).json()
+def consumer_status(endpoints: Endpoints) -> dict[str, Any]:
+    out: dict[str, Any] = httpx.get(endpoints.status_url("consumer"), timeout=5).json()
     return out
 
 
-def produced_count(clients: dict[str, Any], topic: str) -> int:
-    return sum(kafka.end_offsets(clients, topic).values())
+def produced_count(endpoints: Endpoints, topic: str) -> int:
+    return sum(kafka.end_offsets(endpoints, topic).values())
 
 
 def summary(verdicts: list[Verdict]) -> str:
@@ -87,7 +88,7 @@ def assert_exactly_once(run: PipelineRun, within: float) -> list[Verdict]:
 
 
 def test_the_platform_reaches_its_infrastructure_only_through_the_proxies(
-        stack: LocalDriver, clients: dict[str, Any], run: PipelineRun) -> None:
+        stack: LocalDriver, endpoints: Endpoints, run: PipelineRun) -> None:
     for symbol in SYMBOLS:
         run.trade(symbol, 150, rate=300)
     assert_exactly_once(run, within=60)
@@ -103,8 +104,8 @@ def test_the_platform_reaches_its_infrastructure_only_through_the_proxies(
 
 
 def test_a_kafka_client_that_bootstraps_through_the_proxy_stays_behind_it(
-        stack: LocalDriver, clients: dict[str, Any], faults: Faults) -> None:
-    direct, proxied = clients["kafka"]["bootstrap.servers"], clients["toxiproxy"]["proxies"]["kafka"]
+        stack: LocalDriver, endpoints: Endpoints, faults: Faults) -> None:
+    direct, proxied = endpoints.kafka.bootstrap, endpoints.toxiproxy.proxies["kafka"]
     topic = f"k2.test.via-proxy.{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": direct})  # kept: a collected client cancels its futures
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
@@ -146,7 +147,7 @@ def test_a_kafka_client_that_bootstraps_through_the_proxy_stays_behind_it(
 
 
 def test_a_ten_second_partition_from_kafka_loses_and_duplicates_nothing(
-        clients: dict[str, Any], run: PipelineRun, faults: Faults) -> None:
+        endpoints: Endpoints, run: PipelineRun, faults: Faults) -> None:
     topic = run.target.topic
     for symbol in SYMBOLS:
         run.trade(symbol, 500, rate=40)  # 12.5 s of trading, the partition inside it
@@ -154,9 +155,9 @@ def test_a_ten_second_partition_from_kafka_loses_and_duplicates_nothing(
     pending_at_cut = run.exchange.pending()
     faults.partition("kafka")
     time.sleep(1.0)  # produce requests in flight at the cut settle
-    at_cut = produced_count(clients, topic)
+    at_cut = produced_count(endpoints, topic)
     time.sleep(9.0)
-    assert produced_count(clients, topic) == at_cut, "trades reached Kafka through a cut link"
+    assert produced_count(endpoints, topic) == at_cut, "trades reached Kafka through a cut link"
     pending_at_heal = run.exchange.pending()
     faults.heal("link to kafka partitioned")
     healed_at = time.time()
@@ -173,36 +174,36 @@ def test_a_ten_second_partition_from_kafka_loses_and_duplicates_nothing(
 
 
 def test_half_a_second_of_latency_to_the_object_store_slows_commits_and_loses_nothing(
-        clients: dict[str, Any], run: PipelineRun, faults: Faults) -> None:
+        endpoints: Endpoints, run: PipelineRun, faults: Faults) -> None:
     for symbol in SYMBOLS:
         run.trade(symbol, 300, rate=20)  # 15 s of trading
-    before = consumer_status(clients)
+    before = consumer_status(endpoints)
     faults.delay("object-store", 500)
 
     # an Iceberg append writes at least four files (data, manifest, manifest list, metadata),
     # each one answer delayed by 500 ms: a commit made under the fault takes 2 s or more
     def slow_commit() -> float | None:
-        status = consumer_status(clients)
+        status = consumer_status(endpoints)
         slow = status["commits"] > before["commits"] and status["last_commit_ms"] >= 2000
         return float(status["last_commit_ms"]) if slow else None
 
     slow_ms = eventually(slow_commit, within=40, every=0.2, describe="a commit made under 500 ms of latency")
     faults.heal("link to object-store delayed")
-    after = consumer_status(clients)["commits"]
+    after = consumer_status(endpoints)["commits"]
     # trades after the heal, so there are commits to time: on a slow machine the first flow may
     # already be in the table by now, and then nothing would commit again
     for symbol in SYMBOLS:
         run.trade(symbol, 40, rate=20)
 
     def fast_again() -> float | None:
-        status = consumer_status(clients)
+        status = consumer_status(endpoints)
         fast = status["commits"] > after + 1 and status["last_commit_ms"] < 2000
         return float(status["last_commit_ms"]) if fast else None
 
     fast_ms = eventually(fast_again, within=40, every=0.2, describe="commits fast again after the heal")
     print(f"commit before the fault {before['last_commit_ms']} ms, under 500 ms latency {slow_ms} ms, "
           f"after the heal {fast_ms} ms; failed commit attempts "
-          f"{consumer_status(clients)['failed_commit_attempts'] - before['failed_commit_attempts']}")
+          f"{consumer_status(endpoints)['failed_commit_attempts'] - before['failed_commit_attempts']}")
     assert_exactly_once(run, within=60)
 
 

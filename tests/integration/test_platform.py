@@ -17,6 +17,7 @@ import pytest
 
 from harness import pipeline
 from harness.checks import exactly_once, fields_equal
+from harness.endpoints import Endpoints
 from harness.probes import kafka
 from harness.probes.api import ApiProbe
 from harness.stack.local import LocalDriver
@@ -42,20 +43,20 @@ def full_stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
 
 
 @pytest.fixture(scope="module")
-def clients(full_stack: LocalDriver) -> dict[str, Any]:
-    return full_stack.clients()
+def endpoints(full_stack: LocalDriver) -> Endpoints:
+    return full_stack.endpoints()
 
 
 @pytest.fixture(scope="module")
-def exchange(clients: dict[str, Any]) -> Iterator[ExchangeControl]:
-    control = ExchangeControl(clients["exchange"]["control_url"])
+def exchange(endpoints: Endpoints) -> Iterator[ExchangeControl]:
+    control = ExchangeControl(endpoints.control_url())
     yield control
     control.close()
 
 
 @pytest.fixture(scope="module")
-def api(clients: dict[str, Any]) -> Iterator[ApiProbe]:
-    probe = ApiProbe(clients["api"]["url"], clients["api"]["api_key"], header=TARGET.api["key_header"],
+def api(endpoints: Endpoints) -> Iterator[ApiProbe]:
+    probe = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=TARGET.api["key_header"],
                      trades_path=TARGET.api["trades"], max_limit=TARGET.api["max_limit"])
     yield probe
     probe.close()
@@ -65,16 +66,16 @@ def all_emitted(exchange: ExchangeControl, emissions: list[Emission]) -> None:
     eventually(lambda: exchange.pending() == 0, within=120, describe=f"exchange emitted {emissions}")
 
 
-def assert_exactly_once_everywhere(exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> int:
+def assert_exactly_once_everywhere(exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> int:
     """Every trade emitted so far is committed once and served once, with exact decimals."""
     expected = pipeline.emitted(exchange, SYMBOLS, TARGET.exchange)
 
     def all_committed() -> bool:
-        committed = [k for k, _ in pipeline.committed(clients, TARGET.table)]
+        committed = [k for k, _ in pipeline.committed(endpoints, TARGET.table)]
         return exactly_once("committed", expected, committed).counts["lost"] == 0
 
     eventually(all_committed, within=90, every=1.0, describe=f"all {len(expected)} emitted trades committed")
-    committed = pipeline.committed(clients, TARGET.table)
+    committed = pipeline.committed(endpoints, TARGET.table)
     verdict = exactly_once("committed", expected, [k for k, _ in committed])
     print(verdict)
     assert verdict.valid, str(verdict)
@@ -89,15 +90,15 @@ def assert_exactly_once_everywhere(exchange: ExchangeControl, clients: dict[str,
 
 
 def test_ten_thousand_trades_over_three_symbols_arrive_exactly_once(
-        exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+        exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
     emissions = [exchange.emit(s, n, rate=1000) for s, n in zip(SYMBOLS, (3334, 3333, 3333), strict=True)]
     assert sum(e.count for e in emissions) == 10_000
     all_emitted(exchange, emissions)
-    assert assert_exactly_once_everywhere(exchange, clients, api) == 10_000
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == 10_000
 
 
 def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
-        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
     eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 700, within=30,
@@ -106,11 +107,11 @@ def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
     assert full_stack.health("consumer").state == "failed"
     assert full_stack.start("consumer").state == "ready"
     all_emitted(exchange, emissions)
-    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 3000
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 3000
 
 
 def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
-        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
     eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 800, within=30,
@@ -121,18 +122,18 @@ def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
                describe="trades happen while ingest is down")
     assert full_stack.start("ingest").state == "ready"
     all_emitted(exchange, emissions)
-    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 3000
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 3000
 
 
-def ingest_status(clients: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = httpx.get(clients["ingest"]["status_url"], timeout=5).raise_for_status().json()
+def ingest_status(endpoints: Endpoints) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.get(endpoints.status_url("ingest"), timeout=5).raise_for_status().json()
     return body
 
 
 def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continues(
-        exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
-    dead_before = len(kafka.dead_letters(clients, DLQ))
-    status_before = ingest_status(clients)
+        exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    dead_before = len(kafka.dead_letters(endpoints, DLQ))
+    status_before = ingest_status(endpoints)
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     first = exchange.emit("ETHUSDT", 200, rate=400)
     all_emitted(exchange, [first])
@@ -142,24 +143,24 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
     assert [r["sent"] for r in replays] == [2, 2]
     second = exchange.emit("ETHUSDT", 200, rate=400)
     all_emitted(exchange, [second])
-    eventually(lambda: len(kafka.dead_letters(clients, DLQ)) - dead_before >= sent["sent"], within=30,
+    eventually(lambda: len(kafka.dead_letters(endpoints, DLQ)) - dead_before >= sent["sent"], within=30,
                describe=f"{sent['sent']} malformed frames dead-lettered")
-    letters = kafka.dead_letters(clients, DLQ)[dead_before:]
+    letters = kafka.dead_letters(endpoints, DLQ)[dead_before:]
     assert len(letters) == sent["sent"]
     assert all(letter["reason"] and letter["source"] == "ws" for letter in letters)
     tags = [re.search(r"malformed:([a-z0-9_]+)", letter["frame"][:200]) for letter in letters]
     assert sorted(t.group(1) for t in tags if t) == sorted(sent["kinds"])  # each kind once, by its tag
-    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 400
-    status = ingest_status(clients)
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 400
+    status = ingest_status(endpoints)
     assert status["duplicates"] - status_before["duplicates"] == 4
     assert status["went_backwards"] - status_before["went_backwards"] == 2
     assert status["connects"] == status_before["connects"]  # the connection was never dropped
 
 
 def test_an_object_store_outage_delays_commits_but_loses_nothing(
-        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any], api: ApiProbe) -> None:
+        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
-    consumer_status = clients["consumer"]["status_url"]
+    consumer_status = endpoints.status_url("consumer")
     full_stack.stop("object-store")
     try:
         emissions = [exchange.emit(s, 300, rate=300) for s in SYMBOLS]
@@ -169,16 +170,16 @@ def test_an_object_store_outage_delays_commits_but_loses_nothing(
     finally:
         full_stack.start("object-store")
     all_emitted(exchange, emissions)
-    assert assert_exactly_once_everywhere(exchange, clients, api) == before + 900
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 900
     eventually(lambda: httpx.get(consumer_status).json()["ready"], within=30, describe="consumer ready again")
 
 
 def test_a_restarted_exchange_continues_its_trade_ids(
-        full_stack: LocalDriver, exchange: ExchangeControl, clients: dict[str, Any]) -> None:
+        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints) -> None:
     # Last in this module: the restarted exchange forgets the trades it emitted before.
     last_before = {s: exchange.status()["symbols"][s]["last_id"] for s in SYMBOLS}
     assert full_stack.restart("exchange").state == "ready"
-    eventually(lambda: httpx.get(clients["ingest"]["status_url"]).json()["ready"], within=30,
+    eventually(lambda: httpx.get(endpoints.status_url("ingest")).json()["ready"], within=30,
                describe="ingest reconnected to the restarted exchange")
     emissions = [exchange.emit(s, 100, rate=200) for s in SYMBOLS]
     assert [e.first_id for e in emissions] == [last_before[s] + 1 for s in SYMBOLS]
@@ -187,7 +188,7 @@ def test_a_restarted_exchange_continues_its_trade_ids(
     assert len(expected) == 300
 
     def new_rows() -> list[tuple[str, str]]:
-        return [k for k, _ in pipeline.committed(clients, TARGET.table) if k in expected]
+        return [k for k, _ in pipeline.committed(endpoints, TARGET.table) if k in expected]
 
     eventually(lambda: len(set(new_rows())) == 300, within=60, describe="the 300 new trades committed")
     verdict = exactly_once("committed", expected, new_rows())

@@ -24,6 +24,7 @@ from harness.bench.api_latency import (
     time_query,
 )
 from harness.bench.commit_cost import schedule, summarize_commits, time_commits
+from harness.endpoints import Endpoints
 from harness.probes.api import micros
 from k2.schemas.table import ARROW_SCHEMA, OFFSETS_PROPERTY
 
@@ -233,23 +234,23 @@ def test_the_defaults_match_the_brief() -> None:
 
 # ---------------------------------------------------------------------------- on a real (local, sqlite) catalog
 @pytest.fixture
-def clients(tmp_path: Path) -> dict[str, Any]:
-    return {"catalog": {"name": "k2", "properties": {"type": "sql", "uri": f"sqlite:///{tmp_path}/catalog.db",
-                                                     "warehouse": f"file://{tmp_path}/warehouse"}}}
+def endpoints(tmp_path: Path) -> Endpoints:
+    return Endpoints.from_json({"catalog": {"name": "k2", "properties": {
+        "type": "sql", "uri": f"sqlite:///{tmp_path}/catalog.db", "warehouse": f"file://{tmp_path}/warehouse"}}})
 
 
-def test_the_load_lands_in_the_trades_table_and_the_consumer_keeps_its_place(clients: dict[str, Any]) -> None:
+def test_the_load_lands_in_the_trades_table_and_the_consumer_keeps_its_place(endpoints: Endpoints) -> None:
     from harness.probes.iceberg import catalog
     from k2.catalog import ensure_table
     from k2.consumer import offsets
     from k2.consumer.writer import append
 
-    table = ensure_table(catalog(clients))
+    table = ensure_table(catalog(endpoints))
     topic = "market.crypto.trades.binance"
     consumer_rows = synthetic_trades(0, 3, total=3, end_us=END, symbols=("BTCUSDT",), exchange="BINANCE")
     append(table, consumer_rows, {OFFSETS_PROPERTY: offsets.encode(topic, {0: 42, 1: 7})})
     load = bulk_load(table, lambda _: None, rows=300, batches=3, now=lambda: END / 1e6)
-    table = catalog(clients).load_table("market_data.trades")
+    table = catalog(endpoints).load_table("market_data.trades")
     assert api_latency.existing_rows(table) == (300, load.end_us)
     assert len(table.scan().to_arrow()) == 303
     # the consumer reads its position from the newest snapshot that has one: still its own
@@ -259,19 +260,19 @@ def test_the_load_lands_in_the_trades_table_and_the_consumer_keeps_its_place(cli
                for s in summaries if s is not None)
 
 
-def test_commit_cost_on_a_scratch_table_that_is_dropped_afterwards(clients: dict[str, Any]) -> None:
+def test_commit_cost_on_a_scratch_table_that_is_dropped_afterwards(endpoints: Endpoints) -> None:
     from harness.probes.iceberg import catalog
 
-    catalog(clients).create_namespace("market_data")
+    catalog(endpoints).create_namespace("market_data")
     said: list[str] = []
-    out = commit_cost.measure_commits(clients, said.append, sizes=(10, 100), repeats=2)
+    out = commit_cost.measure_commits(endpoints, said.append, sizes=(10, 100), repeats=2)
     assert [(c["rows"], c["repeats"]) for c in out] == [(10, 2), (100, 2)] and all(c["ms"] > 0 for c in out)
-    assert not catalog(clients).table_exists(commit_cost.SCRATCH_TABLE)
+    assert not catalog(endpoints).table_exists(commit_cost.SCRATCH_TABLE)
     assert any("dropped" in line for line in said)
     assert "[bench]   file IO FewerRoundTripsFileIO" in said  # the consumer's, not pyiceberg's default
 
 
-def test_the_api_phase_end_to_end_on_the_platforms_own_api(clients: dict[str, Any], tmp_path: Path) -> None:
+def test_the_api_phase_end_to_end_on_the_platforms_own_api(endpoints: Endpoints, tmp_path: Path) -> None:
     """The real k2 API in process (its result cache and /metrics included) over the SQLite catalog:
     every query the bench makes is one the API accepts, and the figures come out as reported."""
     from fastapi.testclient import TestClient
@@ -280,12 +281,12 @@ def test_the_api_phase_end_to_end_on_the_platforms_own_api(clients: dict[str, An
     from k2.api.settings import ApiSettings
     from tests.unit.test_api_app import ENV, KEY, FakeHealth
 
-    env = {**ENV, "K2_CATALOG_TYPE": "sql", "K2_CATALOG_URI": clients["catalog"]["properties"]["uri"],
+    env = {**ENV, "K2_CATALOG_TYPE": "sql", "K2_CATALOG_URI": endpoints.catalog.properties["uri"],
            "K2_API_MANIFEST_CACHE_ENTRIES": "0", "K2_API_CACHE_ROWS": "150"}
     app = create_app(ApiSettings.from_env(env), health=FakeHealth())
     said: list[str] = []
     with TestClient(app, headers={"X-API-Key": KEY}) as http:
-        out = api_latency.measure_api(clients, said.append, requests=4, budget_s=60, rows=600, batches=2,
+        out = api_latency.measure_api(endpoints, said.append, requests=4, budget_s=60, rows=600, batches=2,
                                       http=cast(httpx.Client, http))
     latest, hour, stats = out["latest_100"], out["time_range_1h"], out["stats"]
     assert out["load"]["rows"] == 600 and out["load"]["batches"] == 2

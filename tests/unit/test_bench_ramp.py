@@ -16,6 +16,7 @@ from harness.bench.ramp import (
     total_lag,
 )
 from harness.checks import exactly_once
+from harness.endpoints import Endpoints
 from harness.latency import summarize
 from harness.measure import FlowResult
 from harness.waiting import ConditionTimeout
@@ -241,7 +242,8 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch, trades: list[dict[str, Any]]) -> 
     return api
 
 
-CLIENTS = {"exchange": {"control_url": "http://x"}, "api": {"url": "http://a", "api_key": "k"}}
+CLIENTS = Endpoints.from_json({"exchange": {"ws_url": "ws://x", "rest_url": "http://x", "control_url": "http://x"},
+                               "api": {"url": "http://a", "api_key": "k"}})
 
 
 def test_per_symbol_polling_reads_every_page_and_measures_every_trade(monkeypatch: pytest.MonkeyPatch) -> None:

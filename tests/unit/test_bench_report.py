@@ -8,6 +8,7 @@ import pytest
 from harness.bench import api_latency, commit_cost, ramp, report, run
 from harness.bench.ramp import StepResult
 from harness.cli import build_parser, main
+from harness.endpoints import Endpoints
 from harness.stack.driver import ServiceStatus, StackError, StackStatus
 from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT, StackSettings
 
@@ -191,11 +192,13 @@ class FakeDriver:
 
     def status(self, resources: bool = True) -> StackStatus:
         api = ServiceStatus(name="api", state="ready" if self.ready else "stopped")
-        return StackStatus(profile=self.profile, services={"api": api}, clients={})
+        return StackStatus(profile=self.profile, services={"api": api}, endpoints=Endpoints())
 
-    def clients(self) -> dict[str, Any]:
-        return {"exchange": {"control_url": "http://exchange/control"}, "api": {}, "ingest": {"status_url": "x"},
-                "consumer": {"status_url": "x"}}
+    def endpoints(self) -> Endpoints:
+        return Endpoints.from_json({"exchange": {"ws_url": "ws://exchange", "rest_url": "http://exchange",
+                                                 "control_url": "http://exchange/control"},
+                                    "api": {"url": "http://api", "api_key": "k"}, "ingest": {"status_url": "x"},
+                                    "consumer": {"status_url": "x"}})
 
 
 def fake_phases(monkeypatch: pytest.MonkeyPatch, api_error: BaseException | None = None) -> list[str]:

@@ -399,7 +399,7 @@ def test_a_ready_stack_reports_its_profile_and_clients(engine: tuple[FakeEngine,
     full(fake)
     status = driver_for(url).status(resources=False)
     assert status.profile == "full" and status.ready
-    c = status.clients
+    c = status.endpoints.to_json()
     assert set(c) == {"kafka", "schema_registry", "s3", "catalog", "postgres", "exchange", "api", "ingest",
                       "consumer"}
     assert c["kafka"]["bootstrap.servers"] == f"127.0.0.1:{DEFAULT_PORTS['kafka']}"
@@ -423,7 +423,7 @@ def test_a_platform_behind_toxiproxy_is_the_faultable_profile(engine: tuple[Fake
     assert status.profile == "faultable"
     assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store", "toxiproxy",
                                      "exchange", "ingest", "consumer", "api"]
-    assert status.clients["toxiproxy"] == {
+    assert status.endpoints.to_json()["toxiproxy"] == {
         "url": f"http://127.0.0.1:{DEFAULT_PORTS['toxiproxy']}",
         "proxies": {"kafka": "toxiproxy:19095", "schema-registry": "toxiproxy:18082",
                     "object-store": "toxiproxy:18334"}}
@@ -433,7 +433,7 @@ def test_no_container_means_no_profile_and_a_stopped_service(engine: tuple[FakeE
     _, url = engine
     driver = driver_for(url)
     status = driver.status()
-    assert status.profile is None and status.services == {} and status.clients == {}
+    assert status.profile is None and status.services == {} and status.endpoints.to_json() == {}
     kafka = driver.health("kafka")
     assert kafka.state == "stopped" and "no container" in kafka.detail
 

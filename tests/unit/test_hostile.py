@@ -15,6 +15,7 @@ from behave.parser import parse_file
 
 from harness import hostile
 from harness.checks.ingest import kept_running
+from harness.endpoints import Endpoints
 from harness.history import History
 from harness.hostile import DEAD_LETTER, DEDUPLICATE, KINDS, HostileRun, IngestMark, Planned, Tally
 from harness.stack.driver import ServiceStatus
@@ -239,7 +240,7 @@ class FakeExchange:
 
 class FakePipeline:
     def __init__(self) -> None:
-        self.clients = {"ingest": {"status_url": "http://ingest/status"}}
+        self.endpoints = Endpoints.from_json({"ingest": {"status_url": "http://ingest/status"}})
         self.history = History()
         self.exchange = FakeExchange()
         self.letters: list[dict[str, Any]] = []

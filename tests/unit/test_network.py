@@ -4,6 +4,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.endpoints import Endpoints
 from harness.faults import FaultError, Faults
 from harness.history import History
 from harness.network import LINKS, Toxiproxy, ToxiproxyError
@@ -132,14 +133,15 @@ def test_an_unreachable_toxiproxy_is_a_toxiproxy_error() -> None:
 
 
 class StackWithToxiproxy:
-    """A driver fake (as in test_faults): records calls; clients() names toxiproxy or not."""
+    """A driver fake (as in test_faults): records calls; endpoints() names toxiproxy or not."""
 
     def __init__(self, with_toxiproxy: bool = True) -> None:
         self.calls: list[str] = []
         self.with_toxiproxy = with_toxiproxy
 
-    def clients(self) -> dict[str, Any]:
-        return {"toxiproxy": {"url": "http://toxiproxy"}} if self.with_toxiproxy else {"kafka": {}}
+    def endpoints(self) -> Endpoints:
+        proxy = {"toxiproxy": {"url": "http://toxiproxy", "proxies": {}}} if self.with_toxiproxy else {}
+        return Endpoints.from_json({"kafka": {"bootstrap.servers": "kafka:9092"}, **proxy})
 
     def status(self, resources: bool = True) -> Any:
         from types import SimpleNamespace

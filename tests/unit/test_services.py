@@ -130,7 +130,7 @@ def test_kafka_listens_only_on_the_stack_ports(tmp_path: Path) -> None:
     props = kafka.server_properties(ctx(tmp_path))
     assert ("listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19094,CONTROLLER://127.0.0.1:19093"
             in props)
-    # clients arriving on the proxied listener are told toxiproxy's address, so they stay behind it
+    # endpoints arriving on the proxied listener are told toxiproxy's address, so they stay behind it
     assert "advertised.listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19095\n" in props
     assert "offsets.topic.replication.factor=1" in props
     assert f"log.dirs={tmp_path / 'data' / 'kafka'}" in props
