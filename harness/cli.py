@@ -14,6 +14,8 @@
   python -m harness scan-secrets [PATH ...]
   python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
   python -m harness target check [FILE ...]
+  python -m harness platform check [FILE ...]
+  python -m harness stack endpoints [--out FILE]
 """
 
 from __future__ import annotations
@@ -153,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = target.add_subparsers(dest="target_command", required=True)
     check = tsub.add_parser("check", help="validate target profiles; exit 1 if one has a problem")
     check.add_argument("files", nargs="*", type=Path, metavar="FILE", help="profiles (default: the suite's own)")
+    platform = sub.add_parser("platform", help="check a platform file (platforms/*.yaml): every problem at once",
+                              description="A platform file names the processes that play the platform's roles on "
+                                          "our stack (K2_PLATFORM_FILE). `check` validates each FILE (default: "
+                                          "the reference K2's) and prints every problem, or what each role runs.")
+    psub = platform.add_subparsers(dest="platform_command", required=True)
+    pcheck = psub.add_parser("check", help="validate platform files; exit 1 if one has a problem")
+    pcheck.add_argument("files", nargs="*", type=Path, metavar="FILE", help="platform files (default: the reference)")
     helps = {"start": "start one service (its dependencies must be ready)",
              "stop": "stop one service gracefully (SIGKILL after a grace period)",
              "kill": "kill one service at once (SIGKILL); its data stays",
@@ -266,6 +275,26 @@ def run_target_check(files: list[Path]) -> int:
     return 1 if bad else 0
 
 
+def run_platform_check(files: list[Path]) -> int:
+    from harness.stack.platform_file import PLACEHOLDERS, REFERENCE, PlatformFile, PlatformFileError
+
+    bad = 0
+    for path in files or [REFERENCE]:
+        try:
+            p = PlatformFile.load(path)
+        except PlatformFileError as exc:
+            bad += 1
+            print(f"{path}: {exc}")
+            continue
+        print(f"{path}: ok: {p.name}")
+        for role, s in p.services.items():
+            ready = s.ready.model_dump()
+            print(f"  {role:<9} {' '.join(s.command)}  (ready: {ready}, budget {s.memory_budget_mb} MiB)")
+    if bad:
+        print("placeholders: " + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
+    return 1 if bad else 0
+
+
 def run_prove_defects(args: argparse.Namespace) -> int:
     import tempfile
 
@@ -347,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scan_secrets(args.paths)
         if args.command == "target":
             return run_target_check(args.files)
+        if args.command == "platform":
+            return run_platform_check(args.files)
         if args.command == "soak":
             from harness import soak
             if args.runs < 1:

@@ -31,6 +31,7 @@ from harness.endpoints import Endpoints
 from harness.stack import catalog, processes
 from harness.stack.components import Components
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
+from harness.stack.platform_file import START_MARKER
 from harness.stack.service import NotReady, ServiceSpec, StackContext
 from harness.stack.services import (
     SERVICES,
@@ -388,7 +389,7 @@ class LocalDriver:
             shutil.chown(run_dir, spec.run_as)
         log = open(self._log_path(spec.name), "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
-            log.write(f"\n===== k2 stack: starting {spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n"
+            log.write(f"\n{START_MARKER}{spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n"
                       .encode())
             log.flush()
             popen = subprocess.Popen(
