@@ -64,7 +64,7 @@ def test_an_unset_variable_is_named_not_left_empty(tmp_path: Path) -> None:
 
 
 def test_a_missing_file_says_where_its_shape_is_described(tmp_path: Path) -> None:
-    with pytest.raises(EndpointsError, match="does not exist; see docs/verifying-your-k2.md"):
+    with pytest.raises(EndpointsError, match=r"does not exist; see docs/verifying-your-k2\.md"):
         Endpoints.load(tmp_path / "nope.yaml")
 
 

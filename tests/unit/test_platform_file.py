@@ -53,11 +53,13 @@ def test_a_teams_file_replaces_the_roles_it_names_and_keeps_ours_for_the_rest(tm
 
 
 def test_placeholders_are_filled_from_the_stacks_endpoints() -> None:
-    assert fill("{kafka.bootstrap}/{s3.region}", {"kafka.bootstrap": "h:1", "s3.region": "us-east-1"}) == "h:1/us-east-1"
+    values = {"kafka.bootstrap": "h:1", "s3.region": "us-east-1"}
+    assert fill("{kafka.bootstrap}/{s3.region}", values) == "h:1/us-east-1"
 
 
 def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
-    text = ("name: x\nservices:\n  consumer: {command: [w, '{kafka.bootstap}'], ready: {wait: 3}, memory_budget_mb: 0}\n"
+    text = ("name: x\nservices:\n"
+            "  consumer: {command: [w, '{kafka.bootstap}'], ready: {wait: 3}, memory_budget_mb: 0}\n"
             "  broker: {command: [k], ready: {http: /}, memory_budget_mb: 1}\n")
     with pytest.raises(PlatformFileError) as err:
         PlatformFile.load(write(tmp_path, text))
