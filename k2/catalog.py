@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from k2.names import DEFAULT_TABLE, TableId
 from k2.settings import SettingsError, env_str, env_url
 
 FILE_IO = "k2.fileio.FewerRoundTripsFileIO"  # not imported here: pyiceberg is heavy, and loaded lazily
@@ -58,22 +59,22 @@ class CatalogSettings:
         return load_catalog(self.name, **self.properties())
 
 
-def ensure_table(catalog: Any) -> Any:
-    """The trades table, created with the contract's schema and partitioning if missing."""
+def ensure_table(catalog: Any, identifier: TableId = DEFAULT_TABLE) -> Any:
+    """The trades table named `identifier`, created with the contract's schema and partitioning if missing."""
     from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
 
     from k2.schemas import table
 
     with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace(table.NAMESPACE)
+        catalog.create_namespace(identifier.namespace)
     try:
-        return catalog.create_table(table.IDENTIFIER, schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
+        return catalog.create_table(str(identifier), schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
                                     properties={**table.TABLE_PROPERTIES, "format-version": "2"})
     except TableAlreadyExistsError:
-        existing = catalog.load_table(table.IDENTIFIER)
+        existing = catalog.load_table(str(identifier))
     missing = {k: v for k, v in table.TABLE_PROPERTIES.items() if existing.properties.get(k) != v}
     if missing:  # a table made by an older version: bring its properties up to date
         with existing.transaction() as tx:
             tx.set_properties(missing)
-        existing = catalog.load_table(table.IDENTIFIER)
+        existing = catalog.load_table(str(identifier))
     return existing

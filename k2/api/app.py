@@ -42,33 +42,37 @@ from k2.api.settings import ApiSettings
 from k2.api.trades_json import trades_json
 
 MAX_LIMIT = 10_000
-API_KEY_HEADER = "X-API-Key"
 # RequestContext answers any route's crash with this 500, so every route's document declares it
 _CRASH_RESPONSE: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorResponse, "description": "unexpected error (details only in the service log)"},
 }
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorResponse, "description": "X-API-Key header missing"},
-    403: {"model": ErrorResponse, "description": "X-API-Key does not match"},
-    422: {"model": ErrorResponse, "description": "a parameter is invalid; the message names it"},
-    **_CRASH_RESPONSE,
-    503: {"model": ErrorResponse, "description": "the catalog or the object store did not answer"},
-}
-
-_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False,
-                               description="the key the service was started with (K2_API_KEY)")
 
 
-def _auth(expected: str) -> Any:
+def _error_responses(header: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        401: {"model": ErrorResponse, "description": f"{header} header missing"},
+        403: {"model": ErrorResponse, "description": f"{header} does not match"},
+        422: {"model": ErrorResponse, "description": "a parameter is invalid; the message names it"},
+        **_CRASH_RESPONSE,
+        503: {"model": ErrorResponse, "description": "the catalog or the object store did not answer"},
+    }
+
+
+def _auth(expected: str, header: str) -> Any:
     expected_bytes = expected.encode()
+    # one per app, not per module: the header's name (K2_API_KEY_HEADER) is a setting of the app
+    key_header = APIKeyHeader(name=header, auto_error=False,
+                              description="the key the service was started with (K2_API_KEY)")
 
-    def require_api_key(given: Annotated[str | None, Security(_api_key_header)]) -> None:
+    # a default, not Annotated[...]: annotations are strings here, and FastAPI resolves them in the
+    # module's globals, where this function's own key_header is not
+    def require_api_key(given: str | None = Security(key_header)) -> None:
         if not given:
-            raise ApiError(401, "UNAUTHORIZED", f"missing {API_KEY_HEADER} header",
+            raise ApiError(401, "UNAUTHORIZED", f"missing {header} header",
                            headers={"WWW-Authenticate": "ApiKey"})
         # constant time: the response time must not tell how much of a guessed key was right
         if not hmac.compare_digest(given.encode(), expected_bytes):
-            raise ApiError(403, "FORBIDDEN", f"invalid {API_KEY_HEADER}")
+            raise ApiError(403, "FORBIDDEN", f"invalid {header}")
 
     return require_api_key
 
@@ -107,7 +111,7 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     metrics = Metrics()
     owned: list[DependencyChecks | DeadlineStore] = []
     if store is None or health is None:
-        catalog = CatalogHandle(settings.catalog)
+        catalog = CatalogHandle(settings.catalog, settings.table)
         if store is None:
             cache = SnapshotCache(max_rows=settings.cache_rows)
             metrics.add_collector(cache.exposition)
@@ -117,7 +121,7 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
             file_cache = filecache.install(settings.file_cache_mb)
             if file_cache is not None:
                 metrics.add_collector(file_cache.exposition)
-            store = IcebergStore(catalog, cache)
+            store = IcebergStore(catalog, cache, settings.table)
         if health is None:
             checks = DependencyChecks(settings, catalog)
             owned.append(checks)
@@ -133,27 +137,28 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
             c.close()
 
     app = FastAPI(title="K2 market data API", version=settings.version, lifespan=lifespan,
-                  description="Trades of the Iceberg table market_data.trades (CONTRACT.md §6).")
+                  description=f"Trades of the Iceberg table {settings.table} (CONTRACT.md §6).")
     errors.install(app)
 
     async def _unavailable(_: Any, exc: Exception) -> JSONResponse:
         return errors.error_response(503, "SERVICE_UNAVAILABLE", str(exc))
 
     app.add_exception_handler(StoreUnavailable, _unavailable)
-    app.add_middleware(RequestContext, metrics=metrics)
+    app.add_middleware(RequestContext, metrics=metrics,
+                       quiet_routes={settings.health_path, settings.ready_path, settings.live_path, "/metrics"})
 
     # ------------------------------------------------------------------ health and metrics
-    @app.get("/health", response_model=HealthResponse, tags=["health"],
+    @app.get(settings.health_path, response_model=HealthResponse, tags=["health"],
              responses={503: {"model": HealthResponse, "description": "a dependency is down"}, **_CRASH_RESPONSE})
     def get_health() -> JSONResponse:
         body = report(settings.version, probe.check())
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unhealthy" else 200)
 
-    @app.get("/health/live", response_model=LiveResponse, tags=["health"], responses=_CRASH_RESPONSE)
+    @app.get(settings.live_path, response_model=LiveResponse, tags=["health"], responses=_CRASH_RESPONSE)
     def get_live() -> LiveResponse:
         return LiveResponse(version=settings.version, timestamp=now_str())
 
-    @app.get("/health/ready", response_model=HealthResponse, tags=["health"],
+    @app.get(settings.ready_path, response_model=HealthResponse, tags=["health"],
              responses={503: {"model": HealthResponse, "description": "a dependency does not answer"},
                         **_CRASH_RESPONSE})
     def get_ready() -> JSONResponse:
@@ -166,9 +171,10 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
-    # ------------------------------------------------------------------ /v1
-    v1 = APIRouter(prefix="/v1", tags=["market data"], dependencies=[Depends(_auth(settings.api_key))],
-                   responses=_ERROR_RESPONSES)
+    # ------------------------------------------------------------------ K2_API_PREFIX (/v1)
+    v1 = APIRouter(prefix=settings.prefix, tags=["market data"],
+                   dependencies=[Depends(_auth(settings.api_key, settings.key_header))],
+                   responses=_error_responses(settings.key_header))
 
     @v1.get("/trades", response_model=TradesResponse, summary="Trades, newest first")
     def get_trades(

@@ -1,7 +1,7 @@
-"""Dependency checks behind /health and /health/ready, each with a hard time budget.
+"""Dependency checks behind the health and readiness routes, each with a hard time budget.
 
 Every check runs in a worker thread of its own and the request waits at most the budget for
-it, so /health answers in about that time even when a dependency hangs (a paused process, a
+it, so a health route answers in about that time even when a dependency hangs (a paused process, a
 dropped packet). While a check is still running, later requests wait on that same check
 instead of starting another: a hung dependency costs one stuck thread, not one per request.
 """
@@ -19,7 +19,6 @@ from typing import Any, Protocol
 from k2.api.models import DependencyHealth, HealthResponse, Status, now_str
 from k2.api.queries import CatalogHandle
 from k2.api.settings import ApiSettings, warehouse_bucket
-from k2.schemas import table as trades_table
 
 log = logging.getLogger("k2.api")
 
@@ -43,7 +42,7 @@ def report(version: str, dependencies: list[DependencyHealth]) -> HealthResponse
 
 
 def short(exc: BaseException) -> str:
-    """First line of an error, bounded: /health has no key, so it shows what failed, not internals."""
+    """First line of an error, bounded: health routes want no key, so it shows what failed, not internals."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
@@ -86,6 +85,7 @@ class DependencyChecks:
 
     def __init__(self, settings: ApiSettings, catalog: CatalogHandle) -> None:
         self._catalog = catalog
+        self._table = settings.table
         self._bucket = warehouse_bucket(settings.catalog.warehouse)
         self._s3 = _s3_client(settings, timeout_s=settings.health_timeout_s)
         self._checks = [TimedCheck("catalog", self._check_catalog, settings.health_timeout_s),
@@ -102,12 +102,12 @@ class DependencyChecks:
         # list_tables asks only the catalog (SQL or REST), not the object store, so the two
         # checks tell apart which dependency is down.
         try:
-            tables = self._catalog.get().list_tables(trades_table.NAMESPACE)
+            tables = self._catalog.get().list_tables(self._table.namespace)
         except NoSuchNamespaceError:
-            return "degraded", f"namespace {trades_table.NAMESPACE} does not exist yet"
-        if (trades_table.NAMESPACE, trades_table.TABLE) not in [tuple(t) for t in tables]:
-            return "degraded", f"table {trades_table.IDENTIFIER} does not exist yet"
-        return "healthy", f"table {trades_table.IDENTIFIER} found"
+            return "degraded", f"namespace {self._table.namespace} does not exist yet"
+        if self._table.parts not in [tuple(t) for t in tables]:
+            return "degraded", f"table {self._table} does not exist yet"
+        return "healthy", f"table {self._table} found"
 
     def _check_object_store(self) -> CheckResult:
         self._s3.head_bucket(Bucket=self._bucket)

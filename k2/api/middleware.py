@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,9 +21,12 @@ log = logging.getLogger("k2.api")
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, quiet_routes: Collection[str]) -> None:
+        """`quiet_routes`: route templates left out of the access log (probes and scrapes, which
+        would drown the requests of clients)."""
         self.app = app
         self.metrics = metrics
+        self.quiet_routes = frozenset(quiet_routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +60,7 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope.get("method", "?"), template, status, elapsed)
-            if template != "/metrics" and not template.startswith("/health"):
+            if template not in self.quiet_routes:
                 log.info("request", extra={"correlation_id": cid, "method": scope.get("method"),
                                            "path": scope.get("path"), "status": status,
                                            "ms": round(elapsed * 1000, 1)})

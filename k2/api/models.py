@@ -61,7 +61,7 @@ class ErrorResponse(_Model):
 
 # ------------------------------------------------------------------ /v1 payloads
 class Trade(_Model):
-    """One row of market_data.trades: the 15 fields of Avro TradeV2."""
+    """One row of the trades table: the 15 fields of the Avro trade record."""
 
     message_id: str
     trade_id: str

@@ -1,4 +1,4 @@
-"""Reading market_data.trades through pyiceberg (the HTTP layer sees only TradeStore).
+"""Reading the trades table (K2_TABLE) through pyiceberg (the HTTP layer sees only TradeStore).
 
 The catalog is opened once (lazily, so the API starts and reports "unhealthy" while the catalog
 database is down); the table's metadata is loaded again for every request, which costs one
@@ -35,6 +35,7 @@ from k2.api import filecache
 from k2.api.cache import SnapshotCache
 from k2.api.models import Snapshot, TableStats, millis_str
 from k2.catalog import CatalogSettings
+from k2.names import DEFAULT_TABLE, TableId
 from k2.schemas import table as trades_table
 
 log = logging.getLogger("k2.api")
@@ -175,8 +176,9 @@ class TableSource(Protocol):
 class CatalogHandle:
     """One catalog for the process, opened on first use and retried until that succeeds."""
 
-    def __init__(self, settings: CatalogSettings) -> None:
+    def __init__(self, settings: CatalogSettings, identifier: TableId) -> None:
         self._settings = settings
+        self.identifier = identifier
         self._lock = threading.Lock()
         self._catalog: Any = None
 
@@ -191,14 +193,17 @@ class CatalogHandle:
     def load_table(self) -> Any | None:
         """The trades table with fresh metadata, or None while it does not exist yet."""
         try:
-            return self.get().load_table(trades_table.IDENTIFIER)
+            return self.get().load_table(str(self.identifier))
         except (NoSuchTableError, NoSuchNamespaceError):
             return None
 
 
 class IcebergStore:
-    def __init__(self, catalog: TableSource, cache: SnapshotCache | None = None) -> None:
+    def __init__(self, catalog: TableSource, cache: SnapshotCache | None = None,
+                 identifier: TableId = DEFAULT_TABLE) -> None:
+        """`identifier`: the name stats report; `catalog` is what loads the table."""
         self._catalog = catalog
+        self._identifier = str(identifier)
         self._cache = cache if cache is not None else SnapshotCache(max_rows=0)  # an empty cache is falsy
 
     def _read(self, table: Any, row_filter: BooleanExpression, columns: tuple[str, ...],
@@ -251,7 +256,7 @@ class IcebergStore:
         with unavailable_as_503("stats query"):
             table = self._catalog.load_table()
             if table is None:
-                return TableStats(table=trades_table.IDENTIFIER, exists=False, total_rows=0, rows_per_symbol={},
+                return TableStats(table=self._identifier, exists=False, total_rows=0, rows_per_symbol={},
                                   snapshot_count=0, current_snapshot_id=None, total_data_files=None,
                                   last_updated=None)
             current = table.current_snapshot()
@@ -260,7 +265,7 @@ class IcebergStore:
                         key=lambda c: str(c["symbol"]))
         files = current.summary.additional_properties.get("total-data-files") if current and current.summary else None
         return TableStats(
-            table=trades_table.IDENTIFIER,
+            table=self._identifier,
             exists=True,
             total_rows=found.num_rows,
             rows_per_symbol={str(c["symbol"]): int(c["symbol_count"]) for c in counts},

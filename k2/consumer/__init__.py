@@ -1,1 +1,1 @@
-"""Consumer: Kafka -> Iceberg `market_data.trades`, exactly once (offsets live in the snapshots)."""
+"""Consumer: Kafka -> the Iceberg trades table (K2_TABLE), exactly once (offsets live in the snapshots)."""

@@ -73,7 +73,8 @@ class ConsumerLoop:
 
     # ------------------------------------------------------------------ set-up
     def _connect(self) -> tuple[Consumer, WireDecoder, Producer]:
-        self.writer = self._retry(lambda: IcebergWriter(self.settings.catalog, self.settings.topic), "open the table")
+        s = self.settings
+        self.writer = self._retry(lambda: IcebergWriter(s.catalog, s.topic, s.table), "open the table")
         lookup = registry_lookup(SchemaRegistryClient({"url": self.settings.registry_url}))
         deserialize = WireDecoder(lambda schema_id: self._until_stopped(lambda: lookup(schema_id),
                                                                         f"fetch schema {schema_id}"))

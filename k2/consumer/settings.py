@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from k2.catalog import CatalogSettings
+from k2.names import TableId, env_table
 from k2.settings import env_int, env_str, env_url
 
 
@@ -21,6 +22,7 @@ class Settings:
     commit_max_rows: int
     snapshots_kept: int
     catalog: CatalogSettings
+    table: TableId
     host: str
     port: int
 
@@ -37,6 +39,7 @@ class Settings:
             commit_max_rows=env_int(env, "K2_COMMIT_MAX_ROWS", 50000, minimum=1),
             snapshots_kept=env_int(env, "K2_SNAPSHOTS_KEPT", 60, minimum=10),
             catalog=CatalogSettings.from_env(env),
+            table=env_table(env),
             host=env_str(env, "K2_CONSUMER_HOST", "127.0.0.1"),
             port=env_int(env, "K2_CONSUMER_PORT", 18702, minimum=1),
         )

@@ -14,6 +14,7 @@ from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from k2.catalog import CatalogSettings, ensure_table
 from k2.consumer import compaction, offsets
+from k2.names import DEFAULT_TABLE, TableId
 from k2.schemas.table import OFFSETS_PROPERTY
 
 log = logging.getLogger("k2.consumer.writer")
@@ -53,10 +54,10 @@ class StaleWriter(Exception):
 
 
 class IcebergWriter:
-    def __init__(self, catalog: CatalogSettings, topic: str) -> None:
+    def __init__(self, catalog: CatalogSettings, topic: str, identifier: TableId = DEFAULT_TABLE) -> None:
         self.topic = topic
         self.catalog = catalog.load()
-        self.table: Any = ensure_table(self.catalog)
+        self.table: Any = ensure_table(self.catalog, identifier)
 
     def committed(self) -> offsets.Offsets:
         """The offsets of the table as it is now in the catalog (not as this process last saw it)."""

@@ -122,7 +122,7 @@ class Feed:
             self.counters.went_backwards += 1
 
     def _produce(self, payload: dict[str, Any], received: int) -> None:
-        self.sink.send(to_trade_v2(payload, received))
+        self.sink.send(to_trade_v2(payload, received, self.settings.exchange_name))
         self.cursor.advance(payload["s"], payload["t"])
         self.counters.produced += 1
 

@@ -46,10 +46,11 @@ def subject(settings: Settings) -> str:
 
 
 def ensure_subject(registry: SchemaRegistryClient, settings: Settings) -> int:
-    """Register TradeV2 under the topic's subject with BACKWARD compatibility; the schema id."""
+    """Register TradeV2 (named K2_RECORD_NAME) under the topic's subject with BACKWARD compatibility;
+    the schema id."""
     from confluent_kafka.schema_registry import Schema
 
-    schema_id: int = registry.register_schema(subject(settings), Schema(trade_v2_text(), "AVRO"))
+    schema_id: int = registry.register_schema(subject(settings), Schema(trade_v2_text(settings.record_name), "AVRO"))
     registry.set_compatibility(subject(settings), "BACKWARD")
     return schema_id
 
@@ -61,7 +62,7 @@ class TradeProducer:
     def __init__(self, settings: Settings, schema_id: int, on_fatal: Callable[[str], None]) -> None:
         self.settings = settings
         self.on_fatal = on_fatal
-        self.serialize = WireEncoder(schema_id, trade_v2())
+        self.serialize = WireEncoder(schema_id, trade_v2(settings.record_name))
         self.producer = Producer({
             "bootstrap.servers": settings.bootstrap,
             "enable.idempotence": True, "acks": "all",

@@ -7,6 +7,8 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from k2.names import DEFAULT_EXCHANGE_NAME
+
 QUOTE_ASSETS = ("USDT", "USDC", "BUSD", "TUSD", "USDP", "BTC", "ETH", "BNB", "EUR", "GBP", "AUD", "USD",
                 "TRY", "ZAR", "UAH", "NGN")
 # longest first, so BTCUSDT is quoted in USDT and not read as ...USD + T
@@ -157,8 +159,9 @@ def validate(payload: dict[str, Any], symbols: tuple[str, ...] | None = None) ->
     return payload
 
 
-def to_trade_v2(payload: dict[str, Any], ingestion_micros: int, exchange: str = "BINANCE") -> dict[str, Any]:
-    """A validated Binance payload as a TradeV2 record (CONTRACT.md §4)."""
+def to_trade_v2(payload: dict[str, Any], ingestion_micros: int,
+                exchange: str = DEFAULT_EXCHANGE_NAME) -> dict[str, Any]:
+    """A validated Binance payload as a TradeV2 record (CONTRACT.md §4) of `exchange` (K2_EXCHANGE_NAME)."""
     base, quote = split_symbol(payload["s"])
     return {
         "message_id": str(uuid.uuid4()),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from k2.names import env_exchange_name, env_record_name
 from k2.settings import env_int, env_list, env_str, env_url
 
 
@@ -21,6 +22,10 @@ class Settings:
     host: str
     port: int
     reconnect_max_s: int
+    exchange_name: str
+    """Written into every record's `exchange` and as its `trade_id` prefix."""
+    record_name: str
+    """The Avro full name of the trade record the ingest registers and writes."""
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> Settings:
@@ -37,6 +42,8 @@ class Settings:
             host=env_str(env, "K2_INGEST_HOST", "127.0.0.1"),
             port=env_int(env, "K2_INGEST_PORT", 18701, minimum=1),
             reconnect_max_s=env_int(env, "K2_RECONNECT_MAX_S", 30, minimum=1),
+            exchange_name=env_exchange_name(env),
+            record_name=env_record_name(env),
         )
 
     @property

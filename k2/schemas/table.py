@@ -1,4 +1,5 @@
-"""The Iceberg table `market_data.trades`: one row per trade, the TradeV2 fields as columns.
+"""The Iceberg trades table (named by K2_TABLE, default `market_data.trades`): one row per trade,
+the TradeV2 fields as columns.
 
 price and quantity are decimal(18,8) (never rounded); timestamp and ingestion_timestamp are
 Iceberg `timestamp` (microseconds, UTC, stored without zone); trade_conditions and vendor_data
@@ -13,9 +14,13 @@ from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DecimalType, LongType, NestedField, StringType, TimestampType
 
-NAMESPACE = "market_data"
-TABLE = "trades"
-IDENTIFIER = f"{NAMESPACE}.{TABLE}"
+from k2.names import DEFAULT_TABLE
+
+# The default name only: the services use the K2_TABLE they were started with. Tools that make
+# the table the way a default deployment has it (benches, tests) name it with these.
+NAMESPACE = DEFAULT_TABLE.namespace
+TABLE = DEFAULT_TABLE.name
+IDENTIFIER = str(DEFAULT_TABLE)
 OFFSETS_PROPERTY = "k2.kafka.offsets"
 """Snapshot summary key holding {"topic": ..., "offsets": {partition: next offset}} as JSON."""
 
