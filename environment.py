@@ -12,7 +12,8 @@ def before_all(context: Context) -> None:
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
     row = getattr(scenario, "_row", None)  # an Examples row: behave keeps it there
-    reason = context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
+    reason = (context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
+              or context.suite.cannot_run(scenario.effective_tags))
     if reason:
         scenario.skip(reason)
         return

@@ -28,6 +28,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from harness.defects import DefectError
 from harness.stack.components import ComponentMissing
 from harness.stack.docker_setup import DockerSetupError
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local: native processes (default); compose: Docker Compose (make setup-docker first)")
     stack.add_argument("--compose-file", default="", metavar="PATH",
                        help="with --driver compose: the compose file (default compose/docker-compose.yml)")
+    stack.add_argument("--endpoints", default="", metavar="FILE",
+                       help="with --driver external: the endpoints file of a K2 the suite did not start")
     ssub = stack.add_subparsers(dest="action", required=True, metavar="ACTION")
     profiles = sorted({*PROFILES, *PLANNED_PROFILES})
     up = ssub.add_parser("up", help="start a profile's services in dependency order; reuses a ready stack",
@@ -89,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--purge", action="store_true", help="also delete data, logs and generated secrets")
     status = ssub.add_parser("status", help="state, pid, memory of each service, and client settings")
     status.add_argument("--json", action="store_true", help="print as JSON")
+    endpoints = ssub.add_parser("endpoints", help="write where the stack's services are as an endpoints file",
+                                description="Write the running stack's endpoints in the shape `-D driver=external "
+                                            "-D endpoints=FILE` reads (secrets included: the file is made 0600).")
+    endpoints.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
     logs = ssub.add_parser("logs", help="print a service's log")
     logs.add_argument("service", choices=sorted(SERVICES))
     logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
@@ -189,7 +197,20 @@ def print_status(status: StackStatus) -> None:
 
 
 def run_stack(args: argparse.Namespace) -> int:
-    driver = make_driver(args.driver, args.compose_file, say=_err)
+    if args.driver == "external" and not args.endpoints:
+        raise StackError("--driver external needs --endpoints FILE (see docs/verifying-your-k2.md)")
+    driver = make_driver(args.driver, args.compose_file, say=_err, endpoints=args.endpoints)
+    if args.action == "endpoints":
+        text = yaml.safe_dump(driver.endpoints().to_json(), sort_keys=False)
+        if args.out is None:
+            print(text, end="")
+            return 0
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.touch(mode=0o600)
+        args.out.chmod(0o600)
+        args.out.write_text(text)
+        _err(f"[stack] endpoints written to {args.out}")
+        return 0
     if args.action == "up":
         t0 = time.monotonic()
         status = driver.up(args.profile)

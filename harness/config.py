@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-DRIVERS = ("local", "compose")
+DRIVERS = ("local", "compose", "external")
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
 
@@ -61,6 +61,8 @@ class RunConfig:
     """Only the Examples rows of these rates run (-D rates=100); empty: every rate the features name."""
     compose_file: str = ""
     """Driver compose only: the compose file (-D compose_file=...); empty means compose/docker-compose.yml."""
+    endpoints: str = ""
+    """Driver external only: the endpoints file of the K2 to verify (-D endpoints=FILE)."""
 
     @staticmethod
     def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
@@ -74,6 +76,10 @@ class RunConfig:
         if driver not in DRIVERS:
             raise ConfigError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)} "
                               f"(e.g. -D driver=local)")
+        endpoints = get("endpoints", "")
+        if driver == "external" and not endpoints:
+            raise ConfigError("driver=external needs the deployment's endpoints file; use e.g. "
+                              "-D driver=external -D endpoints=targets/endpoints.example.yaml")
         seed = int(_number("seed", get("seed", "0"), int, "42"))
         if seed == 0:  # random, but printed so the run can be replayed with -D seed=N
             seed = (rng or random.SystemRandom()).randint(1, 2**31 - 1)
@@ -82,7 +88,8 @@ class RunConfig:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
         return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
                          timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
-                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""))
+                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""),
+                         endpoints=endpoints)
 
     def skip_reason(self, params: Mapping[str, str]) -> str | None:
         """Why a scenario (an Examples row, by its parameters) is left out of this run, if it is."""

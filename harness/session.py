@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from harness.history import History
 from harness.scenario import PipelineRun
 from harness.stack import drivers
 from harness.stack.driver import StackDriver, StackStatus
+from harness.stack.external import PROFILE as EXTERNAL
 from harness.stack.services import SERVICES, profile_services
 from harness.stack.settings import REPO_ROOT
 from harness.targets import DEFAULT as DEFAULT_TARGET
@@ -40,8 +41,9 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def make_driver(config: RunConfig, say: Callable[[str], None] = _say) -> StackDriver:
-    return drivers.make_driver(config.driver, config.compose_file, say=say)
+def make_driver(config: RunConfig, target: Target, say: Callable[[str], None] = _say) -> StackDriver:
+    return drivers.make_driver(config.driver, config.compose_file, say=say, endpoints=config.endpoints,
+                               api_ready_path=target.api["health_ready"])
 
 
 def write_report_environment(config: RunConfig, target: Target, versions: dict[str, str],
@@ -94,7 +96,7 @@ class SuiteSession:
              f"timeout multiplier {config.timeout_multiplier}")
         target = Target.load(userdata.get("target") or DEFAULT_TARGET)
         _say(f"[suite] target profile {target.name}")
-        session = SuiteSession(config=config, driver=make_driver(config), target=target)
+        session = SuiteSession(config=config, driver=make_driver(config, target), target=target)
         # this run's evidence only: results of an earlier run would show in its report as this one's
         shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)
         for stale in ALLURE_RESULTS.glob("*"):
@@ -108,6 +110,11 @@ class SuiteSession:
         by this run if it was not already up."""
         t0 = time.monotonic()
         current = self.driver.status(resources=False)
+        if current.profile == EXTERNAL:  # nothing to start: the deployment must be ready as it is
+            if not current.ready:
+                raise AssertionError("the deployment is not ready: " + "; ".join(
+                    f"{n} {s.state}: {s.detail}" for n, s in current.services.items() if not s.ready))
+            return current
         if current.ready and current.profile and set(profile_services(profile)) <= set(
                 profile_services(current.profile)):
             return current  # a bigger profile that is up serves a smaller one as well
@@ -117,6 +124,22 @@ class SuiteSession:
         if took > within:
             raise AssertionError(f"the {profile} stack became ready in {took:.1f} s, over its budget of {within:.0f} s")
         return status
+
+    def cannot_run(self, tags: Iterable[str]) -> str | None:
+        """Why a scenario with these tags cannot run against this deployment, if it cannot:
+        @needs-simulator (the exchange simulator's control API, to choose the trades), @needs-faults
+        and @needs-stack (a stack whose processes the suite started and controls)."""
+        tags = set(tags)
+        controls = getattr(self.driver, "controls_processes", True)
+        if not controls and "needs-faults" in tags:
+            return (f"it injects faults into the platform's processes and links, and driver {self.config.driver} "
+                    f"did not start them")
+        if not controls and "needs-stack" in tags:
+            return f"it starts, stops and measures the stack's own processes, and driver {self.config.driver} has none"
+        if "needs-simulator" in tags and not self.driver.endpoints().has("control"):
+            return (f"it chooses the trades through the exchange simulator's control API, and "
+                    f"{self.driver.endpoints().source} gives none (exchange.control_url)")
+        return None
 
     def begin_scenario(self, feature: str, scenario: str) -> ScenarioRecord:
         history = History()

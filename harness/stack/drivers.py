@@ -12,8 +12,14 @@ from harness.stack.settings import StackSettings
 __all__ = ["DRIVERS", "make_driver"]
 
 
-def make_driver(driver: str, compose_file: str = "", say: Callable[[str], None] = print) -> StackDriver:
-    """`local`: native processes; `compose`: Docker Compose (`compose_file`, empty for compose/'s)."""
+def make_driver(driver: str, compose_file: str = "", say: Callable[[str], None] = print, endpoints: str = "",
+                api_ready_path: str = "") -> StackDriver:
+    """`local`: native processes; `compose`: Docker Compose (`compose_file`, empty for compose/'s);
+    `external`: a K2 the suite did not start, described by the `endpoints` file."""
+    if driver == "external":
+        from harness.stack.external import ExternalDriver
+
+        return ExternalDriver.from_file(endpoints, ready_path=api_ready_path, say=say)
     if driver == "local":
         return LocalDriver(StackSettings.from_env(), say=say)
     if driver == "compose":

@@ -45,6 +45,7 @@ from harness.stack.compose import (
 from harness.stack.driver import StackError
 from harness.stack.services import PROFILES
 from harness.stack.settings import DEFAULT_PORTS
+from harness.targets import Target
 from tests.compose_config import recorded
 
 PROJECT = "k2-acceptance"
@@ -847,8 +848,8 @@ def test_driver_compose_is_a_run_setting_that_makes_a_compose_driver(monkeypatch
     monkeypatch.setattr("harness.stack.compose.run_config", recorded_config)
     config = RunConfig.from_sources({"driver": "compose", "compose_file": "compose/docker-compose.yml"}, env={})
     assert config.driver == "compose" and config.compose_file == "compose/docker-compose.yml"
-    driver = make_driver(config)
+    driver = make_driver(config, Target.load())
     assert isinstance(driver, ComposeDriver)
     assert driver.settings.compose_file == DEFAULT_COMPOSE_FILE
     with pytest.raises(ComposeFileError, match=r"compose file .*nope\.yml not found"):
-        make_driver(RunConfig(driver="compose", compose_file="nope.yml"))
+        make_driver(RunConfig(driver="compose", compose_file="nope.yml"), Target.load())
