@@ -1,3 +1,4 @@
+@needs-simulator
 Feature: Freshness
   As a trader who reads the market through the K2 platform
   We want every trade served within seconds of the exchange trading it, at the loads the platform is sized for

@@ -7,14 +7,17 @@ Feature: Pipeline
   Background:
     Given the platform is running within 120 seconds
 
+  @needs-simulator
   Scenario: Trades of several symbols flow to the query API exactly once
     When the exchange trades 300 BTCUSDT, 200 ETHUSDT and 100 BNBUSDT at 200 trades per second each
     Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
 
+  @needs-simulator
   Scenario: Every served trade is what the exchange sent
     When the exchange trades 200 BTCUSDT at 400 trades per second
     Then within 60 seconds every served trade equals what the exchange sent, to the last decimal and microsecond, whatever the page size it is read with
 
+  @needs-simulator
   Scenario: The message log carries only registered trade records
     When the exchange trades 50 ETHUSDT at 200 trades per second
     Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
@@ -22,6 +25,7 @@ Feature: Pipeline
     And each schema the messages name, and the registry's latest, is the contract's trade record, field by field
     And the registry keeps trade schemas backward compatible
 
+  @needs-simulator
   Scenario: The query API's answers match its published description
     When the exchange trades 50 BTCUSDT at 200 trades per second
     Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
@@ -34,6 +38,7 @@ Feature: Pipeline
     And the trade table has exactly the contract's columns, types and required fields, in order
     And the query API publishes the contract's trade record, field by field
 
+  @needs-simulator
   Scenario: Hostile exchange frames are set aside or deduplicated, kind by kind, while the flow continues
     When the exchange trades 300 BNBUSDT at 200 trades per second, with 3 of each of these frames in between
       | frame                                                   | outcome     |

@@ -1,3 +1,4 @@
+@needs-faults
 Feature: Recovery
   As the team that runs the K2 market-data platform
   We want the pipeline to lose and duplicate nothing when one of its parts fails and comes back

@@ -1,3 +1,4 @@
+@needs-stack
 Feature: Stack health
   As the team that runs the K2 market-data platform
   We want every service of the stack to start in dependency order and report its health truthfully
