@@ -15,6 +15,7 @@ def before_scenario(context: Context, scenario: Scenario) -> None:
     reason = (context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
               or context.suite.cannot_run(scenario.effective_tags))
     if reason:
+        context.suite.say(f"[suite] skipped: {scenario.name}: {reason}")
         scenario.skip(reason)
         return
     context.suite.begin_scenario(scenario.feature.name, scenario.name)

@@ -125,6 +125,10 @@ class SuiteSession:
             raise AssertionError(f"the {profile} stack became ready in {took:.1f} s, over its budget of {within:.0f} s")
         return status
 
+    @staticmethod
+    def say(message: str) -> None:
+        _say(message)
+
     def cannot_run(self, tags: Iterable[str]) -> str | None:
         """Why a scenario with these tags cannot run against this deployment, if it cannot:
         @needs-simulator (the exchange simulator's control API, to choose the trades), @needs-faults

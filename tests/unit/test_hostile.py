@@ -218,8 +218,17 @@ def test_a_restart_a_new_process_or_a_reconnect_fails(after: IngestMark, words: 
     assert not v.valid and any(words in m for m in v.mismatched), v.mismatched
 
 
-def test_an_unknown_process_is_no_pass() -> None:
-    assert not kept_running(mark(pid=None), mark(pid=None)).valid
+def test_a_process_the_driver_cannot_see_is_judged_by_its_connection_counter() -> None:
+    unseen = kept_running(mark(pid=None, started=None), mark(pid=None, started=None))
+    assert unseen.valid and "judged by its connection counter" in unseen.evidence[0]
+    assert not kept_running(mark(pid=None, started=None), mark(pid=None, started=None, connections=2)).valid
+
+
+def test_an_unknown_process_without_a_connection_counter_is_no_pass() -> None:
+    bare = IngestMark(None, None, 0, "ready", {})
+    v = kept_running(bare, bare)
+    assert not v.valid and "nothing shows that it kept running" in v.mismatched[0]
+    assert not kept_running(mark(pid=None), mark(pid=12)).valid
 
 
 # --- the run, on fakes ---------------------------------------------------------------------------
