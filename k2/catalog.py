@@ -4,14 +4,17 @@
   K2_CATALOG_TYPE       sql (pyiceberg SqlCatalog on PostgreSQL, the local stack) or rest
   K2_CATALOG_URI        sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port
   K2_WAREHOUSE          default s3://warehouse/
-  K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1)
+  K2_CATALOG_CREDENTIAL rest only, optional: OAuth2 client credentials client_id:client_secret
+  K2_CATALOG_OAUTH2_URI rest only: the token endpoint, default K2_CATALOG_URI/v1/oauth/tokens
+  K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1; set it: without
+                        a region pyarrow looks the bucket's up, which stalls each first write offline)
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from k2.names import DEFAULT_TABLE, TableId
@@ -30,6 +33,8 @@ class CatalogSettings:
     s3_access_key: str
     s3_secret_key: str
     s3_region: str
+    credential: str = field(default="", repr=False)
+    oauth2_uri: str = ""
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> CatalogSettings:
@@ -45,13 +50,19 @@ class CatalogSettings:
             s3_access_key=env_str(env, "K2_S3_ACCESS_KEY"),
             s3_secret_key=env_str(env, "K2_S3_SECRET_KEY"),
             s3_region=env_str(env, "K2_S3_REGION", "us-east-1"),
+            credential=env.get("K2_CATALOG_CREDENTIAL", ""),  # optional: empty means none
+            oauth2_uri=env.get("K2_CATALOG_OAUTH2_URI", ""),
         )
 
     def properties(self) -> dict[str, str]:
-        return {"type": self.type, "uri": self.uri, "warehouse": self.warehouse,
-                "s3.endpoint": self.s3_endpoint, "s3.access-key-id": self.s3_access_key,
-                "s3.secret-access-key": self.s3_secret_key, "s3.region": self.s3_region,
-                "s3.path-style-access": "true", "py-io-impl": FILE_IO}
+        props = {"type": self.type, "uri": self.uri, "warehouse": self.warehouse,
+                 "s3.endpoint": self.s3_endpoint, "s3.access-key-id": self.s3_access_key,
+                 "s3.secret-access-key": self.s3_secret_key, "s3.region": self.s3_region,
+                 "s3.path-style-access": "true", "py-io-impl": FILE_IO}
+        if self.type == "rest" and self.credential:
+            props["credential"] = self.credential
+            props["oauth2-server-uri"] = self.oauth2_uri or f"{self.uri.rstrip('/')}/v1/oauth/tokens"
+        return props
 
     def load(self) -> Any:
         from pyiceberg.catalog import load_catalog
@@ -68,10 +79,12 @@ def ensure_table(catalog: Any, identifier: TableId = DEFAULT_TABLE) -> Any:
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(identifier.namespace)
     try:
-        return catalog.create_table(str(identifier), schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
-                                    properties={**table.TABLE_PROPERTIES, "format-version": "2"})
+        existing = catalog.create_table(str(identifier), schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
+                                        properties={**table.TABLE_PROPERTIES, "format-version": "2"})
     except TableAlreadyExistsError:
         existing = catalog.load_table(str(identifier))
+    # some REST catalogs (SeaweedFS's) answer a create of an existing table with that table, not
+    # an error: its properties are checked either way
     missing = {k: v for k, v in table.TABLE_PROPERTIES.items() if existing.properties.get(k) != v}
     if missing:  # a table made by an older version: bring its properties up to date
         with existing.transaction() as tx:

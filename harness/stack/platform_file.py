@@ -43,6 +43,7 @@ PLACEHOLDERS: dict[str, str] = {
     "catalog.type": "sql or rest",
     "catalog.uri": "the catalog's URI (SQLAlchemy URL for sql, HTTP for rest)",
     "catalog.warehouse": "the warehouse location",
+    "catalog.credential": "rest: the catalog's OAuth2 client credentials (id:secret); sql: empty",
     "api.key": "the API key clients must send",
     "exchange.host": "the exchange simulator's address",
     "exchange.port": "the exchange simulator's port",

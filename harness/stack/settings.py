@@ -41,6 +41,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "object-store-volume": 18080,
     "object-store-filer": 18888,
     "object-store-admin": 18646,
+    "object-store-iceberg": 18191,  # SeaweedFS's own Iceberg REST catalog (K2_STACK_CATALOG=rest)
     "exchange": 18765,
     "ingest": 18701,
     "consumer": 18702,
@@ -148,6 +149,9 @@ class StackSettings:
     platform: Path = REPO_ROOT
     """The folder holding the `k2` package the platform's services run (a patched copy, to prove
     that the suite catches a defect; the platform itself holds no defect switches)."""
+    catalog: str = "sql"
+    """The Iceberg catalog the stack serves (K2_STACK_CATALOG): sql (pyiceberg's SqlCatalog on
+    PostgreSQL) or rest (the object store's own Iceberg REST catalog)."""
 
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None) -> StackSettings:
@@ -158,7 +162,10 @@ class StackSettings:
         if not (platform / "k2" / "__init__.py").is_file():
             raise SettingsError(f"K2_PLATFORM_PATH={platform} holds no platform package k2/; point it at a folder "
                                 f"with k2/__init__.py, or unset it for this repository's")
-        return StackSettings(root=root, cache=cache, ports=resolve_ports(env), platform=platform)
+        catalog = env.get("K2_STACK_CATALOG") or "sql"
+        if catalog not in ("sql", "rest"):
+            raise SettingsError(f"K2_STACK_CATALOG={catalog!r} is unknown; use sql (the default) or rest")
+        return StackSettings(root=root, cache=cache, ports=resolve_ports(env), platform=platform, catalog=catalog)
 
     @property
     def logs(self) -> Path:
@@ -187,4 +194,5 @@ class StackSettings:
     def to_env(self) -> dict[str, str]:
         """These settings as the environment that recreates them (for the stack's own processes)."""
         return {"K2_STACK_DIR": str(self.root), "K2_CACHE_DIR": str(self.cache), "K2_PLATFORM_PATH": str(self.platform),
+                "K2_STACK_CATALOG": self.catalog,
                 **{"K2_PORT_" + n.upper().replace("-", "_"): str(p) for n, p in self.ports.items()}}

@@ -158,3 +158,29 @@ def test_a_cluster_id_starting_with_a_dash_is_not_read_as_an_option(tmp_path: Pa
     cmd = kafka.format_command(ctx(tmp_path), "-Abc123")
     assert "--cluster-id=-Abc123" in cmd
     assert "-t" not in cmd
+
+
+def test_the_rest_catalog_is_the_object_stores_own_with_a_region_and_the_platform_gets_its_credential(
+        tmp_path: Path) -> None:
+    from harness.stack import catalog
+    from harness.stack.services import object_store, platform
+
+    sql = ctx(tmp_path)
+    assert "-s3.port.iceberg=0" in object_store.command(sql) and catalog.properties(sql)["type"] == "sql"
+    rest = dataclasses.replace(sql, settings=dataclasses.replace(sql.settings, catalog="rest"))
+    command = object_store.command(rest)
+    assert "-s3.port.iceberg=18191" in command and "-tableBucket=k2-tables" in command
+    props = catalog.properties(rest)
+    assert props["type"] == "rest" and props["uri"] == "http://127.0.0.1:18191"
+    assert props["warehouse"] == "s3://k2-tables" and props["s3.region"] == "us-east-1"
+    assert props["credential"] == "ak:sk" and props["oauth2-server-uri"] == "http://127.0.0.1:18191/v1/oauth/tokens"
+    consumer = {s.name: s for s in platform.specs()}["consumer"].env(rest)
+    assert consumer["K2_CATALOG_TYPE"] == "rest" and consumer["K2_CATALOG_CREDENTIAL"] == "ak:sk"
+    assert {s.name: s for s in platform.specs()}["consumer"].env(sql)["K2_CATALOG_CREDENTIAL"] == ""
+
+
+def test_an_unknown_catalog_kind_is_refused_with_the_choices() -> None:
+    from harness.stack.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="K2_STACK_CATALOG='hive' is unknown; use sql"):
+        StackSettings.from_env({"K2_STACK_CATALOG": "hive"})

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import boto3
+import httpx
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,6 +15,9 @@ from harness.stack.service import NotReady, ServiceSpec, StackContext
 
 NAME = "object-store"
 BUCKET = "warehouse"
+TABLE_BUCKET = "k2-tables"
+"""The S3 Tables bucket behind the REST catalog: a bucket of its own, since a table bucket refuses
+plain S3 writes (the readiness round trip) and a plain bucket cannot become one."""
 REGION = "us-east-1"
 
 
@@ -48,9 +52,32 @@ def command(ctx: StackContext) -> list[str]:
             "-admin.ui=false", "-webdav=false",
             f"-master.port={p('object-store-master')}", f"-volume.port={p('object-store-volume')}",
             f"-filer.port={p('object-store-filer')}", f"-s3.port={p('object-store-s3')}",
-            f"-admin.port={p('object-store-admin')}",
-            # its built-in Iceberg REST catalog and Lance server are not used: keep their ports closed
-            "-s3.port.iceberg=0", "-s3.port.lance=0"]
+            f"-admin.port={p('object-store-admin')}", "-s3.port.lance=0",
+            # its own Iceberg REST catalog, when the stack serves that one (K2_STACK_CATALOG=rest)
+            *([f"-s3.port.iceberg={p('object-store-iceberg')}", f"-tableBucket={TABLE_BUCKET}"]
+              if ctx.settings.catalog == "rest" else ["-s3.port.iceberg=0"])]
+
+
+def catalog_url(ctx: StackContext) -> str:
+    return f"http://{ctx.host}:{ctx.port('object-store-iceberg')}"
+
+
+def _rest_catalog_ready(ctx: StackContext) -> str:
+    """A token, then the table bucket's namespaces: 200 only when the catalog and its bucket work
+    (GET /v1/config answers 200 even for a bucket that does not exist)."""
+    c, url = ctx.credentials, catalog_url(ctx)
+    try:
+        token = httpx.post(f"{url}/v1/oauth/tokens", timeout=3.0, data={
+            "grant_type": "client_credentials", "client_id": c.s3_access_key, "client_secret": c.s3_secret_key})
+        if token.status_code != 200:
+            raise NotReady(f"REST catalog token: {token.status_code} {token.text[:200]}")
+        r = httpx.get(f"{url}/v1/{TABLE_BUCKET}/namespaces", timeout=3.0,
+                      headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    except httpx.HTTPError as exc:
+        raise NotReady(f"REST catalog: {type(exc).__name__}") from None
+    if r.status_code != 200:
+        raise NotReady(f"REST catalog: GET namespaces answered {r.status_code}: {r.text[:200]}")
+    return f", Iceberg REST catalog ok on table bucket {TABLE_BUCKET}"
 
 
 MEMORY_BUDGET_MB = 384
@@ -83,7 +110,8 @@ def ready(ctx: StackContext) -> str:
         raise NotReady(f"S3 write/read round trip failed: {exc}") from None
     if back != stamp:
         raise NotReady(f"S3 read back {back[:40]!r}, wrote {stamp!r}")
-    return f"S3 write and read back ok in bucket {BUCKET}"
+    rest = _rest_catalog_ready(ctx) if ctx.settings.catalog == "rest" else ""
+    return f"S3 write and read back ok in bucket {BUCKET}{rest}"
 
 
 SPEC = ServiceSpec(
@@ -91,7 +119,7 @@ SPEC = ServiceSpec(
     memory_budget_mb=MEMORY_BUDGET_MB,
     depends_on=(),
     ports=("object-store-s3", "object-store-master", "object-store-volume", "object-store-filer",
-           "object-store-admin"),
+           "object-store-admin", "object-store-iceberg"),
     command=command,
     env=env,
     ready=ready,

@@ -65,6 +65,7 @@ def values(ctx: StackContext, role: str, via_proxy: bool = False) -> dict[str, s
             "s3.secret_key": ctx.credentials.s3_secret_key, "s3.region": object_store.REGION,
             "s3.bucket": object_store.BUCKET, "catalog.name": catalog.CATALOG_NAME, "catalog.type": props["type"],
             "catalog.uri": props["uri"], "catalog.warehouse": props["warehouse"],
+            "catalog.credential": props.get("credential", ""),
             "api.key": ctx.credentials.api_key, "exchange.host": ctx.host,
             "exchange.port": str(ctx.port("exchange")), "exchange.ws_url": exchange.replace("http://", "ws://"),
             "exchange.rest_url": exchange}
