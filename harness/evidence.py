@@ -85,15 +85,20 @@ def _last_line(value: Any) -> Any:
     return value
 
 
-def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str]) -> list[str]:
+def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str],
+                     health: Mapping[str, str] | None = None) -> list[str]:
     """What the stack showed meanwhile that may explain lost or wrong trades: dead letters written
-    (how many, the first reasons) and the error lines the platform's services logged."""
+    (how many, the first reasons), the error lines the platform's services logged, and the last
+    health answer of each platform service."""
     letters = list(dead_letters)
     lines = []
     if letters:
         reasons = list(dict.fromkeys(str(d.get("reason", "?"))[:200] for d in letters))
         lines.append(f"dead letters written meanwhile: {len(letters)}; first reasons: " + "; ".join(reasons[:3]))
-    return lines + trouble_lines(slices)
+    lines += trouble_lines(slices)
+    if health:
+        lines.append("health now: " + "; ".join(f"{name} {answer}" for name, answer in health.items()))
+    return lines
 
 
 def unexpected_exits(supervisor_log: str, crashed: Iterable[str]) -> list[str]:

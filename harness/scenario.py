@@ -19,7 +19,7 @@ from harness.checks.paging import SIZES, newest_first, offsets_to_read, pages_co
 from harness.checks.schema import columns_diff, published_diff, record_diff
 from harness.endpoints import Endpoints
 from harness.history import History
-from harness.probes import iceberg, kafka, openapi
+from harness.probes import dead_letter_files, iceberg, kafka, openapi
 from harness.probes.api import ApiProbe
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
@@ -56,6 +56,7 @@ class PipelineRun:
         # time: a long-lived stack holds hundreds of thousands of earlier trades.
         self.kafka_from = kafka.end_offsets(self.endpoints, self.target.topic)
         self.dead_letters_from = kafka.end_offsets(self.endpoints, self.target.dead_letter_topic)
+        self.dead_letter_files_from = dead_letter_files.marks(self.endpoints.dead_letters.files)
         self.started = datetime.now(UTC) - timedelta(seconds=5)  # margin for clock steps
 
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
@@ -248,8 +249,10 @@ class PipelineRun:
         return level
 
     def dead_letters_now(self) -> list[dict[str, Any]]:
-        """The dead letters written since this scenario began."""
-        return kafka.dead_letters(self.endpoints, self.target.dead_letter_topic, since=self.dead_letters_from)
+        """The dead letters written since this scenario began, to the topic and to the files the
+        endpoints name."""
+        return (kafka.dead_letters(self.endpoints, self.target.dead_letter_topic, since=self.dead_letters_from)
+                + dead_letter_files.read_since(self.endpoints.dead_letters.files, self.dead_letter_files_from))
 
     def only_expected_in_message_log(self) -> Verdict:
         """Every message written to the message log since this scenario began is one of its trades

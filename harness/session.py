@@ -19,7 +19,7 @@ from harness import report
 from harness.checks import Verdict
 from harness.config import RunConfig
 from harness.endpoints import Endpoints
-from harness.evidence import ScenarioLogs, cause_of_failure
+from harness.evidence import PLATFORM_SERVICES, ScenarioLogs, cause_of_failure
 from harness.faults import Faults
 from harness.history import History
 from harness.scenario import PipelineRun
@@ -169,8 +169,16 @@ class SuiteSession:
         if all(v.valid for v in verdicts) or self.scenario is None:
             return verdicts
         letters = self.scenario.run.dead_letters_now() if self.scenario.run is not None else []
-        causes = cause_of_failure(letters, self.scenario.logs.since_start())
+        causes = cause_of_failure(letters, self.scenario.logs.since_start(), self._platform_health())
         return [v if v.valid else replace(v, evidence=causes) for v in verdicts]
+
+    def _platform_health(self) -> dict[str, str]:
+        """Each platform service's state and its last readiness answer, as the driver sees them."""
+        try:
+            services = self.driver.status(resources=False).services
+        except Exception as exc:  # the evidence must not hide the verdict it explains
+            return {"stack": f"status unavailable: {type(exc).__name__}: {exc}"}
+        return {n: f"{s.state} ({s.detail[:160]})" for n, s in services.items() if n in PLATFORM_SERVICES}
 
     def end_scenario(self, failed: bool) -> None:
         """Heal what the scenario broke, keep its history and logs under reports/scenarios/, attach

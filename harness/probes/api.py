@@ -262,9 +262,10 @@ def health(url: str, paths: HealthPaths) -> dict[str, Any]:
             status = h.json().get("status")
         except (ValueError, AttributeError):
             status = f"not a JSON object: {h.text[:100]!r}"
-        return {"health": h.status_code, "status": status,
-                "ready": http.get(base + paths.ready).status_code,
-                "live": http.get(base + paths.live).status_code}
+        ready = http.get(base + paths.ready)
+        return {"health": h.status_code, "status": status, "ready": ready.status_code,
+                "live": http.get(base + paths.live).status_code,
+                "bodies": {paths.health: h.text[:300], paths.ready: ready.text[:300]}}
 
 
 class HealthMismatch(AssertionError):
@@ -276,8 +277,13 @@ def health_is(url: str, expected: dict[str, Any], paths: HealthPaths,
     """The API's health if it is `expected`; else raises with what it said instead, so that a wait
     that runs out shows the last answer, not only that the condition was false."""
     got = read(url, paths)
-    if got != expected:
-        differ = {k: got.get(k) for k in expected if got.get(k) != expected[k]}
-        raise HealthMismatch(f"the API answered {got} ({', '.join(f'{k} {v!r}' for k, v in differ.items())} "
-                             f"where {', '.join(f'{k} {expected[k]!r}' for k in differ)} was expected)")
-    return got
+    differ = {k: got.get(k) for k in expected if got.get(k) != expected[k]}
+    if differ:
+        bodies = got.get("bodies") or {}
+        answered = (f"GET {paths.health} {got.get('health')} (status {got.get('status')!r}), GET {paths.ready} "
+                    f"{got.get('ready')}, GET {paths.live} {got.get('live')}")
+        raise HealthMismatch(
+            f"the API answered {answered} ({', '.join(f'{k} {v!r}' for k, v in differ.items())} where "
+            f"{', '.join(f'{k} {expected[k]!r}' for k in differ)} was expected)"
+            + "".join(f"; body of {path}: {body!r}" for path, body in bodies.items()))
+    return {k: v for k, v in got.items() if k != "bodies"}

@@ -11,6 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from harness.endpoints import Endpoints
+from harness.probes.dead_letter_files import parse  # one reading of a dead letter, topic or file
 
 
 def end_offsets(endpoints: Endpoints, topic: str) -> dict[int, int]:
@@ -66,7 +67,7 @@ def read_all(endpoints: Endpoints, topic: str, timeout: float = 30.0,
 
 
 def dead_letters(endpoints: Endpoints, topic: str, since: dict[int, int] | None = None) -> list[dict[str, Any]]:
-    return [json.loads(m.value()) for m in read_all(endpoints, topic, since=since)]
+    return [parse((m.value() or b"").decode(errors="replace")) for m in read_all(endpoints, topic, since=since)]
 
 
 WIRE_MAGIC = 0

@@ -20,17 +20,20 @@ def test_the_expected_health_is_returned() -> None:
 
 
 def test_another_health_is_named_field_by_field() -> None:
-    lying = {"health": 200, "status": "degraded", "ready": 503, "live": 200}
+    lying = {"health": 200, "status": "degraded", "ready": 503, "live": 200,
+             "bodies": {"/health": '{"status": "degraded"}', "/health/ready": "not ready"}}
     wanted = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
     with pytest.raises(HealthMismatch) as caught:
         health_is("http://api", wanted, PATHS, read=answering(lying))
-    assert str(caught.value) == (f"the API answered {lying} (health 200, status 'degraded' where health 503, "
-                                 f"status 'unhealthy' was expected)")
+    assert str(caught.value) == (
+        "the API answered GET /health 200 (status 'degraded'), GET /health/ready 503, GET /health/live 200 "
+        "(health 200, status 'degraded' where health 503, status 'unhealthy' was expected); "
+        """body of /health: '{"status": "degraded"}'; body of /health/ready: 'not ready'""")
 
 
 def test_a_wait_that_runs_out_shows_the_last_answer() -> None:
     clock = iter(range(100))
-    with pytest.raises(ConditionTimeout, match=r"last: HealthMismatch: the API answered .*'status': 'degraded'"):
+    with pytest.raises(ConditionTimeout, match=r"last: HealthMismatch: the API answered .*status 'degraded'"):
         eventually(lambda: health_is("http://api", HEALTHY, PATHS, read=answering({**HEALTHY, "status": "degraded"})),
                    within=3, every=1, describe="the API healthy", clock=lambda: float(next(clock)),
                    pause=lambda s: None)

@@ -73,3 +73,12 @@ def test_a_logged_traceback_is_shown_by_its_last_line_the_exception() -> None:
     assert trouble_lines({"consumer": line}) == [
         "consumer logged: t error consumer loop crashed (error pyarrow.lib.ArrowInvalid: Decimal type with "
         "precision 17 does not fit)"]
+
+
+def test_the_cause_ends_with_each_platform_services_last_health_answer() -> None:
+    from harness.evidence import cause_of_failure
+
+    lines = cause_of_failure([], {}, {"consumer": "ready (GET /health/ready answered 200)",
+                                      "api": "failed (GET /health/ready answered 503: not ready)"})
+    assert lines == ["health now: consumer ready (GET /health/ready answered 200); "
+                     "api failed (GET /health/ready answered 503: not ready)"]
