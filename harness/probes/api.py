@@ -28,9 +28,13 @@ class ApiProbe:
         """One page of trades: the answer's body as served."""
         r = self.get(self.trades_path, symbol=symbol, limit=limit, offset=offset, **params)
         if r.status_code != 200:
-            raise AssertionError(f"GET {self.trades_path} (limit {limit}, offset {offset}) answered "
-                                 f"{r.status_code}: {r.text[:300]}")
-        body: dict[str, Any] = r.json()
+            raise NonConforming(f"GET {self.trades_path} (limit {limit}, offset {offset}) answered "
+                                f"{r.status_code}: {r.text[:300]}")
+        try:
+            body: dict[str, Any] = r.json()
+        except ValueError:
+            raise NonConforming(f"GET {self.trades_path} answered 200 with a body that is not JSON: "
+                                f"{r.text[:300]!r}") from None
         return body
 
     def trades(self, symbol: str | None = None, page_size: int | None = None, **params: Any) -> list[dict[str, Any]]:

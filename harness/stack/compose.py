@@ -14,6 +14,12 @@ What the driver knows about the stack (memory limits, images, published ports, d
 restart policies) it reads from `docker compose config --format json` (harness/stack/compose_model.py),
 so file and driver cannot disagree. Secrets come from the environment over `compose/.env`, the same
 values `docker compose` interpolates.
+
+The platform's services are the platform file's (K2_PLATFORM_FILE), as under the local driver: for a
+file whose roles differ from the reference K2's, the driver writes a compose override beside the
+compose file (harness/stack/compose_platform.py: command, environment, health check, memory limit
+of each changed role; one more for profile faultable, with the links through toxiproxy) and passes
+it to every `docker compose` command after the compose file's own.
 """
 
 from __future__ import annotations
@@ -42,12 +48,15 @@ import requests
 
 from harness.endpoints import Catalog, Endpoints
 from harness.stack import catalog as local_catalog
+from harness.stack import compose_platform
 from harness.stack.compose_model import ONE_SHOT_LABEL, ComposeFileError, ComposeProject, ComposeService
 from harness.stack.driver import EnforcedLimits, Resources, ServiceState, ServiceStatus, StackError, StackStatus
 from harness.stack.envfile import read_env_file
+from harness.stack.platform_file import REFERENCE, PlatformFile
 from harness.stack.processes import port_free
 from harness.stack.services import PROFILES, profile_services, toxiproxy
 from harness.stack.services import object_store as object_store_service
+from harness.stack.services import platform as platform_services
 from harness.stack.services import schema_registry as schema_registry_service
 from harness.stack.settings import HOST, REPO_ROOT
 from harness.waiting import ConditionTimeout, eventually
@@ -238,6 +247,12 @@ class ComposeSettings:
         """The override of profile faultable: `<name>.faultable.yml` beside the compose file."""
         return self.compose_file.with_name(f"{self.compose_file.stem}.faultable{self.compose_file.suffix}")
 
+    def platform_override_file(self, faultable: bool) -> Path:
+        """Where the driver writes the platform file's override (compose_platform), for profile
+        faultable or for the others, beside the compose file."""
+        name = compose_platform.FAULTABLE_OVERRIDE_NAME if faultable else compose_platform.OVERRIDE_NAME
+        return self.compose_file.parent / name
+
     @staticmethod
     def from_env(env: Mapping[str, str] | None = None, compose_file: str | Path | None = None) -> ComposeSettings:
         env = os.environ if env is None else env
@@ -315,8 +330,11 @@ class ComposeDriver:
     def __init__(self, settings: ComposeSettings | None = None, say: Say = _quiet, runner: Runner | None = None,
                  client_factory: Callable[[str], Any] | None = None, wait_timeout: float = 600.0,
                  config_runner: Callable[[list[str]], tuple[int, str]] | None = None,
-                 catalog_initialiser: Callable[[Catalog], None] | None = None) -> None:
+                 catalog_initialiser: Callable[[Catalog], None] | None = None,
+                 platform: PlatformFile | None = None) -> None:
         self.settings = settings or ComposeSettings.from_env()
+        self.platform = platform or platform_services.PLATFORM
+        """The platform file whose services run (K2_PLATFORM_FILE, by default)."""
         self.say = say
         self._runner: Runner = runner or (lambda cmd, env: run_streaming(cmd, env, self.say))
         self._client_factory = client_factory or (
@@ -330,14 +348,44 @@ class ComposeDriver:
         self._initialise_catalog_with = catalog_initialiser or create_namespace
         self.port_free: Callable[[str, int], bool] = port_free
         config = config_runner or run_config
+        self._platform_overrides: dict[bool, Path] = {}  # faultable or not -> the platform file's override
         # every profile of the base file: the driver must know each service whatever runs now
-        self.base = ComposeProject.load(self._command([self.settings.compose_file], list(PROFILES), "config",
+        self.base = ComposeProject.load(self._command(self._files(faultable=False), list(PROFILES), "config",
                                                       "--format", "json"), config)
+        if self._write_platform_overrides():  # read again, with the services the platform file changes
+            self.base = ComposeProject.load(self._command(self._files(faultable=False), list(PROFILES), "config",
+                                                          "--format", "json"), config)
         self.faultable = self.base
         if self.settings.faultable_file.is_file():
             self.faultable = ComposeProject.load(self._command(
-                [self.settings.compose_file, self.settings.faultable_file], ["faultable"], "config", "--format",
-                "json"), config)
+                self._files(faultable=True), ["faultable"], "config", "--format", "json"), config)
+
+    def _write_platform_overrides(self) -> bool:
+        """The platform file's overrides, written beside the compose file when its roles are not the
+        reference's: whether there are. Each role's {port} is its container port in the compose
+        file; the faultable profile's override fills the links with toxiproxy's listeners."""
+        reference = PlatformFile.load(REFERENCE)
+        roles = compose_platform.changed_roles(self.platform, reference)
+        if not roles:
+            return False
+        ports = {role: s.ports[0].container_port for role, s in self.base.services.items() if s.ports}
+        for faultable in (False, True) if self.settings.faultable_file.is_file() else (False,):
+            document = compose_platform.override_for(self.platform, reference, ports=ports,
+                                                     proxies=self._proxies() if faultable else None)
+            assert document is not None, "some role differs from the reference's"
+            self._platform_overrides[faultable] = compose_platform.write(
+                self.settings.platform_override_file(faultable), document, self.platform.name)
+        self.say(f"[stack] platform file {self.platform.name}: {', '.join(roles)} as it declares them, "
+                 f"through {self._platform_overrides[False]}")
+        return True
+
+    def _files(self, faultable: bool) -> list[Path]:
+        """The compose files of a command: the compose file, the faultable override when toxiproxy
+        runs (and there is one), then the platform file's override for that set, if any."""
+        faultable = faultable and self.settings.faultable_file.is_file()
+        files = [self.settings.compose_file, *([self.settings.faultable_file] if faultable else [])]
+        override = self._platform_overrides.get(faultable)
+        return [*files, *([override] if override is not None else [])]
 
     @property
     def project_name(self) -> str:
@@ -555,7 +603,8 @@ class ComposeDriver:
                 for n, s in self.base.services.items() if not s.one_shot}
 
     def memory_budgets(self) -> dict[str, int]:
-        """Each service's memory limit in MiB, from the compose file."""
+        """Each service's memory limit in MiB, from the compose file (for the roles the platform
+        file changes, its budgets: its override sets them as the limits)."""
         return {n: s.memory_mb for n, s in self.base.services.items() if not s.one_shot and s.memory_mb is not None}
 
     def leftovers(self) -> list[str]:
@@ -644,10 +693,8 @@ class ComposeDriver:
 
     def compose_command(self, profile: str | None, *args: str) -> list[str]:
         """`docker compose` for this project and profile (None: every profile, for `down`); the
-        faultable override joins whenever toxiproxy does."""
-        files = [self.settings.compose_file]
-        if (profile is None or toxiproxy.NAME in profile_services(profile)) and self.settings.faultable_file.is_file():
-            files.append(self.settings.faultable_file)
+        faultable override joins whenever toxiproxy does, and the platform file's override last."""
+        files = self._files(faultable=profile is None or toxiproxy.NAME in profile_services(profile))
         return self._command(files, [profile] if profile else list(PROFILES), *args, project=self.project_name)
 
     def _compose(self, cmd: list[str]) -> RunResult:

@@ -52,3 +52,24 @@ def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
         envelope({"trades": []}, "/v1/trades")
     with pytest.raises(NonConforming, match=r"without a boolean `pagination\.has_more`: \{'more': 1\}"):
         envelope({"data": [], "pagination": {"more": 1}}, "/v1/trades")
+
+
+@pytest.mark.parametrize(("status", "text", "words"), [
+    (500, "Internal Server Error", r"answered 500: Internal Server Error"),
+    (200, "<html>maintenance</html>", r"answered 200 with a body that is not JSON: '<html>maintenance</html>'"),
+])
+def test_an_unexpected_answer_is_a_violation_quoting_it(status: int, text: str, words: str) -> None:
+    import httpx
+
+    from harness.probes.api import ApiProbe, NonConforming
+
+    class Answering(ApiProbe):
+        def get(self, path: str, **params: Any) -> httpx.Response:
+            return httpx.Response(status, text=text)
+
+    probe = Answering("http://api", "k", header="X-Key", trades_path="/v3/trades", max_limit=100)
+    try:
+        with pytest.raises(NonConforming, match=words):
+            probe.trades("BTCUSDT")
+    finally:
+        probe.close()

@@ -9,16 +9,18 @@ Only the `docker compose` CLI is replaced, by a recording runner.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
 import socketserver
 import struct
+import subprocess
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
@@ -40,11 +42,14 @@ from harness.stack.compose import (
     container_state,
     ready_since,
     resources_from_stats,
+    run_config,
     timestamp_ns,
 )
+from harness.stack.compose_platform import FAULTABLE_OVERRIDE_NAME, OVERRIDE_NAME, ComposePlatformError
 from harness.stack.driver import StackError
+from harness.stack.platform_file import REFERENCE, HttpReady, PlatformFile
 from harness.stack.services import PROFILES
-from harness.stack.settings import DEFAULT_PORTS
+from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT
 from harness.targets import Target
 from tests.compose_config import recorded
 
@@ -346,11 +351,15 @@ def recorded_config(cmd: list[str]) -> tuple[int, str]:
     return 0, recorded("compose-config-faultable.json" if faultable else "compose-config.json")
 
 
+REFERENCE_PLATFORM = PlatformFile.load(REFERENCE)
+
+
 def driver_for(docker_host: str, runner: Recorder | None = None, compose_file: Path = DEFAULT_COMPOSE_FILE,
-               env: Mapping[str, str] = SECRETS) -> ComposeDriver:
+               env: Mapping[str, str] = SECRETS, platform: PlatformFile = REFERENCE_PLATFORM) -> ComposeDriver:
+    """The reference platform's services unless told otherwise, whatever K2_PLATFORM_FILE says."""
     settings = ComposeSettings(compose_file=compose_file, env=dict(env), docker_host=docker_host)
     driver = ComposeDriver(settings, runner=runner or Recorder(), config_runner=recorded_config,
-                           catalog_initialiser=lambda spec: None)
+                           catalog_initialiser=lambda spec: None, platform=platform)
     driver.port_free = lambda host, port: port not in TAKEN_PORTS  # not this machine's ports
     return driver
 
@@ -853,3 +862,92 @@ def test_driver_compose_is_a_run_setting_that_makes_a_compose_driver(monkeypatch
     assert driver.settings.compose_file == DEFAULT_COMPOSE_FILE
     with pytest.raises(ComposeFileError, match=r"compose file .*nope\.yml not found"):
         make_driver(RunConfig(driver="compose", compose_file="nope.yml"), Target.load())
+
+
+# ------------------------------------------------------------------------------------------------
+# A platform file's services (harness/stack/compose_platform.py)
+
+RENAMED = PlatformFile.load(REPO_ROOT / "platforms" / "k2-renamed.yaml")
+
+
+def renamed_for_compose(**api: Any) -> PlatformFile:
+    """k2-renamed with its ingest ready by HTTP (compose cannot wait on its log line), and its api changed by `api`."""
+    services = {**RENAMED.services, "ingest": RENAMED.services["ingest"].model_copy(
+        update={"ready": HttpReady(http="/health/ready")})}
+    services["api"] = services["api"].model_copy(update=api)
+    return PlatformFile(name=RENAMED.name, services=services)
+
+
+def asking(asked: list[list[str]]) -> Callable[[list[str]], tuple[int, str]]:
+    """The recorded `docker compose config` answers, each command kept in `asked`."""
+    def answer(cmd: list[str]) -> tuple[int, str]:
+        asked.append(cmd)
+        return recorded_config(cmd)
+    return answer
+
+
+def files_of(cmd: list[str]) -> list[str]:
+    return [Path(cmd[i + 1]).name for i, part in enumerate(cmd) if part == "--file"]
+
+
+def test_the_reference_platform_writes_no_override_and_changes_no_command(compose_dir: Path) -> None:
+    asked: list[list[str]] = []
+    ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=REFERENCE_PLATFORM,
+                  config_runner=asking(asked))
+    assert [files_of(cmd) for cmd in asked] == [["docker-compose.yml"],
+                                               ["docker-compose.yml", "docker-compose.faultable.yml"]]
+    assert not (compose_dir / OVERRIDE_NAME).exists() and not (compose_dir / FAULTABLE_OVERRIDE_NAME).exists()
+
+
+def test_a_teams_platform_file_joins_every_compose_command_as_an_override(compose_dir: Path) -> None:
+    asked: list[list[str]] = []
+    said: list[str] = []
+    driver = ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), say=said.append,
+                           platform=renamed_for_compose(),
+                           config_runner=asking(asked))
+    base, faultable = ["docker-compose.yml", OVERRIDE_NAME], [
+        "docker-compose.yml", "docker-compose.faultable.yml", FAULTABLE_OVERRIDE_NAME]
+    # the compose file alone (for the container ports), then with the override: the driver's model of the services
+    assert [files_of(cmd) for cmd in asked] == [["docker-compose.yml"], base, faultable]
+    assert files_of(driver.compose_command("full", "up")) == base
+    assert files_of(driver.compose_command("infra", "up")) == base
+    assert files_of(driver.compose_command("faultable", "up")) == faultable  # after the faultable file: proxied links
+    assert files_of(driver.compose_command(None, "down")) == faultable
+    direct = (compose_dir / OVERRIDE_NAME).read_text()
+    proxied = (compose_dir / FAULTABLE_OVERRIDE_NAME).read_text()
+    assert "K2_TOPIC: feeds.spot.trades.v3" in direct and "K2_KAFKA_BOOTSTRAP: kafka:9092" in direct
+    assert "K2_KAFKA_BOOTSTRAP: toxiproxy:19095" in proxied and "K2_KAFKA_BOOTSTRAP: kafka:9092" not in proxied
+    assert said == [f"[stack] platform file k2-renamed: ingest, consumer, api as it declares them, through "
+                    f"{compose_dir / OVERRIDE_NAME}"]
+
+
+def test_a_platform_file_compose_cannot_run_is_refused_when_the_driver_is_made(compose_dir: Path) -> None:
+    with pytest.raises(ComposePlatformError, match=r"compose cannot wait on a log line.*ingest \(log: "):
+        ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=RENAMED,
+                      config_runner=recorded_config)
+    assert not (compose_dir / OVERRIDE_NAME).exists()
+
+
+def _compose_cli() -> bool:
+    try:
+        return subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30).returncode == 0
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not _compose_cli(), reason="the Docker Compose CLI is not installed")
+def test_budgets_and_health_checks_are_the_platform_files_as_compose_reads_the_override(
+        compose_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("K2_", "COMPOSE_")):
+            monkeypatch.delenv(name)
+    (compose_dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
+    driver = ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), config_runner=run_config,
+                           platform=renamed_for_compose(memory_budget_mb=512))
+    budgets = driver.memory_budgets()
+    assert budgets["api"] == 512 and budgets["consumer"] == 384 and budgets["kafka"] == 768
+    api = driver.base.services["api"]
+    assert api.healthcheck is not None and "'/status/ready'" in api.healthcheck.test[3]
+    assert api.environment["K2_API_PREFIX"] == "/markets/v3"
+    assert driver.faultable.services["consumer"].environment["K2_KAFKA_BOOTSTRAP"] == "toxiproxy:19095"
+    assert driver.faultable.services["consumer"].labels["k2.links"] == "toxiproxy"
