@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog \
+.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe \
 	features-compose integration-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -45,7 +45,7 @@ acceptance-compose: setup setup-docker ## the main job on the Docker Compose sta
 	  $(BIN)/python -m harness stop-docker; fi; \
 	echo "[acceptance-compose] report: reports/allure-report/index.html"; exit $$rc
 
-test: setup lint unit integration features-renamed features-rest-catalog features-all test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features (@slow too) on both drivers, on a renamed K2 and on a REST catalog, secret scan
+test: setup lint unit integration features-renamed features-rest-catalog features-observe features-all test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features (@slow too) on both drivers, on a renamed K2 and on a REST catalog, secret scan
 
 scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the stack's logs
 	@$(BIN)/python -m harness scan-secrets
@@ -81,6 +81,18 @@ features-renamed: setup ## the pipeline feature, through the external driver, on
 	$(RENAMED) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/renamed && mkdir -p reports/renamed && \
 	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/renamed/; done; exit $$rc
+
+# An exchange that trades on its own and takes no orders, as a real one: the pipeline feature
+# through the external driver with no control API, so the suite watches windows of the trades and
+# judges them against the exchange's REST history (.stack-observe, evidence to reports/observe/).
+OBSERVE := K2_STACK_DIR=$(CURDIR)/.stack-observe K2_PLATFORM_FILE=platforms/k2-steady.yaml
+features-observe: setup ## the pipeline feature against an exchange that trades on its own (no control API)
+	@$(OBSERVE) $(BIN)/python -m harness stack up --profile full >/dev/null && \
+	$(OBSERVE) $(BIN)/python -m harness stack endpoints --no-control --out .stack-observe/endpoints.yaml && \
+	$(BIN)/behave -D driver=external -D endpoints=.stack-observe/endpoints.yaml features/pipeline.feature $(BEHAVE_ARGS); \
+	rc=$$?; $(OBSERVE) $(BIN)/python -m harness stack down >/dev/null; \
+	rm -rf reports/observe && mkdir -p reports/observe && \
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/observe/; done; exit $$rc
 
 # The same platform and suite on an Iceberg REST catalog (the object store's own) instead of the
 # SQL one: the pipeline feature on a stack of its own (.stack-rest), evidence to reports/rest-catalog/.

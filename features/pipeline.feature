@@ -38,6 +38,11 @@ Feature: Pipeline
     And the trade table has exactly the contract's columns, types and required fields, in order
     And the query API publishes the contract's trade record, field by field
 
+  @observes-exchange
+  Scenario: The trades an exchange makes on its own over a window reach the query API exactly once, as it sent them
+    When the suite watches the exchange's own trades of every symbol for 20 seconds
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
+
   @needs-simulator
   Scenario: Hostile exchange frames are set aside or deduplicated, kind by kind, while the flow continues
     When the exchange trades 300 BNBUSDT at 200 trades per second, with 3 of each of these frames in between

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Write the running stack's endpoints in the shape `-D driver=external "
                                             "-D endpoints=FILE` reads (secrets included: the file is made 0600).")
     endpoints.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
+    endpoints.add_argument("--no-control", action="store_true",
+                           help="leave out the exchange simulator's control API, as a real exchange has none")
     logs = ssub.add_parser("logs", help="print a service's log")
     logs.add_argument("service", choices=sorted(SERVICES))
     logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
@@ -201,7 +203,10 @@ def run_stack(args: argparse.Namespace) -> int:
         raise StackError("--driver external needs --endpoints FILE (see docs/verifying-your-k2.md)")
     driver = make_driver(args.driver, args.compose_file, say=_err, endpoints=args.endpoints)
     if args.action == "endpoints":
-        text = yaml.safe_dump(driver.endpoints().to_json(), sort_keys=False)
+        found = driver.endpoints().to_json()
+        if args.no_control and "exchange" in found:
+            found["exchange"].pop("control_url", None)
+        text = yaml.safe_dump(found, sort_keys=False)
         if args.out is None:
             print(text, end="")
             return 0

@@ -274,7 +274,7 @@ class HostileRun:
         """Trade `count` of `symbol` at `rate`, and send `per_kind` frames of each planned kind,
         in the planned order, evenly between those trades."""
         emission = self.pipeline.trade(symbol, count, rate)
-        exchange = self.pipeline.exchange
+        exchange = self.pipeline.control
         for planned, after_id in zip(self.planned, checkpoints(emission.first_id, count, len(self.planned)),
                                      strict=True):
             def reached(mark: int = after_id) -> bool:

@@ -7,6 +7,7 @@ in scope when their symbol and exchange trade id fall in a range this scenario e
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,13 +18,14 @@ from harness.checks import Verdict, exactly_once, only_expected
 from harness.checks.fidelity import expected_trade, served_as_sent, served_trade
 from harness.checks.paging import SIZES, newest_first, offsets_to_read, pages_consistent
 from harness.checks.schema import columns_diff, published_diff, record_diff
-from harness.endpoints import Endpoints
+from harness.endpoints import Endpoints, MissingEndpoint
 from harness.history import History
 from harness.probes import dead_letter_files, iceberg, kafka, openapi
 from harness.probes.api import ApiProbe
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
 from harness.workload.exchange import Emission, ExchangeControl
+from harness.workload.history import ExchangeHistory
 
 Key = pipeline.Key
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -36,7 +38,8 @@ class PipelineRun:
     history: History = field(default_factory=History)
     seed: int | None = None
     """The scenario's workload seed: emission n uses seed + n, so a run replays with -D seed=N."""
-    exchange: ExchangeControl = field(init=False)
+    exchange: ExchangeControl | ExchangeHistory = field(init=False)
+    """The simulator's control API, or, for an exchange that takes no orders, its REST history."""
     api: ApiProbe = field(init=False)
     emissions: list[Emission] = field(default_factory=list)
     _expected: dict[Key, dict[str, Any]] = field(default_factory=dict)
@@ -48,7 +51,8 @@ class PipelineRun:
     """The served trades of the last read of the API, as served."""
 
     def __post_init__(self) -> None:
-        self.exchange = ExchangeControl(self.endpoints.control_url())
+        self.exchange = (ExchangeControl(self.endpoints.control_url()) if self.endpoints.has("control")
+                         else ExchangeHistory(self.endpoints.exchange.rest_url))
         self.api = ApiProbe(self.endpoints.api.url, self.endpoints.api.api_key,
                             header=self.target.api["key_header"], trades_path=self.target.api["trades"],
                             max_limit=int(self.target.api["max_limit"]))
@@ -59,13 +63,50 @@ class PipelineRun:
         self.dead_letter_files_from = dead_letter_files.marks(self.endpoints.dead_letters.files)
         self.started = datetime.now(UTC) - timedelta(seconds=5)  # margin for clock steps
 
+    @property
+    def control(self) -> ExchangeControl:
+        """The simulator's control API, for what only it can do (emit, malformed frames)."""
+        if not isinstance(self.exchange, ExchangeControl):
+            raise MissingEndpoint(f"{self.endpoints.source} gives no control API of the exchange simulator "
+                                  f"(exchange.control_url): the suite cannot ask this exchange for trades")
+        return self.exchange
+
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
         seed = None if self.seed is None else (self.seed + len(self.emissions)) % 2**31
-        emission = self.exchange.emit(symbol, count, rate, seed=seed)
+        emission = self.control.emit(symbol, count, rate, seed=seed)
         self.emissions.append(emission)
         self.history.record("workload", f"emit {count} {symbol} at {rate:g}/s", seed=seed,
                             first_id=emission.first_id, last_id=emission.last_id)
         return emission
+
+    def observe(self, symbols: Iterable[str], seconds: float, within: float) -> list[Emission]:
+        """A window of the trades the exchange makes on its own: from each symbol's newest id now
+        to its newest once `seconds` have passed (and it has traded since). They become the
+        scenario's expected trades, read back from the exchange's own REST history."""
+        history = ExchangeHistory(self.endpoints.exchange.rest_url)
+        try:
+            opened = time.monotonic()
+            first = {s: (history.latest_id(s) or -1) + 1 for s in symbols}
+
+            def closed() -> dict[str, int]:
+                if time.monotonic() - opened < seconds:
+                    raise AssertionError(f"the window of {seconds:g} s is still open")
+                newest = {s: history.latest_id(s) for s in first}
+                quiet = [s for s, n in newest.items() if n is None or n < first[s]]
+                if quiet:
+                    raise AssertionError(f"no trade of {', '.join(quiet)} since the window opened")
+                return {s: int(n) for s, n in newest.items() if n is not None}
+
+            last = eventually(closed, within=seconds + within, every=0.5,
+                              describe=f"a {seconds:g} s window with trades of every symbol observed")
+        finally:
+            history.close()
+        window = [Emission(s, first[s], last[s], last[s] - first[s] + 1) for s in first]
+        self.emissions += window
+        for e in window:
+            self.history.record("workload", f"observed {e.count} {e.symbol} over {seconds:g} s",
+                                first_id=e.first_id, last_id=e.last_id)
+        return window
 
     def all_emitted(self, within: float) -> None:
         eventually(lambda: self.exchange.pending() == 0, within=within,
@@ -87,7 +128,8 @@ class PipelineRun:
         for symbol in {e.symbol for e in self.emissions}:
             # from the scenario's first id: a long-lived exchange holds every trade it ever sent
             first = min(e.first_id for e in self.emissions if e.symbol == symbol)
-            payloads, self._over_rest[symbol] = self.exchange.record(symbol, from_id=first)
+            last = max(e.last_id for e in self.emissions if e.symbol == symbol)
+            payloads, self._over_rest[symbol] = self.exchange.record(symbol, from_id=first, to_id=last)
             for p in payloads:
                 key = self._key(p["s"], f"{self.target.exchange}-{p['t']}")
                 if key is not None:
@@ -199,16 +241,19 @@ class PipelineRun:
     def paging(self) -> list[Verdict]:
         """The served trades read in pages of several sizes, following `has_more`: each page the
         slice of the one-page answer it should be, with consistent `total` and `has_more`; and
-        each answer newest first."""
+        each answer newest first. The reads end at the scenario's last trade: an exchange that
+        keeps trading would otherwise shift every offset between two reads."""
         since = _iso(self.started)
+        times_ms = [int(p["T"]) for p in self.expected().values() if isinstance(p.get("T"), int)]
+        until = _iso(datetime.fromtimestamp(max(times_ms) / 1000, UTC)) if times_ms else None
         answers, times = {}, {}
         try:
             for symbol in self._symbols():
-                trades = self.api.trades(symbol, start_time=since)
+                trades = self.api.trades(symbol, start_time=since, end_time=until)
                 keys = [(t.get("symbol"), t.get("trade_id")) for t in trades]
                 times[symbol] = [str(t.get("timestamp")) for t in trades]
                 answers[symbol] = (keys, {size: self.api.pages(symbol, size, offsets_to_read(size, len(keys)),
-                                                               start_time=since) for size in SIZES})
+                                                               start_time=since, end_time=until) for size in SIZES})
         except AssertionError as exc:  # an answer that is an error is a verdict too, not a crash of the check
             failed = Verdict("served pages consistent", False, {"errors": 1}, mismatched=[str(exc)[:400]])
             return [failed]

@@ -131,7 +131,8 @@ class SuiteSession:
 
     def cannot_run(self, tags: Iterable[str]) -> str | None:
         """Why a scenario with these tags cannot run against this deployment, if it cannot:
-        @needs-simulator (the exchange simulator's control API, to choose the trades), @needs-faults
+        @needs-simulator (the exchange simulator's control API, to choose the trades), @observes-exchange
+        (an exchange that trades on its own, whose window the suite watches), @needs-faults
         and @needs-stack (a stack whose processes the suite started and controls)."""
         tags = set(tags)
         controls = getattr(self.driver, "controls_processes", True)
@@ -140,6 +141,9 @@ class SuiteSession:
                     f"did not start them")
         if not controls and "needs-stack" in tags:
             return f"it starts, stops and measures the stack's own processes, and driver {self.config.driver} has none"
+        if "observes-exchange" in tags and self.driver.endpoints().has("control"):
+            return ("it watches the trades an exchange makes on its own, and this one is the simulator, which trades "
+                    "only when asked (its control API is given); see docs/verifying-your-k2.md")
         if "needs-simulator" in tags and not self.driver.endpoints().has("control"):
             return (f"it chooses the trades through the exchange simulator's control API, and "
                     f"{self.driver.endpoints().source} gives none (exchange.control_url)")

@@ -28,6 +28,12 @@ def step_trade(context: Context, count: int, symbol: str, rate: int) -> None:
     context.suite.pipeline(context.endpoints).trade(symbol, count, rate)
 
 
+@when("the suite watches the exchange's own trades of every symbol for {seconds:d} seconds")
+def step_watch(context: Context, seconds: int) -> None:
+    suite = context.suite
+    suite.pipeline(context.endpoints).observe(suite.target.symbols, seconds, within=suite.config.budget(30))
+
+
 @when("the exchange trades {count:d} {symbol} at {rate:d} trades per second, with {per_kind:d} of each of these "
       "frames in between")
 def step_hostile_frames(context: Context, count: int, symbol: str, rate: int, per_kind: int) -> None:

@@ -44,10 +44,11 @@ class ExchangeControl:
         """The trades emitted so far for a symbol (from `from_id` on), as the Binance payloads sent."""
         return self.record(symbol, from_id)[0]
 
-    def record(self, symbol: str, from_id: int | None = None) -> tuple[list[dict[str, Any]], set[int]]:
-        """The symbol's trades emitted so far (from `from_id` on), and the ids of those the REST
-        history handed out: a client may have got these by backfill rather than on the stream
-        (empty for an exchange that does not say)."""
+    def record(self, symbol: str, from_id: int | None = None,
+               to_id: int | None = None) -> tuple[list[dict[str, Any]], set[int]]:
+        """The symbol's trades emitted so far (from `from_id` on; `to_id` is for the history's
+        sake, the scenario keeps only its own ids), and the ids of those the REST history handed
+        out: a client may have got these by backfill rather than on the stream."""
         body = self._emitted(symbol, from_id)
         return body["trades"], set(body.get("over_rest", []))
 

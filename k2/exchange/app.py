@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,11 +23,24 @@ from k2.exchange.emitter import Emitter
 from k2.exchange.hub import Hub
 from k2.exchange.ledger import IdLedger
 from k2.exchange.settings import ExchangeSettings
-from k2.exchange.validation import InvalidRequest, parse_history
+from k2.exchange.validation import EmitRequest, InvalidRequest, parse_history
 
 # Binance's error codes for the REST API
 ILLEGAL_PARAMETER = -1100
 BAD_SYMBOL = -1121
+
+
+STEADY_AHEAD_S = 10  # seconds of trades kept queued per steady symbol: never idle, never far ahead
+
+
+async def trade_steadily(emitter: Emitter, symbol: str, rate: float) -> None:
+    """Keep the symbol trading at `rate` until cancelled, as a market trades without being asked:
+    whenever less than STEADY_AHEAD_S seconds of its trades are queued, queue that many more."""
+    batch = max(1, round(rate * STEADY_AHEAD_S))
+    while True:
+        if emitter.feed(symbol).pending < batch:
+            emitter.submit(EmitRequest(symbol, batch, rate, None))
+        await asyncio.sleep(STEADY_AHEAD_S / 4)
 
 
 def create_app(settings: ExchangeSettings) -> FastAPI:
@@ -35,7 +49,11 @@ def create_app(settings: ExchangeSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        steady = [asyncio.get_running_loop().create_task(trade_steadily(emitter, symbol, rate), name=f"steady-{symbol}")
+                  for symbol, rate in settings.steady]
         yield
+        for task in steady:
+            task.cancel()
         await emitter.close()
 
     app = FastAPI(title="K2 exchange simulator", summary="Binance-compatible trade feed with a control API",

@@ -7,6 +7,8 @@
   K2_EXCHANGE_PING_INTERVAL_S  default 20 (server WebSocket pings, like Binance)
   K2_EXCHANGE_CLIENT_QUEUE     default 100000 frames a client may lag behind before it is dropped
   K2_EXCHANGE_STATE_FILE       default none: where trade ids continue after a restart (see ledger.py)
+  K2_EXCHANGE_STEADY           default none: symbols that trade on their own, as a real exchange's do,
+                               SYMBOL:TRADES_PER_S[,...], e.g. SOLUSDT:20
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ ENV_VARS = {
     "K2_EXCHANGE_PING_INTERVAL_S": "20",
     "K2_EXCHANGE_CLIENT_QUEUE": "100000",
     "K2_EXCHANGE_STATE_FILE": "",
+    "K2_EXCHANGE_STEADY": "",
 }
 
 
@@ -38,6 +41,8 @@ class ExchangeSettings:
     ping_interval_s: int
     client_queue: int
     state_file: Path | None = None
+    steady: tuple[tuple[str, float], ...] = ()
+    """Symbols that trade on their own, and at what rate (trades per second)."""
 
     @staticmethod
     def from_env(env: Mapping[str, str]) -> ExchangeSettings:
@@ -59,4 +64,21 @@ class ExchangeSettings:
             client_queue=env_int(env, "K2_EXCHANGE_CLIENT_QUEUE",
                                  int(ENV_VARS["K2_EXCHANGE_CLIENT_QUEUE"]), minimum=1),
             state_file=Path(env["K2_EXCHANGE_STATE_FILE"]) if env.get("K2_EXCHANGE_STATE_FILE") else None,
+            steady=parse_steady(env.get("K2_EXCHANGE_STEADY", "")),
         )
+
+
+def parse_steady(raw: str) -> tuple[tuple[str, float], ...]:
+    """K2_EXCHANGE_STEADY: SYMBOL:TRADES_PER_S pairs, comma-separated (empty: none)."""
+    out = []
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        symbol, _, rate = item.partition(":")
+        try:
+            per_s = float(rate)
+        except ValueError:
+            per_s = 0.0
+        if not SYMBOL_PATTERN.fullmatch(symbol) or not 0 < per_s <= 1000:
+            raise SettingsError(f"K2_EXCHANGE_STEADY has {item!r}, not SYMBOL:TRADES_PER_S with a rate above 0 "
+                                f"and at most 1000; e.g. K2_EXCHANGE_STEADY=SOLUSDT:20")
+        out.append((symbol, per_s))
+    return tuple(out)

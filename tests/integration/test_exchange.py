@@ -490,3 +490,27 @@ def test_a_client_that_does_not_read_is_dropped_without_stalling_the_others(tmp_
             stalled.close()
         overflow = [line for line in ex.log.read_text().splitlines() if "client queue overflow" in line]
         assert len(overflow) == 1 and '"streams": ["BTCUSDT"]' in overflow[0], overflow
+
+
+# --- an exchange that trades on its own ---------------------------------------------------------
+
+def test_a_steady_symbol_trades_without_being_asked_and_its_history_serves_the_window(tmp_path: Path) -> None:
+    from harness.workload.history import ExchangeHistory
+
+    with running_exchange(tmp_path / "steady.log", K2_EXCHANGE_STEADY="SOLUSDT:50") as ex:
+        history = ExchangeHistory(f"http://127.0.0.1:{ex.port}")
+        try:
+            first = eventually(lambda: history.latest_id("SOLUSDT"), within=10, describe="SOLUSDT traded once")
+            last = eventually(lambda: (n := history.latest_id("SOLUSDT")) is not None and n >= first + 50 and n,
+                              within=10, describe="50 more SOLUSDT trades without an emit")
+            payloads, _ = history.record("SOLUSDT", from_id=first, to_id=last)
+        finally:
+            history.close()
+    assert [p["t"] for p in payloads] == list(range(first, last + 1))
+    assert all(p["s"] == "SOLUSDT" and p["T"] > 0 and p["m"] in (True, False) for p in payloads)
+
+
+def test_a_malformed_steady_setting_exits_2_naming_it() -> None:
+    result = subprocess.run([sys.executable, "-m", "k2.exchange"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            env=exchange_env(K2_EXCHANGE_STEADY="SOLUSDT:fast"), timeout=60)
+    assert result.returncode == 2 and "K2_EXCHANGE_STEADY has 'SOLUSDT:fast'" in result.stderr, result.stderr

@@ -87,3 +87,15 @@ def test_driver_external_needs_an_endpoints_file() -> None:
     with pytest.raises(ConfigError, match="-D driver=external -D endpoints="):
         RunConfig.from_sources({"driver": "external"}, env={})
     assert RunConfig.from_sources({"driver": "external", "endpoints": "e.yaml"}, env={}).endpoints == "e.yaml"
+
+
+def test_watching_an_exchange_needs_one_that_trades_on_its_own(server: str) -> None:
+    simulator: dict[str, Any] = {"exchange": {"ws_url": "ws://x", "rest_url": server,
+                                              "control_url": server + "/control"}}
+    session = SuiteSession(config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **simulator),
+                           target=Target.load())
+    assert "trades only when asked" in (session.cannot_run(["observes-exchange"]) or "")
+    real: dict[str, Any] = {"exchange": {"ws_url": "wss://stream", "rest_url": server}}
+    session = SuiteSession(config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **real),
+                           target=Target.load())
+    assert session.cannot_run(["observes-exchange"]) is None

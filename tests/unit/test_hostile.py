@@ -251,7 +251,7 @@ class FakePipeline:
     def __init__(self) -> None:
         self.endpoints = Endpoints.from_json({"ingest": {"status_url": "http://ingest/status"}})
         self.history = History()
-        self.exchange = FakeExchange()
+        self.control = FakeExchange()
         self.letters: list[dict[str, Any]] = []
 
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
@@ -273,8 +273,8 @@ def test_a_run_sends_each_kind_after_its_checkpoint_and_tallies_what_came_out(
     pipeline = FakePipeline()
     run = HostileRun.begin(pipeline, FakeDriver(), Target.load(), every_kind(), evidence=tmp_path)  # type: ignore[arg-type]
     run.send_between("BNBUSDT", 300, 200, 3, within=5)
-    assert [kind for _, kind, _, _ in pipeline.exchange.sent] == [k.name for k in KINDS]
-    for (count, _, symbol, at), checkpoint in zip(pipeline.exchange.sent, hostile.checkpoints(100, 300, 14),
+    assert [kind for _, kind, _, _ in pipeline.control.sent] == [k.name for k in KINDS]
+    for (count, _, symbol, at), checkpoint in zip(pipeline.control.sent, hostile.checkpoints(100, 300, 14),
                                                   strict=True):
         assert (count, symbol) == (3, "BNBUSDT") and at >= checkpoint
     assert run.sent == Counter({k.name: 3 for k in KINDS})
