@@ -27,7 +27,7 @@ from harness.endpoints import Endpoints
 from harness.history import History
 from harness.latency import STAGES, LatencyFigures, Percentiles, commit_times, figures, summarize, write_report
 from harness.probes import iceberg
-from harness.probes.api import AgeSample, TradePoller
+from harness.probes.api import AgeSample, Envelope, TradePoller
 from harness.report import attach_png, attach_text
 from harness.scenario import PipelineRun
 from harness.stack.settings import REPO_ROOT
@@ -129,7 +129,8 @@ class Flow:
         api = endpoints.api
         poller = TradePoller(api.url, api.api_key, symbols, since=run.started,
                              header=target.api["key_header"], trades_path=target.api["trades"],
-                             max_limit=target.api["max_limit"], every=POLL_EVERY)
+                             max_limit=target.api["max_limit"], envelope=Envelope.of(target.api),
+                             every=POLL_EVERY)
         poller.start()  # before the first trade, so its first-served time is not missed
         flow = Flow(run, rate, seconds, poller, began=time.time())
         per_symbol = rate / len(symbols)

@@ -22,7 +22,7 @@ from typing import Any
 from harness.checks import Verdict, exactly_once
 from harness.endpoints import Endpoints
 from harness.latency import Percentiles, summarize
-from harness.probes.api import ApiProbe, iso, micros
+from harness.probes.api import ApiProbe, Envelope, iso, micros
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
 from harness.workload.exchange import ExchangeControl
@@ -111,7 +111,8 @@ def measure_flow(endpoints: Endpoints, rate: float, duration: float,
     exchange = ExchangeControl(endpoints.control_url())
     target = Target.load()
     api = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=target.api["key_header"],
-                   trades_path=target.api["trades"], max_limit=target.api["max_limit"])
+                   trades_path=target.api["trades"], max_limit=target.api["max_limit"],
+                   envelope=Envelope.of(target.api))
     try:
         per_symbol_rate = rate / len(symbols)
         count = max(1, round(per_symbol_rate * duration))

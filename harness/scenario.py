@@ -21,7 +21,7 @@ from harness.checks.schema import columns_diff, published_diff, record_diff
 from harness.endpoints import Endpoints, MissingEndpoint
 from harness.history import History
 from harness.probes import dead_letter_files, iceberg, kafka, openapi
-from harness.probes.api import ApiProbe
+from harness.probes.api import ApiProbe, Envelope
 from harness.targets import Target
 from harness.waiting import ConditionTimeout, eventually
 from harness.workload.exchange import Emission, ExchangeControl
@@ -55,7 +55,7 @@ class PipelineRun:
                          else ExchangeHistory(self.endpoints.exchange.rest_url))
         self.api = ApiProbe(self.endpoints.api.url, self.endpoints.api.api_key,
                             header=self.target.api["key_header"], trades_path=self.target.api["trades"],
-                            max_limit=int(self.target.api["max_limit"]))
+                            max_limit=int(self.target.api["max_limit"]), envelope=Envelope.of(self.target.api))
         # Where this scenario begins, so each stage is read from there and not from the start of
         # time: a long-lived stack holds hundreds of thousands of earlier trades.
         self.kafka_from = kafka.end_offsets(self.endpoints, self.target.topic)
@@ -361,7 +361,7 @@ def table_schema(endpoints: Endpoints, target: Target) -> Verdict:
 def published_schema(endpoints: Endpoints, target: Target) -> Verdict:
     """The API's published item of a trades answer against the contract's record."""
     spec = openapi.load(endpoints.api.url)
-    item = openapi.item_schema(spec, target.api["trades"])
+    item = openapi.item_schema(spec, target.api["trades"], target.api["envelope"]["rows"])
     if isinstance(item, str):
         return Verdict("the API's published trade is the contract's record", False, {"differences": 1},
                        mismatched=[item])

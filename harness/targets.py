@@ -91,6 +91,26 @@ class _Iceberg(_Section):
     columns: dict[str, str] = Field(min_length=1)
 
 
+class _Envelope(_Section):
+    """Where a trades answer keeps its rows and paging: dotted paths into its JSON body."""
+
+    rows: str = Field(default="data", min_length=1)
+    has_more: str = Field(default="pagination.has_more", min_length=1)
+    total: str = Field(default="pagination.total", min_length=1)
+
+
+class _HealthState(_Section):
+    code: int = Field(ge=100, le=599)
+    status: str = Field(min_length=1)
+
+
+class _HealthMeaning(_Section):
+    """What the health answer says in each state: its HTTP code and its body's `status` word."""
+
+    healthy: _HealthState = _HealthState(code=200, status="healthy")
+    unhealthy: _HealthState = _HealthState(code=503, status="unhealthy")
+
+
 class _Api(_Section):
     key_header: str = Field(min_length=1)
     trades: str = Field(pattern=r"^/")
@@ -101,6 +121,8 @@ class _Api(_Section):
     health_ready: str = Field(pattern=r"^/")
     health_live: str = Field(pattern=r"^/")
     max_limit: int = Field(gt=0)
+    envelope: _Envelope = _Envelope()
+    health_meaning: _HealthMeaning = _HealthMeaning()
 
 
 class _Ingest(_Section):

@@ -117,7 +117,7 @@ def step_memory_budgets(context: Context) -> None:
 
 @then("within {seconds:d} seconds the query API reports itself unhealthy and not ready, while still alive")
 def step_api_unhealthy(context: Context, seconds: int) -> None:
-    expected = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
+    expected = api.health_expected(context.suite.target.api, healthy=False)
     paths = api.HealthPaths.of(context.suite.target.api)
     eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
@@ -125,7 +125,7 @@ def step_api_unhealthy(context: Context, seconds: int) -> None:
 
 @then("within {seconds:d} seconds the query API reports itself healthy and ready")
 def step_api_healthy(context: Context, seconds: int) -> None:
-    expected = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
+    expected = api.health_expected(context.suite.target.api, healthy=True)
     paths = api.HealthPaths.of(context.suite.target.api)
     eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
                within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")

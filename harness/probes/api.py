@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +14,35 @@ import httpx
 from harness.checks.paging import Page
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """Where a trades answer keeps its rows and its paging: dotted paths into the JSON body (the
+    profile's `api.envelope`)."""
+
+    rows: str
+    has_more: str
+    total: str
+
+    @staticmethod
+    def of(api: Mapping[str, Any]) -> Envelope:
+        e = api["envelope"]
+        return Envelope(e["rows"], e["has_more"], e["total"])
+
+    def get(self, body: Any, which: str) -> Any:
+        """The value at one of the paths (`rows`, `has_more`, `total`); None where the body has none."""
+        value = body
+        for part in getattr(self, which).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
 class ApiProbe:
     def __init__(self, url: str, api_key: str, *, header: str, trades_path: str, max_limit: int,
-                 timeout: float = 30.0) -> None:
+                 envelope: Envelope, timeout: float = 30.0) -> None:
         self.http = httpx.Client(base_url=url.rstrip("/"), headers={header: api_key}, timeout=timeout)
         self.trades_path = trades_path
         self.max_limit = max_limit
+        self.envelope = envelope
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params={k: v for k, v in params.items() if v is not None})
@@ -43,7 +66,7 @@ class ApiProbe:
         offset = 0
         while True:
             body = self.page(symbol, page_size or self.max_limit, offset, **params)
-            data, has_more = envelope(body, self.trades_path)
+            data, has_more = envelope(body, self.trades_path, self.envelope)
             out.extend(data)
             if not has_more or not data:
                 return out
@@ -54,26 +77,23 @@ class ApiProbe:
         out = []
         for offset in offsets:
             body = self.page(symbol, size, offset, **params)
-            pagination = body.get("pagination") or {}
-            data, _ = envelope(body, self.trades_path)
+            data, has_more = envelope(body, self.trades_path, self.envelope)
             out.append(Page(offset, size, tuple((t.get("symbol"), t.get("trade_id")) for t in data),
-                            pagination.get("total"), pagination.get("has_more")))
+                            self.envelope.get(body, "total"), has_more))
         return out
 
     def close(self) -> None:
         self.http.close()
 
 
-def envelope(body: Any, path: str) -> tuple[list[dict[str, Any]], bool]:
+def envelope(body: Any, path: str, shape: Envelope) -> tuple[list[dict[str, Any]], bool]:
     """A trades answer's rows and `has_more`, or NonConforming quoting what came instead."""
-    data = body.get("data") if isinstance(body, dict) else None
-    pagination = body.get("pagination") if isinstance(body, dict) else None
+    data, has_more = shape.get(body, "rows"), shape.get(body, "has_more")
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
-        raise NonConforming(f"GET {path} answered without a list of trades in `data`: {str(body)[:300]}")
-    if not isinstance(pagination, dict) or not isinstance(pagination.get("has_more"), bool):
-        raise NonConforming(f"GET {path} answered without a boolean `pagination.has_more`: "
-                            f"{str(pagination)[:200]}")
-    return data, pagination["has_more"]
+        raise NonConforming(f"GET {path} answered without a list of trades in `{shape.rows}`: {str(body)[:300]}")
+    if not isinstance(has_more, bool):
+        raise NonConforming(f"GET {path} answered without a boolean `{shape.has_more}`: {str(body)[:200]}")
+    return data, has_more
 
 
 Key = tuple[str, str]
@@ -156,9 +176,10 @@ class TradePoller:
     and how old the newest served trade was at each poll. Read-only, like every probe."""
 
     def __init__(self, url: str, api_key: str, symbols: Sequence[str], since: datetime,
-                 header: str, trades_path: str, max_limit: int, every: float = 0.1,
+                 header: str, trades_path: str, max_limit: int, envelope: Envelope, every: float = 0.1,
                  clock: Callable[[], float] = time.time) -> None:
         self._client = (url, api_key, header)
+        self._envelope = envelope
         self._paths = (trades_path, max_limit)
         self.every = every
         self.clock = clock
@@ -177,7 +198,7 @@ class TradePoller:
     def _run(self, watch: SymbolWatch) -> None:
         url, api_key, header = self._client
         api = ApiProbe(url, api_key, header=header, timeout=10.0, trades_path=self._paths[0],
-                       max_limit=self._paths[1])
+                       max_limit=self._paths[1], envelope=self._envelope)
         try:
             while not self._stop.is_set():
                 sent = self.clock()
@@ -254,6 +275,13 @@ class HealthPaths:
     @staticmethod
     def of(api: dict[str, Any]) -> HealthPaths:
         return HealthPaths(api["health"], api["health_ready"], api["health_live"])
+
+
+def health_expected(api: Mapping[str, Any], healthy: bool) -> dict[str, Any]:
+    """The answers of a healthy (or an unhealthy but running) API, in the profile's meaning:
+    its health code and status word, the same code for readiness, and liveness 200 either way."""
+    state = api["health_meaning"]["healthy" if healthy else "unhealthy"]
+    return {"health": state["code"], "status": state["status"], "ready": state["code"], "live": 200}
 
 
 def health(url: str, paths: HealthPaths) -> dict[str, Any]:

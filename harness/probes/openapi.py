@@ -254,16 +254,17 @@ def _json_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def item_schema(spec: Mapping[str, Any], path: str, field: str = "data") -> Mapping[str, Any] | str:
-    """The schema of one item of `field` in GET `path`'s 200 answer (the API's published Trade),
-    refs resolved; or why the document does not say."""
+def item_schema(spec: Mapping[str, Any], path: str, field: str) -> Mapping[str, Any] | str:
+    """The schema of one item of `field` (a dotted path, the profile's envelope rows) in GET
+    `path`'s 200 answer (the API's published Trade), refs resolved; or why the document does not say."""
     located = _response_pointer(spec, "get", path, 200)
     if isinstance(located, str):
         return located
     _, declared = located
     media: list[Any] = list((declared.get("content") or {}).values())
     node: Any = media[0].get("schema") if media and isinstance(media[0], Mapping) else None
-    for step in ("", "properties", field, "items"):
+    steps = [s for part in field.split(".") for s in ("properties", part)]
+    for step in ("", *steps, "items"):
         node = _deref(spec, node)
         if step:
             node = node.get(step) if isinstance(node, Mapping) else None

@@ -19,7 +19,7 @@ from harness import pipeline
 from harness.checks import exactly_once, fields_equal
 from harness.endpoints import Endpoints
 from harness.probes import kafka
-from harness.probes.api import ApiProbe
+from harness.probes.api import ApiProbe, Envelope
 from harness.stack.local import LocalDriver
 from harness.stack.settings import REPO_ROOT
 from harness.targets import Target
@@ -57,7 +57,8 @@ def exchange(endpoints: Endpoints) -> Iterator[ExchangeControl]:
 @pytest.fixture(scope="module")
 def api(endpoints: Endpoints) -> Iterator[ApiProbe]:
     probe = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=TARGET.api["key_header"],
-                     trades_path=TARGET.api["trades"], max_limit=TARGET.api["max_limit"])
+                     trades_path=TARGET.api["trades"], max_limit=TARGET.api["max_limit"],
+                     envelope=Envelope.of(TARGET.api))
     yield probe
     probe.close()
 

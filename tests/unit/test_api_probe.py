@@ -4,10 +4,11 @@ from typing import Any
 
 import pytest
 
-from harness.probes.api import HealthMismatch, HealthPaths, health_is
+from harness.probes.api import Envelope, HealthMismatch, HealthPaths, health_is
 from harness.waiting import ConditionTimeout, eventually
 
 PATHS = HealthPaths("/health", "/health/ready", "/health/live")
+SHAPE = Envelope("data", "pagination.has_more", "pagination.total")
 HEALTHY = {"health": 200, "status": "healthy", "ready": 200, "live": 200}
 
 
@@ -47,11 +48,11 @@ def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
         micros("2026-01-02T03:04:05.123456")
     with pytest.raises(NonConforming, match=r"time 'yesterday' is not ISO-8601"):
         micros("yesterday")
-    assert envelope({"data": [], "pagination": {"has_more": False}}, "/v1/trades") == ([], False)
+    assert envelope({"data": [], "pagination": {"has_more": False}}, "/v1/trades", SHAPE) == ([], False)
     with pytest.raises(NonConforming, match=r"without a list of trades in `data`: \{'trades': \[\]\}"):
-        envelope({"trades": []}, "/v1/trades")
-    with pytest.raises(NonConforming, match=r"without a boolean `pagination\.has_more`: \{'more': 1\}"):
-        envelope({"data": [], "pagination": {"more": 1}}, "/v1/trades")
+        envelope({"trades": []}, "/v1/trades", SHAPE)
+    with pytest.raises(NonConforming, match=r"without a boolean `pagination\.has_more`: .*'pagination': \{'more': 1\}"):
+        envelope({"data": [], "pagination": {"more": 1}}, "/v1/trades", SHAPE)
 
 
 @pytest.mark.parametrize(("status", "text", "words"), [
@@ -61,15 +62,27 @@ def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
 def test_an_unexpected_answer_is_a_violation_quoting_it(status: int, text: str, words: str) -> None:
     import httpx
 
-    from harness.probes.api import ApiProbe, NonConforming
+    from harness.probes.api import ApiProbe, Envelope, NonConforming
 
     class Answering(ApiProbe):
         def get(self, path: str, **params: Any) -> httpx.Response:
             return httpx.Response(status, text=text)
 
-    probe = Answering("http://api", "k", header="X-Key", trades_path="/v3/trades", max_limit=100)
+    probe = Answering("http://api", "k", header="X-Key", trades_path="/v3/trades", max_limit=100,
+                      envelope=Envelope("data", "pagination.has_more", "pagination.total"))
     try:
         with pytest.raises(NonConforming, match=words):
             probe.trades("BTCUSDT")
     finally:
         probe.close()
+
+
+def test_the_envelope_and_the_health_meaning_come_from_the_profile() -> None:
+    from harness.probes.api import envelope, health_expected
+
+    nested = Envelope("result.items", "result.more", "result.count")
+    assert envelope({"result": {"items": [{"t": 1}], "more": True}}, "/x", nested) == ([{"t": 1}], True)
+    with pytest.raises(Exception, match=r"without a list of trades in `result.items`"):
+        envelope({"data": []}, "/x", nested)
+    api = {"health_meaning": {"healthy": {"code": 200, "status": "UP"}, "unhealthy": {"code": 500, "status": "DOWN"}}}
+    assert health_expected(api, healthy=False) == {"health": 500, "status": "DOWN", "ready": 500, "live": 200}
