@@ -25,8 +25,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -284,41 +285,41 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if result["errors"] else 0
 
 
-def run_target_check(files: list[Path]) -> int:
-    from harness.targets import DEFAULT, Target, TargetError
-
+def _check_files(files: list[Path], load: Callable[[Path], object], describe: Callable[[Any], str],
+                 error: type[Exception]) -> int:
+    """Each file loaded and described, or its problems printed; 1 if any file has one."""
     bad = 0
-    for path in files or [DEFAULT]:
+    for path in files:
         try:
-            t = Target.load(path)
-        except TargetError as exc:
+            found = load(path)
+        except error as exc:
             bad += 1
             print(f"{path}: {exc}")
             continue
-        print(f"{path}: ok: {t.name}, exchange {t.exchange}, topic {t.topic}, subject {t.subject} "
-              f"({t.record}), table {t.table} ({len(t.columns)} columns), API {t.api['trades']} with "
-              f"{t.api['key_header']}, {len(t.symbols)} symbols")
+        print(f"{path}: ok: {describe(found)}")
     return 1 if bad else 0
+
+
+def run_target_check(files: list[Path]) -> int:
+    from harness.targets import DEFAULT, Target, TargetError
+
+    def describe(t: Target) -> str:
+        return (f"{t.name}, exchange {t.exchange}, topic {t.topic}, subject {t.subject} ({t.record}), table "
+                f"{t.table} ({len(t.columns)} columns), API {t.api['trades']} with {t.api['key_header']}, "
+                f"{len(t.symbols)} symbols")
+    return _check_files(files or [DEFAULT], Target.load, describe, TargetError)
 
 
 def run_platform_check(files: list[Path]) -> int:
     from harness.stack.platform_file import PLACEHOLDERS, REFERENCE, PlatformFile, PlatformFileError
 
-    bad = 0
-    for path in files or [REFERENCE]:
-        try:
-            p = PlatformFile.load(path)
-        except PlatformFileError as exc:
-            bad += 1
-            print(f"{path}: {exc}")
-            continue
-        print(f"{path}: ok: {p.name}")
-        for role, s in p.services.items():
-            ready = s.ready.model_dump()
-            print(f"  {role:<9} {' '.join(s.command)}  (ready: {ready}, budget {s.memory_budget_mb} MiB)")
+    def describe(p: PlatformFile) -> str:
+        return p.name + "".join(f"\n  {role:<9} {' '.join(s.command)}  (ready: {s.ready.model_dump()}, budget "
+                                f"{s.memory_budget_mb} MiB)" for role, s in p.services.items())
+    bad = _check_files(files or [REFERENCE], PlatformFile.load, describe, PlatformFileError)
     if bad:
         print("placeholders: " + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
-    return 1 if bad else 0
+    return bad
 
 
 def run_prove_defects(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from harness import yamlfile
 
 
 class MissingEndpoint(LookupError):
@@ -279,13 +279,7 @@ class Endpoints:
         """An endpoints file (YAML); `${NAME}` in a value is read from the environment, so secrets
         such as the API key stay out of the file."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise EndpointsError(f"endpoints file {path} does not exist; see docs/verifying-your-k2.md "
-                                 f"for its shape") from None
-        except yaml.YAMLError as exc:
-            raise EndpointsError(f"endpoints file {path} is not YAML: {exc}") from None
+        data = yamlfile.read(path, "endpoints file", "see docs/verifying-your-k2.md for its shape", EndpointsError)
         if not isinstance(data, Mapping):
             raise EndpointsError(f"endpoints file {path} must be a mapping of sections (kafka:, api:, ...)")
         unset: list[str] = []

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness import yamlfile
 from harness.stack.settings import REPO_ROOT
 
 DEFAULT = REPO_ROOT / "targets" / "k2-local.yaml"
@@ -44,12 +44,7 @@ class Target:
     def load(path: Path | str = DEFAULT) -> Target:
         """The profile at `path`, checked whole: every problem is named at once (TargetError)."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise TargetError(f"target profile {path} does not exist; e.g. -D target={DEFAULT}") from None
-        except yaml.YAMLError as exc:
-            raise TargetError(f"target profile {path} is not YAML: {exc}") from None
+        data = yamlfile.read(path, "target profile", f"e.g. -D target={DEFAULT}", TargetError)
         profile = _validated(path, data)
         return Target(name=profile.name, exchange=profile.exchange, symbols=tuple(profile.symbols),
                       topic=profile.kafka.topic, dead_letter_topic=profile.kafka.dead_letter_topic,

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
+from harness import yamlfile
 from harness.stack.settings import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "platforms" / "k2.yaml"
@@ -115,12 +115,7 @@ class PlatformFile(_Strict):
     def load(path: Path | str) -> PlatformFile:
         """The file at `path`, every problem named at once; roles it leaves out come from the reference K2."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise PlatformFileError(f"platform file {path} does not exist; e.g. K2_PLATFORM_FILE={REFERENCE}") from None
-        except yaml.YAMLError as exc:
-            raise PlatformFileError(f"platform file {path} is not YAML: {exc}") from None
+        data = yamlfile.read(path, "platform file", f"e.g. K2_PLATFORM_FILE={REFERENCE}", PlatformFileError)
         found = problems(data)
         if found:
             raise PlatformFileError(f"platform file {path} has {len(found)} problem{'s' * (len(found) != 1)} "
