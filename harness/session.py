@@ -141,10 +141,13 @@ class SuiteSession:
                     f"did not start them")
         if not controls and "needs-stack" in tags:
             return f"it starts, stops and measures the stack's own processes, and driver {self.config.driver} has none"
-        if "observes-exchange" in tags and self.driver.endpoints().has("control"):
+        # A stack the suite starts always has the simulator, though its endpoints may not show it
+        # yet (the stack is started by the scenario's first step); a deployment's file says.
+        simulator = controls or self.driver.endpoints().has("control")
+        if "observes-exchange" in tags and simulator:
             return ("it watches the trades an exchange makes on its own, and this one is the simulator, which trades "
                     "only when asked (its control API is given); see docs/verifying-your-k2.md")
-        if "needs-simulator" in tags and not self.driver.endpoints().has("control"):
+        if "needs-simulator" in tags and not simulator:
             return (f"it chooses the trades through the exchange simulator's control API, and "
                     f"{self.driver.endpoints().source} gives none (exchange.control_url)")
         return None

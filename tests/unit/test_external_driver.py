@@ -99,3 +99,14 @@ def test_watching_an_exchange_needs_one_that_trades_on_its_own(server: str) -> N
     session = SuiteSession(config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **real),
                            target=Target.load())
     assert session.cannot_run(["observes-exchange"]) is None
+
+
+def test_a_stack_the_suite_starts_has_the_simulator_even_before_it_is_up(server: str) -> None:
+    class Stopped(ExternalDriver):
+        controls_processes = True  # as the local and compose drivers: nothing is up yet
+
+    stopped = Stopped(Endpoints(), say=lambda _: None)
+    session = SuiteSession(config=RunConfig(), driver=stopped, target=Target.load())
+    assert session.cannot_run(["needs-simulator"]) is None
+    assert "trades only when asked" in (session.cannot_run(["observes-exchange"]) or "")
+    assert session.cannot_run(["needs-faults", "needs-stack"]) is None
