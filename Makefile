@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe \
+.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe features-compose-renamed \
 	features-compose integration-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -120,9 +120,20 @@ test-compose: setup
 	@rm -rf reports/local && mkdir -p reports/local && \
 	for f in allure-results scenarios latency.json; do test ! -e reports/$$f || mv reports/$$f reports/local/; done
 	@$(BIN)/python -m harness setup-docker && $(BIN)/pytest -q tests/compose && \
+	$(MAKE) --no-print-directory features-compose-renamed && \
 	$(BIN)/behave -D driver=compose $(BEHAVE_ARGS); rc=$$?; \
 	$(BIN)/python -m harness stack --driver compose down >/dev/null 2>&1; \
 	$(BIN)/python -m harness stop-docker; exit $$rc
+
+# The renamed K2 of features-renamed under Docker Compose: the platform file becomes a compose
+# override of the platform's services (their own environment and health checks); evidence to
+# reports/compose-renamed/. Needs the Docker engine (make setup-docker).
+features-compose-renamed: setup
+	@K2_PLATFORM_FILE=platforms/k2-renamed.yaml $(BIN)/behave -D driver=compose -D target=targets/k2-renamed.yaml \
+	  features/pipeline.feature $(BEHAVE_ARGS); rc=$$?; \
+	K2_PLATFORM_FILE=platforms/k2-renamed.yaml $(BIN)/python -m harness stack --driver compose down >/dev/null 2>&1; \
+	rm -rf reports/compose-renamed && mkdir -p reports/compose-renamed && \
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/compose-renamed/; done; exit $$rc
 
 test-e2e: features ## the end-to-end features alone (same as `make features`)
 

@@ -922,8 +922,12 @@ def test_a_teams_platform_file_joins_every_compose_command_as_an_override(compos
 
 
 def test_a_platform_file_compose_cannot_run_is_refused_when_the_driver_is_made(compose_dir: Path) -> None:
+    from harness.stack.platform_file import LogReady
+
+    logged = PlatformFile(name=RENAMED.name, services={**RENAMED.services, "ingest": RENAMED.services[
+        "ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')})})
     with pytest.raises(ComposePlatformError, match=r"compose cannot wait on a log line.*ingest \(log: "):
-        ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=RENAMED,
+        ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=logged,
                       config_runner=recorded_config)
     assert not (compose_dir / OVERRIDE_NAME).exists()
 

@@ -89,8 +89,12 @@ def test_the_reference_platform_file_needs_no_override(reference: PlatformFile) 
 
 def test_a_log_readiness_is_refused_clearly_as_compose_cannot_wait_on_a_log_line(
         renamed: PlatformFile, reference: PlatformFile) -> None:
+    from harness.stack.platform_file import LogReady
+
+    logged = PlatformFile(name=renamed.name, services={**renamed.services, "ingest": renamed.services[
+        "ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')})})
     with pytest.raises(ComposePlatformError) as caught:
-        override_for(renamed, reference)
+        override_for(logged, reference)
     message = str(caught.value)
     assert message.startswith("platform file k2-renamed: compose cannot wait on a log line")
     assert 'ingest (log: /"msg": "connected"/)' in message
