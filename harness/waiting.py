@@ -64,5 +64,5 @@ def eventually(
             last = f"condition returned {result!r}"
         remaining = deadline - clock()
         if remaining <= 0:
-            raise ConditionTimeout(describe, within, attempts, last[:500])
+            raise ConditionTimeout(describe, within, attempts, last[:1000])
         pause(min(every, remaining))

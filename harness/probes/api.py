@@ -297,7 +297,7 @@ def health(url: str, paths: HealthPaths) -> dict[str, Any]:
         ready = http.get(base + paths.ready)
         return {"health": h.status_code, "status": status, "ready": ready.status_code,
                 "live": http.get(base + paths.live).status_code,
-                "bodies": {paths.health: h.text[:300], paths.ready: ready.text[:300]}}
+                "bodies": {paths.health: h.text[:240], paths.ready: ready.text[:160]}}
 
 
 class HealthMismatch(AssertionError):
