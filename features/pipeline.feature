@@ -59,6 +59,7 @@ Feature: Pipeline
       | a price or quantity of NaN or Infinity                  | dead-letter |
       | an event that is not a trade                            | dead-letter |
       | a trade of a symbol nobody subscribed to                | dead-letter |
+      | a futures-style trade, with an order type and no best-match flag | dead-letter |
       | an earlier trade again, its id going backwards          | deduplicate |
       | the latest trade again, a duplicate id                  | deduplicate |
     Then within 30 seconds each of those frames is dead-lettered with a reason naming its problem, or deduplicated, as listed

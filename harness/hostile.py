@@ -62,6 +62,8 @@ KINDS = (
     HostileKind("not_finite", "a price or quantity of NaN or Infinity", r"finite|\bnan\b|infinity"),
     HostileKind("unknown_event", "an event that is not a trade", r"\bevent\b"),
     HostileKind("unknown_symbol", "a trade of a symbol nobody subscribed to", r"symbol"),
+    HostileKind("futures_trade", "a futures-style trade, with an order type and no best-match flag",
+                r"futures|spot|order type|best.?match|\bX\b|\bM\b"),
     HostileKind("backwards_id", "an earlier trade again, its id going backwards", r"(?!)"),
     HostileKind("duplicate_id", "the latest trade again, a duplicate id", r"(?!)"),
 )

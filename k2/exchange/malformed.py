@@ -41,6 +41,9 @@ _OTHER_EVENTS = ("aggTrade", "kline", "depthUpdate", "mysteryEvent")
 # surrogate, a sequence cut short, an old 5-byte form
 _INVALID_UTF8 = (b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xe2\x82", b"\xf8\x88\x80\x80\x80")
 _UNKNOWN_SYMBOLS = ("DOGEUSDT", "SHIBUSDT", "PEPEUSDT")
+# Binance's futures trade streams number their trades apart from spot's: an id far past any spot
+# id, so a client that takes one for a spot trade moves its cursor past the spot trades to come.
+FUTURES_ID_BASE = 9_000_000_000
 OVERSIZED_BYTES = 4 * 2**20  # 4 MiB: Binance trade frames are some 200 bytes
 
 
@@ -84,6 +87,11 @@ def _data(kind: str, n: int, symbol: str, time_ms: int) -> dict[str, Any]:
         data[key] = constant
     elif kind == "unknown_event":
         data = {"e": _OTHER_EVENTS[n % len(_OTHER_EVENTS)], "E": time_ms, "s": symbol, "x": [1, 2, 3]}
+    elif kind == "futures_trade":
+        # a futures trade frame: an order type `X`, no best-match flag `M`, its own id sequence
+        del data["M"]
+        data["X"] = "MARKET"
+        data["t"] = FUTURES_ID_BASE + n
     return data
 
 

@@ -20,7 +20,8 @@ MAX_LIMIT = 1000
 # Frames that are no valid trade: a client must set each aside (dead-letter it) with a reason.
 # Without a kind, a request cycles through these in this order.
 MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
-                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol")
+                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol",
+                   "futures_trade")
 # Real trades already sent on the stream, sent again: a client must skip each as a repeat of a
 # trade id it has (duplicate_id: the latest trade again; backwards_id: an earlier one again).
 # Only on request, never in the cycle: they are no malformed frames.

@@ -156,6 +156,12 @@ def validate(payload: dict[str, Any], symbols: tuple[str, ...] | None = None) ->
     _decimal("p", payload["p"])
     _decimal("q", payload["q"])
     split_symbol(payload["s"])
+    # Binance's futures streams send trade events too, numbered apart from spot's: one taken for a
+    # spot trade would move the cursor past the spot trades to come. Spot frames carry the
+    # best-match flag `M` and no order type `X`.
+    if "X" in payload or not isinstance(payload.get("M"), bool):
+        raise MalformedFrame(f"not a spot trade: a futures-style frame (order type X {payload.get('X', 'absent')!r}, "
+                             f"best-match flag M {payload.get('M', 'absent')!r})")
     return payload
 
 
@@ -185,7 +191,8 @@ def to_trade_v2(payload: dict[str, Any], ingestion_micros: int,
             "trade_time": str(payload["T"]),
             "base_asset": base,
             "quote_asset": quote,
-            "is_best_match": str(payload.get("M", True)).lower(),
+            # only what the frame said: a frame without the flag claims no best match
+            **({"is_best_match": str(payload["M"]).lower()} if "M" in payload else {}),
         },
     }
 

@@ -138,8 +138,8 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     first = exchange.emit("ETHUSDT", 200, rate=400)
     all_emitted(exchange, [first])
-    sent = exchange.malformed(12)  # every malformed kind once, a 4 MiB frame and bytes that are no UTF-8 included
-    assert sent["clients"] >= 1 and sent["sent"] >= 12 and len(sent["kinds"]) == 12
+    sent = exchange.malformed(13)  # every malformed kind once, a 4 MiB frame and bytes that are no UTF-8 included
+    assert sent["clients"] >= 1 and sent["sent"] >= 13 and len(sent["kinds"]) == 13
     replays = [exchange.malformed(2, kind=kind, symbol="ETHUSDT") for kind in ("duplicate_id", "backwards_id")]
     assert [r["sent"] for r in replays] == [2, 2]
     second = exchange.emit("ETHUSDT", 200, rate=400)

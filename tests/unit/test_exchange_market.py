@@ -298,8 +298,9 @@ def test_malformed_and_disconnect_requests() -> None:
 # --- malformed frames ---------------------------------------------------------------------
 
 def is_valid_trade(frame: str | bytes, combined: bool, symbol: str = "BTCUSDT") -> bool:
-    """A trade of `symbol` a strict client would accept: text, UTF-8, small, every key of the right
-    type, positive finite prices and quantities of at most 8 decimals."""
+    """A spot trade of `symbol` a strict client would accept: text, UTF-8, small, every key of the
+    right type (the best-match flag `M` and no futures order type `X`), positive finite prices and
+    quantities of at most 8 decimals."""
     try:
         if not isinstance(frame, str) or len(frame) > 64 * 2**10:
             return False
@@ -310,7 +311,7 @@ def is_valid_trade(frame: str | bytes, combined: bool, symbol: str = "BTCUSDT") 
         price, qty = Decimal(data["p"]), Decimal(data["q"])
         return (data["e"] == "trade" and data["s"] == symbol and isinstance(data["t"], int)
                 and isinstance(data["T"], int) and isinstance(data["E"], int) and isinstance(data["m"], bool)
-                and not isinstance(data["t"], bool)
+                and not isinstance(data["t"], bool) and isinstance(data["M"], bool) and "X" not in data
                 and price.is_finite() and 0 < price < 10**10 and price == price.quantize(Decimal("1E-8"))
                 and qty.is_finite() and 0 < qty < 10**10 and qty == qty.quantize(Decimal("1E-8")))
     except (ValueError, KeyError, TypeError, ArithmeticError):

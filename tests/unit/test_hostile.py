@@ -49,6 +49,7 @@ GOOD_REASONS = {
     "not_finite": "not JSON: bare NaN is no JSON number, and not finite",
     "unknown_event": "event type 'aggTrade' is not 'trade'",
     "unknown_symbol": "symbol 'DOGEUSDT' is not subscribed",
+    "futures_trade": "not a spot trade: a futures-style frame (order type X 'MARKET', best-match flag M 'absent')",
 }
 
 
@@ -130,14 +131,14 @@ def test_every_kind_at_its_exit_with_its_reason_holds_and_the_table_shows_it() -
     t = hostile.tally(every_kind(), sent, letters, skipped, patterns())
     v = t.verdict()
     assert v.valid, str(v)
-    assert v.counts == {"kinds": 14, "sent": 42, "dead-lettered": 36, "reason names it": 36, "deduplicated": 6,
+    assert v.counts == {"kinds": 15, "sent": 45, "dead-lettered": 39, "reason names it": 39, "deduplicated": 6,
                         "leaked": 0, "untagged dead letters": 0}
     by = {k.kind: k for k in t.kinds}
     assert (by["backwards_id"].deduplicated, by["duplicate_id"].deduplicated) == (3, 3)
     table = t.table()
     assert re.search(r"oversized\s+dead-letter\s+3\s+3\s+3\s+0\s+0", table)
     assert re.search(r"duplicate_id\s+deduplicate\s+3\s+0\s+0\s+3\s+0", table)
-    assert re.search(r"all\s+42\s+36\s+36\s+6\s+0", table)
+    assert re.search(r"all\s+45\s+39\s+39\s+6\s+0", table)
     assert "oversized" in table.split("reasons given:")[1] and GOOD_REASONS["oversized"] in table
 
 
@@ -165,7 +166,7 @@ def test_a_reason_that_does_not_name_the_problem_fails_with_the_reason_shown() -
     letters = [letter("unknown_event", "missing key 't'") if hostile.kind_of_letter(x) == "unknown_event" else x
                for x in letters]
     v = hostile.tally(every_kind(), sent, letters, skipped, patterns()).verdict()
-    assert not v.valid and v.counts["reason names it"] == 11
+    assert not v.valid and v.counts["reason names it"] == 12
     assert v.mismatched == ["unknown_event: 1 dead letters whose reason does not name the problem: missing key 't'"]
 
 
@@ -274,7 +275,7 @@ def test_a_run_sends_each_kind_after_its_checkpoint_and_tallies_what_came_out(
     run = HostileRun.begin(pipeline, FakeDriver(), Target.load(), every_kind(), evidence=tmp_path)  # type: ignore[arg-type]
     run.send_between("BNBUSDT", 300, 200, 3, within=5)
     assert [kind for _, kind, _, _ in pipeline.control.sent] == [k.name for k in KINDS]
-    for (count, _, symbol, at), checkpoint in zip(pipeline.control.sent, hostile.checkpoints(100, 300, 14),
+    for (count, _, symbol, at), checkpoint in zip(pipeline.control.sent, hostile.checkpoints(100, 300, 15),
                                                   strict=True):
         assert (count, symbol) == (3, "BNBUSDT") and at >= checkpoint
     assert run.sent == Counter({k.name: 3 for k in KINDS})
@@ -295,8 +296,8 @@ def test_a_run_whose_frames_never_come_out_reports_the_tally_of_the_moment(monke
     run = HostileRun.begin(pipeline, FakeDriver(), Target.load(), every_kind())  # type: ignore[arg-type]
     run.send_between("BNBUSDT", 300, 200, 1, within=5)
     verdict = run.wait_outcomes(within=0.3)
-    assert not verdict.valid and verdict.counts["leaked"] == 14
-    assert re.search(r"all\s+14\s+0\s+0\s+0\s+14", run.table())
+    assert not verdict.valid and verdict.counts["leaked"] == 15
+    assert re.search(r"all\s+15\s+0\s+0\s+0\s+15", run.table())
 
 
 class Answer:

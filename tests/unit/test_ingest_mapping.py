@@ -102,7 +102,8 @@ def test_the_cursor_tells_next_duplicate_and_gap() -> None:
 
 # --- hostile frames: each is refused with a reason naming its problem ------------------------
 
-TRADE = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 1, "p": "1.00000000", "q": "1.00000000", "T": 1, "m": True}
+TRADE = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 1, "p": "1.00000000", "q": "1.00000000", "T": 1, "m": True,
+         "M": True}
 
 
 def refusal(frame: str | bytes) -> str:
@@ -233,3 +234,18 @@ def test_a_dead_letter_keeps_the_reason_and_the_start_of_the_frame() -> None:
     assert binary["frame"] == '{"s":"BTC\ufffdUSDT"}' and binary["frame_length"] == 16
     assert binary["frame_type"] == "binary"
     json.dumps(binary)  # it goes on the topic as JSON
+
+
+@pytest.mark.parametrize(("extra", "without", "shown"), [
+    ({"X": "MARKET"}, "M", "order type X 'MARKET', best-match flag M 'absent'"),
+    ({}, "M", "order type X 'absent', best-match flag M 'absent'"),
+    ({"X": "LIQUIDATION"}, "", "order type X 'LIQUIDATION', best-match flag M True"),
+])
+def test_a_futures_style_frame_is_no_spot_trade(extra: dict[str, str], without: str, shown: str) -> None:
+    frame = {**{k: v for k, v in TRADE.items() if k != without}, **extra, "t": 9_000_000_000}
+    assert refusal(json.dumps(frame)) == f"not a spot trade: a futures-style frame ({shown})"
+
+
+def test_vendor_data_holds_only_what_the_frame_carried() -> None:
+    assert to_trade_v2(TRADE, 0)["vendor_data"]["is_best_match"] == "true"
+    assert "is_best_match" not in to_trade_v2({k: v for k, v in TRADE.items() if k != "M"}, 0)["vendor_data"]
