@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psutil
 
@@ -57,6 +57,25 @@ class ServiceDied(StackError):
 
 def _quiet(_: str) -> None:
     return None
+
+
+# The stack's data and logs hold every trade and the stack's secrets in its services' own files:
+# no other local user may read them (which would bypass the API key). Shared folders let users
+# through to their own service's folder (PostgreSQL runs as its own user) but list nothing.
+OWNER_ONLY = 0o700
+TRAVERSE_ONLY = 0o711
+
+
+def private_dir(path: Path, mode: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(mode)
+
+
+def private_log(path: Path) -> BinaryIO:
+    """A service's log, open for appending, readable by its owner only (also one made before)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def _config(spec: ServiceSpec, ctx: StackContext) -> str:
@@ -108,7 +127,7 @@ class LocalDriver:
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:
         """One mutation of the stack at a time, across threads and across processes."""
-        self.settings.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.root, TRAVERSE_ONLY)
         with self._lock, open(self.settings.root / ".lock", "w") as lockfile:
             fcntl.flock(lockfile, fcntl.LOCK_EX)
             try:
@@ -336,7 +355,8 @@ class LocalDriver:
             return
         run_dir = self.settings.run / "supervisor"
         run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self._log_path("supervisor"), "ab") as log:
+        private_dir(self.settings.logs, OWNER_ONLY)
+        with private_log(self._log_path("supervisor")) as log:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "harness.stack.supervisor"], cwd=run_dir,
                 env={**os.environ, **self.settings.to_env(), "PYTHONPATH": str(REPO_ROOT)},
@@ -382,12 +402,16 @@ class LocalDriver:
         t0 = time.monotonic()
         ctx = self.ctx
         spec.prepare(ctx)
-        self.settings.logs.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.logs, OWNER_ONLY)
+        for shared in (self.settings.data, self.settings.run):
+            private_dir(shared, TRAVERSE_ONLY)
+        if ctx.data_dir(spec.name).is_dir():
+            ctx.data_dir(spec.name).chmod(OWNER_ONLY)
         run_dir = ctx.run_dir(spec.name)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(run_dir, OWNER_ONLY)
         if spec.run_as:
             shutil.chown(run_dir, spec.run_as)
-        log = open(self._log_path(spec.name), "ab")  # noqa: SIM115 - handed to the child, closed below
+        log = private_log(self._log_path(spec.name))  # handed to the child, closed below
         try:
             log.write(f"\n{START_MARKER}{spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n"
                       .encode())

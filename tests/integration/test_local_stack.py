@@ -7,7 +7,9 @@ The tests run in file order on one stack; the last ones take it down.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -240,3 +242,20 @@ def test_a_taken_port_is_named_with_its_setting(stack: LocalDriver) -> None:
         with pytest.raises(StackError, match=rf"port {port} \(postgres\) is in use.*K2_PORT_POSTGRES"):
             stack.up("infra")
     assert processes.processes_under(stack.settings.root) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading as another user needs root to switch users")
+def test_no_other_local_user_can_read_the_stacks_data_or_logs(stack: LocalDriver) -> None:
+    settings = stack.settings
+    assert stat.S_IMODE(settings.root.stat().st_mode) == 0o711
+    assert stat.S_IMODE(settings.logs.stat().st_mode) == 0o700
+    for service in ("kafka", "object-store", "postgres", "schema-registry"):
+        data = settings.data / service
+        if data.exists():
+            assert stat.S_IMODE(data.stat().st_mode) == 0o700, data
+    logs = sorted(settings.logs.glob("*.log"))
+    assert logs and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in logs), logs
+    for target in (settings.data / "kafka", settings.logs / "kafka.log", settings.root / "credentials.json"):
+        seen = subprocess.run(["cat", str(target)] if target.is_file() else ["ls", str(target)],
+                              user="nobody", capture_output=True, text=True, timeout=10)
+        assert seen.returncode != 0 and "Permission denied" in seen.stderr, (target, seen.stdout[:200])
