@@ -47,6 +47,8 @@ class PipelineRun:
     _over_rest: dict[str, set[int]] = field(default_factory=dict)
     """Per symbol, the ids the exchange handed out over REST (read with `expected`)."""
     named_schema_ids: set[int] = field(default_factory=set)
+    _history_limited: bool = False
+    """Whether the scenario limited the exchange's history (undone when it closes)."""
     """The schema ids the scenario's messages named (found by `wire_format`)."""
     """The served trades of the last read of the API, as served."""
 
@@ -311,7 +313,43 @@ class PipelineRun:
         self.history.record("check", "only the scenario's trades in the message log", **verdict.counts)
         return verdict
 
+    def limit_history(self, keep: int) -> None:
+        """The exchange's REST history serves only each symbol's newest `keep` trades, until the
+        scenario ends (then all again)."""
+        self.control.history(keep)
+        self._history_limited = True
+
+    def stall_trade_and_drop(self, symbol: str, count: int, rate: float, within: float) -> Emission:
+        """The feed delivers nothing while the exchange trades; then it drops every connection, so
+        the ingest reconnects and can get the trades only from the history. The trades asked for
+        before are in the message log first, so the ingest knows where the symbol stands."""
+        before = set(self.expected())
+        eventually(lambda: before <= {k for k, _ in self.produced()}, within=within,
+                   describe=f"the {len(before)} trades before the stall in the message log")
+        self.control.pause()
+        try:
+            emission = self.trade(symbol, count, rate)
+            self.all_emitted(within)
+            self.control.disconnect("abrupt")
+        finally:
+            self.control.resume()
+        self.history.record("fault", f"feed stalled over {count} {symbol}, then every connection dropped")
+        return emission
+
+    def keep_newest(self, emission: Emission, count: int) -> Emission | None:
+        """Narrow one emission to its newest `count` trades (what a history that keeps no more
+        still serves); the range left out, if any."""
+        if emission.count <= count:
+            return None
+        left_out = Emission(emission.symbol, emission.first_id, emission.last_id - count, emission.count - count)
+        kept = Emission(emission.symbol, emission.last_id - count + 1, emission.last_id, count)
+        self.emissions = [kept if e == emission else e for e in self.emissions]
+        self._expected.clear()
+        return left_out
+
     def close(self) -> None:
+        if self._history_limited:
+            self.control.history(None)
         self.exchange.close()
         self.api.close()
 

@@ -123,6 +123,8 @@ class _Api(_Section):
 class _Ingest(_Section):
     counters: dict[str, str] | None = None
     dead_letter_reasons: dict[str, str] | None = None
+    unfilled: str = Field(default="unfilled", min_length=1,
+                          description="the status field listing the id ranges the history could not fill")
 
 
 class _Profile(_Section):

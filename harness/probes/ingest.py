@@ -16,6 +16,16 @@ def status(status_url: str, timeout: float = 5.0) -> dict[str, Any]:
     return body
 
 
+def unfilled(status_url: str, field: str) -> list[dict[str, Any]]:
+    """The id ranges the ingest says it could not fill (each with symbol, from, to, size)."""
+    body = status(status_url)
+    ranges = body.get(field)
+    if not isinstance(ranges, list) or not all(isinstance(r, dict) for r in ranges):
+        raise AssertionError(f"the ingest status at {status_url} lists no unfillable id ranges in `{field}` "
+                             f"(target profile: ingest.unfilled); it has {', '.join(sorted(body))}")
+    return ranges
+
+
 def counters(status_url: str, names: Mapping[str, str]) -> dict[str, int]:
     """The counters named in `names` (what it counts -> the status field), by what they count.
     A field the status lacks is an error naming it: a check must not read a missing counter as 0."""

@@ -79,7 +79,8 @@ def create_app(settings: ExchangeSettings) -> FastAPI:
             return JSONResponse({"code": ILLEGAL_PARAMETER, "msg": str(exc)}, status_code=400)
         if not emitter.known(query.symbol):
             return JSONResponse({"code": BAD_SYMBOL, "msg": "Invalid symbol."}, status_code=400)
-        return [t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit)]
+        return [t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit,
+                                                                            emitter.history_keeps)]
 
     app.include_router(streams.router(hub, settings.client_queue))
     app.include_router(control.router(emitter, hub))

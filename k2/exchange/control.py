@@ -118,6 +118,18 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
         log.info("clients disconnected", extra={"mode": mode, "dropped": dropped})
         return {"dropped": dropped}
 
+    @routes.post("/history", response_model=None)
+    async def history(request: Request) -> JSONResponse | dict[str, Any]:
+        """Keep only the newest `keep` trades of every symbol in the REST history (null: all)."""
+        body = await json_body(request)
+        keep = body.get("keep") if isinstance(body, dict) else "?"
+        if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 0):
+            return invalid(InvalidRequest("keep", f"keep must be a whole number of trades of 0 or more, "
+                                                  f"or null for all; got {keep!r}"))
+        emitter.history_keeps = keep
+        log.info("history limited", extra={"keep": keep})
+        return {"keep": keep}
+
     @routes.post("/pause")
     async def pause() -> dict[str, Any]:
         """Stall the feed: trades are still emitted and recorded, but no frame is delivered."""

@@ -73,6 +73,8 @@ class Emitter:
         self.ledger = ledger or IdLedger(None)
         self._clock_ms = clock_ms
         self._feeds: dict[str, SymbolFeed] = {}
+        self.history_keeps: int | None = None
+        """How many of each symbol's newest trades the REST history serves (None: all)."""
         for symbol in symbols:
             self.feed(symbol)
 

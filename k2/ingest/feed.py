@@ -22,6 +22,7 @@ log = logging.getLogger("k2.ingest.feed")
 # any frame the exchange could mean; a large frame below it is dead-lettered (mapping.MAX_TRADE_FRAME).
 MAX_FRAME = 16 * 2**20
 BACKFILL_PAGE = 1000
+UNFILLED_KEPT = 20  # the newest unfillable ranges /status lists
 
 
 class Sink(Protocol):
@@ -44,6 +45,9 @@ class Counters:
     dead_lettered: int = 0
     connects: int = 0
     unfilled_gaps: int = 0
+    """Gaps the exchange's REST history could not fill, whole or in part (see Feed.unfilled)."""
+    unfilled_trades: int = 0
+    """The trade ids in those gaps that were never produced."""
 
 
 def now_micros() -> int:
@@ -58,6 +62,8 @@ class Feed:
         self.rest = rest
         self.counters = Counters()
         self.connected = False
+        self.unfilled: list[dict[str, Any]] = []
+        """The newest id ranges the history could not serve (symbol, from, to, size), at most UNFILLED_KEPT."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until `stop`: reconnect with capped exponential backoff, and after
@@ -132,9 +138,20 @@ class Feed:
             if last is not None:
                 await self.backfill(symbol, last + 1, None)
 
+    def _unfillable(self, symbol: str, first: int, last: int) -> None:
+        """Ids `first`..`last` of the symbol will never be produced: the history no longer has them."""
+        size = last - first + 1
+        self.counters.unfilled_gaps += 1
+        self.counters.unfilled_trades += size
+        self.unfilled = [*self.unfilled, {"symbol": symbol, "from": first, "to": last, "size": size}][-UNFILLED_KEPT:]
+        log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last, "size": size})
+
     async def backfill(self, symbol: str, first: int, last: int | None) -> None:
-        """Produce trades `first`..`last` (or up to the newest) of a symbol from the REST API."""
+        """Produce trades `first`..`last` (or up to the newest) of a symbol from the REST API. Ids
+        the history no longer serves are recorded as unfillable (counter, log line, /status),
+        never counted as filled."""
         next_id = first
+        expected = first  # the lowest id of the gap not yet produced
         while last is None or next_id <= last:
             r = await self.rest.get("/api/v3/historicalTrades",
                                     params={"symbol": symbol, "fromId": next_id, "limit": BACKFILL_PAGE})
@@ -150,20 +167,25 @@ class Feed:
                     self.sink.dead_letter(str(exc), str(item), "rest")
                     self.counters.dead_lettered += 1
                     continue
-                if last is not None and payload["t"] > last:
-                    return
-                if self.cursor.judge(symbol, payload["t"]) is Verdict.DUPLICATE:
+                trade_id = payload["t"]
+                if last is not None and trade_id > last:
+                    next_id = trade_id  # past the gap: stop here
+                    break
+                if trade_id > expected:  # the history begins past the ids still missing
+                    self._unfillable(symbol, expected, trade_id - 1)
+                expected = max(expected, trade_id + 1)
+                if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
                     continue
                 self._produce(payload, received)
                 self.counters.backfilled += 1
-            self.sink.poll(0)
-            ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
-            if not ids:
-                break
-            next_id = max(ids) + 1
-            if len(items) < BACKFILL_PAGE:
-                break
-        if last is not None and self.cursor.last.get(symbol, -1) < last:
-            self.counters.unfilled_gaps += 1
-            log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last,
-                                                             "reached": self.cursor.last.get(symbol)})
+            else:
+                self.sink.poll(0)
+                ids = [i["id"] for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
+                if not ids or len(items) < BACKFILL_PAGE:
+                    break
+                next_id = max(ids) + 1
+                continue
+            break
+        self.sink.poll(0)
+        if last is not None and expected <= last:
+            self._unfillable(symbol, expected, last)

@@ -93,7 +93,8 @@ class Ingest:
         counters = asdict(self.feed.counters) if self.feed else {}
         delivered = self.producer.delivered if self.producer else 0
         return {"ready": ok, "detail": detail, "stage": self.stage, "delivered": delivered,
-                "last_trade_ids": dict(self.feed.cursor.last) if self.feed else {}, **counters}
+                "last_trade_ids": dict(self.feed.cursor.last) if self.feed else {},
+                "unfilled": list(self.feed.unfilled) if self.feed else [], **counters}
 
 
 def create_app(settings: Settings) -> FastAPI:

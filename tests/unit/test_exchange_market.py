@@ -586,3 +586,12 @@ def test_an_emission_may_carry_a_seed_and_a_bad_one_is_named() -> None:
     for bad in (-1, "7", True, 2**31):
         with pytest.raises(InvalidRequest, match="seed must be a whole number"):
             parse_emit({"symbol": "BTCUSDT", "count": 5, "rate": 1, "seed": bad})
+
+
+def test_a_history_that_keeps_only_the_newest_trades_serves_from_the_oldest_it_keeps() -> None:
+    log = log_of(list(range(100, 110)))
+    assert [t.id for t in log.page(100, 4, keeps=3)] == [107, 108, 109]
+    assert [t.id for t in log.page(108, 4, keeps=3)] == [108, 109]
+    assert [t.id for t in log.page(None, 5, keeps=2)] == [108, 109]
+    assert log.page(100, 4, keeps=0) == []
+    assert [t.id for t in log.page(100, 2, keeps=None)] == [100, 101]

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 
 from harness import hostile
@@ -139,3 +140,39 @@ def test_a_frame_nobody_foresaw_is_dead_lettered_not_raised(monkeypatch: pytest.
     asyncio.run(ingest.handle('{"e":"trade"}'))
     assert [x["reason"] for x in sink.letters] == ["unexpected KeyError: 'surprise'"]
     assert ingest.counters.dead_lettered == 1
+
+
+def history_of(log: list[EmittedTrade], keeps: int) -> httpx.AsyncClient:
+    """The exchange's historicalTrades over `log`, keeping only its newest `keeps` trades."""
+    from k2.exchange.tradelog import TradeLog
+
+    trade_log = TradeLog()
+    for t in log:
+        trade_log.append(t)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        q = request.url.params
+        page = trade_log.page(int(q["fromId"]), int(q["limit"]), keeps=keeps)
+        return httpx.Response(200, json=[t.historical() for t in page])
+    return httpx.AsyncClient(base_url="http://exchange", transport=httpx.MockTransport(answer))
+
+
+def test_a_gap_the_history_can_no_longer_serve_is_reported_with_its_range_not_counted_as_filled() -> None:
+    real = trades("BNBUSDT", 300)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[9].id}), rest=history_of(real, keeps=100))
+    asyncio.run(ingest.backfill_all())  # after a reconnect: from the last id produced on
+    assert [r["source_sequence"] for r in sink.records] == [t.id for t in real[200:]]
+    assert (ingest.counters.unfilled_gaps, ingest.counters.unfilled_trades) == (1, 190)
+    assert ingest.unfilled == [{"symbol": "BNBUSDT", "from": real[10].id, "to": real[199].id, "size": 190}]
+
+
+def test_a_gap_in_the_stream_filled_only_in_part_reports_the_part_it_could_not_fill() -> None:
+    real = trades("BNBUSDT", 50)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[0].id}), rest=history_of(real[:40], keeps=10))
+    asyncio.run(ingest.handle(trade_frame(real[45], True)))  # ids 1..44 missing; the history has 30..39
+    assert [r["source_sequence"] for r in sink.records] == [t.id for t in (*real[30:40], real[45])]
+    assert ingest.unfilled == [{"symbol": "BNBUSDT", "from": real[1].id, "to": real[29].id, "size": 29},
+                               {"symbol": "BNBUSDT", "from": real[40].id, "to": real[44].id, "size": 5}]
+    assert (ingest.counters.unfilled_gaps, ingest.counters.unfilled_trades) == (2, 34)

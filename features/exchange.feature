@@ -1,0 +1,15 @@
+@needs-simulator
+Feature: The real exchange's behaviour
+  As the team that owns the K2 market-data platform
+  We want the ingest to cope with what the real exchange does besides sending clean trades
+  So that a limit of the exchange's own never loses a trade silently
+
+  Background:
+    Given the platform is running within 120 seconds
+
+  Scenario: The exchange can no longer serve part of a gap: what it can serve arrives exactly once, and the rest is reported
+    Given the exchange's trade history keeps only the newest 100 trades of each symbol
+    When the exchange trades 20 ETHUSDT at 100 trades per second
+    And the exchange's feed stalls while it trades 300 ETHUSDT at 300 trades per second, then drops the connection
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
+    And the ingest reports the 200 trades it could not fill, as one range of ids

@@ -1,0 +1,35 @@
+"""Steps about what the real exchange does besides sending clean trades."""
+
+from behave import given, then, when
+from behave.runner import Context
+from hamcrest import assert_that, equal_to
+
+from harness.checks.gaps import unfillable_reported
+from harness.matchers import holds
+from harness.probes import ingest
+from harness.report import attach_verdicts
+
+
+@given("the exchange's trade history keeps only the newest {count:d} trades of each symbol")
+def step_history_limited(context: Context, count: int) -> None:
+    context.suite.pipeline(context.endpoints).limit_history(count)
+    context.history_keeps = count
+
+
+@when("the exchange's feed stalls while it trades {count:d} {symbol} at {rate:d} trades per second, "
+      "then drops the connection")
+def step_stall_and_drop(context: Context, count: int, symbol: str, rate: int) -> None:
+    run = context.suite.pipeline(context.endpoints)
+    context.stalled = run.stall_trade_and_drop(symbol, count, rate, within=context.suite.config.budget(30))
+    context.left_out = run.keep_newest(context.stalled, context.history_keeps)
+
+
+@then("the ingest reports the {count:d} trades it could not fill, as one range of ids")
+def step_unfillable_reported(context: Context, count: int) -> None:
+    gap = context.left_out
+    assert gap is not None, f"the history keeps all {context.stalled.count} trades: no gap to report"
+    reported = ingest.unfilled(context.endpoints.status_url("ingest"), context.suite.target.ingest.get("unfilled"))
+    verdict = unfillable_reported(gap.symbol, gap.first_id, gap.last_id, reported)
+    attach_verdicts(verdict)
+    assert_that(gap.count, equal_to(count), "the trades the history no longer serves, by the scenario's numbers")
+    assert_that(verdict, holds())
