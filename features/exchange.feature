@@ -13,3 +13,9 @@ Feature: The real exchange's behaviour
     And the exchange's feed stalls while it trades 300 ETHUSDT at 300 trades per second, then drops the connection
     Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     And the ingest reports the 200 trades it could not fill, as one range of ids
+
+  Scenario: The exchange closes connections at their lifetime, and no trade is lost or repeated across the reconnects
+    Given the exchange closes every connection after 2 seconds
+    When the exchange trades 600 BTCUSDT at 100 trades per second
+    Then within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
+    And the ingest connected to the exchange at least 2 more times meanwhile

@@ -29,6 +29,7 @@ from harness.workload.history import ExchangeHistory
 
 Key = pipeline.Key
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_S = 24 * 3600  # the real exchange's connection lifetime
 
 
 @dataclass
@@ -48,6 +49,7 @@ class PipelineRun:
     """Per symbol, the ids the exchange handed out over REST (read with `expected`)."""
     named_schema_ids: set[int] = field(default_factory=set)
     _history_limited: bool = False
+    _lifetime_shortened: bool = False
     """Whether the scenario limited the exchange's history (undone when it closes)."""
     """The schema ids the scenario's messages named (found by `wire_format`)."""
     """The served trades of the last read of the API, as served."""
@@ -319,6 +321,12 @@ class PipelineRun:
         self.control.history(keep)
         self._history_limited = True
 
+    def shorten_lifetime(self, seconds: float) -> None:
+        """The exchange closes every connection after `seconds` until the scenario ends (then
+        after 24 hours again, as the real one)."""
+        self.control.lifetime(seconds)
+        self._lifetime_shortened = True
+
     def stall_trade_and_drop(self, symbol: str, count: int, rate: float, within: float) -> Emission:
         """The feed delivers nothing while the exchange trades; then it drops every connection, so
         the ingest reconnects and can get the trades only from the history. The trades asked for
@@ -350,6 +358,8 @@ class PipelineRun:
     def close(self) -> None:
         if self._history_limited:
             self.control.history(None)
+        if self._lifetime_shortened:
+            self.control.lifetime(DAY_S)
         self.exchange.close()
         self.api.close()
 

@@ -2,9 +2,10 @@
 
 from behave import given, then, when
 from behave.runner import Context
-from hamcrest import assert_that, equal_to
+from hamcrest import assert_that, equal_to, greater_than_or_equal_to
 
 from harness.checks.gaps import unfillable_reported
+from harness.hostile import counter_names
 from harness.matchers import holds
 from harness.probes import ingest
 from harness.report import attach_verdicts
@@ -33,3 +34,17 @@ def step_unfillable_reported(context: Context, count: int) -> None:
     attach_verdicts(verdict)
     assert_that(gap.count, equal_to(count), "the trades the history no longer serves, by the scenario's numbers")
     assert_that(verdict, holds())
+
+
+@given("the exchange closes every connection after {seconds:d} seconds")
+def step_lifetime(context: Context, seconds: int) -> None:
+    context.suite.pipeline(context.endpoints).shorten_lifetime(seconds)
+    context.connects_before = ingest.counters(context.endpoints.status_url("ingest"),
+                                              counter_names(context.suite.target))["connections"]
+
+
+@then("the ingest connected to the exchange at least {count:d} more times meanwhile")
+def step_reconnected(context: Context, count: int) -> None:
+    now = ingest.counters(context.endpoints.status_url("ingest"), counter_names(context.suite.target))["connections"]
+    assert_that(now - context.connects_before, greater_than_or_equal_to(count),
+                "connections the ingest made while the exchange closed them at their lifetime")

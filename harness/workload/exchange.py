@@ -85,6 +85,10 @@ class ExchangeControl:
     def disconnect(self, mode: str = "abrupt") -> int:
         return int(self._post("/disconnect", {"mode": mode})["dropped"])
 
+    def lifetime(self, seconds: float) -> None:
+        """Close every stream connection once it has lasted `seconds`."""
+        self._post("/lifetime", {"seconds": seconds})
+
     def history(self, keep: int | None) -> None:
         """Keep only each symbol's newest `keep` trades in the REST history (None: all)."""
         self._post("/history", {"keep": keep})

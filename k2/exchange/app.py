@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,7 @@ ILLEGAL_PARAMETER = -1100
 BAD_SYMBOL = -1121
 
 
+log = logging.getLogger("k2.exchange")
 STEADY_AHEAD_S = 10  # seconds of trades kept queued per steady symbol: never idle, never far ahead
 
 
@@ -43,16 +45,27 @@ async def trade_steadily(emitter: Emitter, symbol: str, rate: float) -> None:
         await asyncio.sleep(STEADY_AHEAD_S / 4)
 
 
+async def close_expired_connections(hub: Hub, every_s: float = 0.25) -> None:
+    """Close connections at the end of their lifetime, as the real exchange does."""
+    while True:
+        closed = hub.close_expired()
+        if closed:
+            log.info("connections closed at their lifetime", extra={"closed": closed, "lifetime_s": hub.lifetime_s})
+        await asyncio.sleep(every_s)
+
+
 def create_app(settings: ExchangeSettings) -> FastAPI:
     hub = Hub()
     emitter = Emitter(settings.seed, settings.symbols, hub, ledger=IdLedger(settings.state_file))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        steady = [asyncio.get_running_loop().create_task(trade_steadily(emitter, symbol, rate), name=f"steady-{symbol}")
-                  for symbol, rate in settings.steady]
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(trade_steadily(emitter, symbol, rate), name=f"steady-{symbol}")
+                 for symbol, rate in settings.steady]
+        tasks.append(loop.create_task(close_expired_connections(hub), name="lifetimes"))
         yield
-        for task in steady:
+        for task in tasks:
             task.cancel()
         await emitter.close()
 

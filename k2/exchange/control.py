@@ -118,6 +118,17 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
         log.info("clients disconnected", extra={"mode": mode, "dropped": dropped})
         return {"dropped": dropped}
 
+    @routes.post("/lifetime", response_model=None)
+    async def lifetime(request: Request) -> JSONResponse | dict[str, Any]:
+        """Close every connection once it has lasted `seconds` (the real exchange: 24 h)."""
+        body = await json_body(request)
+        seconds = body.get("seconds") if isinstance(body, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or not 0.5 <= seconds <= 86400:
+            return invalid(InvalidRequest("seconds", f"seconds must be a number from 0.5 to 86400; got {seconds!r}"))
+        hub.lifetime_s = float(seconds)
+        log.info("connection lifetime set", extra={"seconds": seconds})
+        return {"seconds": seconds}
+
     @routes.post("/history", response_model=None)
     async def history(request: Request) -> JSONResponse | dict[str, Any]:
         """Keep only the newest `keep` trades of every symbol in the REST history (null: all)."""

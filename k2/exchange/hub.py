@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -25,6 +26,7 @@ Close = Callable[[int, str], Awaitable[None]]
 # long backlog cannot starve the emitter's schedule or the other clients.
 _YIELD_EVERY = 256
 GOING_AWAY = 1001
+DEFAULT_LIFETIME_S = 24 * 3600.0  # Binance closes every stream connection after 24 hours
 INTERNAL_ERROR = 1011
 
 
@@ -52,6 +54,7 @@ class Client:
         self._frames: deque[Frame] = deque()
         self._wake = asyncio.Event()
         self._close: tuple[int, str] | None = None
+        self.connected_at = time.monotonic()
         self.aborted = False
         self.sent = 0
         # symbol -> (first, last) id of the trades queued for this client: what it was sent
@@ -127,10 +130,12 @@ class Client:
 class Hub:
     """Every connected client, indexed by symbol, and the paused flag of the feed."""
 
-    def __init__(self) -> None:
+    def __init__(self, lifetime_s: float = DEFAULT_LIFETIME_S) -> None:
         self._clients: set[Client] = set()
         self._by_symbol: dict[str, set[Client]] = {}
         self.paused = False
+        self.lifetime_s = lifetime_s
+        """How long a connection may last before the exchange closes it, as Binance's do at 24 h."""
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -181,6 +186,15 @@ class Hub:
 
     def resume(self) -> None:
         self.paused = False
+
+    def close_expired(self, now: float | None = None) -> int:
+        """Close, cleanly, every client connected longer than the lifetime; returns how many."""
+        now = time.monotonic() if now is None else now
+        expired = [c for c in self._clients if now - c.connected_at >= self.lifetime_s]
+        for client in expired:
+            client.close(GOING_AWAY, "connection lifetime reached")
+            self.remove(client)
+        return len(expired)
 
     def disconnect(self, mode: str) -> int:
         """Close every client, cleanly (1001) or abruptly; returns how many."""

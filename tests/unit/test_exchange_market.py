@@ -595,3 +595,14 @@ def test_a_history_that_keeps_only_the_newest_trades_serves_from_the_oldest_it_k
     assert [t.id for t in log.page(None, 5, keeps=2)] == [108, 109]
     assert log.page(100, 4, keeps=0) == []
     assert [t.id for t in log.page(100, 2, keeps=None)] == [100, 101]
+
+
+def test_connections_are_closed_cleanly_at_the_end_of_their_lifetime() -> None:
+    hub = Hub(lifetime_s=2.0)
+    old, young = (Client(("BTCUSDT",), True, 10, peer, None) for peer in ("old", "young"))
+    young.connected_at = old.connected_at + 1.5
+    hub.add(old)
+    hub.add(young)
+    assert hub.close_expired(now=old.connected_at + 1.9) == 0
+    assert hub.close_expired(now=old.connected_at + 2.0) == 1 and list(hub) == [young]
+    assert hub.close_expired(now=old.connected_at + 3.5) == 1 and len(hub) == 0
