@@ -169,8 +169,7 @@ class Feed:
                     continue
                 trade_id = payload["t"]
                 if last is not None and trade_id > last:
-                    next_id = trade_id  # past the gap: stop here
-                    break
+                    break  # past the gap: the rest of the history is newer
                 if trade_id > expected:  # the history begins past the ids still missing
                     self._unfillable(symbol, expected, trade_id - 1)
                 expected = max(expected, trade_id + 1)
