@@ -1,7 +1,7 @@
 """The ComposeDriver on a real Docker engine (run by `make test-compose` after `make setup-docker`).
 
 The infrastructure profile runs as a compose project of the tests' own (k2-acceptance-pytest) on
-host ports shifted by 20000, so a developer's compose stack is never touched; it is taken down
+host ports shifted by 10000, so a developer's compose stack is never touched; it is taken down
 with its volumes at the end, pass or fail. The platform's services and their restart policy are
 exercised by the features on -D driver=compose.
 """
@@ -21,7 +21,7 @@ from harness.waiting import eventually
 from tests.compose_config import RECORDINGS, record, recorded
 
 PROJECT = "k2-acceptance-pytest"
-SHIFT = 20000
+SHIFT = 10000  # below 32768, where Linux hands out ephemeral ports (ip_local_port_range)
 PORT_SETTINGS = {"K2_PORT_KAFKA": "kafka", "K2_PORT_SCHEMA_REGISTRY": "schema-registry",
                  "K2_PORT_OBJECT_STORE_S3": "object-store-s3", "K2_PORT_POSTGRES": "postgres",
                  "K2_PORT_TOXIPROXY": "toxiproxy", "K2_PORT_EXCHANGE": "exchange", "K2_PORT_INGEST": "ingest",
