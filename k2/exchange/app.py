@@ -4,7 +4,8 @@
   WS   /stream?streams=btcusdt@trade/ethusdt@trade   {"stream": ..., "data": <trade>} frames
   WS   /ws/btcusdt@trade                             bare <trade> frames
   GET  /api/v3/historicalTrades?symbol=&fromId=&limit=   Binance's REST backfill
-  POST /control/emit, /control/malformed, /control/disconnect, /control/pause, /control/resume
+  POST /control/emit, /control/malformed, /control/disconnect, /control/pause, /control/resume,
+       /control/lifetime, /control/history, /control/rate-limit
   GET  /control/emitted?symbol=&fromId=, /control/status
 """
 
@@ -23,6 +24,7 @@ from k2.exchange import control, streams
 from k2.exchange.emitter import Emitter
 from k2.exchange.hub import Hub
 from k2.exchange.ledger import IdLedger
+from k2.exchange.ratelimit import RateLimit
 from k2.exchange.settings import ExchangeSettings
 from k2.exchange.validation import EmitRequest, InvalidRequest, parse_history
 
@@ -57,6 +59,7 @@ async def close_expired_connections(hub: Hub, every_s: float = 0.25) -> None:
 def create_app(settings: ExchangeSettings) -> FastAPI:
     hub = Hub()
     emitter = Emitter(settings.seed, settings.symbols, hub, ledger=IdLedger(settings.state_file))
+    rate_limit = RateLimit()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,11 +93,15 @@ def create_app(settings: ExchangeSettings) -> FastAPI:
             query = parse_history(request.query_params)
         except InvalidRequest as exc:
             return JSONResponse({"code": ILLEGAL_PARAMETER, "msg": str(exc)}, status_code=400)
+        refusal = rate_limit.check()
+        if refusal is not None:
+            return JSONResponse(refusal.body, status_code=refusal.status,
+                                headers={"Retry-After": str(refusal.retry_after_s)})
         if not emitter.known(query.symbol):
             return JSONResponse({"code": BAD_SYMBOL, "msg": "Invalid symbol."}, status_code=400)
         return [t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit,
                                                                             emitter.history_keeps)]
 
     app.include_router(streams.router(hub, settings.client_queue))
-    app.include_router(control.router(emitter, hub))
+    app.include_router(control.router(emitter, hub, rate_limit))
     return app

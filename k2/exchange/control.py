@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from k2.exchange.emitter import Emitter, wall_clock_ms
 from k2.exchange.hub import Client, Frame, Hub
 from k2.exchange.malformed import kind_of, malformed_frame, replay_frame
+from k2.exchange.ratelimit import RateLimit
 from k2.exchange.validation import (
     REPLAY_KINDS,
     InvalidRequest,
@@ -21,6 +22,7 @@ from k2.exchange.validation import (
     parse_emit,
     parse_from_id,
     parse_malformed,
+    parse_rate_limit,
     parse_symbol,
 )
 
@@ -42,7 +44,7 @@ async def json_body(request: Request) -> object:
     return body
 
 
-def router(emitter: Emitter, hub: Hub) -> APIRouter:
+def router(emitter: Emitter, hub: Hub, rate_limit: RateLimit) -> APIRouter:
     routes = APIRouter(prefix="/control")
 
     @routes.post("/emit", response_model=None)
@@ -69,7 +71,8 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
 
     @routes.get("/status")
     async def status() -> dict[str, Any]:
-        return {"symbols": emitter.status(), "clients": len(hub), "paused": hub.paused}
+        return {"symbols": emitter.status(), "clients": len(hub), "connections": hub.connections, "paused": hub.paused,
+                "rate_limit": rate_limit.status()}
 
     @routes.post("/malformed", response_model=None)
     async def malformed(request: Request) -> JSONResponse | dict[str, Any]:
@@ -140,6 +143,19 @@ def router(emitter: Emitter, hub: Hub) -> APIRouter:
         emitter.history_keeps = keep
         log.info("history limited", extra={"keep": keep})
         return {"keep": keep}
+
+    @routes.post("/rate-limit", response_model=None)
+    async def limit(request: Request) -> JSONResponse | dict[str, Any]:
+        """Refuse history requests with 429 for `seconds` (0 lifts the limit and any ban); a
+        client that asks again before `retry_after_s` has passed `ban_after` times is banned (418)
+        for `ban_s`."""
+        try:
+            ask = parse_rate_limit(await json_body(request))
+        except InvalidRequest as exc:
+            return invalid(exc)
+        rate_limit.limit(ask.seconds, ask.retry_after_s, ask.ban_after, ask.ban_s)
+        log.info("history rate-limited", extra=vars(ask))
+        return {**vars(ask), **rate_limit.status()}
 
     @routes.post("/pause")
     async def pause() -> dict[str, Any]:

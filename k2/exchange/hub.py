@@ -136,6 +136,8 @@ class Hub:
         self.paused = False
         self.lifetime_s = lifetime_s
         """How long a connection may last before the exchange closes it, as Binance's do at 24 h."""
+        self.connections = 0
+        """Connections accepted since start (a client that keeps reconnecting shows here)."""
 
     def __len__(self) -> int:
         return len(self._clients)
@@ -144,6 +146,7 @@ class Hub:
         return iter(list(self._clients))
 
     def add(self, client: Client) -> None:
+        self.connections += 1
         self._clients.add(client)
         for symbol in client.symbols:
             self._by_symbol.setdefault(symbol, set()).add(client)

@@ -52,6 +52,14 @@ class MalformedRequest:
 
 
 @dataclass(frozen=True)
+class RateLimitRequest:
+    seconds: int
+    retry_after_s: int
+    ban_after: int
+    ban_s: int
+
+
+@dataclass(frozen=True)
 class HistoryQuery:
     symbol: str
     from_id: int | None
@@ -123,6 +131,16 @@ def parse_malformed(body: object) -> MalformedRequest:
         raise InvalidRequest("kind", f"kind must be one of {', '.join(FRAME_KINDS)}; got {kind!r}")
     symbol = fields.get("symbol")
     return MalformedRequest(count, kind, None if symbol is None else parse_symbol(symbol))
+
+
+def parse_rate_limit(body: object) -> RateLimitRequest:
+    fields = _body(body, ("seconds", "retry_after_s", "ban_after", "ban_s"))
+    if "seconds" not in fields:
+        raise InvalidRequest("seconds", "seconds is required: how long the history refuses requests (0 lifts it)")
+    return RateLimitRequest(_whole(fields, "seconds", 0, 86400),
+                            _whole(fields, "retry_after_s", 1, 3600, default=1),
+                            _whole(fields, "ban_after", 1, 1000, default=3),
+                            _whole(fields, "ban_s", 1, 86400, default=10))
 
 
 def parse_disconnect(body: object) -> str:

@@ -279,6 +279,26 @@ def test_rest_backfill_returns_exactly_the_emitted_trades_from_an_id(exchange: E
     assert exchange.emitted("ADAUSDT", from_id=receipt["last_id"] - 1) == emitted[-2:]
 
 
+def test_a_rate_limited_history_answers_429_with_retry_after_and_bans_a_client_that_ignores_it(
+        exchange: Exchange) -> None:
+    receipt = exchange.emit("ADAUSDT", 5, 5000)
+    eventually(lambda: exchange.status()["symbols"]["ADAUSDT"]["pending"] == 0, within=20,
+               describe="5 ADAUSDT trades emitted")
+    params = {"symbol": "ADAUSDT", "fromId": receipt["first_id"], "limit": 5}
+    limited = exchange.http.post("/control/rate-limit", json={"seconds": 60, "retry_after_s": 30, "ban_after": 2,
+                                                              "ban_s": 120})
+    assert limited.status_code == 200 and limited.json()["limited_for_s"] > 59
+    try:
+        answers = [exchange.http.get("/api/v3/historicalTrades", params=params) for _ in range(3)]
+        assert [(a.status_code, a.headers["Retry-After"]) for a in answers] == [(429, "30"), (429, "30"), (418, "120")]
+        assert all(a.json()["code"] == -1003 for a in answers)
+        status = exchange.status()["rate_limit"]
+        assert (status["answered_429"], status["answered_418"], status["bans"]) == (2, 1, 1)
+    finally:
+        assert exchange.http.post("/control/rate-limit", json={"seconds": 0}).status_code == 200
+    assert len(exchange.http.get("/api/v3/historicalTrades", params=params).json()) == 5  # lifting ends the ban
+
+
 # --- faults -------------------------------------------------------------------------------
 
 
@@ -417,6 +437,9 @@ def test_bad_rest_parameters_give_400_naming_the_parameter(
     ("/control/emit", {"symbol": "btc", "count": 10, "rate": 10}, "symbol"),
     ("/control/malformed", {"count": 2, "kind": "nonsense"}, "kind"),
     ("/control/disconnect", {"mode": "politely"}, "mode"),
+    ("/control/rate-limit", {}, "seconds"),
+    ("/control/rate-limit", {"seconds": 5, "retry_after_s": 0}, "retry_after_s"),
+    ("/control/rate-limit", {"seconds": 5, "politely": True}, "politely"),
 ])
 def test_bad_control_requests_give_422_naming_the_field(
         exchange: Exchange, path: str, body: dict[str, Any], field: str) -> None:
