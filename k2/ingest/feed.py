@@ -1,4 +1,5 @@
-"""The exchange side of ingest: stream trades, notice gaps, backfill them over REST, produce."""
+"""The exchange side of ingest: stream trades and produce them; beside the stream, backfill the
+gaps it leaves over REST, as fast as the exchange's rate limits allow."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import httpx
 import websockets
 from websockets.exceptions import WebSocketException
 
-from k2.ingest.cursor import Cursor, Verdict
+from k2.ingest.cursor import Cursor, Range, Verdict
 from k2.ingest.mapping import MalformedFrame, from_rest, parse_frame, to_trade_v2, validate
 from k2.ingest.settings import Settings
 
@@ -23,10 +24,11 @@ log = logging.getLogger("k2.ingest.feed")
 MAX_FRAME = 16 * 2**20
 BACKFILL_PAGE = 1000
 UNFILLED_KEPT = 20  # the newest unfillable ranges /status lists
+DEFAULT_RETRY_AFTER_S = 60.0
 
 
 class Sink(Protocol):
-    def send(self, record: dict[str, Any]) -> None: ...
+    def send(self, record: dict[str, Any], cursor: bytes | None = None) -> None: ...
 
     def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None: ...
 
@@ -44,6 +46,12 @@ class Counters:
     """Of those, the ones whose id was below the last id produced of their symbol."""
     dead_lettered: int = 0
     connects: int = 0
+    gaps_opened: int = 0
+    """Stream trades that arrived past a missing id: the ids between are owed to the backfill."""
+    rate_limited: int = 0
+    """History requests the exchange refused for its rate limit (429)."""
+    banned: int = 0
+    """History requests the exchange refused while it banned us (418)."""
     unfilled_gaps: int = 0
     """Gaps the exchange's REST history could not fill, whole or in part (see Feed.unfilled)."""
     unfilled_trades: int = 0
@@ -52,6 +60,24 @@ class Counters:
 
 def now_micros() -> int:
     return time.time_ns() // 1000
+
+
+class RateLimited(Exception):
+    """The exchange refused a history request for its rate limit (429) or a ban (418)."""
+
+    def __init__(self, status: int, retry_after_s: float, message: str) -> None:
+        super().__init__(f"{status} for {retry_after_s:g} s: {message}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+def retry_after(response: httpx.Response) -> float:
+    """The seconds the exchange asks us to wait (Binance sends whole seconds); a minute, its
+    weight window, when it says nothing usable."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_S
 
 
 class Feed:
@@ -64,10 +90,25 @@ class Feed:
         self.connected = False
         self.unfilled: list[dict[str, Any]] = []
         """The newest id ranges the history could not serve (symbol, from, to, size), at most UNFILLED_KEPT."""
+        self.backfill_waiting: dict[str, Any] | None = None
+        """While the backfill waits out a refusal of the exchange: until when, and why."""
+        self._work = asyncio.Event()
+        self._catch_up: set[str] = set()
+        """Symbols to read the history of up to its newest trade (after a (re)connect)."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stay connected until `stop`: reconnect with capped exponential backoff, and after
-        every (re)connect backfill what was missed before reading the stream."""
+        """Stream and backfill side by side until `stop`: the stream never waits for the history."""
+        worker = asyncio.create_task(self._backfill_worker(stop), name="backfill")
+        try:
+            await self._stream(stop)
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def _stream(self, stop: asyncio.Event) -> None:
+        """Stay connected: reconnect with capped exponential backoff; after every (re)connect the
+        backfill catches up with what was traded meanwhile."""
         backoff = 0.5
         while not stop.is_set():
             try:
@@ -76,22 +117,25 @@ class Feed:
                     self.connected = True
                     self.counters.connects += 1
                     log.info("connected", extra={"url": self.settings.stream_url})
-                    await self.backfill_all()
+                    self.reconnected()
                     backoff = 0.5
                     async for frame in ws:
                         await self.handle(frame)
                         if stop.is_set():
                             break
-            except (OSError, WebSocketException, TimeoutError, httpx.HTTPError) as exc:
+            except (OSError, WebSocketException, TimeoutError) as exc:
                 log.warning("exchange connection lost", extra={"error": f"{type(exc).__name__}: {exc}",
                                                                 "retry_in_s": backoff})
             finally:
                 self.connected = False
             if not stop.is_set():
-                # a retry delay, not a wait for state: the next attempt itself tells if it is back
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                await _pause(stop, backoff)
                 backoff = min(backoff * 2, float(self.settings.reconnect_max_s))
+
+    def reconnected(self) -> None:
+        """Whatever each symbol traded while we were away is owed: catch up from its last id."""
+        self._catch_up = {s for s in self.settings.symbols if s in self.cursor.last}
+        self._work.set()
 
     async def handle(self, frame: str | bytes, source: str = "ws") -> None:
         received = now_micros()
@@ -108,18 +152,14 @@ class Feed:
             self.counters.dead_lettered += 1
             return
         symbol, trade_id = payload["s"], payload["t"]
-        verdict = self.cursor.judge(symbol, trade_id)
-        if verdict is Verdict.DUPLICATE:
+        if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
             self._skip_repeat(symbol, trade_id)
             return
-        if verdict is Verdict.GAP:
-            gap = self.cursor.missing(symbol, trade_id)
-            assert gap is not None
-            await self.backfill(symbol, gap[0], gap[1])
-            if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
-                self._skip_repeat(symbol, trade_id)
-                return
-        self._produce(payload, received)
+        gap = self._produce(payload, received)
+        if gap is not None:
+            self.counters.gaps_opened += 1
+            log.info("gap opened, backfill owes it", extra={"symbol": symbol, "from": gap[0], "to": gap[1]})
+            self._work.set()
         self.sink.poll(0)
 
     def _skip_repeat(self, symbol: str, trade_id: int) -> None:
@@ -127,37 +167,94 @@ class Feed:
         if self.cursor.behind(symbol, trade_id):
             self.counters.went_backwards += 1
 
-    def _produce(self, payload: dict[str, Any], received: int) -> None:
-        self.sink.send(to_trade_v2(payload, received, self.settings.exchange_name))
-        self.cursor.advance(payload["s"], payload["t"])
+    def _produce(self, payload: dict[str, Any], received: int, owe_skipped: bool = True) -> Range | None:
+        """Produce a trade; the gap it opened below itself, now owed (see Cursor.advance)."""
+        symbol, trade_id = payload["s"], payload["t"]
+        gap = self.cursor.advance(symbol, trade_id, owe_skipped)
+        self.sink.send(to_trade_v2(payload, received, self.settings.exchange_name),
+                       self.cursor.header(symbol, trade_id))
         self.counters.produced += 1
+        return gap
 
-    async def backfill_all(self) -> None:
+    # ------------------------------------------------------------------ backfill, beside the stream
+    async def _backfill_worker(self, stop: asyncio.Event) -> None:
+        """Fetch what is owed whenever something is: waits out the exchange's rate limits and bans
+        as long as its Retry-After says, and other failures with capped exponential backoff."""
+        delay = 0.5
+        while not stop.is_set():
+            await self._work.wait()
+            self._work.clear()
+            try:
+                await self.backfill_pending()
+                delay = 0.5
+                continue
+            except RateLimited as exc:
+                self.counters.rate_limited += exc.status == 429
+                self.counters.banned += exc.status == 418
+                wait, why = exc.retry_after_s, f"{exc}"
+                log.warning("history refused, backfill waits as asked", extra={
+                    "status": exc.status, "retry_after_s": wait, "owed": self.owed_trades()})
+            except (httpx.HTTPError, ValueError) as exc:  # an answer that is no JSON list counts too
+                wait, why = delay, f"{type(exc).__name__}: {exc}"
+                delay = min(delay * 2, float(self.settings.reconnect_max_s))
+                log.warning("backfill failed, retrying", extra={"error": why, "retry_in_s": wait})
+            self.backfill_waiting = {"until_ms": int(time.time() * 1000 + wait * 1000), "reason": why[:300]}
+            try:
+                await _pause(stop, wait)
+            finally:
+                self.backfill_waiting = None
+            self._work.set()
+
+    def _next_work(self) -> tuple[str, int, int | None] | None:
+        """A symbol with something owed, from its first owed id to its last (None: to the newest)."""
         for symbol in self.settings.symbols:
-            last = self.cursor.last.get(symbol)
-            if last is not None:
-                await self.backfill(symbol, last + 1, None)
+            owed = self.cursor.owed(symbol)
+            if symbol in self._catch_up:
+                return symbol, owed[0][0] if owed else self.cursor.last[symbol] + 1, None
+            if owed:
+                return symbol, owed[0][0], owed[-1][1]
+        return None
+
+    async def backfill_pending(self) -> None:
+        """Backfill until nothing is owed. Every pass settles its range: each id is produced or
+        recorded as unfillable, so this ends."""
+        while (work := self._next_work()) is not None:
+            symbol, first, last = work
+            await self.backfill(symbol, first, last)
+            if last is None:
+                self._catch_up.discard(symbol)
+
+    def owed_trades(self) -> int:
+        return sum(b - a + 1 for gaps in self.cursor.gaps.values() for a, b in gaps)
 
     def _unfillable(self, symbol: str, first: int, last: int) -> None:
         """Ids `first`..`last` of the symbol will never be produced: the history no longer has them."""
+        self.cursor.forget(symbol, first, last)
         size = last - first + 1
         self.counters.unfilled_gaps += 1
         self.counters.unfilled_trades += size
         self.unfilled = [*self.unfilled, {"symbol": symbol, "from": first, "to": last, "size": size}][-UNFILLED_KEPT:]
         log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last, "size": size})
 
+    async def _page(self, symbol: str, from_id: int) -> list[Any]:
+        r = await self.rest.get("/api/v3/historicalTrades",
+                                params={"symbol": symbol, "fromId": from_id, "limit": BACKFILL_PAGE})
+        if r.status_code in (418, 429):
+            raise RateLimited(r.status_code, retry_after(r), r.text[:200])
+        r.raise_for_status()
+        items = r.json()
+        if not isinstance(items, list):
+            raise ValueError(f"the trade history answered {str(items)[:200]}, not a list of trades")
+        return items
+
     async def backfill(self, symbol: str, first: int, last: int | None) -> None:
-        """Produce trades `first`..`last` (or up to the newest) of a symbol from the REST API. Ids
-        the history no longer serves are recorded as unfillable (counter, log line, /status),
-        never counted as filled."""
+        """Produce the owed trades `first`..`last` (or up to the newest) of a symbol from the REST
+        history. Owed ids the history no longer serves are recorded as unfillable (counter, log
+        line, /status), never counted as filled."""
         next_id = first
-        expected = first  # the lowest id of the gap not yet produced
         while last is None or next_id <= last:
-            r = await self.rest.get("/api/v3/historicalTrades",
-                                    params={"symbol": symbol, "fromId": next_id, "limit": BACKFILL_PAGE})
-            r.raise_for_status()
-            items = r.json()
-            if not isinstance(items, list) or not items:
+            items = await self._page(symbol, next_id)
+            if not items:
                 break
             for item in items:
                 received = now_micros()
@@ -169,13 +266,16 @@ class Feed:
                     continue
                 trade_id = payload["t"]
                 if last is not None and trade_id > last:
-                    break  # past the gap: the rest of the history is newer
-                if trade_id > expected:  # the history begins past the ids still missing
-                    self._unfillable(symbol, expected, trade_id - 1)
-                expected = max(expected, trade_id + 1)
+                    break  # past the work: the rest of the history is newer
+                # the history serves ids in order and without holes: what it skipped, it no longer has
+                for a, b in self.cursor.owed_between(symbol, first, trade_id - 1):
+                    self._unfillable(symbol, a, b)
+                high = self.cursor.last[symbol]
+                if trade_id > high + 1:
+                    self._unfillable(symbol, high + 1, trade_id - 1)
                 if self.cursor.judge(symbol, trade_id) is Verdict.DUPLICATE:
                     continue
-                self._produce(payload, received)
+                self._produce(payload, received, owe_skipped=False)
                 self.counters.backfilled += 1
             else:
                 self.sink.poll(0)
@@ -186,5 +286,12 @@ class Feed:
                 continue
             break
         self.sink.poll(0)
-        if last is not None and expected <= last:
-            self._unfillable(symbol, expected, last)
+        if last is not None:  # the history ended before the work did
+            for a, b in self.cursor.owed_between(symbol, first, last):
+                self._unfillable(symbol, a, b)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    """A retry delay, not a wait for state: the next attempt itself tells if it is back."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

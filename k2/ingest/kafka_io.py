@@ -15,6 +15,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from k2.ingest.cursor import HEADER, Cursor
 from k2.ingest.settings import Settings
 from k2.ingest.wire import WireEncoder
 from k2.schemas import trade_v2, trade_v2_text
@@ -81,16 +82,18 @@ class TradeProducer:
         elif msg.topic() == self.settings.topic:
             self.delivered += 1
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def _produce(self, topic: str, key: bytes | None, value: bytes,
+                 headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
         while True:
             try:
-                self.producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
                 return
             except BufferError:  # local queue full (broker away): serve callbacks, then retry
                 self.producer.poll(0.1)
 
-    def send(self, record: dict[str, Any]) -> None:
-        self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record))
+    def send(self, record: dict[str, Any], cursor: bytes | None = None) -> None:
+        headers: list[tuple[str, str | bytes | None]] | None = None if cursor is None else [(HEADER, cursor)]
+        self._produce(self.settings.topic, record["symbol"].encode(), self.serialize(record), headers)
 
     def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
         body = dead_letter_body(reason, frame, source, int(time.time() * 1000))
@@ -117,8 +120,9 @@ def dead_letter_body(reason: str, frame: str | bytes, source: str, received_at_m
             "frame_type": "text" if isinstance(frame, str) else "binary"}
 
 
-def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window: int = 500) -> dict[str, int]:
-    """The last trade id in Kafka for each symbol, read back from the tail of the topic.
+def resume_cursor(settings: Settings, registry: SchemaRegistryClient, window: int = 500) -> Cursor:
+    """Where each symbol stands, read back from the last record of each symbol in the topic: its
+    trade id, or the cursor it carries (the highest id and the gaps still owed; see cursor.py).
 
     Kafka is the record of what ingest produced, so a restarted ingest resumes (and backfills)
     from there, with no state file that could disagree with it.
@@ -126,7 +130,7 @@ def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window
     deserialize = AvroDeserializer(registry)
     consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "k2-ingest-resume",
                          "enable.auto.commit": False, "enable.partition.eof": True})
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, bytes | None]] = {}
     try:
         md = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
         bounds = {p: consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)
@@ -137,6 +141,7 @@ def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window
         # in one partition (key = symbol), so a partition without it must not be read to its start
         # (on a long-lived topic that took seconds on every restart).
         while pending and any(ends[p] > bounds[p][0] for p in ends):
+            newest: dict[str, tuple[int, bytes | None]] = {}
             for partition, (low, _) in bounds.items():
                 if ends[partition] <= low:
                     continue
@@ -147,13 +152,15 @@ def last_produced_ids(settings: Settings, registry: SchemaRegistryClient, window
                         continue
                     value = deserialize(msg.value(), SerializationContext(settings.topic, MessageField.VALUE))
                     seq = value.get("source_sequence") if value else None
-                    if seq is not None and seq > found.get(key, -1):
-                        found[key] = seq
+                    if seq is not None:  # in offset order: the last one read is the symbol's last record
+                        header = dict(msg.headers() or ()).get(HEADER)
+                        newest[key] = (seq, header.encode() if isinstance(header, str) else header)
                 ends[partition] = start
-            pending -= set(found)
+            found.update(newest)
+            pending -= set(newest)
     finally:
         consumer.close()
-    return found
+    return Cursor.from_records(found)
 
 
 def _read_range(consumer: Consumer, topic: str, partition: int, start: int, end: int) -> list[Message]:

@@ -47,10 +47,11 @@ class Ingest:
             try:
                 await asyncio.to_thread(kafka_io.ensure_topics, self.settings)
                 schema_id = await asyncio.to_thread(kafka_io.ensure_subject, registry, self.settings)
-                last = await asyncio.to_thread(kafka_io.last_produced_ids, self.settings, registry)
+                cursor = await asyncio.to_thread(kafka_io.resume_cursor, self.settings, registry)
                 producer = kafka_io.TradeProducer(self.settings, schema_id, self.on_fatal)
-                log.info("prepared", extra={"schema_id": schema_id, "resume_from": last})
-                return producer, Cursor(dict(last))
+                log.info("prepared", extra={"schema_id": schema_id, "resume_from": cursor.last,
+                                            "owed": {s: [list(g) for g in gaps] for s, gaps in cursor.gaps.items()}})
+                return producer, cursor
             except Exception as exc:  # dependencies not there yet: say so, and retry
                 self.problem = f"{type(exc).__name__}: {exc}"
                 log.warning("start-up step failed, retrying", extra={"error": self.problem})
@@ -94,7 +95,15 @@ class Ingest:
         delivered = self.producer.delivered if self.producer else 0
         return {"ready": ok, "detail": detail, "stage": self.stage, "delivered": delivered,
                 "last_trade_ids": dict(self.feed.cursor.last) if self.feed else {},
-                "unfilled": list(self.feed.unfilled) if self.feed else [], **counters}
+                "unfilled": list(self.feed.unfilled) if self.feed else [],
+                "owed": owed(self.feed.cursor) if self.feed else [],
+                "backfill_waiting": self.feed.backfill_waiting if self.feed else None, **counters}
+
+
+def owed(cursor: Cursor) -> list[dict[str, Any]]:
+    """The gaps the backfill still owes, as /status lists them."""
+    return [{"symbol": s, "from": a, "to": b, "size": b - a + 1} for s, gaps in sorted(cursor.gaps.items())
+            for a, b in gaps]
 
 
 def create_app(settings: Settings) -> FastAPI:

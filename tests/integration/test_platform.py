@@ -131,6 +131,41 @@ def ingest_status(endpoints: Endpoints) -> dict[str, Any]:
     return body
 
 
+def test_a_gap_owed_while_the_history_refuses_survives_an_ingest_restart_and_is_filled_once(
+        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
+    exchange.rate_limit(120, retry_after_s=1)
+    try:
+        all_emitted(exchange, [exchange.emit("BNBUSDT", 100, rate=500)])
+        exchange.pause()  # the ingest misses these: only the (refusing) history has them
+        stalled = exchange.emit("BNBUSDT", 100, rate=500)
+        all_emitted(exchange, [stalled])
+        connections = exchange.status()["connections"]
+        exchange.disconnect("abrupt")
+        exchange.resume()
+        eventually(lambda: exchange.status()["connections"] > connections, within=30,
+                   describe="the ingest connecting again")
+        live = exchange.emit("BNBUSDT", 50, rate=100)
+        all_emitted(exchange, [live])
+
+        def owed() -> list[dict[str, Any]]:
+            status = ingest_status(endpoints)
+            assert status["last_trade_ids"].get("BNBUSDT") == live.last_id, status["last_trade_ids"]
+            gaps: list[dict[str, Any]] = status["owed"]
+            assert gaps and gaps[0]["from"] == stalled.first_id and gaps[0]["size"] >= 100, gaps
+            return gaps
+
+        gaps = eventually(owed, within=30, describe="live trades produced past the gap the history refuses")
+        assert ingest_status(endpoints)["rate_limited"] >= 1
+        assert full_stack.restart("ingest").state == "ready"
+        assert ingest_status(endpoints)["owed"] == gaps  # read back from the last record in Kafka
+    finally:
+        exchange.rate_limit(0)
+    assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 250
+    eventually(lambda: ingest_status(endpoints)["owed"] == [], within=30, describe="nothing owed any more")
+    assert exchange.refusals()["bans"] == 0
+
+
 def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continues(
         exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
     dead_before = len(kafka.dead_letters(endpoints, DLQ))

@@ -21,7 +21,7 @@ from k2.exchange.malformed import malformed_frame, replay_frame
 from k2.exchange.market import EmittedTrade, SymbolMarket
 from k2.exchange.validation import MALFORMED_KINDS, REPLAY_KINDS
 from k2.ingest.cursor import Cursor
-from k2.ingest.feed import Feed
+from k2.ingest.feed import Feed, RateLimited
 from k2.ingest.kafka_io import dead_letter_body
 from k2.ingest.settings import Settings
 
@@ -47,10 +47,12 @@ REASONS = {
 class FakeSink:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
+        self.headers: list[bytes | None] = []
         self.letters: list[dict[str, Any]] = []
 
-    def send(self, record: dict[str, Any]) -> None:
+    def send(self, record: dict[str, Any], cursor: bytes | None = None) -> None:
         self.records.append(record)
+        self.headers.append(cursor)
 
     def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
         self.letters.append(json.loads(json.dumps(dead_letter_body(reason, frame, source, 0))))
@@ -67,7 +69,7 @@ def settings() -> Settings:
 
 def feed(cursor: Cursor | None = None) -> tuple[Feed, FakeSink]:
     sink = FakeSink()
-    # no gap ever opens here, so the REST client is never used
+    # no backfill runs here, so the REST client is never used
     return Feed(settings(), sink, cursor or Cursor(), rest=None), sink  # type: ignore[arg-type]
 
 
@@ -142,37 +144,132 @@ def test_a_frame_nobody_foresaw_is_dead_lettered_not_raised(monkeypatch: pytest.
     assert ingest.counters.dead_lettered == 1
 
 
-def history_of(log: list[EmittedTrade], keeps: int) -> httpx.AsyncClient:
-    """The exchange's historicalTrades over `log`, keeping only its newest `keeps` trades."""
+def history_of(log: list[EmittedTrade], keeps: int | None = None,
+               refusals: list[tuple[int, str]] | None = None) -> httpx.AsyncClient:
+    """The exchange's historicalTrades over `log`, keeping only its newest `keeps` trades; the
+    first requests answered with `refusals` (status, Retry-After) instead, as a rate limit does."""
     from k2.exchange.tradelog import TradeLog
 
     trade_log = TradeLog()
     for t in log:
         trade_log.append(t)
+    refusing = list(refusals or ())
 
     def answer(request: httpx.Request) -> httpx.Response:
+        if refusing:
+            status, wait = refusing.pop(0)
+            return httpx.Response(status, headers={"Retry-After": wait}, json={"code": -1003, "msg": "Too many"})
         q = request.url.params
         page = trade_log.page(int(q["fromId"]), int(q["limit"]), keeps=keeps)
         return httpx.Response(200, json=[t.historical() for t in page])
     return httpx.AsyncClient(base_url="http://exchange", transport=httpx.MockTransport(answer))
 
 
+def ids(sink: FakeSink) -> list[int]:
+    return [r["source_sequence"] for r in sink.records]
+
+
 def test_a_gap_the_history_can_no_longer_serve_is_reported_with_its_range_not_counted_as_filled() -> None:
     real = trades("BNBUSDT", 300)
     sink = FakeSink()
     ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[9].id}), rest=history_of(real, keeps=100))
-    asyncio.run(ingest.backfill_all())  # after a reconnect: from the last id produced on
-    assert [r["source_sequence"] for r in sink.records] == [t.id for t in real[200:]]
+    ingest.reconnected()  # after a reconnect: from the last id produced on
+    asyncio.run(ingest.backfill_pending())
+    assert ids(sink) == [t.id for t in real[200:]]
     assert (ingest.counters.unfilled_gaps, ingest.counters.unfilled_trades) == (1, 190)
     assert ingest.unfilled == [{"symbol": "BNBUSDT", "from": real[10].id, "to": real[199].id, "size": 190}]
+    assert ingest.owed_trades() == 0
 
 
 def test_a_gap_in_the_stream_filled_only_in_part_reports_the_part_it_could_not_fill() -> None:
     real = trades("BNBUSDT", 50)
     sink = FakeSink()
     ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[0].id}), rest=history_of(real[:40], keeps=10))
-    asyncio.run(ingest.handle(trade_frame(real[45], True)))  # ids 1..44 missing; the history has 30..39
-    assert [r["source_sequence"] for r in sink.records] == [t.id for t in (*real[30:40], real[45])]
+
+    async def run() -> None:
+        await ingest.handle(trade_frame(real[45], True))  # ids 1..44 owed; the history has 30..39
+        assert ids(sink) == [real[45].id]  # the live trade did not wait for the backfill
+        await ingest.backfill_pending()
+
+    asyncio.run(run())
+    assert ids(sink) == [t.id for t in (real[45], *real[30:40])]
     assert ingest.unfilled == [{"symbol": "BNBUSDT", "from": real[1].id, "to": real[29].id, "size": 29},
                                {"symbol": "BNBUSDT", "from": real[40].id, "to": real[44].id, "size": 5}]
     assert (ingest.counters.unfilled_gaps, ingest.counters.unfilled_trades) == (2, 34)
+    assert ingest.owed_trades() == 0
+
+
+def test_live_trades_flow_while_the_history_refuses_and_the_gap_is_filled_once_when_it_serves_again() -> None:
+    real = trades("ETHUSDT", 80)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor({"ETHUSDT": real[9].id}), rest=history_of(real, refusals=[(429, "3")]))
+
+    async def run() -> None:
+        ingest.reconnected()
+        for t in real[30:60]:  # live, after a gap of 10..29
+            await ingest.handle(trade_frame(t, True))
+        assert ids(sink) == [t.id for t in real[30:60]]
+        with pytest.raises(RateLimited) as refused:
+            await ingest.backfill_pending()
+        assert (refused.value.status, refused.value.retry_after_s) == (429, 3.0)
+        for t in real[60:70]:  # the stream goes on while the backfill waits
+            await ingest.handle(trade_frame(t, True))
+        await ingest.backfill_pending()
+        for t in real[65:80]:  # the stream repeats what the backfill already produced: skipped
+            await ingest.handle(trade_frame(t, True))
+
+    asyncio.run(run())
+    assert sorted(ids(sink)) == [t.id for t in real[10:]]  # every trade once
+    assert ids(sink)[:40] == [t.id for t in real[30:70]]  # live first, the gap after
+    assert ingest.counters.unfilled_trades == 0 and ingest.owed_trades() == 0
+
+
+def test_every_record_that_does_not_extend_the_run_carries_the_cursor_a_restart_resumes_from() -> None:
+    real = trades("BTCUSDT", 40)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor({"BTCUSDT": real[0].id}), rest=history_of(real[:25]))
+
+    async def run() -> None:
+        await ingest.handle(trade_frame(real[20], True))  # owes 1..19
+        await ingest.handle(trade_frame(real[21], True))
+        assert [Cursor.from_records({"BTCUSDT": (ids(sink)[-1], sink.headers[-1])}).owed("BTCUSDT")] == \
+            [[(real[1].id, real[19].id)]]  # a restart now would owe the gap still
+        await ingest.backfill_pending()
+
+    asyncio.run(run())
+    resumed = Cursor.from_records({"BTCUSDT": (ids(sink)[-1], sink.headers[-1])})
+    assert (resumed.last, resumed.gaps) == ({"BTCUSDT": real[21].id}, {})  # nothing owed, no catch-up asked
+    assert sink.headers[0] == f'{{"last":{real[20].id},"gaps":[[{real[1].id},{real[19].id}]]}}'.encode()
+    assert sink.headers[-1] == f'{{"last":{real[21].id},"gaps":[]}}'.encode()
+
+
+def test_the_backfill_waits_as_long_as_the_exchange_asks_and_stops_while_banned(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = trades("BNBUSDT", 30)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[4].id}),
+                  rest=history_of(real, refusals=[(429, "2"), (418, "120"), (429, "soon")]))
+    waits: list[float] = []
+
+    async def pause(stop: asyncio.Event, seconds: float) -> None:
+        waits.append(seconds)  # instead of waiting: what the worker would wait
+        assert ingest.backfill_waiting is not None and ingest.backfill_waiting["reason"].startswith(
+            ("429", "418"))
+
+    monkeypatch.setattr("k2.ingest.feed._pause", pause)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(ingest._backfill_worker(stop))
+        ingest.reconnected()
+        for _ in range(100):  # yield to the worker until it is done; it never sleeps here
+            if ingest.owed_trades() == 0 and not ingest._catch_up:
+                break
+            await asyncio.sleep(0)
+        stop.set()
+        worker.cancel()
+
+    asyncio.run(run())
+    assert waits == [2.0, 120.0, 60.0]  # Retry-After, the ban's Retry-After, a minute when it says nothing usable
+    assert (ingest.counters.rate_limited, ingest.counters.banned) == (2, 1)
+    assert ids(sink) == [t.id for t in real[5:]] and ingest.backfill_waiting is None

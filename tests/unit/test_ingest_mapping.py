@@ -87,17 +87,39 @@ def test_rest_items_become_stream_payloads() -> None:
         (28457, "4.00000100", "12.00000000", 1499865549590, True)
 
 
-def test_the_cursor_tells_next_duplicate_and_gap() -> None:
+def test_the_cursor_tells_next_duplicate_gap_and_fill() -> None:
     cursor = Cursor()
     assert cursor.judge("BTCUSDT", 10) is Verdict.FIRST
-    cursor.advance("BTCUSDT", 10)
+    assert cursor.advance("BTCUSDT", 10) is None
     assert cursor.judge("BTCUSDT", 11) is Verdict.NEXT
     assert cursor.judge("BTCUSDT", 10) is Verdict.DUPLICATE
     assert cursor.judge("BTCUSDT", 9) is Verdict.DUPLICATE
     assert cursor.judge("BTCUSDT", 15) is Verdict.GAP
-    assert cursor.missing("BTCUSDT", 15) == (11, 14)
-    assert cursor.missing("BTCUSDT", 11) is None
-    assert cursor.missing("ETHUSDT", 5) is None
+    assert cursor.advance("BTCUSDT", 15) == (11, 14)  # past the gap at once: the gap is owed
+    assert (cursor.last, cursor.owed("BTCUSDT")) == ({"BTCUSDT": 15}, [(11, 14)])
+    assert cursor.judge("BTCUSDT", 12) is Verdict.FILL and cursor.judge("BTCUSDT", 15) is Verdict.DUPLICATE
+    cursor.advance("BTCUSDT", 12)
+    assert cursor.owed("BTCUSDT") == [(11, 11), (13, 14)] and cursor.judge("BTCUSDT", 12) is Verdict.DUPLICATE
+    assert cursor.advance("BTCUSDT", 20, owe_skipped=False) is None  # ids known to be gone are not owed
+    assert cursor.owed("BTCUSDT") == [(11, 11), (13, 14)] and cursor.last["BTCUSDT"] == 20
+    assert cursor.owed_between("BTCUSDT", 12, 20) == [(13, 14)]
+    assert cursor.forget("BTCUSDT", 0, 13) == [(11, 11), (13, 13)] and cursor.owed("BTCUSDT") == [(14, 14)]
+    assert cursor.owed("ETHUSDT") == []
+
+
+def test_the_cursor_travels_in_a_header_only_when_the_record_does_not_say_it_all() -> None:
+    cursor = Cursor()
+    cursor.advance("BTCUSDT", 10)
+    assert cursor.header("BTCUSDT", 10) is None  # the highest id and nothing owed: the record says it
+    cursor.advance("BTCUSDT", 15)
+    assert cursor.header("BTCUSDT", 15) == b'{"last":15,"gaps":[[11,14]]}'
+    cursor.advance("BTCUSDT", 11)
+    header = cursor.header("BTCUSDT", 11)
+    assert header == b'{"last":15,"gaps":[[12,14]]}'
+    resumed = Cursor.from_records({"BTCUSDT": (11, header), "ETHUSDT": (7, None)})
+    assert (resumed.last, resumed.gaps) == ({"BTCUSDT": 15, "ETHUSDT": 7}, {"BTCUSDT": [(12, 14)]})
+    cursor.forget("BTCUSDT", 12, 14)
+    assert cursor.header("BTCUSDT", 14) == b'{"last":15,"gaps":[]}'  # a fill below the highest: it must say so
 
 
 # --- hostile frames: each is refused with a reason naming its problem ------------------------

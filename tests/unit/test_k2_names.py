@@ -205,7 +205,7 @@ def test_the_feed_produces_records_of_the_configured_exchange() -> None:
         def __init__(self) -> None:
             self.records: list[dict[str, Any]] = []
 
-        def send(self, record: dict[str, Any]) -> None:
+        def send(self, record: dict[str, Any], cursor: bytes | None = None) -> None:
             self.records.append(record)
 
         def dead_letter(self, reason: str, frame: str | bytes, source: str) -> None:
