@@ -45,14 +45,19 @@ class PipelineRun:
     emissions: list[Emission] = field(default_factory=list)
     _expected: dict[Key, dict[str, Any]] = field(default_factory=dict)
     _served: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    """The served trades of the last read of the API, as served."""
     _over_rest: dict[str, set[int]] = field(default_factory=dict)
     """Per symbol, the ids the exchange handed out over REST (read with `expected`)."""
     named_schema_ids: set[int] = field(default_factory=set)
-    _history_limited: bool = False
-    _lifetime_shortened: bool = False
-    """Whether the scenario limited the exchange's history (undone when it closes)."""
     """The schema ids the scenario's messages named (found by `wire_format`)."""
-    """The served trades of the last read of the API, as served."""
+    _history_limited: bool = False
+    """Whether the scenario limited the exchange's history (undone when it closes)."""
+    _history_keeps: int | None = None
+    _lifetime_shortened: bool = False
+    _connections_at_drop: int = 0
+    history_refused_until: float | None = None
+    """Until when (seconds since the epoch) the exchange refuses its trade history as too many
+    requests; None when the scenario does not make it (undone when it closes)."""
 
     def __post_init__(self) -> None:
         self.exchange = (ExchangeControl(self.endpoints.control_url()) if self.endpoints.has("control")
@@ -320,12 +325,41 @@ class PipelineRun:
         scenario ends (then all again)."""
         self.control.history(keep)
         self._history_limited = True
+        self._history_keeps = keep
 
     def shorten_lifetime(self, seconds: float) -> None:
         """The exchange closes every connection after `seconds` until the scenario ends (then
         after 24 hours again, as the real one)."""
         self.control.lifetime(seconds)
         self._lifetime_shortened = True
+
+    def refuse_history(self, seconds: int, retry_after_s: int) -> dict[str, int]:
+        """The exchange answers history requests with 429 and `Retry-After: retry_after_s` for
+        `seconds`, and bans a client that asks again too soon three times; until the scenario ends
+        at most. How often it had refused and banned before."""
+        before = self.control.refusals()
+        self.control.rate_limit(seconds, retry_after_s)
+        self.history_refused_until = time.time() + seconds
+        self.history.record("fault", f"trade history refused as too many requests for {seconds} s, "
+                                     f"Retry-After {retry_after_s} s")
+        return before
+
+    def reconnected(self, within: float) -> None:
+        """Wait until a client has connected to the exchange's stream since the last drop (whether
+        it stayed connected is for the checks that follow to find out)."""
+        eventually(lambda: self.control.status()["connections"] > self._connections_at_drop, within=within,
+                   describe="a client connecting to the exchange's stream again")
+        self.history.record("workload", "a client connected to the exchange's stream again")
+
+    def never_banned(self, before: dict[str, int]) -> Verdict:
+        """The exchange refused the history at least once since `before` and banned nobody: the
+        client waited as long as each Retry-After asked."""
+        now = self.control.refusals()
+        delta = {k: now[k] - before.get(k, 0) for k in now}
+        return Verdict("the exchange refused its history and never had to ban the client",
+                       delta["answered_429"] > 0 and delta["bans"] == 0 and delta["answered_418"] == 0,
+                       {"refused (429)": delta["answered_429"], "refused while banned (418)": delta["answered_418"],
+                        "bans": delta["bans"]})
 
     def stall_trade_and_drop(self, symbol: str, count: int, rate: float, within: float) -> Emission:
         """The feed delivers nothing while the exchange trades; then it drops every connection, so
@@ -338,11 +372,17 @@ class PipelineRun:
         try:
             emission = self.trade(symbol, count, rate)
             self.all_emitted(within)
+            self._connections_at_drop = int(self.control.status()["connections"])
             self.control.disconnect("abrupt")
         finally:
             self.control.resume()
         self.history.record("fault", f"feed stalled over {count} {symbol}, then every connection dropped")
         return emission
+
+    def left_out_by_history(self, emission: Emission) -> Emission | None:
+        """What of an emission the exchange's history no longer serves, if the scenario limited
+        it (the emission is narrowed to what it does serve)."""
+        return None if self._history_keeps is None else self.keep_newest(emission, self._history_keeps)
 
     def keep_newest(self, emission: Emission, count: int) -> Emission | None:
         """Narrow one emission to its newest `count` trades (what a history that keeps no more
@@ -356,6 +396,8 @@ class PipelineRun:
         return left_out
 
     def close(self) -> None:
+        if self.history_refused_until is not None:
+            self.control.rate_limit(0)
         if self._history_limited:
             self.control.history(None)
         if self._lifetime_shortened:

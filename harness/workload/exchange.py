@@ -93,6 +93,18 @@ class ExchangeControl:
         """Keep only each symbol's newest `keep` trades in the REST history (None: all)."""
         self._post("/history", {"keep": keep})
 
+    def rate_limit(self, seconds: int, retry_after_s: int = 1, ban_after: int = 3, ban_s: int = 10) -> dict[str, Any]:
+        """Refuse history requests as too many (429, `Retry-After: retry_after_s`) for `seconds`
+        (0: serve again, ban lifted); a client that asks again too soon `ban_after` times is
+        banned (418) for `ban_s`."""
+        return self._post("/rate-limit", {"seconds": seconds, "retry_after_s": retry_after_s,
+                                          "ban_after": ban_after, "ban_s": ban_s})
+
+    def refusals(self) -> dict[str, int]:
+        """How the history refused so far: answered_429, answered_418, bans."""
+        limit = self.status().get("rate_limit", {})
+        return {k: int(limit.get(k, 0)) for k in ("answered_429", "answered_418", "bans")}
+
     def pause(self) -> None:
         self._post("/pause")
 

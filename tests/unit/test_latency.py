@@ -131,3 +131,19 @@ def test_plots_are_non_empty_pngs() -> None:
                 plots.histogram([], None, "nothing"),
                 plots.ages_over_time(samples, 5, "ages")):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+def test_live_trades_fail_when_one_is_slow_missing_or_served_after_the_deadline() -> None:
+    from harness.checks.latency import live_in_time
+
+    keys = [("BNBUSDT", f"B-{i}") for i in range(4)]
+    delays = {keys[0]: 0.4, keys[1]: 0.9, keys[2]: 6.0}
+    served = {keys[0]: 100.0, keys[1]: 101.0, keys[2]: 130.0}
+    verdict = live_in_time(delays, served, keys, seconds=5, before=120.0, before_what="before X")
+    assert not verdict.valid
+    assert (verdict.counts["served"], verdict.counts["missing"], verdict.counts["over"],
+            verdict.counts["served after"]) == (3, 1, 1, 1)
+    assert any("not served while watched" in m for m in verdict.mismatched)
+    fine = live_in_time({k: 0.5 for k in keys}, {k: 100.0 for k in keys}, keys, 5, 120.0, "before X")
+    assert fine.valid and fine.counts["seconds to spare"] == 20
+    assert not live_in_time({}, {}, [], 5, 120.0, "before X").valid  # nothing expected proves nothing
