@@ -21,10 +21,10 @@ Feature: The real exchange's behaviour
     And the ingest connected to the exchange at least 2 more times meanwhile
 
   Scenario: The exchange rate-limits its trade history while the ingest reconnects: live trades keep flowing, and the gap is filled exactly once when the limit lifts
-    Given the exchange refuses its trade history as too many requests for the next 20 seconds, asking to wait 3 seconds between tries
+    Given the exchange refuses its trade history as too many requests for the next 12 seconds, asking to wait 2 seconds between tries
     When the exchange trades 20 BNBUSDT at 100 trades per second
     And the exchange's feed stalls while it trades 200 BNBUSDT at 200 trades per second, then drops the connection
-    And once the ingest is connected again, the exchange goes on to trade 300 BNBUSDT live at 50 trades per second
+    And once the ingest is connected again, the exchange goes on to trade 200 BNBUSDT live at 50 trades per second
     Then each of those live trades reaches the query API within 5 seconds, before the exchange serves its trade history again
     And within 60 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     And the exchange never had to ban the ingest for asking too often
