@@ -62,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/status")
     def status() -> dict[str, Any]:
         ok, detail = readiness()
-        return {"ready": ok, "detail": detail, **asdict(loop.stats)}
+        conflicts = loop.writer.conflicts if loop.writer is not None else 0
+        return {"ready": ok, "detail": detail, **asdict(loop.stats), "commit_conflicts": conflicts,
+                "instance_id": settings.instance_id}
 
     return app

@@ -56,6 +56,8 @@ class StaleWriter(Exception):
 class IcebergWriter:
     def __init__(self, catalog: CatalogSettings, topic: str, identifier: TableId = DEFAULT_TABLE) -> None:
         self.topic = topic
+        self.conflicts = 0
+        """Commits that lost a race with another writer of the table (each re-checked, never written twice)."""
         self.catalog = catalog.load()
         self.table: Any = ensure_table(self.catalog, identifier)
 
@@ -84,6 +86,7 @@ class IcebergWriter:
                 append(self.table, rows, {OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
                 return merged
             except CommitFailedException as exc:
+                self.conflicts += 1
                 log.warning("commit lost a race; re-checking offsets", extra={"error": str(exc)})
         raise CommitFailedException("commit kept losing races; giving up this attempt")
 

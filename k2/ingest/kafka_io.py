@@ -26,12 +26,13 @@ RETENTION_MS = str(7 * 24 * 3600 * 1000)
 
 
 def ensure_topics(settings: Settings) -> None:
-    """Create the trade and dead-letter topics if missing (7-day retention, lz4)."""
+    """Create the trade and dead-letter topics if missing (7-day retention, lz4, K2_TOPIC_REPLICATION
+    replicas of which K2_TOPIC_MIN_ISR must have a write)."""
     admin = AdminClient({"bootstrap.servers": settings.bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
-    config = {"retention.ms": RETENTION_MS, "compression.type": "lz4"}
+    config = {"retention.ms": RETENTION_MS, "compression.type": "lz4", "min.insync.replicas": str(settings.min_isr)}
     wanted = [NewTopic(t, num_partitions=settings.partitions if t == settings.topic else 1,
-                       replication_factor=1, config=config)
+                       replication_factor=settings.replication, config=config)
               for t in (settings.topic, settings.dlq_topic) if t not in existing]
     for topic, future in admin.create_topics(wanted).items() if wanted else []:
         try:

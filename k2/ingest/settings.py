@@ -19,6 +19,10 @@ class Settings:
     topic: str
     dlq_topic: str
     partitions: int
+    replication: int
+    """Replicas of each topic the ingest creates (3 on a three-broker cluster)."""
+    min_isr: int
+    """min.insync.replicas of those topics: with acks=all, a write counts once this many have it."""
     host: str
     port: int
     reconnect_max_s: int
@@ -39,6 +43,8 @@ class Settings:
             topic=env_str(env, "K2_TOPIC", "market.crypto.trades.binance"),
             dlq_topic=env_str(env, "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq"),
             partitions=env_int(env, "K2_TOPIC_PARTITIONS", 3, minimum=1),
+            replication=env_int(env, "K2_TOPIC_REPLICATION", 1, minimum=1),
+            min_isr=env_int(env, "K2_TOPIC_MIN_ISR", 1, minimum=1),
             host=env_str(env, "K2_INGEST_HOST", "127.0.0.1"),
             port=env_int(env, "K2_INGEST_PORT", 18701, minimum=1),
             reconnect_max_s=env_int(env, "K2_RECONNECT_MAX_S", 30, minimum=1),

@@ -63,7 +63,8 @@ class FakeSink:
 
 def settings() -> Settings:
     return Settings(ws_url="ws://x", rest_url="http://x", symbols=SYMBOLS, bootstrap="x", registry_url="http://x",
-                    topic="t", dlq_topic="t.dlq", partitions=1, host="127.0.0.1", port=1, reconnect_max_s=1,
+                    topic="t", dlq_topic="t.dlq", partitions=1, replication=1, min_isr=1, host="127.0.0.1", port=1,
+                    reconnect_max_s=1,
                     exchange_name="BINANCE", record_name="com.k2.marketdata.TradeV2")
 
 
