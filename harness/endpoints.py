@@ -100,6 +100,8 @@ class DeadLetters:
 
 _SECTIONS = ("kafka", "schema_registry", "catalog", "s3", "postgres", "exchange", "api", "toxiproxy",
              "ingest", "consumer", "dead_letters", "logs")
+_NUMBERED = re.compile(r"^(ingest|consumer)-[1-9][0-9]?$")
+"""Sections of one of several processes of a role (consumer-1, consumer-2 in profile cluster)."""
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,8 @@ class Endpoints:
     @staticmethod
     def from_json(data: Mapping[str, Any], source: str = "the stack") -> Endpoints:
         """Endpoints from the shape `to_json` writes; every problem is named at once (EndpointsError)."""
-        problems: list[str] = [f"{k}: unknown section (known: {', '.join(_SECTIONS)})"
-                               for k in data if k not in _SECTIONS]
+        problems: list[str] = [f"{k}: unknown section (known: {', '.join(_SECTIONS)}, or consumer-N)"
+                               for k in data if k not in _SECTIONS and not _NUMBERED.match(str(k))]
 
         def section(name: str, *required: str) -> dict[str, Any] | None:
             raw = data.get(name)
@@ -248,7 +250,8 @@ class Endpoints:
         postgres, exchange = section("postgres", "dsn", "catalog_dsn"), section("exchange", "ws_url", "rest_url")
         toxi, api = section("toxiproxy", "url", "proxies"), section("api", "url", "api_key")
         dead, logs = section("dead_letters"), section("logs")
-        status = {n: s["status_url"] for n in ("ingest", "consumer") if (s := section(n, "status_url"))}
+        numbered = sorted(str(k) for k in data if _NUMBERED.match(str(k)))
+        status = {n: s["status_url"] for n in ("ingest", "consumer", *numbered) if (s := section(n, "status_url"))}
         if catalog is not None and not isinstance(catalog["properties"], Mapping):
             problems.append("catalog.properties: must be a mapping of pyiceberg properties")
         if problems:

@@ -56,6 +56,11 @@ class Faults:
         self._inject(f"{service} crashed", lambda: self.driver.kill(service), lambda: self.driver.start(service),
                      service=service)
 
+    def crash_and_stay_down(self, service: str) -> None:
+        """SIGKILL, and nothing starts it again until the heal: a machine that is gone."""
+        self._inject(f"{service} crashed", lambda: self.driver.kill(service, stay_down=True),
+                     lambda: self.driver.start(service), service=service)
+
     def pause(self, service: str) -> None:
         self._inject(f"{service} paused", lambda: self.driver.pause(service), lambda: self.driver.resume(service),
                      service=service)

@@ -61,6 +61,10 @@ from harness.stack.services import schema_registry as schema_registry_service
 from harness.stack.settings import HOST, REPO_ROOT
 from harness.waiting import ConditionTimeout, eventually
 
+LOCAL_ONLY = {"cluster": "three Kafka nodes and two consumers run as native processes on the local driver only; "
+                         "use -D driver=local (or `stack up --profile cluster`)"}
+COMPOSE_PROFILES = tuple(p for p in PROFILES if p not in LOCAL_ONLY)
+
 Say = Callable[[str], None]
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -350,11 +354,11 @@ class ComposeDriver:
         config = config_runner or run_config
         self._platform_overrides: dict[bool, Path] = {}  # faultable or not -> the platform file's override
         # every profile of the base file: the driver must know each service whatever runs now
-        self.base = ComposeProject.load(self._command(self._files(faultable=False), list(PROFILES), "config",
+        self.base = ComposeProject.load(self._command(self._files(faultable=False), list(COMPOSE_PROFILES), "config",
                                                       "--format", "json"), config)
         if self._write_platform_overrides():  # read again, with the services the platform file changes
-            self.base = ComposeProject.load(self._command(self._files(faultable=False), list(PROFILES), "config",
-                                                          "--format", "json"), config)
+            self.base = ComposeProject.load(self._command(self._files(faultable=False), list(COMPOSE_PROFILES),
+                                                          "config", "--format", "json"), config)
         self.faultable = self.base
         if self.settings.faultable_file.is_file():
             self.faultable = ComposeProject.load(self._command(
@@ -695,7 +699,7 @@ class ComposeDriver:
         """`docker compose` for this project and profile (None: every profile, for `down`); the
         faultable override joins whenever toxiproxy does, and the platform file's override last."""
         files = self._files(faultable=profile is None or toxiproxy.NAME in profile_services(profile))
-        return self._command(files, [profile] if profile else list(PROFILES), *args, project=self.project_name)
+        return self._command(files, [profile] if profile else list(COMPOSE_PROFILES), *args, project=self.project_name)
 
     def _compose(self, cmd: list[str]) -> RunResult:
         env = {**os.environ, "DOCKER_HOST": self.settings.docker_host}
@@ -708,6 +712,8 @@ class ComposeDriver:
     def up(self, profile: str) -> StackStatus:
         """`docker compose up --wait` for the profile: builds the platform's image, starts what is not
         running in dependency order and returns once every service's health check passes."""
+        if profile in LOCAL_ONLY:
+            raise StackError(f"profile {profile} is not available under docker compose: {LOCAL_ONLY[profile]}")
         names = profile_services(profile)
         self._docker()  # a clear "Docker is not reachable" before compose says it less clearly
         t0 = time.monotonic()
@@ -852,9 +858,12 @@ class ComposeDriver:
         with self._engine(f"stopping {service}"):
             c.stop(timeout=int(spec.stop_grace))
 
-    def kill(self, service: str) -> None:
+    def kill(self, service: str, stay_down: bool = False) -> None:
         """A crash: the service dies at once and reports "failed", and one whose restart policy is
         on-failure is started again by Docker, as the local stack's supervisor does."""
+        if stay_down:
+            raise StackError(f"a crash of {service} that stays down is the local driver's (profile cluster); "
+                             f"use -D driver=local")
         spec = self._service(service)
         c = self._containers().get(service)
         if c is None or (c.attrs.get("State") or {}).get("Status") not in ("running", "paused", "restarting"):

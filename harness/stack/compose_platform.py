@@ -103,8 +103,10 @@ def values(role: str, ports: Mapping[str, int] = CONTAINER_PORTS,
     user = "${K2_POSTGRES_USER:-k2}"
     return {
         "python": PYTHON, "repo": REPO, "host": HOST, "port": str(ports[role]),
-        "data_dir": DATA_DIRS.get(role, OTHER_DATA_DIR), "partitions": PARTITIONS,
-        "kafka.bootstrap": kafka, "registry.url": registry, "s3.endpoint": s3,
+        "data_dir": DATA_DIRS.get(role, OTHER_DATA_DIR), "instance": "1", "partitions": PARTITIONS,
+        # one broker under compose (profile cluster is the local driver's)
+        "kafka.bootstrap": kafka, "kafka.replication": "1", "kafka.min_isr": "1",
+        "registry.url": registry, "s3.endpoint": s3,
         "s3.access_key": secret("K2_S3_ACCESS_KEY"), "s3.secret_key": secret("K2_S3_SECRET_KEY"),
         "s3.region": object_store.REGION, "s3.bucket": object_store.BUCKET,
         "catalog.name": catalog.CATALOG_NAME, "catalog.type": "sql",

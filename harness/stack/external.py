@@ -161,7 +161,7 @@ class ExternalDriver:
     def stop(self, service: str) -> None:
         raise _cannot("stop", service)
 
-    def kill(self, service: str) -> None:
+    def kill(self, service: str, stay_down: bool = False) -> None:
         raise _cannot("crash", service)
 
     def restart(self, service: str) -> ServiceStatus:

@@ -35,6 +35,7 @@ from harness.stack.platform_file import START_MARKER
 from harness.stack.service import NotReady, ServiceSpec, StackContext
 from harness.stack.services import (
     SERVICES,
+    kafka_nodes,
     object_store,
     platform,
     postgres,
@@ -205,15 +206,15 @@ class LocalDriver:
     def endpoints(self) -> Endpoints:
         ctx = self.ctx
         c = ctx.credentials
+        profile = self._read_state().get("profile")
         out: dict[str, Any] = {
-            "kafka": {"bootstrap.servers": kafka_service.bootstrap(ctx)},
+            "kafka": {"bootstrap.servers": kafka_service.bootstrap(ctx, kafka_nodes(profile))},
             "schema_registry": {"url": schema_registry.url(ctx)},
             "s3": {"endpoint": object_store.endpoint(ctx), "access_key": c.s3_access_key,
                    "secret_key": c.s3_secret_key, "region": object_store.REGION, "bucket": object_store.BUCKET},
             "catalog": {"name": catalog.CATALOG_NAME, "properties": catalog.properties(ctx)},
             "postgres": {"dsn": postgres.dsn(ctx), "catalog_dsn": postgres.dsn(ctx, "catalog")},
         }
-        profile = self._read_state().get("profile")
         if profile and "exchange" in profile_services(profile):
             base = platform.http_url(ctx, "exchange")
             out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
@@ -223,7 +224,7 @@ class LocalDriver:
                                 "proxies": {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS}}
         if profile and "api" in profile_services(profile):
             out["api"] = {"url": platform.http_url(ctx, "api"), "api_key": c.api_key}
-        for name in ("ingest", "consumer"):
+        for name in ("ingest", "consumer", *platform.CONSUMERS):
             if profile and name in profile_services(profile):
                 out[name] = {"status_url": platform.http_url(ctx, name) + "/status"}
         return Endpoints.from_json(out, source="the local stack")
@@ -519,11 +520,12 @@ class LocalDriver:
         with self._exclusive():
             self._stop(self._spec(service))
 
-    def kill(self, service: str) -> None:
+    def kill(self, service: str, stay_down: bool = False) -> None:
         """SIGKILL the service's processes, like a crash: it reports "failed" until started again,
-        by hand or, for a service with a restart policy, by the supervisor."""
+        by hand or, for a service with a restart policy, by the supervisor. `stay_down`: a machine
+        that is gone, not a process that restarts: nothing starts it until `start`."""
         with self._exclusive():
-            self._stop(self._spec(service), sig=signal.SIGKILL, crash=True)
+            self._stop(self._spec(service), sig=signal.SIGKILL, crash=not stay_down)
 
     def pause(self, service: str) -> None:
         p = self._process(service)

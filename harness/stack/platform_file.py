@@ -31,8 +31,12 @@ PLACEHOLDERS: dict[str, str] = {
     "host": "the address every service binds to",
     "port": "this service's own port (K2_PORT_<ROLE>)",
     "data_dir": "a directory of this service's own that survives restarts",
+    "instance": "this process's number within its role: 1, or 1 and 2 for the two consumers of profile cluster",
     "partitions": "partitions of the topics the platform creates",
-    "kafka.bootstrap": "Kafka bootstrap servers (through the fault proxy in profile faultable)",
+    "kafka.bootstrap": "Kafka bootstrap servers (through the fault proxy in profile faultable; every broker in "
+                       "profile cluster)",
+    "kafka.replication": "replicas of each topic the platform creates (3 in profile cluster, else 1)",
+    "kafka.min_isr": "replicas in sync before a write counts (min.insync.replicas: 2 in profile cluster, else 1)",
     "registry.url": "the schema registry's Confluent-compatible API (through the proxy in faultable)",
     "s3.endpoint": "the object store's S3 endpoint (through the proxy in faultable)",
     "s3.access_key": "the object store's access key",

@@ -34,6 +34,16 @@ DEFAULT_PORTS: dict[str, int] = {
     "kafka": 19092,
     "kafka-controller": 19093,
     "kafka-proxied": 19094,  # a second listener, for clients that come through toxiproxy
+    # profile cluster: three Kafka nodes and two consumers (on ports whose last two digits no
+    # other port has, so stacks 100 ports apart never share one)
+    "kafka-1": 19010,
+    "kafka-1-controller": 19011,
+    "kafka-2": 19020,
+    "kafka-2-controller": 19021,
+    "kafka-3": 19030,
+    "kafka-3-controller": 19031,
+    "consumer-1": 18703,
+    "consumer-2": 18704,
     "schema-registry": 18081,
     "postgres": 15432,
     "object-store-s3": 18333,

@@ -19,9 +19,9 @@ import yaml
 
 from harness.network import LINKS
 from harness.stack import components
-from harness.stack.compose import DEFAULT_COMPOSE_FILE, ComposeDriver, ComposeProject, ComposeSettings
+from harness.stack.compose import COMPOSE_PROFILES, DEFAULT_COMPOSE_FILE, ComposeDriver, ComposeProject, ComposeSettings
 from harness.stack.local import LocalDriver
-from harness.stack.services import PROFILES, SERVICES, services_for, toxiproxy
+from harness.stack.services import CLUSTER_ONLY, PROFILES, SERVICES, services_for, toxiproxy
 from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT, StackSettings, resolve_ports
 from tests.compose_config import COMPOSE_DIR, SECRETS, recorded
 
@@ -59,7 +59,7 @@ def long_running(project: ComposeProject) -> set[str]:
 
 
 def test_the_compose_stack_has_exactly_the_local_stacks_services(base: ComposeProject) -> None:
-    assert long_running(base) == set(SERVICES) == set(base.services)
+    assert long_running(base) == set(SERVICES) - set(CLUSTER_ONLY) == set(base.services)
 
 
 def test_every_long_running_service_has_a_health_check(base: ComposeProject) -> None:
@@ -90,14 +90,16 @@ def test_dependencies_exist_form_a_dag_and_wait_for_health(project_name: str, re
 def test_the_local_dependencies_hold_under_compose(base: ComposeProject, faultable: ComposeProject) -> None:
     for project, profile in ((base, "full"), (faultable, "faultable")):
         for name, spec in services_for(profile).items():
+            if name in CLUSTER_ONLY:
+                continue
             assert set(spec.depends_on) <= set(project.services[name].depends_on), f"{profile}: {name}"
 
 
 def test_profiles_have_the_local_members(base: ComposeProject) -> None:
-    for profile, members in PROFILES.items():
-        assert set(base.in_profile(profile)) == set(members), profile
+    for profile in COMPOSE_PROFILES:
+        assert set(base.in_profile(profile)) == set(PROFILES[profile]), profile
     for s in base.services.values():
-        assert s.profiles and set(s.profiles) <= set(PROFILES), f"{s.name}: {s.profiles}"
+        assert s.profiles and set(s.profiles) <= set(COMPOSE_PROFILES), f"{s.name}: {s.profiles}"
 
 
 def test_every_image_is_built_here_on_the_base_image_argument_and_tagged_with_its_version(
@@ -128,7 +130,7 @@ def test_every_image_is_built_here_on_the_base_image_argument_and_tagged_with_it
 def test_memory_limits_are_the_harness_memory_budgets(tmp_path: Path) -> None:
     local = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({}))).memory_budgets()
     compose = recorded_driver().memory_budgets()
-    assert compose == local
+    assert compose == {n: mb for n, mb in local.items() if n not in CLUSTER_ONLY}
 
 
 def test_every_service_has_memory_and_cpu_limits(base: ComposeProject) -> None:
@@ -138,6 +140,8 @@ def test_every_service_has_memory_and_cpu_limits(base: ComposeProject) -> None:
 
 def test_restart_policies_follow_the_local_stack(base: ComposeProject) -> None:
     for name, spec in SERVICES.items():
+        if name in CLUSTER_ONLY:
+            continue
         s = base.services[name]
         assert (s.restart == "on-failure") == (spec.restart == "on-failure"), name
         if s.restart == "on-failure":

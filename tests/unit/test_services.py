@@ -184,3 +184,37 @@ def test_an_unknown_catalog_kind_is_refused_with_the_choices() -> None:
 
     with pytest.raises(SettingsError, match="K2_STACK_CATALOG='hive' is unknown; use sql"):
         StackSettings.from_env({"K2_STACK_CATALOG": "hive"})
+
+
+# ------------------------------------------------------------------ profile cluster
+def test_a_cluster_node_votes_in_one_quorum_of_three_and_keeps_every_topic_on_three_replicas(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    props = dict(line.split("=", 1) for line in kafka.server_properties(c, kafka.NODES["kafka-2"]).splitlines())
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:19011,2@127.0.0.1:19021,3@127.0.0.1:19031"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:19021"
+    assert (props["default.replication.factor"], props["min.insync.replicas"]) == ("3", "2")
+    assert (props["offsets.topic.replication.factor"], props["unclean.leader.election.enable"]) == ("3", "false")
+    assert props["log.dirs"].endswith("/kafka-2")
+    assert kafka.cluster_id(c) == kafka.cluster_id(ctx(tmp_path)) != kafka.cluster_id(ctx(tmp_path / "other"))
+    single = dict(line.split("=", 1) for line in kafka.server_properties(c).splitlines())
+    assert (single["node.id"], single["default.replication.factor"], single["min.insync.replicas"]) == ("1", "1", "1")
+
+
+def test_the_cluster_profile_runs_three_nodes_and_two_consumers_that_bootstrap_on_every_node(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    specs = services_for("cluster")
+    assert set(PROFILES["cluster"]) == {"kafka-1", "kafka-2", "kafka-3", "schema-registry", "object-store", "postgres",
+                                        "exchange", "ingest", "consumer-1", "consumer-2", "api"}
+    assert set(specs["ingest"].depends_on) >= {"kafka-1", "kafka-2", "kafka-3"}
+    every_node = "127.0.0.1:19010,127.0.0.1:19020,127.0.0.1:19030"
+    ingest = specs["ingest"].env(c)
+    assert (ingest["K2_KAFKA_BOOTSTRAP"], ingest["K2_TOPIC_REPLICATION"], ingest["K2_TOPIC_MIN_ISR"]) == \
+        (every_node, "3", "2")
+    ids = {n: specs[n].env(c)["K2_CONSUMER_INSTANCE_ID"] for n in ("consumer-1", "consumer-2")}
+    assert ids == {"consumer-1": "k2-iceberg-writer-1", "consumer-2": "k2-iceberg-writer-2"}
+    assert specs["consumer-2"].env(c)["K2_CONSUMER_PORT"] == "18704"
+    assert specs["consumer-2"].env(c)["K2_KAFKA_BOOTSTRAP"] == every_node
+    full = services_for("full")["ingest"].env(c)  # one broker elsewhere, as before
+    assert (full["K2_KAFKA_BOOTSTRAP"], full["K2_TOPIC_REPLICATION"]) == ("127.0.0.1:19092", "1")
+    assert services_for("full")["consumer"].env(c)["K2_CONSUMER_INSTANCE_ID"] == "k2-iceberg-writer-1"

@@ -32,7 +32,8 @@ def test_backoff_doubles_up_to_its_cap_and_resets_on_success() -> None:
 
 
 def test_platform_services_restart_on_failure_and_infrastructure_does_not() -> None:
-    assert {n for n, s in SERVICES.items() if s.restart == "on-failure"} == {"exchange", "ingest", "consumer", "api"}
+    assert {n for n, s in SERVICES.items() if s.restart == "on-failure"} == {"exchange", "ingest", "consumer", "api",
+                                                                                 "consumer-1", "consumer-2"}
 
 
 def test_every_service_has_a_memory_budget() -> None:

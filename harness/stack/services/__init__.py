@@ -7,11 +7,16 @@ from collections.abc import Mapping, Sequence
 from harness.stack.service import ServiceSpec
 from harness.stack.services import kafka, object_store, platform, postgres, schema_registry, toxiproxy
 
+_CLUSTER_PLATFORM = {s.name: s for s in platform.specs(topology=platform.CLUSTERED)}
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC, toxiproxy.SPEC,
-                                 *platform.SPECS)
+                                 *platform.SPECS, *kafka.CLUSTER_SPECS,
+                                 *(_CLUSTER_PLATFORM[c] for c in platform.CONSUMERS if c in _CLUSTER_PLATFORM))
 }
-"""Each service as it runs outside `faultable` (and the names `stack logs`, `stack kill` know)."""
+"""Each service as it runs outside `faultable` and `cluster` (and the names `stack logs`, `stack kill` know)."""
+
+CLUSTER_ONLY = (*kafka.CLUSTER, *platform.CONSUMERS)
+"""Services only profile `cluster` runs (the local driver's alone; compose has no such profile)."""
 
 INFRA = ("kafka", "schema-registry", "object-store", "postgres")
 FULL = (*INFRA, "exchange", "ingest", "consumer", "api")
@@ -19,6 +24,8 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "infra": INFRA,
     "full": FULL,
     "faultable": (*INFRA, toxiproxy.NAME, *FULL[len(INFRA):]),
+    # three Kafka nodes in one quorum, two consumers in one group; the rest as in `full`
+    "cluster": (*kafka.CLUSTER, *INFRA[1:], "exchange", "ingest", *platform.CONSUMERS, "api"),
 }
 
 # Profiles named before they are built, so that `--profile X` can say so (none at present).
@@ -42,9 +49,20 @@ def profile_services(profile: str) -> tuple[str, ...]:
     raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
+# In `cluster` the platform bootstraps on every node and creates its topics with three replicas.
+_CLUSTER_SERVICES: dict[str, ServiceSpec] = {**SERVICES, **_CLUSTER_PLATFORM}
+
+
 def services_for(profile: str | None) -> Mapping[str, ServiceSpec]:
     """The specs a stack of this profile runs (its services' endpoints and dependencies)."""
+    if profile == "cluster":
+        return _CLUSTER_SERVICES
     return _FAULTABLE_SERVICES if profile is not None and toxiproxy.NAME in PROFILES.get(profile, ()) else SERVICES
+
+
+def kafka_nodes(profile: str | None) -> tuple[str, ...]:
+    """The Kafka nodes a stack of this profile runs (clients bootstrap on all of them)."""
+    return kafka.CLUSTER if profile == "cluster" else (kafka.NAME,)
 
 
 def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICES) -> list[str]:

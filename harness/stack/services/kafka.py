@@ -1,4 +1,5 @@
-"""Kafka: one KRaft node acting as broker and controller, from the Maven Central jars."""
+"""Kafka from the Maven Central jars: one KRaft node acting as broker and controller (`kafka`),
+or, in profile `cluster`, three such nodes in one quorum (`kafka-1`..`kafka-3`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import logging
 import subprocess
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka.admin import AdminClient
@@ -15,6 +17,8 @@ from harness.stack.services import jvm
 
 NAME = "kafka"
 HEAP = "512m"
+CLUSTER = ("kafka-1", "kafka-2", "kafka-3")
+CLUSTER_HEAP = "384m"  # three JVMs on two cores and the rest of the stack
 
 LOG4J2 = """status = warn
 appender.console.type = Console
@@ -30,33 +34,70 @@ logger.request.level = WARN
 """
 
 
-def bootstrap(ctx: StackContext) -> str:
-    return f"{ctx.host}:{ctx.port(NAME)}"
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (broker and controller) of a quorum of `names`."""
+
+    name: str
+    names: tuple[str, ...]
+
+    @property
+    def node_id(self) -> int:
+        return self.names.index(self.name) + 1
+
+    @property
+    def clustered(self) -> bool:
+        return len(self.names) > 1
 
 
-def server_properties(ctx: StackContext) -> str:
-    host, port, ctl = ctx.host, ctx.port(NAME), ctx.port("kafka-controller")
-    proxied, via_proxy = ctx.port("kafka-proxied"), ctx.port("kafka-via-proxy")
-    props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@{host}:{ctl}",
+SINGLE = Node(NAME, (NAME,))
+NODES = {n: Node(n, CLUSTER) for n in CLUSTER}
+
+
+def bootstrap(ctx: StackContext, nodes: tuple[str, ...] = (NAME,)) -> str:
+    return ",".join(f"{ctx.host}:{ctx.port(n)}" for n in nodes)
+
+
+def cluster_id(ctx: StackContext) -> str:
+    """The same for every node of this stack's quorum, and for no other stack's."""
+    return base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_URL, str(ctx.settings.root)).bytes).decode().rstrip("=")
+
+
+def server_properties(ctx: StackContext, node: Node = SINGLE) -> str:
+    host, port, ctl = ctx.host, ctx.port(node.name), ctx.port(f"{node.name}-controller")
+    voters = ",".join(f"{Node(n, node.names).node_id}@{host}:{ctx.port(f'{n}-controller')}" for n in node.names)
+    if node.clustered:
+        listeners = {"listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
+                     "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+                     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    else:
+        proxied, via_proxy = ctx.port("kafka-proxied"), ctx.port("kafka-via-proxy")
         # PROXIED is toxiproxy's upstream and advertises toxiproxy's listen port: a client that
         # bootstraps through the proxy is told to stay behind it, while one that bootstraps on
         # PLAINTEXT is told PLAINTEXT (Kafka answers metadata per listener). Always there, as
         # unused it costs nothing and the broker's config does not depend on the profile.
-        "listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
+        listeners = {"listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
+                     "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
+                     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+    # every internal topic on every node, and two of them in sync before a write counts
+    replicas, min_isr = (str(len(node.names)), "2") if node.clustered else ("1", "1")
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": str(node.node_id),
+        "controller.quorum.voters": voters,
+        **listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(ctx.data_dir(NAME)),
-        # a single node: every internal topic has one replica
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "log.dirs": str(ctx.data_dir(node.name)),
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "default.replication.factor": replicas,
+        "min.insync.replicas": min_isr,
+        # never elect a replica that was out of sync: that is how acknowledged writes get lost
+        "unclean.leader.election.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
         # A broker killed and started again cannot register until the controller has expired
         # its old session: 9 s by default, half of the broker-crash scenario's recovery time.
@@ -70,8 +111,8 @@ def server_properties(ctx: StackContext) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
-def format_command(ctx: StackContext, cluster_id: str) -> list[str]:
-    run = ctx.run_dir(NAME)
+def format_command(ctx: StackContext, cluster_id: str, node: Node = SINGLE) -> list[str]:
+    run = ctx.run_dir(node.name)
     # `--cluster-id=<id>` in one word: a random id may start with "-" and would read as an option
     return [str(ctx.components.java), "-cp", f"{ctx.components.kafka_lib}/*",
             f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
@@ -79,24 +120,26 @@ def format_command(ctx: StackContext, cluster_id: str) -> list[str]:
             "--config", str(run / "server.properties")]
 
 
-def prepare(ctx: StackContext) -> None:
-    run, data = ctx.run_dir(NAME), ctx.data_dir(NAME)
+def prepare(ctx: StackContext, node: Node = SINGLE) -> None:
+    run, data = ctx.run_dir(node.name), ctx.data_dir(node.name)
     run.mkdir(parents=True, exist_ok=True)
-    (run / "server.properties").write_text(server_properties(ctx))
+    (run / "server.properties").write_text(server_properties(ctx, node))
     (run / "log4j2.properties").write_text(LOG4J2)
     if (data / "meta.properties").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    proc = subprocess.run(format_command(ctx, cluster_id), capture_output=True, text=True, cwd=run, timeout=120)
+    # a single node gets a new id each time; the nodes of a quorum must share theirs
+    new_id = cluster_id(ctx) if node.clustered else base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    proc = subprocess.run(format_command(ctx, new_id, node), capture_output=True, text=True, cwd=run, timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"kafka storage format failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
 
 
-def command(ctx: StackContext) -> list[str]:
-    run = ctx.run_dir(NAME)
+def command(ctx: StackContext, node: Node = SINGLE) -> list[str]:
+    run = ctx.run_dir(node.name)
     classpath = f"{ctx.components.kafka_lib}/*"
-    return [str(ctx.components.java), f"-Xmx{HEAP}", f"-Xms{HEAP}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    heap = CLUSTER_HEAP if node.clustered else HEAP
+    return [str(ctx.components.java), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
             *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, classpath),
             f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
@@ -108,19 +151,40 @@ _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
 
-def ready(ctx: StackContext) -> str:
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap(ctx), "socket.timeout.ms": 2000,
+def _metadata(bootstrap_servers: str) -> Any:
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 2000,
                             "logger": _quiet, "log.connection.close": False}
-    admin = AdminClient(conf)
     try:
-        md = admin.list_topics(timeout=3)
+        return AdminClient(conf).list_topics(timeout=3)
     except Exception as exc:  # KafkaException: broker not reachable yet
         raise NotReady(f"metadata request failed: {exc}") from None
+
+
+def ready(ctx: StackContext) -> str:
+    md = _metadata(bootstrap(ctx))
     if not md.brokers:
         raise NotReady("metadata lists no broker yet")
     if md.controller_id < 0:
         raise NotReady("no active controller yet")
     return f"metadata ok: {len(md.brokers)} broker(s), {len(md.topics)} topic(s)"
+
+
+def cluster_ready(ctx: StackContext, node: Node) -> str:
+    """The node is a broker of the quorum, every node is, and every partition has a leader and
+    all its replicas in sync: asked of the node itself, so a node that is down is never ready."""
+    md = _metadata(bootstrap(ctx, (node.name,)))
+    if md.controller_id < 0:
+        raise NotReady("no active controller (quorum) yet")
+    missing = sorted(set(range(1, len(node.names) + 1)) - set(md.brokers))
+    if missing:
+        raise NotReady(f"brokers {missing} not registered yet; {sorted(md.brokers)} are")
+    behind = [f"{t}[{p}] leader {pm.leader} isr {sorted(pm.isrs)} of {sorted(pm.replicas)}"
+              for t, tm in md.topics.items() for p, pm in tm.partitions.items()
+              if pm.leader < 0 or set(pm.isrs) != set(pm.replicas)]
+    if behind:
+        raise NotReady(f"{len(behind)} partition(s) without a leader or a full ISR: {', '.join(behind[:5])}")
+    partitions = sum(len(tm.partitions) for tm in md.topics.values())
+    return f"quorum ok: {len(md.brokers)} brokers, controller {md.controller_id}, {partitions} partitions in sync"
 
 
 SPEC = ServiceSpec(
@@ -133,3 +197,21 @@ SPEC = ServiceSpec(
     prepare=prepare,
     description=f"Apache Kafka (KRaft, single node, heap {HEAP})",
 )
+
+
+def node_spec(node: Node) -> ServiceSpec:
+    return ServiceSpec(
+        name=node.name,
+        memory_budget_mb=640,
+        depends_on=(),
+        ports=(node.name, f"{node.name}-controller"),
+        command=lambda ctx: command(ctx, node),
+        ready=lambda ctx: cluster_ready(ctx, node),
+        prepare=lambda ctx: prepare(ctx, node),
+        ready_within=180.0,
+        description=f"Apache Kafka node {node.node_id} of {len(node.names)} (KRaft broker and controller, "
+                    f"heap {CLUSTER_HEAP})",
+    )
+
+
+CLUSTER_SPECS = tuple(node_spec(NODES[n]) for n in CLUSTER)

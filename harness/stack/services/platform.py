@@ -36,6 +36,30 @@ def http_url(ctx: StackContext, service: str) -> str:
 
 
 @dataclass(frozen=True)
+class Topology:
+    """How the stack's infrastructure is laid out for the platform: one Kafka node, or a quorum."""
+
+    kafka_nodes: tuple[str, ...] = (kafka.NAME,)
+    via_proxy: bool = False
+    """The platform reaches kafka, the registry and the object store through toxiproxy (profile faultable)."""
+
+    @property
+    def replication(self) -> int:
+        return len(self.kafka_nodes)
+
+    @property
+    def min_isr(self) -> int:
+        return 2 if self.replication > 1 else 1
+
+
+DIRECT = Topology()
+PROXIED = Topology(via_proxy=True)
+CLUSTERED = Topology(kafka_nodes=kafka.CLUSTER)
+CONSUMERS = ("consumer-1", "consumer-2")
+"""The consumer processes of profile cluster: two members of one group, sharing its partitions."""
+
+
+@dataclass(frozen=True)
 class Links:
     """Where a platform service reaches the infrastructure: directly, or through toxiproxy."""
 
@@ -44,23 +68,27 @@ class Links:
     s3_endpoint: str
 
     @staticmethod
-    def of(ctx: StackContext, via_proxy: bool = False) -> Links:
+    def of(ctx: StackContext, via_proxy: bool = False, kafka_nodes: tuple[str, ...] = (kafka.NAME,)) -> Links:
         if not via_proxy:
-            return Links(kafka.bootstrap(ctx), schema_registry.url(ctx), object_store.endpoint(ctx))
+            return Links(kafka.bootstrap(ctx, kafka_nodes), schema_registry.url(ctx), object_store.endpoint(ctx))
         return Links(toxiproxy.listen(ctx, "kafka"),
                      f"http://{toxiproxy.listen(ctx, 'schema-registry')}{schema_registry.CCOMPAT}",
                      f"http://{toxiproxy.listen(ctx, 'object-store')}")
 
 
-def values(ctx: StackContext, role: str, via_proxy: bool = False) -> dict[str, str]:
-    """What each {placeholder} of a platform file stands for, for this role on this stack."""
+def values(ctx: StackContext, role: str, topology: Topology = DIRECT, instance: str | None = None) -> dict[str, str]:
+    """What each {placeholder} of a platform file stands for, for this role (run as `instance`,
+    by default the role's name) on this stack."""
+    name = instance or role
     # the exchange is the outside world, never behind a proxy: its faults are its own control API's
-    links = Links.of(ctx, via_proxy and role != "exchange")
+    links = Links.of(ctx, topology.via_proxy and role != "exchange", topology.kafka_nodes)
     props = catalog.properties(ctx)  # the catalog's database is always reached directly
     exchange = http_url(ctx, "exchange")
-    return {**python_values(), "repo": str(ctx.settings.platform), "host": ctx.host, "port": str(ctx.port(role)),
-            "data_dir": str(ctx.data_dir(role)), "partitions": PARTITIONS,
-            "kafka.bootstrap": links.kafka_bootstrap, "registry.url": links.registry_url,
+    return {**python_values(), "repo": str(ctx.settings.platform), "host": ctx.host, "port": str(ctx.port(name)),
+            "data_dir": str(ctx.data_dir(name)), "instance": name.rpartition("-")[2] if name != role else "1",
+            "partitions": PARTITIONS,
+            "kafka.bootstrap": links.kafka_bootstrap, "kafka.replication": str(topology.replication),
+            "kafka.min_isr": str(topology.min_isr), "registry.url": links.registry_url,
             "s3.endpoint": links.s3_endpoint, "s3.access_key": ctx.credentials.s3_access_key,
             "s3.secret_key": ctx.credentials.s3_secret_key, "s3.region": object_store.REGION,
             "s3.bucket": object_store.BUCKET, "catalog.name": catalog.CATALOG_NAME, "catalog.type": props["type"],
@@ -71,26 +99,31 @@ def values(ctx: StackContext, role: str, via_proxy: bool = False) -> dict[str, s
             "exchange.rest_url": exchange}
 
 
-def _spec(role: str, service: PlatformService, via_proxy: bool) -> ServiceSpec:
+def _spec(role: str, service: PlatformService, topology: Topology, instance: str | None = None) -> ServiceSpec:
+    name = instance or role
+
     def command(ctx: StackContext) -> list[str]:
-        return [fill(part, values(ctx, role, via_proxy)) for part in service.command]
+        return [fill(part, values(ctx, role, topology, name)) for part in service.command]
 
     def env(ctx: StackContext) -> dict[str, str]:
-        filled = values(ctx, role, via_proxy)
-        return {name: fill(value, filled) for name, value in service.env.items()}
+        filled = values(ctx, role, topology, name)
+        return {var: fill(value, filled) for var, value in service.env.items()}
 
     def ready(ctx: StackContext) -> str:
         how = service.ready
         if isinstance(how, HttpReady):
-            return http_ready(how.http, how.status)(ctx.host, ctx.port(role))
+            return http_ready(how.http, how.status)(ctx.host, ctx.port(name))
         if isinstance(how, GroupReady):
-            return group_has_member(kafka.bootstrap(ctx), how.consumer_group)
+            return group_has_member(kafka.bootstrap(ctx, topology.kafka_nodes), how.consumer_group)
         assert isinstance(how, LogReady)
-        return log_has_line(ctx.settings.logs / f"{role}.log", how.log)
+        return log_has_line(ctx.settings.logs / f"{name}.log", how.log)
 
-    needs = tuple(service.depends_on) + ((toxiproxy.NAME,) if via_proxy and role != "exchange" else ())
-    behind = " (through toxiproxy)" if via_proxy and role != "exchange" else ""
-    return ServiceSpec(name=role, depends_on=needs, ports=(role,), command=command, env=env, ready=ready,
+    proxied = topology.via_proxy and role != "exchange"
+    # a platform file names the one kafka; on a quorum the service waits for every node
+    needs = tuple(d for dep in service.depends_on for d in (topology.kafka_nodes if dep == kafka.NAME else (dep,)))
+    needs += (toxiproxy.NAME,) if proxied else ()
+    behind = " (through toxiproxy)" if proxied else ""
+    return ServiceSpec(name=name, depends_on=needs, ports=(name,), command=command, env=env, ready=ready,
                        ready_within=service.ready_within, stop_grace=service.stop_grace, restart=service.restart,
                        memory_budget_mb=service.memory_budget_mb, description=service.description + behind)
 
@@ -99,12 +132,20 @@ def platform_file_path() -> Path:
     return Path(os.environ.get("K2_PLATFORM_FILE") or REFERENCE)
 
 
-def specs(via_proxy: bool = False, file: PlatformFile | None = None) -> tuple[ServiceSpec, ...]:
+def specs(via_proxy: bool = False, file: PlatformFile | None = None,
+          topology: Topology | None = None) -> tuple[ServiceSpec, ...]:
     """The platform's services; `via_proxy`: those that use kafka, the registry or the object
-    store reach them through toxiproxy, and so start after it (profile `faultable`)."""
+    store reach them through toxiproxy, and so start after it (profile `faultable`). On a
+    clustered topology the consumer runs twice, as consumer-1 and consumer-2."""
     file = file or PLATFORM
-    return tuple(_spec(role, file.services[role], via_proxy) for role in ("exchange", "ingest", "consumer", "api")
-                 if role in file.services)
+    topology = topology or (PROXIED if via_proxy else DIRECT)
+    out: list[ServiceSpec] = []
+    for role in ("exchange", "ingest", "consumer", "api"):
+        if role not in file.services:
+            continue
+        instances = CONSUMERS if role == "consumer" and topology.replication > 1 else (None,)
+        out += [_spec(role, file.services[role], topology, instance) for instance in instances]
+    return tuple(out)
 
 
 PLATFORM = PlatformFile.load(platform_file_path())
