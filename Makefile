@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe features-compose-renamed \
+.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe features-cluster features-compose-renamed \
 	features-compose integration-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -45,7 +45,7 @@ acceptance-compose: setup setup-docker ## the main job on the Docker Compose sta
 	  $(BIN)/python -m harness stop-docker; fi; \
 	echo "[acceptance-compose] report: reports/allure-report/index.html"; exit $$rc
 
-test: setup lint unit integration features-renamed features-rest-catalog features-observe features-all test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features (@slow too) on both drivers, on a renamed K2 and on a REST catalog, secret scan
+test: setup lint unit integration features-renamed features-rest-catalog features-observe features-cluster features-all test-compose scan-secrets ## WHAT CI RUNS: lint, unit and integration tests, features (@slow too) on both drivers, on a renamed K2, on a REST catalog and on a cluster, secret scan
 
 scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the stack's logs
 	@$(BIN)/python -m harness scan-secrets
@@ -66,7 +66,7 @@ features: setup ## behave features; starts (and stops) the stack if none is up
 # The default features and the longer @slow scenarios in one run (one report); @target (our own
 # tighter latency target, not reliable on a 2-core machine) and @wip stay out.
 features-all: setup ## every feature scenario, @slow included (what `make test` runs on the local stack)
-	@$(BIN)/behave --tags="not @target" --tags="not @wip" $(BEHAVE_ARGS)
+	@$(BIN)/behave --tags="not @target" --tags="not @wip" --tags="not @cluster" $(BEHAVE_ARGS)
 
 # A K2 the suite did not start, named differently in every contract name: the reference platform
 # runs from platforms/k2-renamed.yaml on a stack of its own (.stack-renamed), and the pipeline
@@ -103,6 +103,15 @@ features-rest-catalog: setup ## the pipeline feature with the platform and the s
 	$(REST) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/rest-catalog && mkdir -p reports/rest-catalog && \
 	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/rest-catalog/; done; exit $$rc
+
+# Three Kafka nodes in one quorum and two consumers in one group (profile cluster), on a stack of
+# its own (.stack-cluster): the cluster feature, evidence to reports/cluster/.
+CLUSTER := K2_STACK_DIR=$(CURDIR)/.stack-cluster
+features-cluster: setup ## the cluster feature on profile cluster (3 brokers, 2 consumers), stack started and stopped
+	@$(CLUSTER) $(BIN)/behave --tags=@cluster features/cluster.feature $(BEHAVE_ARGS); rc=$$?; \
+	$(CLUSTER) $(BIN)/python -m harness stack down >/dev/null; \
+	rm -rf reports/cluster && mkdir -p reports/cluster && \
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/cluster/; done; exit $$rc
 
 setup-docker: setup ## Docker for the compose stack: engine (started if need be), compose CLI, base image, images (idempotent)
 	@$(BIN)/python -m harness setup-docker

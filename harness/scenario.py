@@ -117,6 +117,12 @@ class PipelineRun:
                                 first_id=e.first_id, last_id=e.last_id)
         return window
 
+    def under_way(self, fraction: float, within: float) -> None:
+        """Wait until the exchange has emitted `fraction` of the trades asked for so far."""
+        total = sum(e.count for e in self.emissions)
+        eventually(lambda: self.exchange.pending() <= total * (1 - fraction), within=within,
+                   describe=f"{fraction:.0%} of the {total} trades asked for emitted")
+
     def all_emitted(self, within: float) -> None:
         eventually(lambda: self.exchange.pending() == 0, within=within,
                    describe=f"the exchange emitted all {sum(e.count for e in self.emissions)} trades asked for")
@@ -177,7 +183,11 @@ class PipelineRun:
         self.history.saw("emitted", expected, {k: p["T"] / 1000 for k, p in expected.items()})
         verdicts = []
         for stage, rows in (("produced", self.produced), ("committed", self.committed), ("served", self.served)):
-            keys = [k for k, _ in rows()]
+            try:
+                keys = [k for k, _ in rows()]
+            except Exception as exc:  # a stage that cannot be read is judged, and the others still are
+                verdicts.append(unreadable(f"exactly once at {stage}", len(expected), exc))
+                continue
             self.history.saw(stage, keys)
             verdicts.append(exactly_once(stage, expected, keys))
         return verdicts
@@ -223,7 +233,10 @@ class PipelineRun:
             # the budget ran out: the verdicts of this moment say what is missing where
             found = self.stage_verdicts()
         # the served trades of that moment, as sent and as a client paging through them sees them
-        found += [self.fidelity(read=False), *self.paging()]
+        try:
+            found += [self.fidelity(read=False), *self.paging()]
+        except Exception as exc:
+            found.append(unreadable("served as sent, page by page", len(expected), exc))
         self.history.record("check", "exactly once", valid=all(v.valid for v in found),
                             **{v.check: v.counts for v in found})
         return found
@@ -404,6 +417,12 @@ class PipelineRun:
             self.control.lifetime(DAY_S)
         self.exchange.close()
         self.api.close()
+
+
+def unreadable(check: str, expected: int, exc: Exception) -> Verdict:
+    """A check that could not read its stage: failed, with what the stage answered."""
+    return Verdict(f"{check}: the stage could not be read", False, {"expected": expected, "read": 0, "lost": expected},
+                   mismatched=[f"{type(exc).__name__}: {exc}"[:600]])
 
 
 def _iso(dt: datetime) -> str:

@@ -133,9 +133,13 @@ class SuiteSession:
         """Why a scenario with these tags cannot run against this deployment, if it cannot:
         @needs-simulator (the exchange simulator's control API, to choose the trades), @observes-exchange
         (an exchange that trades on its own, whose window the suite watches), @needs-faults
-        and @needs-stack (a stack whose processes the suite started and controls)."""
+        and @needs-stack (a stack whose processes the suite started and controls), @cluster (profile
+        cluster: three brokers and two consumers, on the local driver)."""
         tags = set(tags)
         controls = getattr(self.driver, "controls_processes", True)
+        if "cluster" in tags and self.config.driver != "local":
+            return (f"it needs profile cluster (three Kafka brokers, two consumers), which only the local driver "
+                    f"runs; driver {self.config.driver} has one broker and one consumer")
         if not controls and "needs-faults" in tags:
             return (f"it injects faults into the platform's processes and links, and driver {self.config.driver} "
                     f"did not start them")
