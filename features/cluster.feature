@@ -14,6 +14,14 @@ Feature: A clustered platform: three brokers and two consumers
     And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
     And once the crashed broker is back, every partition of the trades is on three brokers in sync again
 
+  Scenario: The broker that leads the trades' partitions is cut off from the other two mid-stream and rejoins: nothing is lost or repeated
+    When the exchange trades 1500 BTCUSDT, 1500 ETHUSDT and 1500 BNBUSDT at 150 trades per second each
+    And the broker that leads most of the trades' partitions is cut off from the other two mid-stream
+    Then within 30 seconds every partition it led has a new leader
+    When the network between the brokers recovers
+    Then within 60 seconds every partition of the trades is on three brokers in sync again
+    And within 90 seconds every trade is in the message log, the table and the query API exactly once, as the exchange sent it
+
   Scenario: One of the two consumers crashes mid-stream: the other takes its partitions, and it takes its share back when it rejoins
     Given the two consumers share the trades' partitions within 60 seconds
     When the exchange trades 1500 BTCUSDT, 1500 ETHUSDT and 1500 BNBUSDT at 30 trades per second each

@@ -18,6 +18,7 @@ from confluent_kafka.admin import AdminClient
 
 from harness.checks import Verdict
 from harness.endpoints import Endpoints
+from harness.stack.services import toxiproxy
 from harness.waiting import ConditionTimeout, eventually
 
 _QUIET = logging.getLogger("harness.cluster.kafka")
@@ -34,12 +35,19 @@ class PartitionState:
     isr: tuple[int, ...]
 
 
-def partitions(endpoints: Endpoints, topic: str) -> dict[int, PartitionState]:
-    """Each partition of the topic as the cluster's metadata has it now."""
+def _admin(bootstrap: str) -> AdminClient:
     # quiet: while a broker is down every request would log that it cannot connect to it
-    conf: dict[str, Any] = {"bootstrap.servers": endpoints.kafka.bootstrap, "logger": _QUIET,
-                            "log.connection.close": False}
-    admin = AdminClient(conf)
+    conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _QUIET, "log.connection.close": False}
+    return AdminClient(conf)
+
+
+def partitions(endpoints: Endpoints, topic: str, avoid: int | None = None) -> dict[int, PartitionState]:
+    """Each partition of the topic as the cluster's metadata has it now; asked of the brokers
+    other than `avoid` (a broker cut off from the others still answers, from what it last knew)."""
+    admin = _admin(endpoints.kafka.bootstrap)
+    if avoid is not None:
+        brokers = admin.list_topics(timeout=10).brokers
+        admin = _admin(",".join(f"{b.host}:{b.port}" for b in brokers.values() if b.id != avoid))
     md = admin.list_topics(topic, timeout=10)
     found = md.topics.get(topic)
     if found is None or found.error is not None:
@@ -71,7 +79,7 @@ def new_leaders(endpoints: Endpoints, topic: str, lost: str, led: list[int], sin
     gone = broker_id(lost)
 
     def moved() -> dict[int, int]:
-        state = partitions(endpoints, topic)
+        state = partitions(endpoints, topic, avoid=gone)
         waiting = {p: state[p].leader for p in led if state[p].leader in (gone, -1)}
         if waiting:
             raise AssertionError(f"partitions still led by {lost} or by none: {waiting}")
@@ -89,6 +97,25 @@ def in_sync(endpoints: Endpoints, topic: str, brokers: int) -> Verdict:
               for p, s in sorted(state.items()) if s.leader < 0 or s.isr != s.replicas or len(s.replicas) != brokers]
     return Verdict(f"every partition of {topic} led and on {brokers} replicas in sync", bool(state) and not behind,
                    {"partitions": len(state), "behind": len(behind)}, mismatched=behind)
+
+
+def eventually_in_sync(endpoints: Endpoints, topic: str, brokers: int, within: float) -> Verdict:
+    """Wait until `in_sync` holds; its verdict then, or when the budget ran out."""
+    t0 = time.monotonic()
+    last: list[Verdict] = []
+
+    def look() -> bool:
+        last[:] = [in_sync(endpoints, topic, brokers)]
+        if not last[0].valid:
+            raise AssertionError("; ".join(last[0].mismatched[:3]))
+        return True
+
+    with suppress(ConditionTimeout):
+        eventually(look, within=within, every=0.5, describe=f"every partition of {topic} in sync on {brokers} brokers")
+    if not last:
+        return Verdict(f"every partition of {topic} led and on {brokers} replicas in sync", False, {"partitions": 0},
+                       mismatched=["the cluster's metadata could not be read"])
+    return replace(last[0], counts={**last[0].counts, "seconds waited": int(time.monotonic() - t0)})
 
 
 def consumer_status(endpoints: Endpoints, consumer: str) -> dict[str, Any]:
@@ -139,6 +166,9 @@ def eventually_shared(endpoints: Endpoints, topic: str, consumers: list[str], ow
     with suppress(ConditionTimeout):
         eventually(look, within=within, every=0.5, describe=f"the partitions of {topic} shared by {owners}")
     took = round(time.monotonic() - t0, 1)
+    if not last:
+        return Verdict(f"the partitions of {topic} shared by {' and '.join(owners)}", False, {"partitions": count},
+                       mismatched=["the consumers' status could not be read"])
     return replace(last[0], counts={**last[0].counts, "seconds waited": int(took)})
 
 
@@ -165,28 +195,36 @@ def commit_conflicts(endpoints: Endpoints, consumers: list[str]) -> dict[str, in
 
 
 @dataclass
-class LeaderCrash:
-    """The broker that led the most partitions of a topic, crashed at `at` (time.monotonic)."""
+class LeaderLost:
+    """The broker that led the most partitions of a topic, lost at `at` (time.monotonic): crashed,
+    or cut off from the other brokers."""
 
     broker: str
     led: list[int]
     at: float
 
     @staticmethod
-    def inject(faults: Any, endpoints: Endpoints, topic: str) -> LeaderCrash:
+    def crash(faults: Any, endpoints: Endpoints, topic: str) -> LeaderLost:
         broker, led = busiest_leader(endpoints, topic)
         at = time.monotonic()
         faults.crash(broker)
-        return LeaderCrash(broker, led, at)
+        return LeaderLost(broker, led, at)
+
+    @staticmethod
+    def cut_off(faults: Any, endpoints: Endpoints, topic: str) -> LeaderLost:
+        broker, led = busiest_leader(endpoints, topic)
+        at = time.monotonic()
+        faults.isolate(broker, toxiproxy.between(broker_id(broker)))
+        return LeaderLost(broker, led, at)
 
     def leadership_moved(self, endpoints: Endpoints, topic: str, within: float) -> Verdict:
         try:
             took, leaders = new_leaders(endpoints, topic, self.broker, self.led, self.at, within)
         except Exception as exc:  # ConditionTimeout: the verdict says what was still waiting
-            return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of {self.broker} "
-                           f"crashing", False, {"partitions": len(self.led)}, mismatched=[str(exc)[:500]])
+            return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of losing "
+                           f"{self.broker}", False, {"partitions": len(self.led)}, mismatched=[str(exc)[:500]])
         print(f"[cluster] {self.broker} led partitions {self.led}; new leaders {leaders} after {took:.2f} s",
               file=sys.stderr, flush=True)
-        return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of {self.broker} crashing "
+        return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of losing {self.broker} "
                        f"(new leaders {leaders})", True,
                        {"partitions": len(self.led), "milliseconds to new leaders": int(took * 1000)})

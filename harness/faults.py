@@ -122,6 +122,20 @@ class Faults:
         self._inject_network(f"link to {link} partitioned", lambda t: t.disable(link), lambda t: t.enable(link),
                              link=link)
 
+    def isolate(self, broker: str, proxies: list[str]) -> None:
+        """A node of the cluster cut off from the others: every direction between it and them
+        (`proxies`) is cut, while clients still reach it."""
+        def act(t: Toxiproxy) -> None:
+            for name in proxies:
+                t.disable(name)
+
+        def heal(t: Toxiproxy) -> None:
+            for name in proxies:
+                t.enable(name)
+
+        self._inject_network(f"{broker} cut off from the other brokers", act, heal, broker=broker,
+                             links=len(proxies))
+
     def heal_link(self, link: str) -> None:
         """End every open network fault of one link ("the network to the message broker recovers")."""
         self._heal_named(f"link to {check_link(link)} ", f"the link to {link}")

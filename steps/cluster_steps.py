@@ -31,8 +31,28 @@ def step_consumers_share(context: Context, seconds: int) -> None:
 @when("the broker that leads most of the trades' partitions crashes mid-stream")
 def step_leader_crashes(context: Context) -> None:
     context.suite.pipeline(context.endpoints).under_way(0.3, within=context.suite.config.budget(30))
-    context.crash = cluster.LeaderCrash.inject(context.suite.scenario.faults, context.endpoints,
+    context.crash = cluster.LeaderLost.crash(context.suite.scenario.faults, context.endpoints,
+                                             context.suite.target.topic)
+
+
+@when("the broker that leads most of the trades' partitions is cut off from the other two mid-stream")
+def step_leader_cut_off(context: Context) -> None:
+    context.suite.pipeline(context.endpoints).under_way(0.3, within=context.suite.config.budget(30))
+    context.crash = cluster.LeaderLost.cut_off(context.suite.scenario.faults, context.endpoints,
                                                context.suite.target.topic)
+
+
+@when("the network between the brokers recovers")
+def step_brokers_reconnected(context: Context) -> None:
+    context.suite.scenario.faults.heal_service(context.crash.broker)
+
+
+@then("within {seconds:d} seconds every partition of the trades is on three brokers in sync again")
+def step_in_sync_within(context: Context, seconds: int) -> None:
+    verdict = cluster.eventually_in_sync(context.endpoints, context.suite.target.topic, BROKERS,
+                                         within=context.suite.config.budget(seconds))
+    attach_verdicts(verdict)
+    assert_that(verdict, holds())
 
 
 @then("within {seconds:d} seconds every partition it led has a new leader")

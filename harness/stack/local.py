@@ -220,8 +220,9 @@ class LocalDriver:
             out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
                                "control_url": base + "/control"}
         if profile and toxiproxy.NAME in profile_services(profile):
-            out["toxiproxy"] = {"url": toxiproxy.api_url(ctx),
-                                "proxies": {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS}}
+            links = ({str(x["name"]): str(x["listen"]) for x in toxiproxy.cluster_proxies(ctx)} if profile == "cluster"
+                     else {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS})
+            out["toxiproxy"] = {"url": toxiproxy.api_url(ctx), "proxies": links}
         if profile and "api" in profile_services(profile):
             out["api"] = {"url": platform.http_url(ctx, "api"), "api_key": c.api_key}
         for name in ("ingest", "consumer", *platform.CONSUMERS):

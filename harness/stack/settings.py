@@ -30,6 +30,9 @@ GRPC_OFFSET = 10000
 PORTS_WITH_GRPC = ("object-store-master", "object-store-volume", "object-store-filer", "object-store-s3",
                    "object-store-admin")
 
+PAIRS = ((1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2))
+"""The directions between the three nodes of profile cluster (from, to)."""
+
 DEFAULT_PORTS: dict[str, int] = {
     "kafka": 19092,
     "kafka-controller": 19093,
@@ -44,6 +47,12 @@ DEFAULT_PORTS: dict[str, int] = {
     "kafka-3-controller": 19031,
     "consumer-1": 18703,
     "consumer-2": 18704,
+    # between the nodes of profile cluster everything goes through toxiproxy, a proxy for each
+    # direction of each pair, so that one node can be cut off from the others and only them
+    **{f"kafka-{j}-from-{k}": 19050 + 3 * (j - 1) + (k - 1) for j in (1, 2, 3) for k in (1, 2, 3)},
+    **{f"kafka-{k}-to-{j}": 19012 + n for n, (k, j) in enumerate(PAIRS)},
+    **{f"kafka-{k}-to-{j}-controller": 19022 + n for n, (k, j) in enumerate(PAIRS)},
+    **{f"kafka-{j}-raft": 19034 + j for j in (1, 2, 3)},
     "schema-registry": 18081,
     "postgres": 15432,
     "object-store-s3": 18333,

@@ -112,7 +112,9 @@ def test_every_port_of_a_stack_is_its_own(offset: str) -> None:
     ports = resolve_ports({"K2_STACK_PORT_OFFSET": offset})
     used = [*ports.values(), *(ports[n] + GRPC_OFFSET for n in PORTS_WITH_GRPC)]
     assert len(used) == len(set(used))
-    every_spec_port = [p for s in SERVICES.values() for p in s.ports]
+    # toxiproxy of profile cluster listens on the links between the nodes as well
+    cluster_links = [p for p in toxiproxy.CLUSTER_SPEC.ports if p not in toxiproxy.SPEC.ports]
+    every_spec_port = [p for s in SERVICES.values() for p in s.ports] + cluster_links
     assert sorted(every_spec_port) == sorted(set(every_spec_port)), "two services claim one port"
     assert set(every_spec_port) == set(ports)
 
@@ -191,8 +193,25 @@ def test_a_cluster_node_votes_in_one_quorum_of_three_and_keeps_every_topic_on_th
     c = ctx(tmp_path)
     props = dict(line.split("=", 1) for line in kafka.server_properties(c, kafka.NODES["kafka-2"]).splitlines())
     assert props["node.id"] == "2"
-    assert props["controller.quorum.voters"] == "1@127.0.0.1:19011,2@127.0.0.1:19021,3@127.0.0.1:19031"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:19021"
+    # node 2 votes to 1 and 3 through its own proxies 2->1 and 2->3, to itself directly
+    p = c.settings.ports
+    assert props["controller.quorum.voters"] == (f"1@127.0.0.1:{p['kafka-2-to-1-controller']},2@127.0.0.1:19021,"
+                                                 f"3@127.0.0.1:{p['kafka-2-to-3-controller']}")
+    assert props["listeners"] == (f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:19021,"
+                                  f"FROM1://127.0.0.1:{p['kafka-2-from-1']},FROM2://127.0.0.1:{p['kafka-2-from-2']},"
+                                  f"FROM3://127.0.0.1:{p['kafka-2-from-3']}")
+    # node k finds node 2 at the proxy k->2, whose upstream is node 2's listener FROMk
+    assert props["advertised.listeners"] == (f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:{p['kafka-2-raft']},"
+                                             f"FROM1://127.0.0.1:{p['kafka-1-to-2']},"
+                                             f"FROM2://127.0.0.1:{p['kafka-2-from-2']},"
+                                             f"FROM3://127.0.0.1:{p['kafka-3-to-2']}")
+    assert props["inter.broker.listener.name"] == "FROM2"
+    upstream = {x["name"]: x["upstream"] for x in toxiproxy.cluster_proxies(c)}
+    assert upstream["kafka-1-to-2"] == f"127.0.0.1:{p['kafka-2-from-1']}"
+    assert upstream["kafka-3-to-2-controller"] == "127.0.0.1:19021"
+    assert upstream["kafka-2-raft"] == "127.0.0.1:19021"  # the quorum's endpoint of node 2
+    pairs = ["kafka-1-to-2", "kafka-2-to-1", "kafka-2-to-3", "kafka-3-to-2"]
+    assert sorted(toxiproxy.between(2)) == sorted(["kafka-2-raft", *pairs, *(f"{x}-controller" for x in pairs)])
     assert (props["default.replication.factor"], props["min.insync.replicas"]) == ("3", "2")
     assert (props["offsets.topic.replication.factor"], props["unclean.leader.election.enable"]) == ("3", "false")
     assert props["log.dirs"].endswith("/kafka-2")
@@ -204,7 +223,8 @@ def test_a_cluster_node_votes_in_one_quorum_of_three_and_keeps_every_topic_on_th
 def test_the_cluster_profile_runs_three_nodes_and_two_consumers_that_bootstrap_on_every_node(tmp_path: Path) -> None:
     c = ctx(tmp_path)
     specs = services_for("cluster")
-    assert set(PROFILES["cluster"]) == {"kafka-1", "kafka-2", "kafka-3", "schema-registry", "object-store", "postgres",
+    assert set(PROFILES["cluster"]) == {"toxiproxy", "kafka-1", "kafka-2", "kafka-3", "schema-registry", "object-store",
+                                        "postgres",
                                         "exchange", "ingest", "consumer-1", "consumer-2", "api"}
     assert set(specs["ingest"].depends_on) >= {"kafka-1", "kafka-2", "kafka-3"}
     every_node = "127.0.0.1:19010,127.0.0.1:19020,127.0.0.1:19030"

@@ -25,7 +25,7 @@ PROFILES: dict[str, tuple[str, ...]] = {
     "full": FULL,
     "faultable": (*INFRA, toxiproxy.NAME, *FULL[len(INFRA):]),
     # three Kafka nodes in one quorum, two consumers in one group; the rest as in `full`
-    "cluster": (*kafka.CLUSTER, *INFRA[1:], "exchange", "ingest", *platform.CONSUMERS, "api"),
+    "cluster": (toxiproxy.NAME, *kafka.CLUSTER, *INFRA[1:], "exchange", "ingest", *platform.CONSUMERS, "api"),
 }
 
 # Profiles named before they are built, so that `--profile X` can say so (none at present).
@@ -50,7 +50,7 @@ def profile_services(profile: str) -> tuple[str, ...]:
 
 
 # In `cluster` the platform bootstraps on every node and creates its topics with three replicas.
-_CLUSTER_SERVICES: dict[str, ServiceSpec] = {**SERVICES, **_CLUSTER_PLATFORM}
+_CLUSTER_SERVICES: dict[str, ServiceSpec] = {**SERVICES, **_CLUSTER_PLATFORM, toxiproxy.NAME: toxiproxy.CLUSTER_SPEC}
 
 
 def services_for(profile: str | None) -> Mapping[str, ServiceSpec]:

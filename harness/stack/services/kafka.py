@@ -63,31 +63,53 @@ def cluster_id(ctx: StackContext) -> str:
     return base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_URL, str(ctx.settings.root)).bytes).decode().rstrip("=")
 
 
+def peer_listener(source: int) -> str:
+    """The listener through which node `source` reaches every node (its inter-broker listener)."""
+    return f"FROM{source}"
+
+
 def server_properties(ctx: StackContext, node: Node = SINGLE) -> str:
     host, port, ctl = ctx.host, ctx.port(node.name), ctx.port(f"{node.name}-controller")
-    voters = ",".join(f"{Node(n, node.names).node_id}@{host}:{ctx.port(f'{n}-controller')}" for n in node.names)
     if node.clustered:
-        listeners = {"listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctl}",
-                     "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-                     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+        # Node k reaches node j on j's listener FROMk, which j advertises at the proxy k->j (its own
+        # at itself), and votes to j through the proxy k->j-controller: every direction between
+        # two nodes is a proxy of its own, so one node can be cut off from the others alone.
+        me, ids = node.node_id, range(1, len(node.names) + 1)
+
+        def reached_by(k: int) -> int:  # where node k finds this node
+            return ctx.port(f"kafka-{k}-to-{me}" if k != me else f"kafka-{me}-from-{k}")
+
+        def votes_to(j: int) -> int:  # where this node finds node j's controller
+            return ctx.port(f"kafka-{me}-to-{j}-controller" if j != me else f"kafka-{j}-controller")
+
+        listeners = [f"PLAINTEXT://{host}:{port}", f"CONTROLLER://{host}:{ctl}",
+                     *(f"{peer_listener(k)}://{host}:{ctx.port(f'kafka-{me}-from-{k}')}" for k in ids)]
+        # The quorum's leader tells the others its controller endpoint and they use it, not the
+        # voters above: advertised at a proxy of its own, so that cutting a node off cuts that too.
+        advertised = [f"PLAINTEXT://{host}:{port}", f"CONTROLLER://{host}:{ctx.port(f'kafka-{me}-raft')}",
+                      *(f"{peer_listener(k)}://{host}:{reached_by(k)}" for k in ids)]
+        voters = ",".join(f"{j}@{host}:{votes_to(j)}" for j in ids)
+        names = ["PLAINTEXT", "CONTROLLER", *(peer_listener(k) for k in ids)]
+        network = {"listeners": ",".join(listeners), "advertised.listeners": ",".join(advertised),
+                   "listener.security.protocol.map": ",".join(f"{n}:PLAINTEXT" for n in names),
+                   "inter.broker.listener.name": peer_listener(me), "controller.quorum.voters": voters}
     else:
         proxied, via_proxy = ctx.port("kafka-proxied"), ctx.port("kafka-via-proxy")
         # PROXIED is toxiproxy's upstream and advertises toxiproxy's listen port: a client that
         # bootstraps through the proxy is told to stay behind it, while one that bootstraps on
         # PLAINTEXT is told PLAINTEXT (Kafka answers metadata per listener). Always there, as
         # unused it costs nothing and the broker's config does not depend on the profile.
-        listeners = {"listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
-                     "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
-                     "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT"}
+        network = {"listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
+                   "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
+                   "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                   "inter.broker.listener.name": "PLAINTEXT", "controller.quorum.voters": f"1@{host}:{ctl}"}
     # every internal topic on every node, and two of them in sync before a write counts
     replicas, min_isr = (str(len(node.names)), "2") if node.clustered else ("1", "1")
     props = {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
-        "controller.quorum.voters": voters,
-        **listeners,
+        **network,
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": str(ctx.data_dir(node.name)),
         "offsets.topic.replication.factor": replicas,
         "transaction.state.log.replication.factor": replicas,
@@ -203,8 +225,9 @@ def node_spec(node: Node) -> ServiceSpec:
     return ServiceSpec(
         name=node.name,
         memory_budget_mb=640,
-        depends_on=(),
-        ports=(node.name, f"{node.name}-controller"),
+        depends_on=("toxiproxy",),  # every way to the other nodes goes through it
+        ports=(node.name, f"{node.name}-controller",
+               *(f"{node.name}-from-{k}" for k in range(1, len(node.names) + 1))),
         command=lambda ctx: command(ctx, node),
         ready=lambda ctx: cluster_ready(ctx, node),
         prepare=lambda ctx: prepare(ctx, node),

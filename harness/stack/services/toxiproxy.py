@@ -10,10 +10,13 @@ through a proxy is otherwise sent straight to the broker by the metadata answer.
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 
 from harness.stack.components import ComponentMissing
 from harness.stack.service import NotReady, ServiceSpec, StackContext
+from harness.stack.settings import PAIRS
 
 NAME = "toxiproxy"
 
@@ -66,12 +69,37 @@ def ready(ctx: StackContext) -> str:
     return f"GET /version ok: {r.text.strip()[:60]}"
 
 
-def initialise(ctx: StackContext) -> None:
+def cluster_proxies(ctx: StackContext) -> list[dict[str, object]]:
+    """Profile cluster: a proxy for each direction between two Kafka nodes, for the data (node k
+    reaches node j on j's listener FROMk) and for the controller quorum (see kafka.py)."""
+    host = ctx.host
+    out: list[dict[str, object]] = []
+    for k, j in PAIRS:
+        out.append({"name": f"kafka-{k}-to-{j}", "listen": f"{host}:{ctx.port(f'kafka-{k}-to-{j}')}",
+                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-from-{k}')}", "enabled": True})
+        controller = f"kafka-{k}-to-{j}-controller"
+        out.append({"name": controller, "listen": f"{host}:{ctx.port(controller)}",
+                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}", "enabled": True})
+    for j in sorted({j for _, j in PAIRS}):
+        out.append({"name": f"kafka-{j}-raft", "listen": f"{host}:{ctx.port(f'kafka-{j}-raft')}",
+                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}", "enabled": True})
+    return out
+
+
+def between(node: int, others: tuple[int, ...] = (1, 2, 3)) -> list[str]:
+    """The proxies of every direction between kafka-`node` and the other nodes, and of its
+    quorum endpoint: cut them all and it is cut off from them, while clients still reach it. (It
+    may still fetch the quorum's metadata from the new leader, as a follower: a fenced broker.)"""
+    return [f"kafka-{node}-raft", *(f"kafka-{a}-to-{b}{suffix}" for a, b in PAIRS
+                                    if node in (a, b) and {a, b} <= set(others) for suffix in ("", "-controller"))]
+
+
+def initialise(ctx: StackContext, wanted: list[dict[str, object]] | None = None) -> None:
     """Every proxy there, as configured, enabled and without toxics. Proxies live only in the
     server's memory, so this runs after every start; on a reused stack it also clears a fault a
     crashed harness left behind (populate alone keeps an unchanged proxy's toxics and state)."""
     with httpx.Client(base_url=api_url(ctx), timeout=10.0) as http:
-        r = http.post("/populate", json=proxies(ctx))
+        r = http.post("/populate", json=proxies(ctx) if wanted is None else wanted)
         if r.status_code >= 300:
             raise RuntimeError(f"toxiproxy POST /populate answered {r.status_code}: {r.text[:300]}")
         r = http.post("/reset")
@@ -92,4 +120,12 @@ SPEC = ServiceSpec(
     ready_within=30.0,
     stop_grace=5.0,
     description="Toxiproxy (network faults between the platform and kafka, registry, object store)",
+)
+
+CLUSTER_SPEC = dataclasses.replace(
+    SPEC,
+    ports=(NAME, *(f"kafka-{k}-to-{j}{suffix}" for k, j in PAIRS for suffix in ("", "-controller")),
+           *(f"kafka-{j}-raft" for j in (1, 2, 3))),
+    initialise=lambda ctx: initialise(ctx, cluster_proxies(ctx)),
+    description="Toxiproxy (every direction between the cluster's Kafka nodes)",
 )
