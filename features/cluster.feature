@@ -24,7 +24,7 @@ Feature: A clustered platform: three brokers and two consumers
 
   Scenario: One of the two consumers crashes mid-stream: the other takes its partitions, and it takes its share back when it rejoins
     Given the two consumers share the trades' partitions within 60 seconds
-    When the exchange trades 1500 BTCUSDT, 1500 ETHUSDT and 1500 BNBUSDT at 30 trades per second each
+    When the exchange trades 5000 BTCUSDT, 5000 ETHUSDT and 5000 BNBUSDT at 50 trades per second each
     And the first consumer crashes mid-stream and stays down
     Then within 90 seconds the second consumer owns every partition of the trades
     When the first consumer starts again

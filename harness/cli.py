@@ -247,8 +247,9 @@ def run_measure(args: argparse.Namespace) -> int:
 
     driver = LocalDriver(StackSettings.from_env(), say=_err)
     status = driver.status()
-    if status.profile != "full" or not status.ready:
-        raise StackError("measuring needs the full stack ready: run `python -m harness stack up --profile full`")
+    if status.profile not in ("full", "cluster") or not status.ready:
+        raise StackError("measuring needs the full (or cluster) stack ready: run "
+                         "`python -m harness stack up --profile full`")
     results = [measure_flow(status.endpoints, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
