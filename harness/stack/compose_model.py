@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.stack.driver import StackError
+from harness.stack.ordering import dependencies_first
 
 ONE_SHOT_LABEL = "k2.one-shot"
 """Set in a compose file on services that run once and exit (say, one that makes a bucket): not part of status."""
@@ -174,19 +175,9 @@ class ComposeProject:
 
     def order(self, names: Sequence[str]) -> list[str]:
         """Dependencies first (one-shot services count for the order but are left out)."""
-        done: list[str] = []
-
-        def visit(name: str, path: tuple[str, ...]) -> None:
-            if name in done:
-                return
-            if name in path:
-                raise ComposeFileError(f"dependency cycle: {' -> '.join((*path, name))}")
-            for dep in self.services[name].depends_on:
-                if dep in self.services:
-                    visit(dep, (*path, name))
-            done.append(name)
-
-        for n in names:
-            visit(n, ())
+        try:
+            done = dependencies_first(names, lambda n: [d for d in self.services[n].depends_on if d in self.services])
+        except ValueError as exc:
+            raise ComposeFileError(str(exc)) from None
         wanted = set(names)
         return [n for n in done if n in wanted]

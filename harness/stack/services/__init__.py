@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from harness.stack.ordering import dependencies_first
 from harness.stack.service import ServiceSpec
 from harness.stack.services import kafka, object_store, platform, postgres, schema_registry, toxiproxy
 
@@ -67,22 +68,9 @@ def kafka_nodes(profile: str | None) -> tuple[str, ...]:
 
 def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICES) -> list[str]:
     """Dependencies first (a topological order); a cycle or an unknown service is an error."""
-    order: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in order:
-            return
-        if name in visiting:
-            raise ValueError(f"dependency cycle: {' -> '.join((*path, name))}")
+    def needs(name: str) -> tuple[str, ...]:
         if name not in specs:
             raise ValueError(f"unknown service {name!r}")
-        visiting.add(name)
-        for dep in specs[name].depends_on:
-            visit(dep, (*path, name))
-        visiting.discard(name)
-        order.append(name)
+        return specs[name].depends_on
 
-    for n in names:  # in the order given (profiles list infrastructure first), dependencies before each
-        visit(n, ())
-    return order
+    return dependencies_first(names, needs)
