@@ -11,7 +11,7 @@ def before_all(context: Context) -> None:
 
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
-    row = getattr(scenario, "_row", None)  # an Examples row: behave keeps it there
+    row = context.active_outline  # behave's documented attribute: the Examples row this scenario runs, or None
     reason = (context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
               or context.suite.cannot_run(scenario.effective_tags))
     if reason:
