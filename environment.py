@@ -12,8 +12,9 @@ def before_all(context: Context) -> None:
 
 def before_scenario(context: Context, scenario: Scenario) -> None:
     row = context.active_outline  # behave's documented attribute: the Examples row this scenario runs, or None
-    reason = (context.suite.config.skip_reason(dict(zip(row.headings, row.cells, strict=True)) if row else {})
-              or context.suite.cannot_run(scenario.effective_tags))
+    reason = context.suite.config.skip_reason(
+        dict(zip(row.headings, row.cells, strict=True)) if row else {}
+    ) or context.suite.cannot_run(scenario.effective_tags)
     if reason:
         context.suite.say(f"[suite] skipped: {scenario.name}: {reason}")
         scenario.skip(reason)

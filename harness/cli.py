@@ -1,21 +1,21 @@
 """Command line of the harness: `python -m harness --help`.
 
-  python -m harness setup                      install the stack's components (idempotent)
-  python -m harness setup-docker [--no-build]  Docker engine, compose CLI, base image, images (idempotent)
-  python -m harness stop-docker                stop the Docker engine setup-docker started, if any
-  python -m harness stack [--driver compose] up [--profile P] [--json]
-  python -m harness stack down [--purge]
-  python -m harness stack status [--json]
-  python -m harness stack logs SERVICE [--tail N]
-  python -m harness stack start|stop|kill|restart|pause|resume SERVICE
-  python -m harness measure [--rate R ...] [--duration S] [--json]
-  python -m harness bench [--quick] [--json] [--only PHASE ...] [--keep-stack] [--reuse]
-  python -m harness soak [--runs N] [-- BEHAVE_ARGS]
-  python -m harness scan-secrets [PATH ...]
-  python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
-  python -m harness target check [FILE ...]
-  python -m harness platform check [FILE ...]
-  python -m harness stack endpoints [--out FILE]
+python -m harness setup                      install the stack's components (idempotent)
+python -m harness setup-docker [--no-build]  Docker engine, compose CLI, base image, images (idempotent)
+python -m harness stop-docker                stop the Docker engine setup-docker started, if any
+python -m harness stack [--driver compose] up [--profile P] [--json]
+python -m harness stack down [--purge]
+python -m harness stack status [--json]
+python -m harness stack logs SERVICE [--tail N]
+python -m harness stack start|stop|kill|restart|pause|resume SERVICE
+python -m harness measure [--rate R ...] [--duration S] [--json]
+python -m harness bench [--quick] [--json] [--only PHASE ...] [--keep-stack] [--reuse]
+python -m harness soak [--runs N] [-- BEHAVE_ARGS]
+python -m harness scan-secrets [PATH ...]
+python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
+python -m harness target check [FILE ...]
+python -m harness platform check [FILE ...]
+python -m harness stack endpoints [--out FILE]
 """
 
 from __future__ import annotations
@@ -42,8 +42,15 @@ from harness.stack.services import PLANNED_PROFILES, PROFILES, SERVICES, Profile
 from harness.stack.settings import REPO_ROOT, SettingsError, StackSettings
 
 SERVICE_ACTIONS = ("start", "stop", "kill", "restart", "pause", "resume")
-EXPECTED_ERRORS = (StackError, ComponentMissing, ProvisionError, SettingsError, ProfileError, DockerSetupError,
-                   DefectError)
+EXPECTED_ERRORS = (
+    StackError,
+    ComponentMissing,
+    ProvisionError,
+    SettingsError,
+    ProfileError,
+    DockerSetupError,
+    DefectError,
+)
 
 
 def _err(msg: str) -> None:
@@ -54,130 +61,217 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m harness",
         description="K2 acceptance harness: set up and drive the stack of real services (native processes, "
-                    "or Docker Compose).",
+        "or Docker Compose).",
         epilog="Settings come from the environment: K2_STACK_DIR, K2_CACHE_DIR, K2_STACK_PORT_OFFSET, "
-               "K2_PORT_<NAME>. See README.md.")
+        "K2_PORT_<NAME>. See README.md.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("setup", help="install Kafka, Apicurio Registry, SeaweedFS and PostgreSQL (idempotent)",
-                   description="Install every component of the local stack into the cache directory.")
+    sub.add_parser(
+        "setup",
+        help="install Kafka, Apicurio Registry, SeaweedFS and PostgreSQL (idempotent)",
+        description="Install every component of the local stack into the cache directory.",
+    )
 
     docker = sub.add_parser(
-        "setup-docker", help="set up Docker for the compose stack: engine, compose CLI, base image, images",
+        "setup-docker",
+        help="set up Docker for the compose stack: engine, compose CLI, base image, images",
         description="Make the Docker Compose stack runnable here: use a running Docker engine or install and "
-                    "start Debian's; a Compose CLI v2+ (built from the Go module proxy when missing); a base "
-                    "image (debian:bookworm-slim, or one made with debootstrap when no registry answers); the "
-                    "local stack's components and the platform's wheels in each image's build context; "
-                    "compose/.env; then `docker compose build`. Idempotent.")
+        "start Debian's; a Compose CLI v2+ (built from the Go module proxy when missing); a base "
+        "image (debian:bookworm-slim, or one made with debootstrap when no registry answers); the "
+        "local stack's components and the platform's wheels in each image's build context; "
+        "compose/.env; then `docker compose build`. Idempotent.",
+    )
     docker.add_argument("--no-build", action="store_true", help="prepare everything but build no image")
-    sub.add_parser("stop-docker", help="stop the Docker engine that setup-docker started (never another one)",
-                   description="Stop the Docker engine `setup-docker` started, with its containers; an engine "
-                               "that was already running when set-up ran is left alone.")
+    sub.add_parser(
+        "stop-docker",
+        help="stop the Docker engine that setup-docker started (never another one)",
+        description="Stop the Docker engine `setup-docker` started, with its containers; an engine "
+        "that was already running when set-up ran is left alone.",
+    )
 
-    stack = sub.add_parser("stack", help="start, stop and inspect the stack (local, or --driver compose)",
-                           description="Manage the stack: native processes (--driver local, the default) or the "
-                                       "Docker Compose stack of compose/ (--driver compose).")
-    stack.add_argument("--driver", choices=DRIVERS, default="local",
-                       help="local: native processes (default); compose: Docker Compose (make setup-docker first)")
-    stack.add_argument("--compose-file", default="", metavar="PATH",
-                       help="with --driver compose: the compose file (default compose/docker-compose.yml)")
-    stack.add_argument("--endpoints", default="", metavar="FILE",
-                       help="with --driver external: the endpoints file of a K2 the suite did not start")
+    stack = sub.add_parser(
+        "stack",
+        help="start, stop and inspect the stack (local, or --driver compose)",
+        description="Manage the stack: native processes (--driver local, the default) or the "
+        "Docker Compose stack of compose/ (--driver compose).",
+    )
+    stack.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default="local",
+        help="local: native processes (default); compose: Docker Compose (make setup-docker first)",
+    )
+    stack.add_argument(
+        "--compose-file",
+        default="",
+        metavar="PATH",
+        help="with --driver compose: the compose file (default compose/docker-compose.yml)",
+    )
+    stack.add_argument(
+        "--endpoints",
+        default="",
+        metavar="FILE",
+        help="with --driver external: the endpoints file of a K2 the suite did not start",
+    )
     ssub = stack.add_subparsers(dest="action", required=True, metavar="ACTION")
     profiles = sorted({*PROFILES, *PLANNED_PROFILES})
-    up = ssub.add_parser("up", help="start a profile's services in dependency order; reuses a ready stack",
-                         description="Start every service of a profile, dependencies first, and wait until "
-                                     "each answers a real client call.")
+    up = ssub.add_parser(
+        "up",
+        help="start a profile's services in dependency order; reuses a ready stack",
+        description="Start every service of a profile, dependencies first, and wait until "
+        "each answers a real client call.",
+    )
     up.add_argument("--profile", default="infra", choices=profiles, help="which services (default: infra)")
     up.add_argument("--json", action="store_true", help="print the status as JSON (progress goes to stderr)")
-    down = ssub.add_parser("down", help="stop every process of the stack and free its ports",
-                           description="Stop every process of the stack, dependents first.")
+    down = ssub.add_parser(
+        "down",
+        help="stop every process of the stack and free its ports",
+        description="Stop every process of the stack, dependents first.",
+    )
     down.add_argument("--purge", action="store_true", help="also delete data, logs and generated secrets")
     status = ssub.add_parser("status", help="state, pid, memory of each service, and client settings")
     status.add_argument("--json", action="store_true", help="print as JSON")
-    endpoints = ssub.add_parser("endpoints", help="write where the stack's services are as an endpoints file",
-                                description="Write the running stack's endpoints in the shape `-D driver=external "
-                                            "-D endpoints=FILE` reads (secrets included: the file is made 0600).")
+    endpoints = ssub.add_parser(
+        "endpoints",
+        help="write where the stack's services are as an endpoints file",
+        description="Write the running stack's endpoints in the shape `-D driver=external "
+        "-D endpoints=FILE` reads (secrets included: the file is made 0600).",
+    )
     endpoints.add_argument("--out", type=Path, default=None, metavar="FILE", help="write here (default: stdout)")
-    endpoints.add_argument("--no-control", action="store_true",
-                           help="leave out the exchange simulator's control API, as a real exchange has none")
+    endpoints.add_argument(
+        "--no-control",
+        action="store_true",
+        help="leave out the exchange simulator's control API, as a real exchange has none",
+    )
     logs = ssub.add_parser("logs", help="print a service's log")
     logs.add_argument("service", choices=sorted(SERVICES))
     logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
     measure = sub.add_parser(
-        "measure", help="throughput and exchange->API latency of the running full stack under a steady load",
+        "measure",
+        help="throughput and exchange->API latency of the running full stack under a steady load",
         description="Emit trades at a steady rate through the running full stack (start it with "
-                    "`stack up --profile full`) and report throughput served, per-trade latency "
-                    "percentiles, and lost/duplicated counts.")
-    measure.add_argument("--rate", type=float, action="append", metavar="TRADES_PER_S",
-                         help="trades per second over all symbols; repeat for several levels (default 100)")
+        "`stack up --profile full`) and report throughput served, per-trade latency "
+        "percentiles, and lost/duplicated counts.",
+    )
+    measure.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        metavar="TRADES_PER_S",
+        help="trades per second over all symbols; repeat for several levels (default 100)",
+    )
     measure.add_argument("--duration", type=float, default=20.0, metavar="SECONDS", help="emit for this long")
     measure.add_argument("--json", action="store_true", help="print the results as JSON")
     bench = sub.add_parser(
-        "bench", help="benchmark the platform on a full stack of its own: pipeline ramp, API latency over "
-                      "1,000,000 rows, Iceberg commit cost",
+        "bench",
+        help="benchmark the platform on a full stack of its own: pipeline ramp, API latency over "
+        "1,000,000 rows, Iceberg commit cost",
         description="Start a full stack of the bench's own (.stack-bench, ports shifted by 400; never the "
-                    "suite's stack), then: offer 100 to 10,000 trades/s until a step fails (throughput, "
-                    "exchange->API latency, consumer lag, CPU per 1,000 trades); load 1,000,000 synthetic "
-                    "trades and time the API's queries, cold and warm; time Iceberg commits of 100 to 50,000 "
-                    "rows. Writes reports/bench.json and reports/bench.png, prints a table, and stops the "
-                    "stack. Exit status 1 when a phase could not be measured (missed targets are results, "
-                    "not errors).",
-        epilog="K2_BENCH_STACK_DIR and K2_BENCH_PORT_OFFSET move the bench stack (default .stack-bench, 400).")
-    bench.add_argument("--quick", action="store_true",
-                       help="rates 100, 1000, 5000 for 10 s each, 50 requests per query, 3 commits per size")
+        "suite's stack), then: offer 100 to 10,000 trades/s until a step fails (throughput, "
+        "exchange->API latency, consumer lag, CPU per 1,000 trades); load 1,000,000 synthetic "
+        "trades and time the API's queries, cold and warm; time Iceberg commits of 100 to 50,000 "
+        "rows. Writes reports/bench.json and reports/bench.png, prints a table, and stops the "
+        "stack. Exit status 1 when a phase could not be measured (missed targets are results, "
+        "not errors).",
+        epilog="K2_BENCH_STACK_DIR and K2_BENCH_PORT_OFFSET move the bench stack (default .stack-bench, 400).",
+    )
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="rates 100, 1000, 5000 for 10 s each, 50 requests per query, 3 commits per size",
+    )
     bench.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    bench.add_argument("--only", action="append", choices=("pipeline", "api", "commit"), metavar="PHASE",
-                       help="run only this phase (pipeline, api or commit); repeat for several")
-    bench.add_argument("--rate", type=float, action="append", metavar="TRADES_PER_S",
-                       help="the ramp's rates instead of the default ones; repeat for each step")
-    bench.add_argument("--duration", type=float, default=None, metavar="SECONDS",
-                       help="emit for this long per step (default 20, quick 10)")
-    bench.add_argument("--api-requests", type=int, default=None, metavar="N",
-                       help="requests per kind of query (default 200, quick 50)")
+    bench.add_argument(
+        "--only",
+        action="append",
+        choices=("pipeline", "api", "commit"),
+        metavar="PHASE",
+        help="run only this phase (pipeline, api or commit); repeat for several",
+    )
+    bench.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        metavar="TRADES_PER_S",
+        help="the ramp's rates instead of the default ones; repeat for each step",
+    )
+    bench.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="emit for this long per step (default 20, quick 10)",
+    )
+    bench.add_argument(
+        "--api-requests", type=int, default=None, metavar="N", help="requests per kind of query (default 200, quick 50)"
+    )
     bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running at the end")
-    bench.add_argument("--reuse", action="store_true",
-                       help="run on the bench stack left running by --keep-stack instead of a fresh one")
-    bench.add_argument("--out", type=Path, default=None, metavar="DIR", help="where to write bench.json and "
-                       "bench.png (default reports/)")
+    bench.add_argument(
+        "--reuse",
+        action="store_true",
+        help="run on the bench stack left running by --keep-stack instead of a fresh one",
+    )
+    bench.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write bench.json and bench.png (default reports/)",
+    )
     soak = sub.add_parser(
-        "soak", help="the full default suite N times, each from a stopped stack: passes, failures, wall times",
+        "soak",
+        help="the full default suite N times, each from a stopped stack: passes, failures, wall times",
         description="Run `behave` (the default features) N times, each after `stack down`, and print each "
-                    "run's result and wall time. The reports of failed runs are kept in reports/soak/.")
+        "run's result and wall time. The reports of failed runs are kept in reports/soak/.",
+    )
     soak.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs (default 10)")
     soak.add_argument("behave_args", nargs="*", metavar="BEHAVE_ARG", help="passed to behave (after --)")
     leaks = sub.add_parser(
-        "scan-secrets", help="fail if a secret of the stack appears in reports or service logs",
+        "scan-secrets",
+        help="fail if a secret of the stack appears in reports or service logs",
         description="Search every file under the given folders (default: reports/ and the stack's logs) for "
-                    "the stack's API key, S3 keys and database password, as text, percent-encoded and "
-                    "JSON-escaped. Findings name the file, line and secret, never its value.")
+        "the stack's API key, S3 keys and database password, as text, percent-encoded and "
+        "JSON-escaped. Findings name the file, line and secret, never its value.",
+    )
     leaks.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders to scan")
     defects = sub.add_parser(
-        "prove-defects", help="the features against each deliberately broken platform (tests/defects/*.patch)",
+        "prove-defects",
+        help="the features against each deliberately broken platform (tests/defects/*.patch)",
         description="For each defect of tests/defects/: apply its patch to a copy of k2/, run the features its "
-                    "header names on a local stack that runs the copy (stopping at the first failure), and "
-                    "write the matrix to reports/defects.md. Exit 1 if any defect passed every scenario.")
+        "header names on a local stack that runs the copy (stopping at the first failure), and "
+        "write the matrix to reports/defects.md. Exit 1 if any defect passed every scenario.",
+    )
     defects.add_argument("--only", nargs="+", default=[], metavar="NAME", help="only these defects")
     defects.add_argument("--list", action="store_true", help="list the defects and exit")
     defects.add_argument("behave_args", nargs=argparse.REMAINDER, help="after --: more behave arguments")
-    target = sub.add_parser("target", help="check a target profile (targets/*.yaml): every problem at once",
-                            description="A target profile names everything the suite checks of one K2 "
-                                        "deployment. `check` validates each FILE (default: the suite's own) and "
-                                        "prints every problem of it, or what it names.")
+    target = sub.add_parser(
+        "target",
+        help="check a target profile (targets/*.yaml): every problem at once",
+        description="A target profile names everything the suite checks of one K2 "
+        "deployment. `check` validates each FILE (default: the suite's own) and "
+        "prints every problem of it, or what it names.",
+    )
     tsub = target.add_subparsers(dest="target_command", required=True)
     check = tsub.add_parser("check", help="validate target profiles; exit 1 if one has a problem")
     check.add_argument("files", nargs="*", type=Path, metavar="FILE", help="profiles (default: the suite's own)")
-    platform = sub.add_parser("platform", help="check a platform file (platforms/*.yaml): every problem at once",
-                              description="A platform file names the processes that play the platform's roles on "
-                                          "our stack (K2_PLATFORM_FILE). `check` validates each FILE (default: "
-                                          "the reference K2's) and prints every problem, or what each role runs.")
+    platform = sub.add_parser(
+        "platform",
+        help="check a platform file (platforms/*.yaml): every problem at once",
+        description="A platform file names the processes that play the platform's roles on "
+        "our stack (K2_PLATFORM_FILE). `check` validates each FILE (default: "
+        "the reference K2's) and prints every problem, or what each role runs.",
+    )
     psub = platform.add_subparsers(dest="platform_command", required=True)
     pcheck = psub.add_parser("check", help="validate platform files; exit 1 if one has a problem")
     pcheck.add_argument("files", nargs="*", type=Path, metavar="FILE", help="platform files (default: the reference)")
-    helps = {"start": "start one service (its dependencies must be ready)",
-             "stop": "stop one service gracefully (SIGKILL after a grace period)",
-             "kill": "kill one service at once (SIGKILL); its data stays",
-             "restart": "stop then start one service", "pause": "freeze one service (SIGSTOP)",
-             "resume": "unfreeze a paused service (SIGCONT)"}
+    helps = {
+        "start": "start one service (its dependencies must be ready)",
+        "stop": "stop one service gracefully (SIGKILL after a grace period)",
+        "kill": "kill one service at once (SIGKILL); its data stays",
+        "restart": "stop then start one service",
+        "pause": "freeze one service (SIGSTOP)",
+        "resume": "unfreeze a paused service (SIGCONT)",
+    }
     for action in SERVICE_ACTIONS:
         p = ssub.add_parser(action, help=helps[action], description=helps[action])
         p.add_argument("service", choices=sorted(SERVICES))
@@ -226,8 +320,10 @@ def run_stack(args: argparse.Namespace) -> int:
     if args.action == "down":
         t0 = time.monotonic()
         stopped = driver.down(purge=args.purge)
-        _err(f"[stack] down finished in {time.monotonic() - t0:.1f} s "
-             f"({', '.join(stopped) if stopped else 'nothing was running'})")
+        _err(
+            f"[stack] down finished in {time.monotonic() - t0:.1f} s "
+            f"({', '.join(stopped) if stopped else 'nothing was running'})"
+        )
         return 0
     if args.action == "status":
         status = driver.status()
@@ -248,19 +344,24 @@ def run_measure(args: argparse.Namespace) -> int:
     driver = LocalDriver(StackSettings.from_env(), say=_err)
     status = driver.status()
     if status.profile not in ("full", "cluster") or not status.ready:
-        raise StackError("measuring needs the full (or cluster) stack ready: run "
-                         "`python -m harness stack up --profile full`")
+        raise StackError(
+            "measuring needs the full (or cluster) stack ready: run `python -m harness stack up --profile full`"
+        )
     results = [measure_flow(status.endpoints, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
         return 0 if all(r.verdict.valid for r in results) else 1
-    print(f"{'rate/s':>8} {'served/s':>9} {'emitted':>8} {'lost':>5} {'dup':>4} "
-          f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7} {'ingest p99 s':>13}")
+    print(
+        f"{'rate/s':>8} {'served/s':>9} {'emitted':>8} {'lost':>5} {'dup':>4} "
+        f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'max s':>7} {'ingest p99 s':>13}"
+    )
     for r in results:
         c, e = r.verdict.counts, r.end_to_end
         served = "?" if r.throughput is None else f"{r.throughput:.1f}"
-        print(f"{r.rate:>8g} {served:>9} {c['expected']:>8} {c['lost']:>5} {c['duplicated']:>4} "
-              f"{e.p50:>7.3f} {e.p95:>7.3f} {e.p99:>7.3f} {e.max:>7.3f} {r.exchange_to_ingest.p99:>13.3f}")
+        print(
+            f"{r.rate:>8g} {served:>9} {c['expected']:>8} {c['lost']:>5} {c['duplicated']:>4} "
+            f"{e.p50:>7.3f} {e.p95:>7.3f} {e.p99:>7.3f} {e.max:>7.3f} {r.exchange_to_ingest.p99:>13.3f}"
+        )
     return 0 if all(r.verdict.valid for r in results) else 1
 
 
@@ -279,15 +380,19 @@ def run_bench(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         saved = out / run.JSON_NAME
         fresh = saved.exists() and saved.stat().st_mtime >= began
-        _err(f"[bench] interrupted; the results so far are in {saved}" if fresh
-             else "[bench] interrupted before anything was measured")
+        _err(
+            f"[bench] interrupted; the results so far are in {saved}"
+            if fresh
+            else "[bench] interrupted before anything was measured"
+        )
         return 130
     print(json.dumps(result, indent=2) if args.json else report.table(result))
     return 1 if result["errors"] else 0
 
 
-def _check_files(files: list[Path], load: Callable[[Path], object], describe: Callable[[Any], str],
-                 error: type[Exception]) -> int:
+def _check_files(
+    files: list[Path], load: Callable[[Path], object], describe: Callable[[Any], str], error: type[Exception]
+) -> int:
     """Each file loaded and described, or its problems printed; 1 if any file has one."""
     bad = 0
     for path in files:
@@ -305,9 +410,12 @@ def run_target_check(files: list[Path]) -> int:
     from harness.targets import DEFAULT, Target, TargetError
 
     def describe(t: Target) -> str:
-        return (f"{t.name}, exchange {t.exchange}, topic {t.topic}, subject {t.subject} ({t.record}), table "
-                f"{t.table} ({len(t.columns)} columns), API {t.api['trades']} with {t.api['key_header']}, "
-                f"{len(t.symbols)} symbols")
+        return (
+            f"{t.name}, exchange {t.exchange}, topic {t.topic}, subject {t.subject} ({t.record}), table "
+            f"{t.table} ({len(t.columns)} columns), API {t.api['trades']} with {t.api['key_header']}, "
+            f"{len(t.symbols)} symbols"
+        )
+
     return _check_files(files or [DEFAULT], Target.load, describe, TargetError)
 
 
@@ -315,8 +423,11 @@ def run_platform_check(files: list[Path]) -> int:
     from harness.stack.platform_file import PLACEHOLDERS, REFERENCE, PlatformFile, PlatformFileError
 
     def describe(p: PlatformFile) -> str:
-        return p.name + "".join(f"\n  {role:<9} {' '.join(s.command)}  (ready: {s.ready.model_dump()}, budget "
-                                f"{s.memory_budget_mb} MiB)" for role, s in p.services.items())
+        return p.name + "".join(
+            f"\n  {role:<9} {' '.join(s.command)}  (ready: {s.ready.model_dump()}, budget {s.memory_budget_mb} MiB)"
+            for role, s in p.services.items()
+        )
+
     bad = _check_files(files or [REFERENCE], PlatformFile.load, describe, PlatformFileError)
     if bad:
         print("placeholders: " + ", ".join("{" + k + "}" for k in PLACEHOLDERS))
@@ -336,13 +447,16 @@ def run_prove_defects(args: argparse.Namespace) -> int:
     settings = StackSettings.from_env()
     extra = [a for a in args.behave_args if a != "--"]
     with tempfile.TemporaryDirectory(prefix="k2-defects-") as work:
-        outcomes = defects.prove(chosen, Path(work), lambda: LocalDriver(settings).down(purge=True), say=_err,
-                                 behave_args=extra)
+        outcomes = defects.prove(
+            chosen, Path(work), lambda: LocalDriver(settings).down(purge=True), say=_err, behave_args=extra
+        )
     report = defects.REPORTS / "defects.md"
     report.write_text(defects.matrix(outcomes))
     missed = [o.defect.name for o in outcomes if not o.caught]
-    _err(f"[prove-defects] {len(outcomes) - len(missed)} of {len(outcomes)} caught; matrix in {report}"
-         + (f"; MISSED: {', '.join(missed)}" if missed else ""))
+    _err(
+        f"[prove-defects] {len(outcomes) - len(missed)} of {len(outcomes)} caught; matrix in {report}"
+        + (f"; MISSED: {', '.join(missed)}" if missed else "")
+    )
     return 1 if missed else 0
 
 
@@ -354,8 +468,10 @@ def run_scan_secrets(paths: list[Path]) -> int:
     settings = StackSettings.from_env()
     compose_env = Path(os.environ.get("K2_COMPOSE_FILE") or DEFAULT_COMPOSE_FILE).parent / ".env"
     if not settings.credentials_file.exists() and not compose_env.exists():
-        _err(f"error: no secrets to look for: neither {settings.credentials_file} nor {compose_env} exists (start "
-             "the stack once with `python -m harness stack up`, or run `make setup-docker`; or set K2_STACK_DIR)")
+        _err(
+            f"error: no secrets to look for: neither {settings.credentials_file} nor {compose_env} exists (start "
+            "the stack once with `python -m harness stack up`, or run `make setup-docker`; or set K2_STACK_DIR)"
+        )
         return 2
     roots = paths or [p for p in (REPO_ROOT / "reports", settings.logs) if p.exists()]
     missing = [str(r) for r in roots if not r.exists()]
@@ -367,8 +483,9 @@ def run_scan_secrets(paths: list[Path]) -> int:
         secrets.update(leaks.secrets_of(settings.credentials_file))
     if compose_env.exists():  # the compose stack's, written by `make setup-docker`
         found_env = read_env_file(compose_env)
-        secrets.update({f"compose {n}": found_env[n] for n in SECRET_NAMES
-                        if len(found_env.get(n, "")) >= leaks.MIN_SECRET_LENGTH})
+        secrets.update(
+            {f"compose {n}": found_env[n] for n in SECRET_NAMES if len(found_env.get(n, "")) >= leaks.MIN_SECRET_LENGTH}
+        )
     found = leaks.scan(roots, secrets, skip=[settings.credentials_file, compose_env])
     for leak in found:
         print(leak)
@@ -389,6 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command in ("setup-docker", "stop-docker"):
             from harness.stack import docker_setup
+
             if args.command == "stop-docker":
                 _err(f"[docker] {docker_setup.DockerSetup(StackSettings.from_env(), say=_err).stop_engine()}")
                 return 0
@@ -408,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_platform_check(args.files)
         if args.command == "soak":
             from harness import soak
+
             if args.runs < 1:
                 _err(f"error: --runs {args.runs} must be at least 1; e.g. --runs 10")
                 return 2

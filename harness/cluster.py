@@ -52,8 +52,10 @@ def partitions(endpoints: Endpoints, topic: str, avoid: int | None = None) -> di
     found = md.topics.get(topic)
     if found is None or found.error is not None:
         raise AssertionError(f"topic {topic} not in the cluster's metadata: {found.error if found else 'absent'}")
-    return {p: PartitionState(pm.leader, tuple(sorted(pm.replicas)), tuple(sorted(pm.isrs)))
-            for p, pm in found.partitions.items()}
+    return {
+        p: PartitionState(pm.leader, tuple(sorted(pm.replicas)), tuple(sorted(pm.isrs)))
+        for p, pm in found.partitions.items()
+    }
 
 
 def busiest_leader(endpoints: Endpoints, topic: str) -> tuple[str, list[int]]:
@@ -67,13 +69,14 @@ def busiest_leader(endpoints: Endpoints, topic: str) -> tuple[str, list[int]]:
 
 
 def broker_id(service: str) -> int:
-    if not service.startswith(BROKER_PREFIX) or not service[len(BROKER_PREFIX):].isdigit():
+    if not service.startswith(BROKER_PREFIX) or not service[len(BROKER_PREFIX) :].isdigit():
         raise ValueError(f"{service} is not a broker of the cluster (kafka-1, kafka-2, ...)")
-    return int(service[len(BROKER_PREFIX):])
+    return int(service[len(BROKER_PREFIX) :])
 
 
-def new_leaders(endpoints: Endpoints, topic: str, lost: str, led: list[int], since: float,
-                within: float) -> tuple[float, dict[int, int]]:
+def new_leaders(
+    endpoints: Endpoints, topic: str, lost: str, led: list[int], since: float, within: float
+) -> tuple[float, dict[int, int]]:
     """Seconds from `since` (time.monotonic) until every partition in `led` has a leader other
     than the lost broker, and who leads each then."""
     gone = broker_id(lost)
@@ -85,18 +88,26 @@ def new_leaders(endpoints: Endpoints, topic: str, lost: str, led: list[int], sin
             raise AssertionError(f"partitions still led by {lost} or by none: {waiting}")
         return {p: state[p].leader for p in led}
 
-    leaders = eventually(moved, within=within, every=0.1,
-                         describe=f"a new leader for partitions {led} of {topic}, once {lost} is gone")
+    leaders = eventually(
+        moved, within=within, every=0.1, describe=f"a new leader for partitions {led} of {topic}, once {lost} is gone"
+    )
     return round(time.monotonic() - since, 2), leaders
 
 
 def in_sync(endpoints: Endpoints, topic: str, brokers: int) -> Verdict:
     """Every partition led, on `brokers` replicas, all of them in sync."""
     state = partitions(endpoints, topic)
-    behind = [f"{topic}[{p}] leader {s.leader} isr {list(s.isr)} of {list(s.replicas)}"
-              for p, s in sorted(state.items()) if s.leader < 0 or s.isr != s.replicas or len(s.replicas) != brokers]
-    return Verdict(f"every partition of {topic} led and on {brokers} replicas in sync", bool(state) and not behind,
-                   {"partitions": len(state), "behind": len(behind)}, mismatched=behind)
+    behind = [
+        f"{topic}[{p}] leader {s.leader} isr {list(s.isr)} of {list(s.replicas)}"
+        for p, s in sorted(state.items())
+        if s.leader < 0 or s.isr != s.replicas or len(s.replicas) != brokers
+    ]
+    return Verdict(
+        f"every partition of {topic} led and on {brokers} replicas in sync",
+        bool(state) and not behind,
+        {"partitions": len(state), "behind": len(behind)},
+        mismatched=behind,
+    )
 
 
 def eventually_in_sync(endpoints: Endpoints, topic: str, brokers: int, within: float) -> Verdict:
@@ -113,8 +124,12 @@ def eventually_in_sync(endpoints: Endpoints, topic: str, brokers: int, within: f
     with suppress(ConditionTimeout):
         eventually(look, within=within, every=0.5, describe=f"every partition of {topic} in sync on {brokers} brokers")
     if not last:
-        return Verdict(f"every partition of {topic} led and on {brokers} replicas in sync", False, {"partitions": 0},
-                       mismatched=["the cluster's metadata could not be read"])
+        return Verdict(
+            f"every partition of {topic} led and on {brokers} replicas in sync",
+            False,
+            {"partitions": 0},
+            mismatched=["the cluster's metadata could not be read"],
+        )
     return replace(last[0], counts={**last[0].counts, "seconds waited": int(time.monotonic() - t0)})
 
 
@@ -143,14 +158,22 @@ def shared(owned: dict[str, list[int]], partitions_of_topic: int, owners: list[s
     others = sorted(p for c, ps in owned.items() if c not in owners for p in ps)
     idle = [c for c in owners if not owned.get(c)]
     listing = "; ".join(f"{c}: {ps}" for c, ps in sorted(owned.items()))
-    return Verdict(f"the {partitions_of_topic} partitions shared by {' and '.join(owners)} ({listing})",
-                   not twice and not unowned and not idle and not others,
-                   {"partitions": partitions_of_topic, "owned twice": len(twice), "unowned": len(unowned),
-                    "owned by others": len(others), "consumers without any": len(idle)})
+    return Verdict(
+        f"the {partitions_of_topic} partitions shared by {' and '.join(owners)} ({listing})",
+        not twice and not unowned and not idle and not others,
+        {
+            "partitions": partitions_of_topic,
+            "owned twice": len(twice),
+            "unowned": len(unowned),
+            "owned by others": len(others),
+            "consumers without any": len(idle),
+        },
+    )
 
 
-def eventually_shared(endpoints: Endpoints, topic: str, consumers: list[str], owners: list[str],
-                      within: float) -> Verdict:
+def eventually_shared(
+    endpoints: Endpoints, topic: str, consumers: list[str], owners: list[str], within: float
+) -> Verdict:
     """Wait until the partitions are shared as `shared` asks (read from every one of `consumers`);
     the verdict of the last look, with how long it took."""
     count = len(partitions(endpoints, topic))
@@ -167,8 +190,12 @@ def eventually_shared(endpoints: Endpoints, topic: str, consumers: list[str], ow
         eventually(look, within=within, every=0.5, describe=f"the partitions of {topic} shared by {owners}")
     took = round(time.monotonic() - t0, 1)
     if not last:
-        return Verdict(f"the partitions of {topic} shared by {' and '.join(owners)}", False, {"partitions": count},
-                       mismatched=["the consumers' status could not be read"])
+        return Verdict(
+            f"the partitions of {topic} shared by {' and '.join(owners)}",
+            False,
+            {"partitions": count},
+            mismatched=["the consumers' status could not be read"],
+        )
     return replace(last[0], counts={**last[0].counts, "seconds waited": int(took)})
 
 
@@ -179,8 +206,12 @@ def both_committed(endpoints: Endpoints, consumers: list[str], before: dict[str,
     delta = {k: v - before.get(k, 0) for k, v in now.items()}
     idle = [c for c in consumers if delta[f"{c} commits"] <= 0]
     print(f"[cluster] commits, conflicts and stale batches meanwhile: {delta}", file=sys.stderr, flush=True)
-    return Verdict(f"{' and '.join(consumers)} both committed meanwhile", not idle, delta,
-                   mismatched=[f"{c}: no commit" for c in idle])
+    return Verdict(
+        f"{' and '.join(consumers)} both committed meanwhile",
+        not idle,
+        delta,
+        mismatched=[f"{c}: no commit" for c in idle],
+    )
 
 
 def commit_conflicts(endpoints: Endpoints, consumers: list[str]) -> dict[str, int]:
@@ -221,10 +252,20 @@ class LeaderLost:
         try:
             took, leaders = new_leaders(endpoints, topic, self.broker, self.led, self.at, within)
         except Exception as exc:  # ConditionTimeout: the verdict says what was still waiting
-            return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of losing "
-                           f"{self.broker}", False, {"partitions": len(self.led)}, mismatched=[str(exc)[:500]])
-        print(f"[cluster] {self.broker} led partitions {self.led}; new leaders {leaders} after {took:.2f} s",
-              file=sys.stderr, flush=True)
-        return Verdict(f"partitions {self.led} of {topic} led again within {within:g} s of losing {self.broker} "
-                       f"(new leaders {leaders})", True,
-                       {"partitions": len(self.led), "milliseconds to new leaders": int(took * 1000)})
+            return Verdict(
+                f"partitions {self.led} of {topic} led again within {within:g} s of losing {self.broker}",
+                False,
+                {"partitions": len(self.led)},
+                mismatched=[str(exc)[:500]],
+            )
+        print(
+            f"[cluster] {self.broker} led partitions {self.led}; new leaders {leaders} after {took:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        return Verdict(
+            f"partitions {self.led} of {topic} led again within {within:g} s of losing {self.broker} "
+            f"(new leaders {leaders})",
+            True,
+            {"partitions": len(self.led), "milliseconds to new leaders": int(took * 1000)},
+        )

@@ -65,8 +65,9 @@ class RunConfig:
     """Driver external only: the endpoints file of the K2 to verify (-D endpoints=FILE)."""
 
     @staticmethod
-    def from_sources(userdata: Mapping[str, str], env: Mapping[str, str] | None = None,
-                     rng: random.Random | None = None) -> RunConfig:
+    def from_sources(
+        userdata: Mapping[str, str], env: Mapping[str, str] | None = None, rng: random.Random | None = None
+    ) -> RunConfig:
         env = os.environ if env is None else env
 
         def get(name: str, default: str) -> str:
@@ -74,22 +75,31 @@ class RunConfig:
 
         driver = get("driver", "local")
         if driver not in DRIVERS:
-            raise ConfigError(f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)} "
-                              f"(e.g. -D driver=local)")
+            raise ConfigError(
+                f"driver={driver!r} is unknown; choose one of {', '.join(DRIVERS)} (e.g. -D driver=local)"
+            )
         endpoints = get("endpoints", "")
         if driver == "external" and not endpoints:
-            raise ConfigError("driver=external needs the deployment's endpoints file; use e.g. "
-                              "-D driver=external -D endpoints=targets/endpoints.example.yaml")
+            raise ConfigError(
+                "driver=external needs the deployment's endpoints file; use e.g. "
+                "-D driver=external -D endpoints=targets/endpoints.example.yaml"
+            )
         seed = int(_number("seed", get("seed", "0"), int, "42"))
         if seed == 0:  # random, but printed so the run can be replayed with -D seed=N
             seed = (rng or random.SystemRandom()).randint(1, 2**31 - 1)
         multiplier = _number("timeout_multiplier", get("timeout_multiplier", "1.0"), float, "2.5")
         if multiplier <= 0:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
-        return RunConfig(driver=driver, profile=get("profile", "infra"), seed=seed,
-                         timeout_multiplier=multiplier, keep_stack=_bool("keep_stack", get("keep_stack", "false")),
-                         rates=_rates(get("rates", "")), compose_file=get("compose_file", ""),
-                         endpoints=endpoints)
+        return RunConfig(
+            driver=driver,
+            profile=get("profile", "infra"),
+            seed=seed,
+            timeout_multiplier=multiplier,
+            keep_stack=_bool("keep_stack", get("keep_stack", "false")),
+            rates=_rates(get("rates", "")),
+            compose_file=get("compose_file", ""),
+            endpoints=endpoints,
+        )
 
     def skip_reason(self, params: Mapping[str, str]) -> str | None:
         """Why a scenario (an Examples row, by its parameters) is left out of this run, if it is."""

@@ -71,8 +71,13 @@ class Defect:
             raise DefectError(f"{path}: the header lacks {', '.join(missing)} (each of {', '.join(REQUIRED)})")
         if fields["Defect"] != path.stem:
             raise DefectError(f"{path}: `Defect: {fields['Defect']}` differs from the file name {path.stem}")
-        return Defect(name=fields["Defect"], breaks=fields["Breaks"], what=fields["What"],
-                      run=tuple(fields["Run"].split()), patch=path)
+        return Defect(
+            name=fields["Defect"],
+            breaks=fields["Breaks"],
+            what=fields["What"],
+            run=tuple(fields["Run"].split()),
+            patch=path,
+        )
 
 
 def load_all(folder: Path = DEFECTS_DIR) -> list[Defect]:
@@ -97,11 +102,14 @@ def broken_copy(defect: Defect, into: Path, source: Path = REPO_ROOT) -> Path:
     into.mkdir(parents=True, exist_ok=True)
     shutil.copytree(source / "k2", into / "k2", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # git apply works outside a repository as a strict `patch -p1`: all or nothing
-    done = subprocess.run(["git", "apply", "--whitespace=nowarn", str(defect.patch)], cwd=into,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["git", "apply", "--whitespace=nowarn", str(defect.patch)], cwd=into, capture_output=True, text=True, timeout=60
+    )
     if done.returncode != 0:
-        raise DefectError(f"{defect.patch.name} no longer applies to k2/: {done.stderr.strip()[:500]}; "
-                          f"make it again against the current code (`git diff` of a broken copy)")
+        raise DefectError(
+            f"{defect.patch.name} no longer applies to k2/: {done.stderr.strip()[:500]}; "
+            f"make it again against the current code (`git diff` of a broken copy)"
+        )
     return into
 
 
@@ -125,13 +133,16 @@ def failure_of(output: str) -> tuple[str, str]:
     if m:
         scenario = " ".join(m.group(1).split())
     first = ""
-    for pattern in (r"^\s*(?:Assertion Failed|ASSERT FAILED): *(.*)$", r"^\s*(\w+(?:Error|Exception|Timeout): .*)$",
-                    r"^\s*(Traceback .*)$"):
+    for pattern in (
+        r"^\s*(?:Assertion Failed|ASSERT FAILED): *(.*)$",
+        r"^\s*(\w+(?:Error|Exception|Timeout): .*)$",
+        r"^\s*(Traceback .*)$",
+    ):
         found = re.search(pattern, output, re.MULTILINE)
         if found:
             text = found.group(1).strip()
             if not text:  # the message starts on the next lines: PyHamcrest's "Expected: ... but: ..."
-                rest = [line.strip() for line in output[found.end():].lstrip("\n").splitlines()[:3] if line.strip()]
+                rest = [line.strip() for line in output[found.end() :].lstrip("\n").splitlines()[:3] if line.strip()]
                 observed = [line.removeprefix("but:").strip() for line in rest if line.startswith("but:")]
                 text = observed[0] if observed else " ".join(rest)
             first = text[:300]
@@ -145,13 +156,25 @@ BehaveRunner = Callable[[list[str], Mapping[str, str], Path], int]
 def run_behave(args: list[str], env: Mapping[str, str], log: Path) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
-        return subprocess.run([sys.executable, "-m", "behave", *args], cwd=REPO_ROOT, env=dict(env),
-                              stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "behave", *args],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        ).returncode
 
 
-def prove(defects: Sequence[Defect], work: Path, stop_stack: Callable[[], object], say: Say = print,
-          behave_args: Sequence[str] = (), runner: BehaveRunner = run_behave,
-          reports: Path = REPORTS) -> list[Outcome]:
+def prove(
+    defects: Sequence[Defect],
+    work: Path,
+    stop_stack: Callable[[], object],
+    say: Say = print,
+    behave_args: Sequence[str] = (),
+    runner: BehaveRunner = run_behave,
+    reports: Path = REPORTS,
+) -> list[Outcome]:
     """Each defect's features against a platform with that defect, from a stopped stack each time."""
     outcomes = []
     for i, defect in enumerate(defects, 1):
@@ -164,11 +187,15 @@ def prove(defects: Sequence[Defect], work: Path, stop_stack: Callable[[], object
         code = runner(["-f", "plain", "--stop", *defect.run, *behave_args], env, log)
         stop_stack()
         scenario, first = failure_of(log.read_text(errors="replace")) if log.exists() else ("", "")
-        outcome = Outcome(defect, caught=code != 0, scenario=scenario, first_line=first,
-                          seconds=time.monotonic() - t0, log=log)
+        outcome = Outcome(
+            defect, caught=code != 0, scenario=scenario, first_line=first, seconds=time.monotonic() - t0, log=log
+        )
         outcomes.append(outcome)
-        verdict = f"CAUGHT by {scenario or 'a failed run'}: {first}" if outcome.caught else \
-            "MISSED: every scenario passed against it"
+        verdict = (
+            f"CAUGHT by {scenario or 'a failed run'}: {first}"
+            if outcome.caught
+            else "MISSED: every scenario passed against it"
+        )
         say(f"[prove-defects {i}/{len(defects)}] {defect.name}: {verdict} ({outcome.seconds:.0f} s, log {log})")
     return outcomes
 
@@ -176,14 +203,24 @@ def prove(defects: Sequence[Defect], work: Path, stop_stack: Callable[[], object
 def matrix(outcomes: Sequence[Outcome]) -> str:
     """reports/defects.md: one row a defect, caught or missed, by which scenario, and how it said so."""
     caught = sum(o.caught for o in outcomes)
-    rows = ["# Defects the suite must catch", "",
-            f"{caught} of {len(outcomes)} caught. Each defect is a patch in tests/defects/, applied to a copy of k2/; "
-            "its features ran from a stopped local stack and stopped at the first failure.", "",
-            "| defect | breaks | verdict | first failing scenario | the failure's first line | time |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        "# Defects the suite must catch",
+        "",
+        f"{caught} of {len(outcomes)} caught. Each defect is a patch in tests/defects/, applied to a copy of k2/; "
+        "its features ran from a stopped local stack and stopped at the first failure.",
+        "",
+        "| defect | breaks | verdict | first failing scenario | the failure's first line | time |",
+        "|---|---|---|---|---|---|",
+    ]
     for o in outcomes:
-        cells = [o.defect.name, o.defect.breaks, "caught" if o.caught else "**MISSED**", o.scenario or "-",
-                 o.first_line or "-", f"{o.seconds:.0f} s"]
+        cells = [
+            o.defect.name,
+            o.defect.breaks,
+            "caught" if o.caught else "**MISSED**",
+            o.scenario or "-",
+            o.first_line or "-",
+            f"{o.seconds:.0f} s",
+        ]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     rows += ["", "What each defect does:", ""]
     rows += [f"- **{o.defect.name}**: {o.defect.what}" for o in outcomes]

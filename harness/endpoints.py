@@ -98,8 +98,20 @@ class DeadLetters:
     """A glob of files the consumer writes dead letters to (one per line), beside or instead of the topic."""
 
 
-_SECTIONS = ("kafka", "schema_registry", "catalog", "s3", "postgres", "exchange", "api", "toxiproxy",
-             "ingest", "consumer", "dead_letters", "logs")
+_SECTIONS = (
+    "kafka",
+    "schema_registry",
+    "catalog",
+    "s3",
+    "postgres",
+    "exchange",
+    "api",
+    "toxiproxy",
+    "ingest",
+    "consumer",
+    "dead_letters",
+    "logs",
+)
 _NUMBERED = re.compile(r"^(ingest|consumer)-[1-9][0-9]?$")
 """Sections of one of several processes of a role (consumer-1, consumer-2 in profile cluster)."""
 
@@ -173,8 +185,10 @@ class Endpoints:
         """Our exchange simulator's control API: scenarios that choose the trades need it."""
         url = self.exchange.control_url
         if url is None:
-            raise MissingEndpoint(f"{self.source} gives no control API of the exchange simulator "
-                                  f"(key `exchange.control_url:`): a real exchange cannot be told what to trade")
+            raise MissingEndpoint(
+                f"{self.source} gives no control API of the exchange simulator "
+                f"(key `exchange.control_url:`): a real exchange cannot be told what to trade"
+            )
         return url
 
     def status_url(self, service: str) -> str:
@@ -206,16 +220,24 @@ class Endpoints:
             out["schema_registry"] = {"url": self._registry.url}
         if self._object_store:
             s = self._object_store
-            out["s3"] = {"endpoint": s.endpoint, "access_key": s.access_key, "secret_key": s.secret_key,
-                         "region": s.region, "bucket": s.bucket}
+            out["s3"] = {
+                "endpoint": s.endpoint,
+                "access_key": s.access_key,
+                "secret_key": s.secret_key,
+                "region": s.region,
+                "bucket": s.bucket,
+            }
         if self._catalog:
             out["catalog"] = {"name": self._catalog.name, "properties": dict(self._catalog.properties)}
         if self._postgres:
             out["postgres"] = {"dsn": self._postgres.dsn, "catalog_dsn": self._postgres.catalog_dsn}
         if self._exchange:
             e = self._exchange
-            out["exchange"] = {"ws_url": e.ws_url, "rest_url": e.rest_url,
-                               **({"control_url": e.control_url} if e.control_url else {})}
+            out["exchange"] = {
+                "ws_url": e.ws_url,
+                "rest_url": e.rest_url,
+                **({"control_url": e.control_url} if e.control_url else {}),
+            }
         if self._toxiproxy:
             out["toxiproxy"] = {"url": self._toxiproxy.url, "proxies": dict(self._toxiproxy.proxies)}
         if self._api:
@@ -231,8 +253,11 @@ class Endpoints:
     @staticmethod
     def from_json(data: Mapping[str, Any], source: str = "the stack") -> Endpoints:
         """Endpoints from the shape `to_json` writes; every problem is named at once (EndpointsError)."""
-        problems: list[str] = [f"{k}: unknown section (known: {', '.join(_SECTIONS)}, or consumer-N)"
-                               for k in data if k not in _SECTIONS and not _NUMBERED.match(str(k))]
+        problems: list[str] = [
+            f"{k}: unknown section (known: {', '.join(_SECTIONS)}, or consumer-N)"
+            for k in data
+            if k not in _SECTIONS and not _NUMBERED.match(str(k))
+        ]
 
         def section(name: str, *required: str) -> dict[str, Any] | None:
             raw = data.get(name)
@@ -255,27 +280,41 @@ class Endpoints:
         if catalog is not None and not isinstance(catalog["properties"], Mapping):
             problems.append("catalog.properties: must be a mapping of pyiceberg properties")
         if problems:
-            raise EndpointsError(f"{source} has {len(problems)} problem{'s' * (len(problems) != 1)}:\n  "
-                                 + "\n  ".join(problems))
+            raise EndpointsError(
+                f"{source} has {len(problems)} problem{'s' * (len(problems) != 1)}:\n  " + "\n  ".join(problems)
+            )
         return Endpoints(
             _kafka=Kafka(str(kafka["bootstrap.servers"])) if kafka else None,
             _registry=Registry(str(registry["url"]).rstrip("/")) if registry else None,
             _catalog=Catalog(str(catalog["name"]), {str(k): str(v) for k, v in catalog["properties"].items()})
-            if catalog else None,
-            _object_store=ObjectStore(str(s3["endpoint"]), str(s3["access_key"]), str(s3["secret_key"]),
-                                      str(s3.get("region") or "us-east-1"), str(s3.get("bucket") or ""))
-            if s3 else None,
+            if catalog
+            else None,
+            _object_store=ObjectStore(
+                str(s3["endpoint"]),
+                str(s3["access_key"]),
+                str(s3["secret_key"]),
+                str(s3.get("region") or "us-east-1"),
+                str(s3.get("bucket") or ""),
+            )
+            if s3
+            else None,
             _postgres=Postgres(str(postgres["dsn"]), str(postgres["catalog_dsn"])) if postgres else None,
-            _exchange=Exchange(str(exchange["ws_url"]), str(exchange["rest_url"]),
-                               str(exchange["control_url"]) if exchange.get("control_url") else None)
-            if exchange else None,
+            _exchange=Exchange(
+                str(exchange["ws_url"]),
+                str(exchange["rest_url"]),
+                str(exchange["control_url"]) if exchange.get("control_url") else None,
+            )
+            if exchange
+            else None,
             _toxiproxy=Toxiproxy(str(toxi["url"]), {str(k): str(v) for k, v in toxi["proxies"].items()})
-            if toxi else None,
+            if toxi
+            else None,
             _api=Api(str(api["url"]).rstrip("/"), str(api["api_key"])) if api else None,
             status_urls={n: str(u) for n, u in status.items()},
             dead_letters=DeadLetters(files=str(dead["files"]) if dead and dead.get("files") else None),
             log_files={str(n): Path(str(p)) for n, p in (logs or {}).items()},
-            source=source)
+            source=source,
+        )
 
     @staticmethod
     def load(path: Path | str, env: Mapping[str, str] | None = None) -> Endpoints:
@@ -288,8 +327,9 @@ class Endpoints:
         unset: list[str] = []
         data = _expand(data, os.environ if env is None else env, unset)
         if unset:
-            raise EndpointsError(f"endpoints file {path} names environment variables that are not set: "
-                                 f"{', '.join(sorted(set(unset)))}")
+            raise EndpointsError(
+                f"endpoints file {path} names environment variables that are not set: {', '.join(sorted(set(unset)))}"
+            )
         return Endpoints.from_json(data, source=f"endpoints file {path}")
 
 
@@ -298,11 +338,13 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def _expand(value: Any, env: Mapping[str, str], unset: list[str]) -> Any:
     if isinstance(value, str):
+
         def sub(m: re.Match[str]) -> str:
             if m.group(1) not in env:
                 unset.append(m.group(1))
                 return ""
             return env[m.group(1)]
+
         return _VARIABLE.sub(sub, value)
     if isinstance(value, Mapping):
         return {k: _expand(v, env, unset) for k, v in value.items()}

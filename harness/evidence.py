@@ -15,23 +15,27 @@ from typing import Any
 
 from harness.stack.driver import StackDriver
 
-CRASH_SIGNATURES: dict[str, re.Pattern[str]] = {name: re.compile(pattern, re.MULTILINE) for name, pattern in {
-    # an exception that escaped to the interpreter (k2 logs its handled ones as JSON lines)
-    "uncaught Python exception": r"^Traceback \(most recent call last\):",
-    "Python fatal error": r"Fatal Python error",
-    "unhandled error in an API request": r"Exception in ASGI application",
-    "critical log line": r'"level": "critical"',
-    "JVM out of memory": r"java\.lang\.OutOfMemoryError",
-    "JVM crash": r"A fatal error has been detected by the Java Runtime Environment",
-    "Go panic": r"^panic: ",
-    "Go runtime fatal error": r"^fatal error: ",
-    "PostgreSQL panic": r"\bPANIC: ",
-    "segmentation fault": r"Segmentation fault|SIGSEGV",
-}.items()}
+CRASH_SIGNATURES: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern, re.MULTILINE)
+    for name, pattern in {
+        # an exception that escaped to the interpreter (k2 logs its handled ones as JSON lines)
+        "uncaught Python exception": r"^Traceback \(most recent call last\):",
+        "Python fatal error": r"Fatal Python error",
+        "unhandled error in an API request": r"Exception in ASGI application",
+        "critical log line": r'"level": "critical"',
+        "JVM out of memory": r"java\.lang\.OutOfMemoryError",
+        "JVM crash": r"A fatal error has been detected by the Java Runtime Environment",
+        "Go panic": r"^panic: ",
+        "Go runtime fatal error": r"^fatal error: ",
+        "PostgreSQL panic": r"\bPANIC: ",
+        "segmentation fault": r"Segmentation fault|SIGSEGV",
+    }.items()
+}
 
 # k2 logs JSON lines; another platform's plain lines are matched by their level word
-TROUBLE_LINE = re.compile(r'"level": "(?:error|critical|warning)"|\b(?:ERROR|CRITICAL|WARNING|WARN)\b|^Traceback',
-                          re.MULTILINE)
+TROUBLE_LINE = re.compile(
+    r'"level": "(?:error|critical|warning)"|\b(?:ERROR|CRITICAL|WARNING|WARN)\b|^Traceback', re.MULTILINE
+)
 PLATFORM_SERVICES = ("ingest", "consumer", "api")
 
 UNEXPECTED_EXIT = re.compile(r"\[supervisor\] (\S+) exited unexpectedly")
@@ -45,15 +49,16 @@ def crash_signatures(service: str, text: str, limit: int = 5) -> list[str]:
         for match in pattern.finditer(text):
             start = text.rfind("\n", 0, match.start()) + 1
             end = text.find("\n", match.end())
-            line = text[start:end if end >= 0 else None].strip()
+            line = text[start : end if end >= 0 else None].strip()
             found.append(f"{service}: {name}: {line[:200]}")
             if len(found) >= limit:
                 return found
     return found
 
 
-def trouble_lines(slices: Mapping[str, str], services: Iterable[str] = PLATFORM_SERVICES,
-                  per_service: int = 3) -> list[str]:
+def trouble_lines(
+    slices: Mapping[str, str], services: Iterable[str] = PLATFORM_SERVICES, per_service: int = 3
+) -> list[str]:
     """The first error or warning lines each platform service logged: what it said went wrong."""
     found = []
     for service in services:
@@ -85,8 +90,9 @@ def _last_line(value: Any) -> Any:
     return value
 
 
-def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str],
-                     health: Mapping[str, str] | None = None) -> list[str]:
+def cause_of_failure(
+    dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[str, str], health: Mapping[str, str] | None = None
+) -> list[str]:
     """What the stack showed meanwhile that may explain lost or wrong trades: dead letters written
     (how many, the first reasons), the error lines the platform's services logged, and the last
     health answer of each platform service."""
@@ -104,8 +110,11 @@ def cause_of_failure(dead_letters: Iterable[Mapping[str, Any]], slices: Mapping[
 def unexpected_exits(supervisor_log: str, crashed: Iterable[str]) -> list[str]:
     """Services the supervisor had to restart although the scenario did not crash them."""
     wanted = set(crashed)
-    return [f"{name} exited unexpectedly and was restarted by the supervisor"
-            for name in dict.fromkeys(UNEXPECTED_EXIT.findall(supervisor_log)) if name not in wanted]
+    return [
+        f"{name} exited unexpectedly and was restarted by the supervisor"
+        for name in dict.fromkeys(UNEXPECTED_EXIT.findall(supervisor_log))
+        if name not in wanted
+    ]
 
 
 @dataclass

@@ -46,29 +46,43 @@ class Faults:
         act()
 
     def stop(self, service: str) -> None:
-        self._inject(f"{service} stopped", lambda: self.driver.stop(service), lambda: self.driver.start(service),
-                     service=service)
+        self._inject(
+            f"{service} stopped", lambda: self.driver.stop(service), lambda: self.driver.start(service), service=service
+        )
 
     def crash(self, service: str) -> None:
         """SIGKILL, like a crash. The heal makes sure it runs again (the supervisor may have
         restarted it already; starting a running service is a no-op)."""
         self.crashed.add(service)
-        self._inject(f"{service} crashed", lambda: self.driver.kill(service), lambda: self.driver.start(service),
-                     service=service)
+        self._inject(
+            f"{service} crashed", lambda: self.driver.kill(service), lambda: self.driver.start(service), service=service
+        )
 
     def crash_and_stay_down(self, service: str) -> None:
         """SIGKILL, and nothing starts it again until the heal: a machine that is gone."""
-        self._inject(f"{service} crashed", lambda: self.driver.kill(service, stay_down=True),
-                     lambda: self.driver.start(service), service=service)
+        self._inject(
+            f"{service} crashed",
+            lambda: self.driver.kill(service, stay_down=True),
+            lambda: self.driver.start(service),
+            service=service,
+        )
 
     def pause(self, service: str) -> None:
-        self._inject(f"{service} paused", lambda: self.driver.pause(service), lambda: self.driver.resume(service),
-                     service=service)
+        self._inject(
+            f"{service} paused",
+            lambda: self.driver.pause(service),
+            lambda: self.driver.resume(service),
+            service=service,
+        )
 
     def restart(self, service: str) -> None:
         """Stop and start: the fault heals itself; recorded as both, in order."""
-        self._inject(f"{service} restarted", lambda: self.driver.restart(service), lambda: self.driver.start(service),
-                     service=service)
+        self._inject(
+            f"{service} restarted",
+            lambda: self.driver.restart(service),
+            lambda: self.driver.start(service),
+            service=service,
+        )
         self.heal(f"{service} restarted")
 
     def stop_stack(self) -> None:
@@ -80,13 +94,16 @@ class Faults:
         if self.network is None:
             endpoints = self.driver.endpoints()
             if not endpoints.has("toxiproxy"):
-                raise FaultError(f"network faults need the links through toxiproxy of profile faultable; "
-                                 f"this stack runs profile {self.driver.status(resources=False).profile or 'unknown'}")
+                raise FaultError(
+                    f"network faults need the links through toxiproxy of profile faultable; "
+                    f"this stack runs profile {self.driver.status(resources=False).profile or 'unknown'}"
+                )
             self.network = Toxiproxy(endpoints.toxiproxy.url)
         return self.network
 
-    def _inject_network(self, name: str, act: Callable[[Toxiproxy], object], heal: Callable[[Toxiproxy], object],
-                        **detail: object) -> None:
+    def _inject_network(
+        self, name: str, act: Callable[[Toxiproxy], object], heal: Callable[[Toxiproxy], object], **detail: object
+    ) -> None:
         if name in self.pending:  # a second one would replace the first's heal, and toxiproxy refuses it
             raise FaultError(f"'{name}' is already in force; heal it first")
         toxiproxy = self._toxiproxy()
@@ -112,19 +129,24 @@ class Faults:
         """Every connection on the link is reset (TCP RST) as soon as the service answers: the
         request may have been done, its answer never arrives."""
         check_link(link)
-        self._inject_network(f"link to {link} resets connections",
-                             lambda t: t.reset_peer(link, name=RESET_TOXIC),
-                             lambda t: t.remove_toxic(link, RESET_TOXIC), link=link)
+        self._inject_network(
+            f"link to {link} resets connections",
+            lambda t: t.reset_peer(link, name=RESET_TOXIC),
+            lambda t: t.remove_toxic(link, RESET_TOXIC),
+            link=link,
+        )
 
     def partition(self, link: str) -> None:
         """The link is cut: open connections close and new ones are refused, until healed."""
         check_link(link)
-        self._inject_network(f"link to {link} partitioned", lambda t: t.disable(link), lambda t: t.enable(link),
-                             link=link)
+        self._inject_network(
+            f"link to {link} partitioned", lambda t: t.disable(link), lambda t: t.enable(link), link=link
+        )
 
     def isolate(self, broker: str, proxies: list[str]) -> None:
         """A node of the cluster cut off from the others: every direction between it and them
         (`proxies`) is cut, while clients still reach it."""
+
         def act(t: Toxiproxy) -> None:
             for name in proxies:
                 t.disable(name)
@@ -133,8 +155,7 @@ class Faults:
             for name in proxies:
                 t.enable(name)
 
-        self._inject_network(f"{broker} cut off from the other brokers", act, heal, broker=broker,
-                             links=len(proxies))
+        self._inject_network(f"{broker} cut off from the other brokers", act, heal, broker=broker, links=len(proxies))
 
     def heal_link(self, link: str) -> None:
         """End every open network fault of one link ("the network to the message broker recovers")."""

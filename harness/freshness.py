@@ -58,14 +58,15 @@ def setting(userdata: Mapping[str, str], name: str, default: float) -> float:
 
 
 def symbols_in(text: str) -> list[str]:
-    """"BTCUSDT, ETHUSDT and BNBUSDT" -> the three symbols."""
+    """ "BTCUSDT, ETHUSDT and BNBUSDT" -> the three symbols."""
     return [s.strip() for s in text.replace(" and ", ",").split(",") if s.strip()]
 
 
 # ---------------------------------------------------------------- gaps (pure)
 # ---------------------------------------------------------------- freshness (pure)
-def flow_windows(first_seen: Mapping[str, Mapping[Hashable, float]],
-                 keys: Iterable[Key]) -> dict[str, tuple[float, float]]:
+def flow_windows(
+    first_seen: Mapping[str, Mapping[Hashable, float]], keys: Iterable[Key]
+) -> dict[str, tuple[float, float]]:
     """Per symbol, while its trades flowed: from the first of them being served to the trade
     time of the last one. Outside it the newest trade ages by design (before the flow, after it)."""
     served, traded = first_seen.get("served", {}), first_seen.get("emitted", {})
@@ -95,6 +96,7 @@ class Freshness:
 
 def freshness(samples: Iterable[AgeSample], windows: Mapping[str, tuple[float, float]]) -> Freshness:
     """The samples taken inside their symbol's window, their age percentiles and spacing."""
+
     def flowing(s: AgeSample) -> bool:
         start, end = windows.get(s.symbol, (math.inf, -math.inf))
         return start <= s.at <= end
@@ -119,18 +121,32 @@ class Flow:
     _figures: LatencyFigures | None = None
 
     @staticmethod
-    def start(endpoints: Endpoints, target: Target, history: History, seed: int | None,
-              symbols: Sequence[str], rate: float, seconds: float) -> Flow:
+    def start(
+        endpoints: Endpoints,
+        target: Target,
+        history: History,
+        seed: int | None,
+        symbols: Sequence[str],
+        rate: float,
+        seconds: float,
+    ) -> Flow:
         if not symbols or rate <= 0 or seconds <= 0:
             raise ValueError(f"a flow needs symbols, a rate and a duration; got {symbols}, {rate}, {seconds}")
         run = PipelineRun(endpoints, target, history, seed)
         for stage in STAGES:  # the stage table lists stages in the order trades pass them
             history.first_seen.setdefault(stage, {})
         api = endpoints.api
-        poller = TradePoller(api.url, api.api_key, symbols, since=run.started,
-                             header=target.api["key_header"], trades_path=target.api["trades"],
-                             max_limit=target.api["max_limit"], envelope=Envelope.of(target.api),
-                             every=POLL_EVERY)
+        poller = TradePoller(
+            api.url,
+            api.api_key,
+            symbols,
+            since=run.started,
+            header=target.api["key_header"],
+            trades_path=target.api["trades"],
+            max_limit=target.api["max_limit"],
+            envelope=Envelope.of(target.api),
+            every=POLL_EVERY,
+        )
         poller.start()  # before the first trade, so its first-served time is not missed
         flow = Flow(run, rate, seconds, poller, began=time.time())
         per_symbol = rate / len(symbols)
@@ -164,8 +180,12 @@ class Flow:
         deadline = self.began + self.seconds + within
         # on timeout, the exactly-once verdicts below say which trades are missing where
         with suppress(ConditionTimeout):
-            eventually(lambda: self._take_served(keys) == len(keys) or None, within=max(1.0, deadline - time.time()),
-                       every=0.25, describe=f"the query API serving all {len(keys)} trades")
+            eventually(
+                lambda: self._take_served(keys) == len(keys) or None,
+                within=max(1.0, deadline - time.time()),
+                every=0.25,
+                describe=f"the query API serving all {len(keys)} trades",
+            )
         self.poller.stop()
         self._take_served(keys)
         self._record_upstream(keys)
@@ -181,9 +201,11 @@ class Flow:
             if r["timestamp_ms"] is not None:
                 produced[key] = min(produced.get(key, r["timestamp_ms"] / 1000), r["timestamp_ms"] / 1000)
         self.history.saw("produced", produced, produced)
-        self.notes["kafka"] = (f"Kafka message timestamp, type {' and '.join(sorted(kinds)) or 'none seen'} "
-                               "(CreateTime: the ingest producer's clock at produce(), before the broker's ack; "
-                               "LogAppendTime: the broker's clock at append), milliseconds")
+        self.notes["kafka"] = (
+            f"Kafka message timestamp, type {' and '.join(sorted(kinds)) or 'none seen'} "
+            "(CreateTime: the ingest producer's clock at produce(), before the broker's ack; "
+            "LogAppendTime: the broker's clock at append), milliseconds"
+        )
         t0 = time.monotonic()
         table = iceberg.table_or_none(self.run.endpoints, self.run.target.table)
         commits = [] if table is None else iceberg.commits_since(table, int(self.run.started.timestamp() * 1000))
@@ -193,11 +215,13 @@ class Flow:
 
         committed = commit_times(commits, keys_in, keys)
         self.history.saw("committed", committed, committed)
-        self.notes["iceberg"] = (f"timestamp of the Iceberg snapshot that added the trade, milliseconds: the "
-                                 f"consumer's clock once the data file and manifests were written, before the table "
-                                 f"metadata file and the catalog update (which so count in iceberg_to_api); "
-                                 f"{len(commits)} snapshots, {sum(len(c.added_files) for c in commits)} data files "
-                                 f"read in {time.monotonic() - t0:.2f} s")
+        self.notes["iceberg"] = (
+            f"timestamp of the Iceberg snapshot that added the trade, milliseconds: the "
+            f"consumer's clock once the data file and manifests were written, before the table "
+            f"metadata file and the catalog update (which so count in iceberg_to_api); "
+            f"{len(commits)} snapshots, {sum(len(c.added_files) for c in commits)} data files "
+            f"read in {time.monotonic() - t0:.2f} s"
+        )
 
     def latency(self) -> LatencyFigures:
         if self._figures is None:
@@ -208,17 +232,25 @@ class Flow:
         durations = self.poller.durations()
         polls = summarize(durations) if durations else None
         errors = self.poller.errors()
-        return "\n".join([
-            "How each stage's time was taken (all on this machine's clock):",
-            "  emitted    the exchange's trade time T, milliseconds",
-            f"  produced   {self.notes.get('kafka', 'not read')}",
-            f"  committed  {self.notes.get('iceberg', 'not read')}",
-            f"  served     when the answer of the first poll that held the trade arrived (an upper bound, at most one "
-            f"poll late): per symbol one poll every {POLL_EVERY:g} s or back to back, cursor on the newest trade time; "
-            + (f"{polls.count} polls, request p50 {polls.p50 * 1000:.0f} ms, p99 {polls.p99 * 1000:.0f} ms, "
-               f"max {polls.max * 1000:.0f} ms" if polls else "no polls answered")
-            + f", {len(errors)} failed" + (f" (first: {errors[0]})" if errors else ""),
-        ])
+        return "\n".join(
+            [
+                "How each stage's time was taken (all on this machine's clock):",
+                "  emitted    the exchange's trade time T, milliseconds",
+                f"  produced   {self.notes.get('kafka', 'not read')}",
+                f"  committed  {self.notes.get('iceberg', 'not read')}",
+                "  served     when the answer of the first poll that held the trade arrived (an upper bound, at "
+                f"most one poll late): per symbol one poll every {POLL_EVERY:g} s or back to back, cursor on the "
+                "newest trade time; "
+                + (
+                    f"{polls.count} polls, request p50 {polls.p50 * 1000:.0f} ms, p99 {polls.p99 * 1000:.0f} ms, "
+                    f"max {polls.max * 1000:.0f} ms"
+                    if polls
+                    else "no polls answered"
+                )
+                + f", {len(errors)} failed"
+                + (f" (first: {errors[0]})" if errors else ""),
+            ]
+        )
 
     def every_trade_within(self, seconds: float) -> Verdict:
         return every_trade_within(self.latency(), seconds)
@@ -254,12 +286,16 @@ def report_latency(flow: Flow, path: Path = LATENCY_JSON) -> LatencyFigures:
     attach_text(name, text)
     traded = flow.history.first_seen.get("emitted", {})
     attach_png(f"{name}: latency over time per stage", plots.latency_over_time(fig, traded, name))
-    attach_png(f"{name}: end-to-end histogram",
-               plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name))
+    attach_png(
+        f"{name}: end-to-end histogram",
+        plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name),
+    )
     write_report(path, flow.rate, fig)
     return fig
 
 
 def report_freshness(fresh: Freshness, budget: float) -> None:
-    attach_png("age of the newest served trade", plots.ages_over_time(fresh.samples, budget,
-                                                                       "age of the newest served trade per symbol"))
+    attach_png(
+        "age of the newest served trade",
+        plots.ages_over_time(fresh.samples, budget, "age of the newest served trade per symbol"),
+    )

@@ -109,11 +109,18 @@ class History:
         return "\n".join(rows)
 
     def to_json(self) -> dict[str, Any]:
-        return {"began": self.began,
-                "events": [asdict(e) for e in self.events],
-                "stages": {stage: {"trades": len(seen), "first": min(seen.values(), default=None),
-                                   "last": max(seen.values(), default=None)}
-                           for stage, seen in self.first_seen.items()}}
+        return {
+            "began": self.began,
+            "events": [asdict(e) for e in self.events],
+            "stages": {
+                stage: {
+                    "trades": len(seen),
+                    "first": min(seen.values(), default=None),
+                    "last": max(seen.values(), default=None),
+                }
+                for stage, seen in self.first_seen.items()
+            },
+        }
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

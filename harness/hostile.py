@@ -53,17 +53,26 @@ KINDS = (
     HostileKind("invalid_utf8", "bytes that are not UTF-8 text", r"utf-?8"),
     HostileKind("oversized", "a frame of 4 MB", r"larger|too (large|big|long)|\bsize\b|\bbytes\b"),
     HostileKind("missing_keys", "a trade without its id, price or quantity", r"missing|required|absent"),
-    HostileKind("wrong_types", "a field of the wrong type, like a word for a trade id",
-                r"\btype\b|expected an? (integer|string|boolean|number)"),
+    HostileKind(
+        "wrong_types",
+        "a field of the wrong type, like a word for a trade id",
+        r"\btype\b|expected an? (integer|string|boolean|number)",
+    ),
     HostileKind("bad_price", "a price that is not a number or too large", r"price|decimal|\bp\b"),
     HostileKind("not_positive", "a price or quantity of zero or less", r"positive|negative|zero"),
-    HostileKind("too_many_decimals", "a price or quantity with more than 8 decimals",
-                r"decimal (places|digits)|more than 8|\bscale\b"),
+    HostileKind(
+        "too_many_decimals",
+        "a price or quantity with more than 8 decimals",
+        r"decimal (places|digits)|more than 8|\bscale\b",
+    ),
     HostileKind("not_finite", "a price or quantity of NaN or Infinity", r"finite|\bnan\b|infinity"),
     HostileKind("unknown_event", "an event that is not a trade", r"\bevent\b"),
     HostileKind("unknown_symbol", "a trade of a symbol nobody subscribed to", r"symbol"),
-    HostileKind("futures_trade", "a futures-style trade, with an order type and no best-match flag",
-                r"futures|spot|order type|best.?match|\bX\b|\bM\b"),
+    HostileKind(
+        "futures_trade",
+        "a futures-style trade, with an order type and no best-match flag",
+        r"futures|spot|order type|best.?match|\bX\b|\bM\b",
+    ),
     HostileKind("backwards_id", "an earlier trade again, its id going backwards", r"(?!)"),
     HostileKind("duplicate_id", "the latest trade again, a duplicate id", r"(?!)"),
 )
@@ -144,8 +153,10 @@ class KindCount:
             if self.dead_lettered != self.sent:
                 out.append(f"{self.kind}: {self.dead_lettered} of {self.sent} dead-lettered")
             if self.named != self.dead_lettered:
-                out.append(f"{self.kind}: {self.dead_lettered - self.named} dead letters whose reason does not name "
-                           f"the problem: {'; '.join(self.reasons)}")
+                out.append(
+                    f"{self.kind}: {self.dead_lettered - self.named} dead letters whose reason does not name "
+                    f"the problem: {'; '.join(self.reasons)}"
+                )
             if self.deduplicated:
                 out.append(f"{self.kind}: {self.deduplicated} deduplicated instead of dead-lettered")
         else:
@@ -169,28 +180,42 @@ class Tally:
         if self.untagged:
             problems.append(f"{len(self.untagged)} dead letters of no hostile frame: {'; '.join(self.untagged[:5])}")
         problems += [f"{n} dead letters of {kind}, which was not sent" for kind, n in self.unplanned.items()]
-        counts = {"kinds": len(self.kinds), "sent": sum(k.sent for k in self.kinds),
-                  "dead-lettered": sum(k.dead_lettered for k in self.kinds),
-                  "reason names it": sum(k.named for k in self.kinds),
-                  "deduplicated": sum(k.deduplicated for k in self.kinds),
-                  "leaked": sum(k.leaked for k in self.kinds), "untagged dead letters": len(self.untagged)}
+        counts = {
+            "kinds": len(self.kinds),
+            "sent": sum(k.sent for k in self.kinds),
+            "dead-lettered": sum(k.dead_lettered for k in self.kinds),
+            "reason names it": sum(k.named for k in self.kinds),
+            "deduplicated": sum(k.deduplicated for k in self.kinds),
+            "leaked": sum(k.leaked for k in self.kinds),
+            "untagged dead letters": len(self.untagged),
+        }
         valid = bool(self.kinds) and counts["sent"] > 0 and not problems
-        return Verdict("each hostile frame dead-lettered with its reason or deduplicated", valid, counts,
-                       mismatched=problems[:EXAMPLES])
+        return Verdict(
+            "each hostile frame dead-lettered with its reason or deduplicated",
+            valid,
+            counts,
+            mismatched=problems[:EXAMPLES],
+        )
 
     def table(self) -> str:
         """Per kind: sent / dead-lettered / reason names it / deduplicated / leaked, and the reasons."""
         width = max([len(k.kind) for k in self.kinds] + [len("kind")])
-        head = (f"{'kind':<{width}}  {'expected':<11} {'sent':>5} {'dead-lettered':>13} {'reason ok':>9} "
-                f"{'deduplicated':>12} {'leaked':>6}")
+        head = (
+            f"{'kind':<{width}}  {'expected':<11} {'sent':>5} {'dead-lettered':>13} {'reason ok':>9} "
+            f"{'deduplicated':>12} {'leaked':>6}"
+        )
         rows = [head, "-" * len(head)]
         for k in self.kinds:
-            rows.append(f"{k.kind:<{width}}  {k.outcome:<11} {k.sent:>5} {k.dead_lettered:>13} {k.named:>9} "
-                        f"{k.deduplicated:>12} {k.leaked:>6}")
+            rows.append(
+                f"{k.kind:<{width}}  {k.outcome:<11} {k.sent:>5} {k.dead_lettered:>13} {k.named:>9} "
+                f"{k.deduplicated:>12} {k.leaked:>6}"
+            )
         v = self.verdict().counts
         rows.append("-" * len(head))
-        rows.append(f"{'all':<{width}}  {'':<11} {v['sent']:>5} {v['dead-lettered']:>13} {v['reason names it']:>9} "
-                    f"{v['deduplicated']:>12} {v['leaked']:>6}")
+        rows.append(
+            f"{'all':<{width}}  {'':<11} {v['sent']:>5} {v['dead-lettered']:>13} {v['reason names it']:>9} "
+            f"{v['deduplicated']:>12} {v['leaked']:>6}"
+        )
         if self.untagged:
             rows.append(f"dead letters of no hostile frame: {len(self.untagged)}")
         rows.append("")
@@ -201,8 +226,13 @@ class Tally:
         return "\n".join(rows)
 
 
-def tally(planned: Sequence[Planned], sent: Mapping[str, int], letters: Iterable[Mapping[str, Any]],
-          skipped: Mapping[str, int], patterns: Mapping[str, re.Pattern[str]]) -> Tally:
+def tally(
+    planned: Sequence[Planned],
+    sent: Mapping[str, int],
+    letters: Iterable[Mapping[str, Any]],
+    skipped: Mapping[str, int],
+    patterns: Mapping[str, re.Pattern[str]],
+) -> Tally:
     """Count each planned kind at the two exits. `letters`: the dead letters written since the
     frames were sent; `skipped`: how much each ingest counter grew meanwhile ("repeats",
     "went_backwards")."""
@@ -223,8 +253,17 @@ def tally(planned: Sequence[Planned], sent: Mapping[str, int], letters: Iterable
         name = p.kind.name
         reasons = by_kind.get(name, [])
         named = sum(1 for r in reasons if patterns[name].search(r))
-        counts.append(KindCount(name, p.outcome, sent.get(name, 0), len(reasons), named,
-                                max(0, deduplicated.get(name, 0)), tuple(dict.fromkeys(reasons))[:3]))
+        counts.append(
+            KindCount(
+                name,
+                p.outcome,
+                sent.get(name, 0),
+                len(reasons),
+                named,
+                max(0, deduplicated.get(name, 0)),
+                tuple(dict.fromkeys(reasons))[:3],
+            )
+        )
     planned_names = {p.kind.name for p in planned}
     unplanned = {k: len(v) for k, v in by_kind.items() if k not in planned_names}
     return Tally(counts, untagged, unplanned)
@@ -256,8 +295,9 @@ class HostileRun:
     result: Tally | None = None
 
     @staticmethod
-    def begin(pipeline: PipelineRun, driver: StackDriver, target: Target, planned: list[Planned],
-              evidence: Path | None = None) -> HostileRun:
+    def begin(
+        pipeline: PipelineRun, driver: StackDriver, target: Target, planned: list[Planned], evidence: Path | None = None
+    ) -> HostileRun:
         run = HostileRun(pipeline, driver, target, planned, evidence)
         run.before = run.mark()
         return run
@@ -277,8 +317,10 @@ class HostileRun:
         in the planned order, evenly between those trades."""
         emission = self.pipeline.trade(symbol, count, rate)
         exchange = self.pipeline.control
-        for planned, after_id in zip(self.planned, checkpoints(emission.first_id, count, len(self.planned)),
-                                     strict=True):
+        for planned, after_id in zip(
+            self.planned, checkpoints(emission.first_id, count, len(self.planned)), strict=True
+        ):
+
             def reached(mark: int = after_id) -> bool:
                 state = exchange.status()["symbols"].get(symbol, {})
                 return int(state.get("last_id") or -1) >= mark
@@ -287,8 +329,13 @@ class HostileRun:
             answer = exchange.malformed(per_kind, kind=planned.kind.name, symbol=symbol)
             got = int(answer.get("kinds", {}).get(planned.kind.name, 0))
             self.sent[planned.kind.name] += got
-            self.pipeline.history.record("workload", f"send {per_kind} × {planned.kind.name}", sent=got,
-                                         clients=answer.get("clients"), after_trade=after_id)
+            self.pipeline.history.record(
+                "workload",
+                f"send {per_kind} × {planned.kind.name}",
+                sent=got,
+                clients=answer.get("clients"),
+                after_trade=after_id,
+            )
 
     def _tally(self) -> Tally:
         assert self.before is not None
@@ -306,19 +353,32 @@ class HostileRun:
         def all_out() -> Tally | None:
             t = self._tally()
             v = t.verdict().counts
-            return t if v["dead-lettered"] + v["untagged dead letters"] >= want_letters and \
-                v["deduplicated"] >= want_skips else None
+            return (
+                t
+                if v["dead-lettered"] + v["untagged dead letters"] >= want_letters and v["deduplicated"] >= want_skips
+                else None
+            )
 
         try:
-            self.result = eventually(all_out, within=within, every=0.5,
-                                     describe=f"{want_letters} dead letters and {want_skips} skipped repeats")
+            self.result = eventually(
+                all_out,
+                within=within,
+                every=0.5,
+                describe=f"{want_letters} dead letters and {want_skips} skipped repeats",
+            )
         except ConditionTimeout:
             self.result = self._tally()
         verdict = self.result.verdict()
         # per kind: sent/dead-lettered/reason ok/deduplicated/leaked, e.g. "3/3/3/0/0"
-        self.pipeline.history.record("check", "hostile frames", valid=verdict.valid, **verdict.counts,
-                                     per_kind={k.kind: f"{k.sent}/{k.dead_lettered}/{k.named}/{k.deduplicated}/"
-                                                       f"{k.leaked}" for k in self.result.kinds})
+        self.pipeline.history.record(
+            "check",
+            "hostile frames",
+            valid=verdict.valid,
+            **verdict.counts,
+            per_kind={
+                k.kind: f"{k.sent}/{k.dead_lettered}/{k.named}/{k.deduplicated}/{k.leaked}" for k in self.result.kinds
+            },
+        )
         if self.evidence is not None:
             self.evidence.mkdir(parents=True, exist_ok=True)
             (self.evidence / "hostile-frames.txt").write_text(self.table() + "\n")

@@ -31,8 +31,7 @@ class Percentiles:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"n={self.count} p50={self.p50:.3f}s p95={self.p95:.3f}s p99={self.p99:.3f}s "
-                f"max={self.max:.3f}s")
+        return f"n={self.count} p50={self.p50:.3f}s p95={self.p95:.3f}s p99={self.p99:.3f}s max={self.max:.3f}s"
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -45,8 +44,13 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
 
 def summarize(values: Sequence[float]) -> Percentiles:
     ordered = sorted(values)
-    return Percentiles(count=len(ordered), p50=percentile(ordered, 50), p95=percentile(ordered, 95),
-                       p99=percentile(ordered, 99), max=ordered[-1] if ordered else 0.0)
+    return Percentiles(
+        count=len(ordered),
+        p50=percentile(ordered, 50),
+        p95=percentile(ordered, 95),
+        p99=percentile(ordered, 99),
+        max=ordered[-1] if ordered else 0.0,
+    )
 
 
 # A trade's stages, in the History's words, and the spans between them that latency is reported for.
@@ -59,8 +63,9 @@ SPANS: dict[str, tuple[str, str]] = {
 }
 
 
-def per_trade(first_seen: Mapping[str, Mapping[Hashable, float]],
-              keys: Iterable[Hashable]) -> dict[str, dict[Hashable, float]]:
+def per_trade(
+    first_seen: Mapping[str, Mapping[Hashable, float]], keys: Iterable[Hashable]
+) -> dict[str, dict[Hashable, float]]:
     """Each span's latency (seconds) for every trade that has both its stages' times."""
     out: dict[str, dict[Hashable, float]] = {span: {} for span in SPANS}
     for key in keys:
@@ -84,28 +89,39 @@ class LatencyFigures:
 
     def as_report(self) -> dict[str, dict[str, float | int]]:
         """The shape of one rate in latency.json: span -> p50/p95/p99/max (seconds) and count."""
-        return {span: {"p50": round(p.p50, 4), "p95": round(p.p95, 4), "p99": round(p.p99, 4),
-                       "max": round(p.max, 4), "count": p.count}
-                for span, p in self.spans.items()}
+        return {
+            span: {
+                "p50": round(p.p50, 4),
+                "p95": round(p.p95, 4),
+                "p99": round(p.p99, 4),
+                "max": round(p.max, 4),
+                "count": p.count,
+            }
+            for span, p in self.spans.items()
+        }
 
     def table(self) -> str:
         rows = [f"{'span':<20}{'trades':>8}{'unmeasured':>12}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}"]
         for span in SPANS:
             p = self.spans.get(span)
-            cells = (f"{p.p50:>9.3f}{p.p95:>9.3f}{p.p99:>9.3f}{p.max:>9.3f}" if p else f"{'-':>9}" * 4)
+            cells = f"{p.p50:>9.3f}{p.p95:>9.3f}{p.p99:>9.3f}{p.max:>9.3f}" if p else f"{'-':>9}" * 4
             rows.append(f"{span:<20}{p.count if p else 0:>8}{self.unmeasured[span]:>12}{cells}")
         return "\n".join(rows) + "\n(seconds)"
 
 
 def figures(first_seen: Mapping[str, Mapping[Hashable, float]], keys: Collection[Hashable]) -> LatencyFigures:
     spans = per_trade(first_seen, keys)
-    return LatencyFigures(trades=len(keys),
-                          spans={s: summarize(list(v.values())) for s, v in spans.items() if v},
-                          unmeasured={s: len(keys) - len(v) for s, v in spans.items()}, values=spans)
+    return LatencyFigures(
+        trades=len(keys),
+        spans={s: summarize(list(v.values())) for s, v in spans.items() if v},
+        unmeasured={s: len(keys) - len(v) for s, v in spans.items()},
+        values=spans,
+    )
 
 
-def commit_times(commits: Iterable[Commit], keys_in: Callable[[str], Iterable[Hashable]],
-                 wanted: Collection[Hashable]) -> dict[Hashable, float]:
+def commit_times(
+    commits: Iterable[Commit], keys_in: Callable[[str], Iterable[Hashable]], wanted: Collection[Hashable]
+) -> dict[Hashable, float]:
     """When each wanted trade was committed: the timestamp (seconds) of the oldest snapshot that
     added a data file holding it. `keys_in(path)` reads a data file's trade keys."""
     out: dict[Hashable, float] = {}

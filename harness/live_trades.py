@@ -29,9 +29,17 @@ class LiveWatch:
     def trade(run: PipelineRun, symbol: str, count: int, rate: float) -> LiveWatch:
         """Start polling the API for `symbol`, then ask the exchange for the trades."""
         api, names = run.endpoints.api, run.target.api
-        poller = TradePoller(api.url, api.api_key, [symbol], since=datetime.now(UTC) - timedelta(seconds=5),
-                             header=names["key_header"], trades_path=names["trades"],
-                             max_limit=int(names["max_limit"]), envelope=Envelope.of(names), every=POLL_EVERY)
+        poller = TradePoller(
+            api.url,
+            api.api_key,
+            [symbol],
+            since=datetime.now(UTC) - timedelta(seconds=5),
+            header=names["key_header"],
+            trades_path=names["trades"],
+            max_limit=int(names["max_limit"]),
+            envelope=Envelope.of(names),
+            every=POLL_EVERY,
+        )
         poller.start()  # before the first trade, so no first-served time is missed
         try:
             emission = run.trade(symbol, count, rate)
@@ -57,8 +65,9 @@ class LiveWatch:
             return True
 
         with suppress(ConditionTimeout):  # the verdict says which were not served
-            eventually(all_served, within=within, every=0.25,
-                       describe=f"the query API serving the {len(keys)} live trades")
+            eventually(
+                all_served, within=within, every=0.25, describe=f"the query API serving the {len(keys)} live trades"
+            )
         self.poller.stop()
         seen.update({k: t for k, t in self.poller.drain().items() if k in keys})
         return seen
@@ -67,15 +76,21 @@ class LiveWatch:
         """Per trade served: seconds from its trade time to first served; and when it was served."""
         served = self.served(within)
         prefix = f"{self.run.target.exchange}-"
-        traded = {(self.emission.symbol, f"{prefix}{t['t']}"): t["T"] / 1000
-                  for t in self.run.control.emitted(self.emission.symbol, self.emission.first_id)
-                  if t["t"] in self.emission.ids}
+        traded = {
+            (self.emission.symbol, f"{prefix}{t['t']}"): t["T"] / 1000
+            for t in self.run.control.emitted(self.emission.symbol, self.emission.first_id)
+            if t["t"] in self.emission.ids
+        }
         delays = {k: at - traded[k] for k, at in served.items() if k in traded}
         if delays:
             figures = summarize(sorted(delays.values()))
             self.run.history.record("check", f"live trades served: {figures}", served=len(delays))
-            print(f"[latency] {len(delays)} of {len(self.keys())} live {self.emission.symbol} trades "
-                  f"served, trade time to first served: {figures}", file=sys.stderr, flush=True)
+            print(
+                f"[latency] {len(delays)} of {len(self.keys())} live {self.emission.symbol} trades "
+                f"served, trade time to first served: {figures}",
+                file=sys.stderr,
+                flush=True,
+            )
         return delays, served
 
     def in_time(self, seconds: float, within: float) -> Verdict:
@@ -83,8 +98,14 @@ class LiveWatch:
         refused its history (when the scenario made it refuse)."""
         delays, served = self.delays(within)
         until = self.run.history_refused_until
-        return live_in_time(delays, served, self.keys(), seconds, before=until if until is not None else float("inf"),
-                            before_what="before the exchange served its trade history again")
+        return live_in_time(
+            delays,
+            served,
+            self.keys(),
+            seconds,
+            before=until if until is not None else float("inf"),
+            before_what="before the exchange served its trade history again",
+        )
 
     def close(self) -> None:
         self.poller.stop()

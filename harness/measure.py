@@ -52,9 +52,14 @@ class FlowResult:
 
     def as_dict(self) -> dict[str, Any]:
         served = None if self.throughput is None else round(self.throughput, 1)
-        return {"rate": self.rate, "duration_s": self.duration_s, "throughput": served,
-                "counts": self.verdict.counts, "end_to_end": self.end_to_end.as_dict(),
-                "exchange_to_ingest": self.exchange_to_ingest.as_dict()}
+        return {
+            "rate": self.rate,
+            "duration_s": self.duration_s,
+            "throughput": served,
+            "counts": self.verdict.counts,
+            "end_to_end": self.end_to_end.as_dict(),
+            "exchange_to_ingest": self.exchange_to_ingest.as_dict(),
+        }
 
 
 TRIM = 0.05
@@ -99,9 +104,17 @@ def _page(api: ApiProbe, **params: Any) -> list[dict[str, Any]]:
             return out
 
 
-def measure_flow(endpoints: Endpoints, rate: float, duration: float,
-                 symbols: tuple[str, ...] = SYMBOLS, say: Any = print, *, per_symbol: bool = False,
-                 settle: float = 120.0, strict: bool = True) -> FlowResult:
+def measure_flow(
+    endpoints: Endpoints,
+    rate: float,
+    duration: float,
+    symbols: tuple[str, ...] = SYMBOLS,
+    say: Any = print,
+    *,
+    per_symbol: bool = False,
+    settle: float = 120.0,
+    strict: bool = True,
+) -> FlowResult:
     """Emit `rate` trades/s for `duration` s and wait up to `settle` s more for all to be served.
 
     strict (the default): a trade not served in time raises ConditionTimeout. strict=False
@@ -110,9 +123,14 @@ def measure_flow(endpoints: Endpoints, rate: float, duration: float,
     """
     exchange = ExchangeControl(endpoints.control_url())
     target = Target.load()
-    api = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=target.api["key_header"],
-                   trades_path=target.api["trades"], max_limit=target.api["max_limit"],
-                   envelope=Envelope.of(target.api))
+    api = ApiProbe(
+        endpoints.api.url,
+        endpoints.api.api_key,
+        header=target.api["key_header"],
+        trades_path=target.api["trades"],
+        max_limit=target.api["max_limit"],
+        envelope=Envelope.of(target.api),
+    )
     try:
         per_symbol_rate = rate / len(symbols)
         count = max(1, round(per_symbol_rate * duration))
@@ -152,23 +170,31 @@ def measure_flow(endpoints: Endpoints, rate: float, duration: float,
 
         timed_out = False
         try:
-            eventually(poll, within=duration + settle, every=POLL_EVERY,
-                       describe=f"all {len(expected)} trades served (seen {len(seen)})")
+            eventually(
+                poll,
+                within=duration + settle,
+                every=POLL_EVERY,
+                describe=f"all {len(expected)} trades served (seen {len(seen)})",
+            )
         except ConditionTimeout:
             if strict or not seen:
                 raise
             timed_out = True
             say(f"[measure] only {len(seen)} of {len(expected)} trades served within {duration + settle:g} s")
-        served = [(t["symbol"], t["trade_id"]) for s in symbols
-                  for t in api.trades(s, start_time=_iso(since))]
+        served = [(t["symbol"], t["trade_id"]) for s in symbols for t in api.trades(s, start_time=_iso(since))]
         verdict = exactly_once("served", expected, served)
         traded_at = sorted(v[1] for v in seen.values())
         traded_rate = (len(traded_at) - 1) / (traded_at[-1] - traded_at[0]) if traded_at[-1] > traded_at[0] else None
         return FlowResult(
-            rate=rate, duration_s=duration, verdict=verdict, throughput=served_rate([v[0] for v in seen.values()]),
+            rate=rate,
+            duration_s=duration,
+            verdict=verdict,
+            throughput=served_rate([v[0] for v in seen.values()]),
             end_to_end=summarize([v[0] - v[1] for v in seen.values()]),
             exchange_to_ingest=summarize([v[2] - v[1] for v in seen.values()]),
-            timed_out=timed_out, unmeasured=len(expected) - len(seen), traded_rate=traded_rate,
+            timed_out=timed_out,
+            unmeasured=len(expected) - len(seen),
+            traded_rate=traded_rate,
         )
     finally:
         exchange.close()

@@ -57,8 +57,9 @@ def group_offsets_move(endpoints: Endpoints, group: str, topic: str) -> Moment:
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka.bootstrap,
-                         "client.id": f"k2-moment-{uuid.uuid4().hex[:8]}"})
+    admin = AdminClient(
+        {"bootstrap.servers": endpoints.kafka.bootstrap, "client.id": f"k2-moment-{uuid.uuid4().hex[:8]}"}
+    )
 
     def committed() -> object:
         request = ConsumerGroupTopicPartitions(group)

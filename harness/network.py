@@ -37,8 +37,13 @@ class Toxic:
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Toxic:
-        return Toxic(name=data["name"], type=data["type"], stream=data["stream"],
-                     toxicity=float(data.get("toxicity", 1.0)), attributes=dict(data.get("attributes") or {}))
+        return Toxic(
+            name=data["name"],
+            type=data["type"],
+            stream=data["stream"],
+            toxicity=float(data.get("toxicity", 1.0)),
+            attributes=dict(data.get("attributes") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,13 @@ class Proxy:
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Proxy:
-        return Proxy(name=data["name"], listen=data["listen"], upstream=data["upstream"],
-                     enabled=bool(data["enabled"]),
-                     toxics=tuple(Toxic.from_json(t) for t in data.get("toxics") or ()))
+        return Proxy(
+            name=data["name"],
+            listen=data["listen"],
+            upstream=data["upstream"],
+            enabled=bool(data["enabled"]),
+            toxics=tuple(Toxic.from_json(t) for t in data.get("toxics") or ()),
+        )
 
 
 def check_link(link: str) -> Link:
@@ -72,8 +81,9 @@ class Toxiproxy:
         except httpx.HTTPError as exc:
             raise ToxiproxyError(f"toxiproxy {method} {path}: {type(exc).__name__}: {exc}") from exc
         if r.status_code >= 300:
-            raise ToxiproxyError(f"toxiproxy {method} {path} answered {r.status_code}: {r.text.strip()[:300]}",
-                                 r.status_code)
+            raise ToxiproxyError(
+                f"toxiproxy {method} {path} answered {r.status_code}: {r.text.strip()[:300]}", r.status_code
+            )
         return r.json() if r.content else None
 
     def version(self) -> str:
@@ -87,20 +97,34 @@ class Toxiproxy:
     def proxy(self, name: str) -> Proxy:
         return Proxy.from_json(self._call("GET", f"/proxies/{name}"))
 
-    def add_toxic(self, proxy: str, type: str, attributes: dict[str, int], name: str | None = None,
-                  stream: Stream = "downstream", toxicity: float = 1.0) -> Toxic:
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        attributes: dict[str, int],
+        name: str | None = None,
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+    ) -> Toxic:
         """A toxic on one direction of the proxy; `toxicity` is the share of connections it hits."""
-        body = {"name": name or f"{type}_{stream}", "type": type, "stream": stream, "toxicity": toxicity,
-                "attributes": attributes}
+        body = {
+            "name": name or f"{type}_{stream}",
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": attributes,
+        }
         return Toxic.from_json(self._call("POST", f"/proxies/{proxy}/toxics", body))
 
-    def latency(self, proxy: str, ms: int, jitter_ms: int = 0, name: str | None = None,
-                stream: Stream = "downstream") -> Toxic:
+    def latency(
+        self, proxy: str, ms: int, jitter_ms: int = 0, name: str | None = None, stream: Stream = "downstream"
+    ) -> Toxic:
         """Every chunk of data waits `ms` ± `jitter_ms` before it passes."""
         return self.add_toxic(proxy, "latency", {"latency": ms, "jitter": jitter_ms}, name, stream)
 
-    def reset_peer(self, proxy: str, after_ms: int = 0, name: str | None = None,
-                   stream: Stream = "downstream") -> Toxic:
+    def reset_peer(
+        self, proxy: str, after_ms: int = 0, name: str | None = None, stream: Stream = "downstream"
+    ) -> Toxic:
         """Connections are reset (TCP RST) when data arrives, after `after_ms`."""
         return self.add_toxic(proxy, "reset_peer", {"timeout": after_ms}, name, stream)
 

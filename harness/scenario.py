@@ -60,11 +60,19 @@ class PipelineRun:
     requests; None when the scenario does not make it (undone when it closes)."""
 
     def __post_init__(self) -> None:
-        self.exchange = (ExchangeControl(self.endpoints.control_url()) if self.endpoints.has("control")
-                         else ExchangeHistory(self.endpoints.exchange.rest_url))
-        self.api = ApiProbe(self.endpoints.api.url, self.endpoints.api.api_key,
-                            header=self.target.api["key_header"], trades_path=self.target.api["trades"],
-                            max_limit=int(self.target.api["max_limit"]), envelope=Envelope.of(self.target.api))
+        self.exchange = (
+            ExchangeControl(self.endpoints.control_url())
+            if self.endpoints.has("control")
+            else ExchangeHistory(self.endpoints.exchange.rest_url)
+        )
+        self.api = ApiProbe(
+            self.endpoints.api.url,
+            self.endpoints.api.api_key,
+            header=self.target.api["key_header"],
+            trades_path=self.target.api["trades"],
+            max_limit=int(self.target.api["max_limit"]),
+            envelope=Envelope.of(self.target.api),
+        )
         # Where this scenario begins, so each stage is read from there and not from the start of
         # time: a long-lived stack holds hundreds of thousands of earlier trades.
         self.kafka_from = kafka.end_offsets(self.endpoints, self.target.topic)
@@ -76,16 +84,23 @@ class PipelineRun:
     def control(self) -> ExchangeControl:
         """The simulator's control API, for what only it can do (emit, malformed frames)."""
         if not isinstance(self.exchange, ExchangeControl):
-            raise MissingEndpoint(f"{self.endpoints.source} gives no control API of the exchange simulator "
-                                  f"(exchange.control_url): the suite cannot ask this exchange for trades")
+            raise MissingEndpoint(
+                f"{self.endpoints.source} gives no control API of the exchange simulator "
+                f"(exchange.control_url): the suite cannot ask this exchange for trades"
+            )
         return self.exchange
 
     def trade(self, symbol: str, count: int, rate: float) -> Emission:
         seed = None if self.seed is None else (self.seed + len(self.emissions)) % 2**31
         emission = self.control.emit(symbol, count, rate, seed=seed)
         self.emissions.append(emission)
-        self.history.record("workload", f"emit {count} {symbol} at {rate:g}/s", seed=seed,
-                            first_id=emission.first_id, last_id=emission.last_id)
+        self.history.record(
+            "workload",
+            f"emit {count} {symbol} at {rate:g}/s",
+            seed=seed,
+            first_id=emission.first_id,
+            last_id=emission.last_id,
+        )
         return emission
 
     def observe(self, symbols: Iterable[str], seconds: float, within: float) -> list[Emission]:
@@ -106,33 +121,44 @@ class PipelineRun:
                     raise AssertionError(f"no trade of {', '.join(quiet)} since the window opened")
                 return {s: int(n) for s, n in newest.items() if n is not None}
 
-            last = eventually(closed, within=seconds + within, every=0.5,
-                              describe=f"a {seconds:g} s window with trades of every symbol observed")
+            last = eventually(
+                closed,
+                within=seconds + within,
+                every=0.5,
+                describe=f"a {seconds:g} s window with trades of every symbol observed",
+            )
         finally:
             history.close()
         window = [Emission(s, first[s], last[s], last[s] - first[s] + 1) for s in first]
         self.emissions += window
         for e in window:
-            self.history.record("workload", f"observed {e.count} {e.symbol} over {seconds:g} s",
-                                first_id=e.first_id, last_id=e.last_id)
+            self.history.record(
+                "workload", f"observed {e.count} {e.symbol} over {seconds:g} s", first_id=e.first_id, last_id=e.last_id
+            )
         return window
 
     def under_way(self, fraction: float, within: float) -> None:
         """Wait until the exchange has emitted `fraction` of the trades asked for so far."""
         total = sum(e.count for e in self.emissions)
-        eventually(lambda: self.exchange.pending() <= total * (1 - fraction), within=within,
-                   describe=f"{fraction:.0%} of the {total} trades asked for emitted")
+        eventually(
+            lambda: self.exchange.pending() <= total * (1 - fraction),
+            within=within,
+            describe=f"{fraction:.0%} of the {total} trades asked for emitted",
+        )
 
     def all_emitted(self, within: float) -> None:
-        eventually(lambda: self.exchange.pending() == 0, within=within,
-                   describe=f"the exchange emitted all {sum(e.count for e in self.emissions)} trades asked for")
+        eventually(
+            lambda: self.exchange.pending() == 0,
+            within=within,
+            describe=f"the exchange emitted all {sum(e.count for e in self.emissions)} trades asked for",
+        )
 
     def _key(self, symbol: str, trade_id: str) -> Key | None:
         """The key of a row in scope (one of this scenario's id ranges), else None."""
         prefix = f"{self.target.exchange}-"
-        if not trade_id.startswith(prefix) or not trade_id[len(prefix):].isdigit():
+        if not trade_id.startswith(prefix) or not trade_id[len(prefix) :].isdigit():
             return None
-        number = int(trade_id[len(prefix):])
+        number = int(trade_id[len(prefix) :])
         if any(e.symbol == symbol and number in e.ids for e in self.emissions):
             return symbol, trade_id
         return None
@@ -155,15 +181,20 @@ class PipelineRun:
         return [(k, v) for k, v in rows if self._key(*k) is not None]
 
     def produced(self) -> list[tuple[Key, dict[str, Any]]]:
-        return self._in_scope(((r["record"]["symbol"], r["record"]["trade_id"]), r)
-                              for r in kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from,
-                                                    fallback_schema=self.target.record_schema())
-                              if r["record"])
+        return self._in_scope(
+            ((r["record"]["symbol"], r["record"]["trade_id"]), r)
+            for r in kafka.trades(
+                self.endpoints, self.target.topic, since=self.kafka_from, fallback_schema=self.target.record_schema()
+            )
+            if r["record"]
+        )
 
     def _row_filter(self) -> str:
         """The scenario's id ranges as a filter the table scan pushes down to file statistics."""
-        return " or ".join(f"(symbol == '{e.symbol}' and source_sequence >= {e.first_id} "
-                           f"and source_sequence <= {e.last_id})" for e in self.emissions)
+        return " or ".join(
+            f"(symbol == '{e.symbol}' and source_sequence >= {e.first_id} and source_sequence <= {e.last_id})"
+            for e in self.emissions
+        )
 
     def committed(self) -> list[tuple[Key, dict[str, str]]]:
         return self._in_scope(pipeline.committed(self.endpoints, self.target.table, self._row_filter()))
@@ -173,8 +204,11 @@ class PipelineRun:
 
     def served(self) -> list[tuple[Key, dict[str, Any]]]:
         """The scenario's trades the API serves (duplicates kept), read as a client reads them."""
-        rows = self._in_scope(((str(t.get("symbol")), str(t.get("trade_id"))), t) for s in self._symbols()
-                              for t in self.api.trades(s, start_time=_iso(self.started)))
+        rows = self._in_scope(
+            ((str(t.get("symbol")), str(t.get("trade_id"))), t)
+            for s in self._symbols()
+            for t in self.api.trades(s, start_time=_iso(self.started))
+        )
         self._served = dict(rows)
         return rows
 
@@ -194,6 +228,7 @@ class PipelineRun:
 
     def wait_first_committed(self, within: float) -> int:
         """Until the table holds some of this scenario's trades (mid-stream, for a fault)."""
+
         def some() -> int | None:
             rows = self.committed()
             self.history.saw("committed", [k for k, _ in rows])
@@ -227,8 +262,9 @@ class PipelineRun:
             return verdicts if all(v.counts["lost"] == 0 for v in verdicts) else None
 
         try:
-            found: list[Verdict] = eventually(complete, within=within, every=1.0,
-                                              describe=f"all {len(expected)} trades at every stage")
+            found: list[Verdict] = eventually(
+                complete, within=within, every=1.0, describe=f"all {len(expected)} trades at every stage"
+            )
         except ConditionTimeout:
             # the budget ran out: the verdicts of this moment say what is missing where
             found = self.stage_verdicts()
@@ -237,8 +273,9 @@ class PipelineRun:
             found += [self.fidelity(read=False), *self.paging()]
         except Exception as exc:
             found.append(unreadable("served as sent, page by page", len(expected), exc))
-        self.history.record("check", "exactly once", valid=all(v.valid for v in found),
-                            **{v.check: v.counts for v in found})
+        self.history.record(
+            "check", "exactly once", valid=all(v.valid for v in found), **{v.check: v.counts for v in found}
+        )
         return found
 
     def fidelity(self, read: bool = True) -> Verdict:
@@ -253,8 +290,11 @@ class PipelineRun:
 
         def path(key: Key) -> str:
             number = int(key[1].rpartition("-")[2])
-            return "by backfill: the exchange handed it out over REST" if number in self._over_rest.get(key[0], ()) \
+            return (
+                "by backfill: the exchange handed it out over REST"
+                if number in self._over_rest.get(key[0], ())
                 else "by the stream"
+            )
 
         verdict = served_as_sent(want, got, path)
         self.history.record("check", "served as sent", **verdict.counts)
@@ -274,8 +314,15 @@ class PipelineRun:
                 trades = self.api.trades(symbol, start_time=since, end_time=until)
                 keys = [(t.get("symbol"), t.get("trade_id")) for t in trades]
                 times[symbol] = [str(t.get("timestamp")) for t in trades]
-                answers[symbol] = (keys, {size: self.api.pages(symbol, size, offsets_to_read(size, len(keys)),
-                                                               start_time=since, end_time=until) for size in SIZES})
+                answers[symbol] = (
+                    keys,
+                    {
+                        size: self.api.pages(
+                            symbol, size, offsets_to_read(size, len(keys)), start_time=since, end_time=until
+                        )
+                        for size in SIZES
+                    },
+                )
         except AssertionError as exc:  # an answer that is an error is a verdict too, not a crash of the check
             failed = Verdict("served pages consistent", False, {"errors": 1}, mismatched=[str(exc)[:400]])
             return [failed]
@@ -288,11 +335,15 @@ class PipelineRun:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
         registry = SchemaRegistryClient({"url": self.endpoints.registry.url})
-        records = [r for r in kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from)
-                   if r["record"] and self._key(r["record"]["symbol"], r["record"]["trade_id"])]
+        records = [
+            r
+            for r in kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from)
+            if r["record"] and self._key(r["record"]["symbol"], r["record"]["trade_id"])
+        ]
         # the ids of the subject's versions: a message must name one of them, not just any schema
-        versions = {registry.get_version(self.target.subject, v).schema_id
-                    for v in registry.get_versions(self.target.subject)}
+        versions = {
+            registry.get_version(self.target.subject, v).schema_id for v in registry.get_versions(self.target.subject)
+        }
         names: dict[int, str] = {}
         bad = []
         for r in records:
@@ -301,12 +352,17 @@ class PipelineRun:
                 schema = json.loads(registry.get_schema(schema_id).schema_str or "{}")
                 names[schema_id] = f"{schema.get('namespace')}.{schema.get('name')}"
             if magic != kafka.WIRE_MAGIC or names[schema_id] != self.target.record or schema_id not in versions:
-                bad.append(f"partition {r['partition']} offset {r['offset']}: magic {magic}, schema {schema_id} = "
-                           f"{names[schema_id]}, {'a' if schema_id in versions else 'not a'} version of the subject")
+                bad.append(
+                    f"partition {r['partition']} offset {r['offset']}: magic {magic}, schema {schema_id} = "
+                    f"{names[schema_id]}, {'a' if schema_id in versions else 'not a'} version of the subject"
+                )
         self.named_schema_ids = set(names)
-        return Verdict("registered schema in the message log", bool(records) and not bad,
-                       {"messages": len(records), "schema ids": len(names), "subject versions": len(versions),
-                        "bad": len(bad)}, mismatched=bad[:20])
+        return Verdict(
+            "registered schema in the message log",
+            bool(records) and not bad,
+            {"messages": len(records), "schema ids": len(names), "subject versions": len(versions), "bad": len(bad)},
+            mismatched=bad[:20],
+        )
 
     def compatibility(self) -> str:
         from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -318,17 +374,23 @@ class PipelineRun:
     def dead_letters_now(self) -> list[dict[str, Any]]:
         """The dead letters written since this scenario began, to the topic and to the files the
         endpoints name."""
-        return (kafka.dead_letters(self.endpoints, self.target.dead_letter_topic, since=self.dead_letters_from)
-                + dead_letter_files.read_since(self.endpoints.dead_letters.files, self.dead_letter_files_from))
+        return kafka.dead_letters(
+            self.endpoints, self.target.dead_letter_topic, since=self.dead_letters_from
+        ) + dead_letter_files.read_since(self.endpoints.dead_letters.files, self.dead_letter_files_from)
 
     def only_expected_in_message_log(self) -> Verdict:
         """Every message written to the message log since this scenario began is one of its trades
         (none of anything else: a malformed frame let through, a trade of an unknown symbol)."""
         expected = self.expected()
-        messages = kafka.trades(self.endpoints, self.target.topic, since=self.kafka_from,
-                                fallback_schema=self.target.record_schema())
-        keys = [(m["record"]["symbol"], m["record"]["trade_id"]) if m["record"] else
-                ("?", f"undecodable message at partition {m['partition']} offset {m['offset']}") for m in messages]
+        messages = kafka.trades(
+            self.endpoints, self.target.topic, since=self.kafka_from, fallback_schema=self.target.record_schema()
+        )
+        keys = [
+            (m["record"]["symbol"], m["record"]["trade_id"])
+            if m["record"]
+            else ("?", f"undecodable message at partition {m['partition']} offset {m['offset']}")
+            for m in messages
+        ]
         verdict = only_expected("the message log", expected, keys)
         self.history.record("check", "only the scenario's trades in the message log", **verdict.counts)
         return verdict
@@ -353,15 +415,19 @@ class PipelineRun:
         before = self.control.refusals()
         self.control.rate_limit(seconds, retry_after_s)
         self.history_refused_until = time.time() + seconds
-        self.history.record("fault", f"trade history refused as too many requests for {seconds} s, "
-                                     f"Retry-After {retry_after_s} s")
+        self.history.record(
+            "fault", f"trade history refused as too many requests for {seconds} s, Retry-After {retry_after_s} s"
+        )
         return before
 
     def reconnected(self, within: float) -> None:
         """Wait until a client has connected to the exchange's stream since the last drop (whether
         it stayed connected is for the checks that follow to find out)."""
-        eventually(lambda: self.control.status()["connections"] > self._connections_at_drop, within=within,
-                   describe="a client connecting to the exchange's stream again")
+        eventually(
+            lambda: self.control.status()["connections"] > self._connections_at_drop,
+            within=within,
+            describe="a client connecting to the exchange's stream again",
+        )
         self.history.record("workload", "a client connected to the exchange's stream again")
 
     def never_banned(self, before: dict[str, int]) -> Verdict:
@@ -369,18 +435,26 @@ class PipelineRun:
         client waited as long as each Retry-After asked."""
         now = self.control.refusals()
         delta = {k: now[k] - before.get(k, 0) for k in now}
-        return Verdict("the exchange refused its history and never had to ban the client",
-                       delta["answered_429"] > 0 and delta["bans"] == 0 and delta["answered_418"] == 0,
-                       {"refused (429)": delta["answered_429"], "refused while banned (418)": delta["answered_418"],
-                        "bans": delta["bans"]})
+        return Verdict(
+            "the exchange refused its history and never had to ban the client",
+            delta["answered_429"] > 0 and delta["bans"] == 0 and delta["answered_418"] == 0,
+            {
+                "refused (429)": delta["answered_429"],
+                "refused while banned (418)": delta["answered_418"],
+                "bans": delta["bans"],
+            },
+        )
 
     def stall_trade_and_drop(self, symbol: str, count: int, rate: float, within: float) -> Emission:
         """The feed delivers nothing while the exchange trades; then it drops every connection, so
         the ingest reconnects and can get the trades only from the history. The trades asked for
         before are in the message log first, so the ingest knows where the symbol stands."""
         before = set(self.expected())
-        eventually(lambda: before <= {k for k, _ in self.produced()}, within=within,
-                   describe=f"the {len(before)} trades before the stall in the message log")
+        eventually(
+            lambda: before <= {k for k, _ in self.produced()},
+            within=within,
+            describe=f"the {len(before)} trades before the stall in the message log",
+        )
         self.control.pause()
         try:
             emission = self.trade(symbol, count, rate)
@@ -421,8 +495,12 @@ class PipelineRun:
 
 def unreadable(check: str, expected: int, exc: Exception) -> Verdict:
     """A check that could not read its stage: failed, with what the stage answered."""
-    return Verdict(f"{check}: the stage could not be read", False, {"expected": expected, "read": 0, "lost": expected},
-                   mismatched=[f"{type(exc).__name__}: {exc}"[:600]])
+    return Verdict(
+        f"{check}: the stage could not be read",
+        False,
+        {"expected": expected, "read": 0, "lost": expected},
+        mismatched=[f"{type(exc).__name__}: {exc}"[:600]],
+    )
 
 
 def _iso(dt: datetime) -> str:
@@ -438,8 +516,10 @@ def compatibility_answers(endpoints: Endpoints, target: Target) -> dict[str, boo
     base = json.loads(target.record_schema())
     optional = {**base, "fields": [*base["fields"], {"name": "venue", "type": ["null", "string"], "default": None}]}
     required = {**base, "fields": [*base["fields"], {"name": "venue", "type": "string"}]}
-    return {name: bool(registry.test_compatibility(target.subject, Schema(json.dumps(s), "AVRO")))
-            for name, s in (("optional field added", optional), ("required field added", required))}
+    return {
+        name: bool(registry.test_compatibility(target.subject, Schema(json.dumps(s), "AVRO")))
+        for name, s in (("optional field added", optional), ("required field added", required))
+    }
 
 
 def table_columns(endpoints: Endpoints, target: Target) -> dict[str, str]:
@@ -459,8 +539,10 @@ def registered_schemas(endpoints: Endpoints, target: Target, schema_ids: Iterabl
     found = {f"the latest version ({latest.version}) of {target.subject}": latest.schema.schema_str or "{}"}
     for schema_id in sorted(set(schema_ids) - {latest.schema_id}):
         found[f"schema {schema_id}, named by messages"] = registry.get_schema(schema_id).schema_str or "{}"
-    return [record_diff(what, contract, json.loads(text), target.allow_added_optional_fields)
-            for what, text in found.items()]
+    return [
+        record_diff(what, contract, json.loads(text), target.allow_added_optional_fields)
+        for what, text in found.items()
+    ]
 
 
 def table_schema(endpoints: Endpoints, target: Target) -> Verdict:
@@ -472,6 +554,7 @@ def published_schema(endpoints: Endpoints, target: Target) -> Verdict:
     spec = openapi.load(endpoints.api.url)
     item = openapi.item_schema(spec, target.api["trades"], target.api["envelope"]["rows"])
     if isinstance(item, str):
-        return Verdict("the API's published trade is the contract's record", False, {"differences": 1},
-                       mismatched=[item])
+        return Verdict(
+            "the API's published trade is the contract's record", False, {"differences": 1}, mismatched=[item]
+        )
     return published_diff("the API's published trade", json.loads(target.record_schema()), item)

@@ -42,20 +42,36 @@ def _say(msg: str) -> None:
 
 
 def make_driver(config: RunConfig, target: Target, say: Callable[[str], None] = _say) -> StackDriver:
-    return drivers.make_driver(config.driver, config.compose_file, say=say, endpoints=config.endpoints,
-                               api_ready_path=target.api["health_ready"])
+    return drivers.make_driver(
+        config.driver,
+        config.compose_file,
+        say=say,
+        endpoints=config.endpoints,
+        api_ready_path=target.api["health_ready"],
+    )
 
 
-def write_report_environment(config: RunConfig, target: Target, versions: dict[str, str],
-                             results: Path = ALLURE_RESULTS) -> None:
+def write_report_environment(
+    config: RunConfig, target: Target, versions: dict[str, str], results: Path = ALLURE_RESULTS
+) -> None:
     """Seed, commit and settings on the Allure report's front page (its environment.properties)."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             cwd=REPO_ROOT, timeout=10).stdout.strip() or "unknown"
+        sha = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.TimeoutExpired):
         sha = "unknown"
-    props = {"seed": config.seed, "git.sha": sha, "driver": config.driver, "target": target.name,
-             "timeout.multiplier": config.timeout_multiplier, **{f"version.{k}": v for k, v in versions.items()}}
+    props = {
+        "seed": config.seed,
+        "git.sha": sha,
+        "driver": config.driver,
+        "target": target.name,
+        "timeout.multiplier": config.timeout_multiplier,
+        **{f"version.{k}": v for k, v in versions.items()},
+    }
     results.mkdir(parents=True, exist_ok=True)
     (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 
@@ -92,8 +108,10 @@ class SuiteSession:
     @staticmethod
     def open(userdata: Mapping[str, str]) -> SuiteSession:
         config = RunConfig.from_sources(userdata)
-        _say(f"[suite] seed {config.seed} (replay with -D seed={config.seed}), driver {config.driver}, "
-             f"timeout multiplier {config.timeout_multiplier}")
+        _say(
+            f"[suite] seed {config.seed} (replay with -D seed={config.seed}), driver {config.driver}, "
+            f"timeout multiplier {config.timeout_multiplier}"
+        )
         target = Target.load(userdata.get("target") or DEFAULT_TARGET)
         _say(f"[suite] target profile {target.name}")
         session = SuiteSession(config=config, driver=make_driver(config, target), target=target)
@@ -112,11 +130,16 @@ class SuiteSession:
         current = self.driver.status(resources=False)
         if current.profile == EXTERNAL:  # nothing to start: the deployment must be ready as it is
             if not current.ready:
-                raise AssertionError("the deployment is not ready: " + "; ".join(
-                    f"{n} {s.state}: {s.detail}" for n, s in current.services.items() if not s.ready))
+                raise AssertionError(
+                    "the deployment is not ready: "
+                    + "; ".join(f"{n} {s.state}: {s.detail}" for n, s in current.services.items() if not s.ready)
+                )
             return current
-        if current.ready and current.profile and set(profile_services(profile)) <= set(
-                profile_services(current.profile)):
+        if (
+            current.ready
+            and current.profile
+            and set(profile_services(profile)) <= set(profile_services(current.profile))
+        ):
             return current  # a bigger profile that is up serves a smaller one as well
         self.started_stack = True
         status = self.driver.up(profile)
@@ -138,30 +161,42 @@ class SuiteSession:
         tags = set(tags)
         controls = getattr(self.driver, "controls_processes", True)
         if "cluster" in tags and self.config.driver != "local":
-            return (f"it needs profile cluster (three Kafka brokers, two consumers), which only the local driver "
-                    f"runs; driver {self.config.driver} has one broker and one consumer")
+            return (
+                f"it needs profile cluster (three Kafka brokers, two consumers), which only the local driver "
+                f"runs; driver {self.config.driver} has one broker and one consumer"
+            )
         if not controls and "needs-faults" in tags:
-            return (f"it injects faults into the platform's processes and links, and driver {self.config.driver} "
-                    f"did not start them")
+            return (
+                f"it injects faults into the platform's processes and links, and driver {self.config.driver} "
+                f"did not start them"
+            )
         if not controls and "needs-stack" in tags:
             return f"it starts, stops and measures the stack's own processes, and driver {self.config.driver} has none"
         # A stack the suite starts always has the simulator, though its endpoints may not show it
         # yet (the stack is started by the scenario's first step); a deployment's file says.
         simulator = controls or self.driver.endpoints().has("control")
         if "observes-exchange" in tags and simulator:
-            return ("it watches the trades an exchange makes on its own, and this one is the simulator, which trades "
-                    "only when asked (its control API is given); see docs/verifying-your-k2.md")
+            return (
+                "it watches the trades an exchange makes on its own, and this one is the simulator, which trades "
+                "only when asked (its control API is given); see docs/verifying-your-k2.md"
+            )
         if "needs-simulator" in tags and not simulator:
-            return (f"it chooses the trades through the exchange simulator's control API, and "
-                    f"{self.driver.endpoints().source} gives none (exchange.control_url)")
+            return (
+                f"it chooses the trades through the exchange simulator's control API, and "
+                f"{self.driver.endpoints().source} gives none (exchange.control_url)"
+            )
         return None
 
     def begin_scenario(self, feature: str, scenario: str) -> ScenarioRecord:
         history = History()
         record = ScenarioRecord(
-            name=scenario, directory=SCENARIO_REPORTS / slug(feature) / slug(scenario),
-            seed=zlib.crc32(f"{self.config.seed}:{feature}:{scenario}".encode()) % 2**31, history=history,
-            faults=Faults(self.driver, history), logs=ScenarioLogs.begin(self.driver, SERVICES))
+            name=scenario,
+            directory=SCENARIO_REPORTS / slug(feature) / slug(scenario),
+            seed=zlib.crc32(f"{self.config.seed}:{feature}:{scenario}".encode()) % 2**31,
+            history=history,
+            faults=Faults(self.driver, history),
+            logs=ScenarioLogs.begin(self.driver, SERVICES),
+        )
         self.scenario = record
         return record
 
@@ -208,12 +243,14 @@ class SuiteSession:
         if failed:
             for name, text in slices.items():
                 if text:
-                    report.attach_text(f"log {name} (last {FAILED_LOG_LINES} lines)",
-                                       "\n".join(text.splitlines()[-FAILED_LOG_LINES:]))
+                    report.attach_text(
+                        f"log {name} (last {FAILED_LOG_LINES} lines)", "\n".join(text.splitlines()[-FAILED_LOG_LINES:])
+                    )
         problems = heal_errors + record.logs.findings(slices, record.faults.crashed)
         if problems:
-            raise AssertionError("after the scenario:\n  " + "\n  ".join(problems)
-                                 + f"\nlogs: {record.directory / 'logs'}")
+            raise AssertionError(
+                "after the scenario:\n  " + "\n  ".join(problems) + f"\nlogs: {record.directory / 'logs'}"
+            )
 
     def end_feature(self, within: float = 90.0) -> None:
         """The stack is healthy again after every feature; if it is not, say which service is not."""
@@ -222,8 +259,12 @@ class SuiteSession:
         if not status.profile or not (running or self.started_stack):
             return  # no stack of this run's to judge
         try:
-            eventually(lambda: self.driver.status(resources=False).ready, within=self.config.budget(within), every=1.0,
-                       describe="every service of the stack ready after the feature")
+            eventually(
+                lambda: self.driver.status(resources=False).ready,
+                within=self.config.budget(within),
+                every=1.0,
+                describe="every service of the stack ready after the feature",
+            )
         except ConditionTimeout:
             services = self.driver.status(resources=False).services
             bad = {n: f"{s.state} ({s.detail})" for n, s in services.items() if not s.ready}

@@ -34,8 +34,10 @@ class RunResult:
     def line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         extra = "".join(f"\n      {f}" for f in self.failing)
-        return (f"run {self.number:>3}  {verdict}  {self.seconds:6.0f} s  "
-                f"scenarios {self.scenarios_passed} passed, {self.scenarios_failed} failed{extra}")
+        return (
+            f"run {self.number:>3}  {verdict}  {self.seconds:6.0f} s  "
+            f"scenarios {self.scenarios_passed} passed, {self.scenarios_failed} failed{extra}"
+        )
 
 
 def parse_output(number: int, returncode: int, seconds: float, output: str) -> RunResult:
@@ -50,8 +52,14 @@ def parse_output(number: int, returncode: int, seconds: float, output: str) -> R
 def summary(results: Sequence[RunResult]) -> str:
     passes = sum(r.passed for r in results)
     walls = [r.seconds for r in results]
-    return (f"{passes}/{len(results)} runs passed; wall time per run min {min(walls):.0f} s, "
-            f"max {max(walls):.0f} s, mean {sum(walls) / len(walls):.0f} s") if results else "no runs"
+    return (
+        (
+            f"{passes}/{len(results)} runs passed; wall time per run min {min(walls):.0f} s, "
+            f"max {max(walls):.0f} s, mean {sum(walls) / len(walls):.0f} s"
+        )
+        if results
+        else "no runs"
+    )
 
 
 def run(runs: int, behave_args: Sequence[str], say: Callable[[str], None]) -> list[RunResult]:
@@ -61,8 +69,9 @@ def run(runs: int, behave_args: Sequence[str], say: Callable[[str], None]) -> li
         subprocess.run([python, "-m", "harness", "stack", "down"], cwd=REPO_ROOT, capture_output=True)
         say(f"[soak] run {n}/{runs}: the default features from a stopped stack ...")
         t0 = time.monotonic()
-        done = subprocess.run([python, "-m", "behave", "-f", "progress", *behave_args], cwd=REPO_ROOT,
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [python, "-m", "behave", "-f", "progress", *behave_args], cwd=REPO_ROOT, capture_output=True, text=True
+        )
         output = done.stdout + done.stderr
         result = parse_output(n, done.returncode, time.monotonic() - t0, output)
         if not result.passed:

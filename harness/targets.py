@@ -46,15 +46,24 @@ class Target:
         path = Path(path)
         data = yamlfile.read(path, "target profile", f"e.g. -D target={DEFAULT}", TargetError)
         profile = _validated(path, data)
-        return Target(name=profile.name, exchange=profile.exchange, symbols=tuple(profile.symbols),
-                      topic=profile.kafka.topic, dead_letter_topic=profile.kafka.dead_letter_topic,
-                      consumer_group=profile.kafka.consumer_group, subject=profile.registry.subject,
-                      compatibility=profile.registry.compatibility, record=profile.registry.record,
-                      table=profile.iceberg.table, columns=dict(profile.iceberg.columns),
-                      schema_path=path.parent / profile.registry.schema_file,
-                      api=profile.api.model_dump(), ingest=profile.ingest.model_dump(exclude_none=True),
-                      asset_class=profile.asset_class,
-                      allow_added_optional_fields=profile.registry.allow_added_optional_fields)
+        return Target(
+            name=profile.name,
+            exchange=profile.exchange,
+            symbols=tuple(profile.symbols),
+            topic=profile.kafka.topic,
+            dead_letter_topic=profile.kafka.dead_letter_topic,
+            consumer_group=profile.kafka.consumer_group,
+            subject=profile.registry.subject,
+            compatibility=profile.registry.compatibility,
+            record=profile.registry.record,
+            table=profile.iceberg.table,
+            columns=dict(profile.iceberg.columns),
+            schema_path=path.parent / profile.registry.schema_file,
+            api=profile.api.model_dump(),
+            ingest=profile.ingest.model_dump(exclude_none=True),
+            asset_class=profile.asset_class,
+            allow_added_optional_fields=profile.registry.allow_added_optional_fields,
+        )
 
     def record_schema(self) -> str:
         return self.schema_path.read_text()
@@ -73,10 +82,13 @@ class _Kafka(_Section):
 
 class _Registry(_Section):
     subject: str = Field(min_length=1)
-    compatibility: Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL",
-                           "FULL_TRANSITIVE", "NONE"]
-    record: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
-                        description="the record's full name, namespace.Name")
+    compatibility: Literal[
+        "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"
+    ]
+    record: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$",
+        description="the record's full name, namespace.Name",
+    )
     schema_file: str = Field(alias="schema", min_length=1)
     allow_added_optional_fields: bool = False
 
@@ -123,8 +135,11 @@ class _Api(_Section):
 class _Ingest(_Section):
     counters: dict[str, str] | None = None
     dead_letter_reasons: dict[str, str] | None = None
-    unfilled: str = Field(default="unfilled", min_length=1,
-                          description="the status field listing the id ranges the history could not fill")
+    unfilled: str = Field(
+        default="unfilled",
+        min_length=1,
+        description="the status field listing the id ranges the history could not fill",
+    )
 
 
 class _Profile(_Section):
@@ -154,6 +169,8 @@ def problems(path: Path, data: object) -> list[str]:
 def _validated(path: Path, data: object) -> _Profile:
     found = problems(path, data)
     if found:
-        raise TargetError(f"target profile {path} has {len(found)} problem{'s' * (len(found) != 1)} "
-                          f"(see {DEFAULT} for every name it needs):\n  " + "\n  ".join(found))
+        raise TargetError(
+            f"target profile {path} has {len(found)} problem{'s' * (len(found) != 1)} "
+            f"(see {DEFAULT} for every name it needs):\n  " + "\n  ".join(found)
+        )
     return _Profile.model_validate(data)

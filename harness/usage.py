@@ -76,14 +76,18 @@ def engine_limits(driver: StackDriver, services: Iterable[str]) -> dict[str, Enf
 def limits_table(limits: Mapping[str, EnforcedLimits], sampled_peaks_mb: Mapping[str, float]) -> str:
     """Each service's limits, its sampled working-set peak and the engine's own peak (page cache
     included on cgroup v1), and how much of the time its CPU quota held it back."""
-    rows = [f"{'service':<16}{'mem limit':>10}{'cpus':>6}{'peak MiB':>10}{'engine peak':>13}"
-            f"{'throttled':>11}{'held back s':>13}{'oom':>5}"]
+    rows = [
+        f"{'service':<16}{'mem limit':>10}{'cpus':>6}{'peak MiB':>10}{'engine peak':>13}"
+        f"{'throttled':>11}{'held back s':>13}{'oom':>5}"
+    ]
     for n, lim in sorted(limits.items()):
         share = lim.throttled_periods / lim.cpu_periods if lim.cpu_periods else 0.0
         peak = sampled_peaks_mb.get(n)
-        rows.append(f"{n:<16}{mib(lim.memory_mb):>10}{'-' if lim.cpus is None else f'{lim.cpus:g}':>6}"
-                    f"{'-' if peak is None else f'{peak:.0f}':>10}{mib(lim.peak_memory_mb):>13}"
-                    f"{share:>11.1%}{lim.throttled_seconds:>13.1f}{'yes' if lim.oom_killed else 'no':>5}")
+        rows.append(
+            f"{n:<16}{mib(lim.memory_mb):>10}{'-' if lim.cpus is None else f'{lim.cpus:g}':>6}"
+            f"{'-' if peak is None else f'{peak:.0f}':>10}{mib(lim.peak_memory_mb):>13}"
+            f"{share:>11.1%}{lim.throttled_seconds:>13.1f}{'yes' if lim.oom_killed else 'no':>5}"
+        )
     return "\n".join(rows)
 
 
@@ -96,9 +100,10 @@ def since(before: Mapping[str, EnforcedLimits], after: Mapping[str, EnforcedLimi
         if then is None or now.cpu_periods < then.cpu_periods:
             found[n] = now
             continue
-        found[n] = replace(now, cpu_periods=now.cpu_periods - then.cpu_periods,
-                           throttled_periods=now.throttled_periods - then.throttled_periods,
-                           throttled_seconds=now.throttled_seconds - then.throttled_seconds)
+        found[n] = replace(
+            now,
+            cpu_periods=now.cpu_periods - then.cpu_periods,
+            throttled_periods=now.throttled_periods - then.throttled_periods,
+            throttled_seconds=now.throttled_seconds - then.throttled_seconds,
+        )
     return found
-
-

@@ -23,9 +23,7 @@ class ConditionTimeout(AssertionError):
         self.within = within
         self.attempts = attempts
         self.last = last
-        super().__init__(
-            f"{describe}: still not true after {within:.1f} s ({attempts} attempts); last: {last}"
-        )
+        super().__init__(f"{describe}: still not true after {within:.1f} s ({attempts} attempts); last: {last}")
 
 
 def eventually(

@@ -1,13 +1,13 @@
 """Connecting to the Iceberg catalog from environment settings (shared by consumer and api).
 
-  K2_CATALOG_NAME       default k2
-  K2_CATALOG_TYPE       sql (pyiceberg SqlCatalog on PostgreSQL, the local stack) or rest
-  K2_CATALOG_URI        sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port
-  K2_WAREHOUSE          default s3://warehouse/
-  K2_CATALOG_CREDENTIAL rest only, optional: OAuth2 client credentials client_id:client_secret
-  K2_CATALOG_OAUTH2_URI rest only: the token endpoint, default K2_CATALOG_URI/v1/oauth/tokens
-  K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1; set it: without
-                        a region pyarrow looks the bucket's up, which stalls each first write offline)
+K2_CATALOG_NAME       default k2
+K2_CATALOG_TYPE       sql (pyiceberg SqlCatalog on PostgreSQL, the local stack) or rest
+K2_CATALOG_URI        sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port
+K2_WAREHOUSE          default s3://warehouse/
+K2_CATALOG_CREDENTIAL rest only, optional: OAuth2 client credentials client_id:client_secret
+K2_CATALOG_OAUTH2_URI rest only: the token endpoint, default K2_CATALOG_URI/v1/oauth/tokens
+K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1; set it: without
+                      a region pyarrow looks the bucket's up, which stalls each first write offline)
 """
 
 from __future__ import annotations
@@ -55,10 +55,17 @@ class CatalogSettings:
         )
 
     def properties(self) -> dict[str, str]:
-        props = {"type": self.type, "uri": self.uri, "warehouse": self.warehouse,
-                 "s3.endpoint": self.s3_endpoint, "s3.access-key-id": self.s3_access_key,
-                 "s3.secret-access-key": self.s3_secret_key, "s3.region": self.s3_region,
-                 "s3.path-style-access": "true", "py-io-impl": FILE_IO}
+        props = {
+            "type": self.type,
+            "uri": self.uri,
+            "warehouse": self.warehouse,
+            "s3.endpoint": self.s3_endpoint,
+            "s3.access-key-id": self.s3_access_key,
+            "s3.secret-access-key": self.s3_secret_key,
+            "s3.region": self.s3_region,
+            "s3.path-style-access": "true",
+            "py-io-impl": FILE_IO,
+        }
         if self.type == "rest" and self.credential:
             props["credential"] = self.credential
             props["oauth2-server-uri"] = self.oauth2_uri or f"{self.uri.rstrip('/')}/v1/oauth/tokens"
@@ -79,8 +86,12 @@ def ensure_table(catalog: Any, identifier: TableId = DEFAULT_TABLE) -> Any:
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(identifier.namespace)
     try:
-        existing = catalog.create_table(str(identifier), schema=table.SCHEMA, partition_spec=table.PARTITION_SPEC,
-                                        properties={**table.TABLE_PROPERTIES, "format-version": "2"})
+        existing = catalog.create_table(
+            str(identifier),
+            schema=table.SCHEMA,
+            partition_spec=table.PARTITION_SPEC,
+            properties={**table.TABLE_PROPERTIES, "format-version": "2"},
+        )
     except TableAlreadyExistsError:
         existing = catalog.load_table(str(identifier))
     # some REST catalogs (SeaweedFS's) answer a create of an existing table with that table, not

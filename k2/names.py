@@ -61,8 +61,9 @@ def _has_space(value: str) -> bool:
 def parse_table(value: str, name: str = "K2_TABLE") -> TableId:
     parts = value.split(".")
     if len(parts) < 2 or not all(parts) or _has_space(value):
-        raise SettingsError(f"{name}={value!r} is not namespace.table (a namespace, a dot, a table name); "
-                            f"e.g. {name}={DEFAULT_TABLE}")
+        raise SettingsError(
+            f"{name}={value!r} is not namespace.table (a namespace, a dot, a table name); e.g. {name}={DEFAULT_TABLE}"
+        )
     return TableId(".".join(parts[:-1]), parts[-1])
 
 
@@ -73,8 +74,10 @@ def env_table(env: Mapping[str, str], name: str = "K2_TABLE") -> TableId:
 def env_record_name(env: Mapping[str, str], name: str = "K2_RECORD_NAME") -> str:
     value = env_str(env, name, DEFAULT_RECORD_NAME)
     if not all(_AVRO_NAME.fullmatch(part) for part in value.split(".")):
-        raise SettingsError(f"{name}={value!r} is not an Avro full name (dot-separated names of letters, digits "
-                            f"and _, none starting with a digit); e.g. {name}={DEFAULT_RECORD_NAME}")
+        raise SettingsError(
+            f"{name}={value!r} is not an Avro full name (dot-separated names of letters, digits "
+            f"and _, none starting with a digit); e.g. {name}={DEFAULT_RECORD_NAME}"
+        )
     return value
 
 
@@ -91,10 +94,10 @@ def env_exchange_name(env: Mapping[str, str], name: str = "K2_EXCHANGE_NAME") ->
 def env_path(env: Mapping[str, str], name: str, default: str) -> str:
     """A URL path (or prefix of paths): starts with /, no trailing /, nothing but the path."""
     value = env_str(env, name, default)
-    if (not value.startswith("/") or value.endswith("/") or _has_space(value)
-            or any(c in value for c in "?#")):
-        raise SettingsError(f"{name}={value!r} is not a path starting with / and not ending with /; "
-                            f"e.g. {name}={default}")
+    if not value.startswith("/") or value.endswith("/") or _has_space(value) or any(c in value for c in "?#"):
+        raise SettingsError(
+            f"{name}={value!r} is not a path starting with / and not ending with /; e.g. {name}={default}"
+        )
     return value
 
 

@@ -24,8 +24,13 @@ class Listens(Protocol):
 S = TypeVar("S", bound=Listens)
 
 
-def serve(service: str, description: str, from_env: Callable[[Mapping[str, str]], S],
-          create_app: Callable[[S], Any], graceful_s: int = 20) -> int:
+def serve(
+    service: str,
+    description: str,
+    from_env: Callable[[Mapping[str, str]], S],
+    create_app: Callable[[S], Any],
+    graceful_s: int = 20,
+) -> int:
     argparse.ArgumentParser(prog=f"python -m k2.{service}", description=description).parse_args()
     try:
         settings = from_env(os.environ)
@@ -35,6 +40,11 @@ def serve(service: str, description: str, from_env: Callable[[Mapping[str, str]]
     logs.setup(service)
     import uvicorn  # after the settings check: a bad setting answers without loading the web stack
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                timeout_graceful_shutdown=graceful_s)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=graceful_s,
+    )
     return 0

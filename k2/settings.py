@@ -42,13 +42,15 @@ def env_list(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]
     return items
 
 
-def env_url(env: Mapping[str, str], name: str, default: str | None = None,
-            schemes: tuple[str, ...] = ("http", "https")) -> str:
+def env_url(
+    env: Mapping[str, str], name: str, default: str | None = None, schemes: tuple[str, ...] = ("http", "https")
+) -> str:
     value = env_str(env, name, default).rstrip("/")
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.netloc:
-        raise SettingsError(f"{name}={value!r} is not a {'/'.join(schemes)} URL; "
-                            f"e.g. {name}={schemes[0]}://127.0.0.1:8080")
+        raise SettingsError(
+            f"{name}={value!r} is not a {'/'.join(schemes)} URL; e.g. {name}={schemes[0]}://127.0.0.1:8080"
+        )
     return value
 
 

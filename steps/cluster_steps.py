@@ -21,8 +21,9 @@ def step_cluster_running(context: Context, seconds: int) -> None:
 @then("within {seconds:d} seconds the two consumers share the trades' partitions again")
 def step_consumers_share(context: Context, seconds: int) -> None:
     both = list(CONSUMERS.values())
-    verdict = cluster.eventually_shared(context.endpoints, context.suite.target.topic, both, both,
-                                        within=context.suite.config.budget(seconds))
+    verdict = cluster.eventually_shared(
+        context.endpoints, context.suite.target.topic, both, both, within=context.suite.config.budget(seconds)
+    )
     attach_verdicts(verdict)
     assert_that(verdict, holds())
     context.commits_before = cluster.commit_conflicts(context.endpoints, both)
@@ -31,15 +32,17 @@ def step_consumers_share(context: Context, seconds: int) -> None:
 @when("the broker that leads most of the trades' partitions crashes mid-stream")
 def step_leader_crashes(context: Context) -> None:
     context.suite.pipeline(context.endpoints).under_way(0.3, within=context.suite.config.budget(30))
-    context.crash = cluster.LeaderLost.crash(context.suite.scenario.faults, context.endpoints,
-                                             context.suite.target.topic)
+    context.crash = cluster.LeaderLost.crash(
+        context.suite.scenario.faults, context.endpoints, context.suite.target.topic
+    )
 
 
 @when("the broker that leads most of the trades' partitions is cut off from the other two mid-stream")
 def step_leader_cut_off(context: Context) -> None:
     context.suite.pipeline(context.endpoints).under_way(0.3, within=context.suite.config.budget(30))
-    context.crash = cluster.LeaderLost.cut_off(context.suite.scenario.faults, context.endpoints,
-                                               context.suite.target.topic)
+    context.crash = cluster.LeaderLost.cut_off(
+        context.suite.scenario.faults, context.endpoints, context.suite.target.topic
+    )
 
 
 @when("the network between the brokers recovers")
@@ -49,16 +52,18 @@ def step_brokers_reconnected(context: Context) -> None:
 
 @then("within {seconds:d} seconds every partition of the trades is on three brokers in sync again")
 def step_in_sync_within(context: Context, seconds: int) -> None:
-    verdict = cluster.eventually_in_sync(context.endpoints, context.suite.target.topic, BROKERS,
-                                         within=context.suite.config.budget(seconds))
+    verdict = cluster.eventually_in_sync(
+        context.endpoints, context.suite.target.topic, BROKERS, within=context.suite.config.budget(seconds)
+    )
     attach_verdicts(verdict)
     assert_that(verdict, holds())
 
 
 @then("within {seconds:d} seconds every partition it led has a new leader")
 def step_new_leaders(context: Context, seconds: int) -> None:
-    verdict = context.crash.leadership_moved(context.endpoints, context.suite.target.topic,
-                                             within=context.suite.config.budget(seconds))
+    verdict = context.crash.leadership_moved(
+        context.endpoints, context.suite.target.topic, within=context.suite.config.budget(seconds)
+    )
     attach_verdicts(verdict)
     assert_that(verdict, holds())
 
@@ -79,8 +84,13 @@ def step_consumer_down(context: Context, which: str) -> None:
 
 @then("within {seconds:d} seconds the {which} consumer owns every partition of the trades")
 def step_one_owns_all(context: Context, seconds: int, which: str) -> None:
-    verdict = cluster.eventually_shared(context.endpoints, context.suite.target.topic, list(CONSUMERS.values()),
-                                        [CONSUMERS[which]], within=context.suite.config.budget(seconds))
+    verdict = cluster.eventually_shared(
+        context.endpoints,
+        context.suite.target.topic,
+        list(CONSUMERS.values()),
+        [CONSUMERS[which]],
+        within=context.suite.config.budget(seconds),
+    )
     attach_verdicts(verdict)
     assert_that(verdict, holds())
 

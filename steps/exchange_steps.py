@@ -17,8 +17,10 @@ def step_history_limited(context: Context, count: int) -> None:
     context.suite.pipeline(context.endpoints).limit_history(count)
 
 
-@when("the exchange's feed stalls while it trades {count:d} {symbol} at {rate:d} trades per second, "
-      "then drops the connection")
+@when(
+    "the exchange's feed stalls while it trades {count:d} {symbol} at {rate:d} trades per second, "
+    "then drops the connection"
+)
 def step_stall_and_drop(context: Context, count: int, symbol: str, rate: int) -> None:
     run = context.suite.pipeline(context.endpoints)
     context.stalled = run.stall_trade_and_drop(symbol, count, rate, within=context.suite.config.budget(30))
@@ -39,25 +41,33 @@ def step_unfillable_reported(context: Context, count: int) -> None:
 @given("the exchange closes every connection after {seconds:d} seconds")
 def step_lifetime(context: Context, seconds: int) -> None:
     context.suite.pipeline(context.endpoints).shorten_lifetime(seconds)
-    context.connects_before = ingest.counters(context.endpoints.status_url("ingest"),
-                                              counter_names(context.suite.target))["connections"]
+    context.connects_before = ingest.counters(
+        context.endpoints.status_url("ingest"), counter_names(context.suite.target)
+    )["connections"]
 
 
 @then("the ingest connected to the exchange at least {count:d} more times meanwhile")
 def step_reconnected(context: Context, count: int) -> None:
     now = ingest.counters(context.endpoints.status_url("ingest"), counter_names(context.suite.target))["connections"]
-    assert_that(now - context.connects_before, greater_than_or_equal_to(count),
-                "connections the ingest made while the exchange closed them at their lifetime")
+    assert_that(
+        now - context.connects_before,
+        greater_than_or_equal_to(count),
+        "connections the ingest made while the exchange closed them at their lifetime",
+    )
 
 
-@given("the exchange refuses its trade history as too many requests for the next {seconds:d} seconds, "
-       "asking to wait {retry:d} seconds between tries")
+@given(
+    "the exchange refuses its trade history as too many requests for the next {seconds:d} seconds, "
+    "asking to wait {retry:d} seconds between tries"
+)
 def step_history_refused(context: Context, seconds: int, retry: int) -> None:
     context.refusals_before = context.suite.pipeline(context.endpoints).refuse_history(seconds, retry)
 
 
-@when("once the ingest is connected again, the exchange goes on to trade {count:d} {symbol} live "
-      "at {rate:d} trades per second")
+@when(
+    "once the ingest is connected again, the exchange goes on to trade {count:d} {symbol} live "
+    "at {rate:d} trades per second"
+)
 def step_live_trades(context: Context, count: int, symbol: str, rate: int) -> None:
     run = context.suite.pipeline(context.endpoints)
     run.reconnected(within=context.suite.config.budget(30))
@@ -65,8 +75,10 @@ def step_live_trades(context: Context, count: int, symbol: str, rate: int) -> No
     context.add_cleanup(context.live.close)
 
 
-@then("each of those live trades reaches the query API within {seconds:d} seconds, "
-      "before the exchange serves its trade history again")
+@then(
+    "each of those live trades reaches the query API within {seconds:d} seconds, "
+    "before the exchange serves its trade history again"
+)
 def step_live_in_time(context: Context, seconds: int) -> None:
     verdict = context.live.in_time(seconds, within=context.suite.config.budget(60))
     attach_verdicts(verdict)

@@ -12,8 +12,9 @@ from harness.report import attach_text, attach_verdicts
 @when("the exchange trades {symbols} for {seconds:d} seconds at {rate:d} trades per second in total")
 def step_flow(context: Context, symbols: str, seconds: int, rate: int) -> None:
     scenario = context.suite.scenario
-    context.flow = Flow.start(context.endpoints, context.suite.target, scenario.history, scenario.seed,
-                              symbols_in(symbols), rate, seconds)
+    context.flow = Flow.start(
+        context.endpoints, context.suite.target, scenario.history, scenario.seed, symbols_in(symbols), rate, seconds
+    )
     context.add_cleanup(context.flow.close)
 
 

@@ -34,13 +34,16 @@ def step_watch(context: Context, seconds: int) -> None:
     suite.pipeline(context.endpoints).observe(suite.target.symbols, seconds, within=suite.config.budget(30))
 
 
-@when("the exchange trades {count:d} {symbol} at {rate:d} trades per second, with {per_kind:d} of each of these "
-      "frames in between")
+@when(
+    "the exchange trades {count:d} {symbol} at {rate:d} trades per second, with {per_kind:d} of each of these "
+    "frames in between"
+)
 def step_hostile_frames(context: Context, count: int, symbol: str, rate: int, per_kind: int) -> None:
     planned = hostile.plan((row["frame"], row["outcome"]) for row in context.table)
     suite = context.suite
-    context.hostile = hostile.HostileRun.begin(suite.pipeline(context.endpoints), suite.driver, suite.target, planned,
-                                               evidence=suite.scenario.directory)
+    context.hostile = hostile.HostileRun.begin(
+        suite.pipeline(context.endpoints), suite.driver, suite.target, planned, evidence=suite.scenario.directory
+    )
     context.hostile.send_between(symbol, count, rate, per_kind, within=context.suite.config.budget(30))
 
 
@@ -50,8 +53,10 @@ def step_traded_before(context: Context, count: int, symbol: str, seconds: int) 
     step_exactly_once(context, seconds)
 
 
-@then("within {seconds:d} seconds every trade is in the message log, the table and the query API exactly once, "
-      "as the exchange sent it")
+@then(
+    "within {seconds:d} seconds every trade is in the message log, the table and the query API exactly once, "
+    "as the exchange sent it"
+)
 def step_exactly_once(context: Context, seconds: int) -> None:
     """Exactly once at every stage; then the served trades as sent (every field, as the contract's
     text) and read in pages of several sizes."""
@@ -63,8 +68,10 @@ def step_exactly_once(context: Context, seconds: int) -> None:
         assert_that(verdict, holds())
 
 
-@then("within {seconds:d} seconds every served trade equals what the exchange sent, "
-      "to the last decimal and microsecond, whatever the page size it is read with")
+@then(
+    "within {seconds:d} seconds every served trade equals what the exchange sent, "
+    "to the last decimal and microsecond, whatever the page size it is read with"
+)
 def step_fidelity(context: Context, seconds: int) -> None:
     run = context.suite.pipeline(context.endpoints)
     verdicts = context.suite.with_causes(run.wait_exactly_once(within=context.suite.config.budget(seconds)))
@@ -104,8 +111,10 @@ def step_backward(context: Context) -> None:
     assert_that(context.suite.pipeline(context.endpoints).compatibility(), equal_to(context.suite.target.compatibility))
 
 
-@then("within {seconds:d} seconds each of those frames is dead-lettered with a reason naming its problem, "
-      "or deduplicated, as listed")
+@then(
+    "within {seconds:d} seconds each of those frames is dead-lettered with a reason naming its problem, "
+    "or deduplicated, as listed"
+)
 def step_hostile_outcomes(context: Context, seconds: int) -> None:
     verdict = context.hostile.wait_outcomes(within=context.suite.config.budget(seconds))
     attach_text("hostile frames per kind", context.hostile.table())
@@ -132,8 +141,11 @@ def step_ask(context: Context, how: str) -> None:
 @then("the query API answers {status:d}")
 def step_answers(context: Context, status: int) -> None:
     answer = context.answer
-    assert_that(answer.status_code, equal_to(status),
-                f"the query API answered {answer.status_code} where {status} was expected; body: {answer.text[:200]}")
+    assert_that(
+        answer.status_code,
+        equal_to(status),
+        f"the query API answered {answer.status_code} where {status} was expected; body: {answer.text[:200]}",
+    )
 
 
 @then("the registry would {verdict} a trade schema that adds {change}")
@@ -150,7 +162,8 @@ def step_table_columns(context: Context) -> None:
 @then("every answer of the query API, good or bad, matches the API's own published description")
 def step_openapi(context: Context) -> None:
     api = context.endpoints.api
-    verdict = openapi.check_routes(api.url, api.api_key, context.suite.target.api["key_header"],
-                                   openapi.requests_for(context.suite.target))
+    verdict = openapi.check_routes(
+        api.url, api.api_key, context.suite.target.api["key_header"], openapi.requests_for(context.suite.target)
+    )
     attach_verdicts(verdict)
     assert_that(verdict, holds())

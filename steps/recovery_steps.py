@@ -18,8 +18,12 @@ def step_fault_mid_stream(context: Context, service: str, action: str) -> None:
 
 def _act(context: Context, service: str, action: str) -> None:
     faults = context.suite.scenario.faults
-    {"restarts": faults.restart, "crashes": faults.crash, "stops": faults.stop,
-     "crashes and starts again": lambda s: (faults.crash(s), faults.heal_service(s))}[action](service)
+    {
+        "restarts": faults.restart,
+        "crashes": faults.crash,
+        "stops": faults.stop,
+        "crashes and starts again": lambda s: (faults.crash(s), faults.heal_service(s)),
+    }[action](service)
 
 
 @when("the {service:Service} crashes")
@@ -42,8 +46,9 @@ def step_host_fails_at_snapshot(context: Context, service: str, link: str) -> No
     faults = context.suite.scenario.faults
     context.restarts_before = context.suite.driver.health(service).restarts
     moment = moments.new_table_snapshot(context.endpoints, context.suite.target.table).begin()
-    moments.when(moment, lambda: (faults.partition(link), faults.crash(service)),
-                 within=context.suite.config.budget(30))
+    moments.when(
+        moment, lambda: (faults.partition(link), faults.crash(service)), within=context.suite.config.budget(30)
+    )
 
 
 @when("the {service:Service} {action:Action} the instant the consumer group's committed offsets move")

@@ -69,14 +69,20 @@ def step_crash_during_flow(context: Context, service: str, count: int, symbol: s
 
 @then("within {seconds:d} seconds the stack's supervisor has started the {service:Service} again")
 def step_supervisor_restarted(context: Context, seconds: int, service: str) -> None:
-    eventually(lambda: (s := context.suite.driver.health(service)).ready and s.restarts > context.restarts_before,
-               within=context.suite.config.budget(seconds), describe=f"{service} restarted by the supervisor and ready")
+    eventually(
+        lambda: (s := context.suite.driver.health(service)).ready and s.restarts > context.restarts_before,
+        within=context.suite.config.budget(seconds),
+        describe=f"{service} restarted by the supervisor and ready",
+    )
 
 
 @then("within {seconds:d} seconds every service of the stack is ready")
 def step_stack_ready(context: Context, seconds: int) -> None:
-    eventually(lambda: context.suite.driver.status(resources=False).ready, within=context.suite.config.budget(seconds),
-               describe="every service of the stack ready")
+    eventually(
+        lambda: context.suite.driver.status(resources=False).ready,
+        within=context.suite.config.budget(seconds),
+        describe="every service of the stack ready",
+    )
     assert_that(list(context.suite.driver.status(resources=False).services.values()), all_ready())
 
 
@@ -87,8 +93,11 @@ def step_stack_stops(context: Context) -> None:
 
 @then("within {seconds:d} seconds no process of the stack is left and none of its ports is taken")
 def step_nothing_left(context: Context, seconds: int) -> None:
-    eventually(lambda: context.suite.driver.leftovers() == [], within=context.suite.config.budget(seconds),
-               describe="no process or port of the stack left")
+    eventually(
+        lambda: context.suite.driver.leftovers() == [],
+        within=context.suite.config.budget(seconds),
+        describe="no process or port of the stack left",
+    )
 
 
 @when("the whole stack starts again within {seconds:d} seconds")
@@ -98,8 +107,9 @@ def step_stack_starts(context: Context, seconds: int) -> None:
     assert_that(time.monotonic() - t0, less_than_or_equal_to(context.suite.config.budget(seconds)))
 
 
-@when("the exchange trades {count:d} {symbol} at {rate:d} trades per second while the memory of every service "
-      "is sampled")
+@when(
+    "the exchange trades {count:d} {symbol} at {rate:d} trades per second while the memory of every service is sampled"
+)
 def step_trade_watching_memory(context: Context, count: int, symbol: str, rate: int) -> None:
     services = list(context.suite.driver.status(resources=False).services)
     context.memory = MemoryWatch(context.suite.driver, services).start()
@@ -119,16 +129,22 @@ def step_memory_budgets(context: Context) -> None:
 def step_api_unhealthy(context: Context, seconds: int) -> None:
     expected = api.health_expected(context.suite.target.api, healthy=False)
     paths = api.HealthPaths.of(context.suite.target.api)
-    eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
-               within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
+    eventually(
+        lambda: api.health_is(context.endpoints.api.url, expected, paths),
+        within=context.suite.config.budget(seconds),
+        describe=f"the API reports {expected}",
+    )
 
 
 @then("within {seconds:d} seconds the query API reports itself healthy and ready")
 def step_api_healthy(context: Context, seconds: int) -> None:
     expected = api.health_expected(context.suite.target.api, healthy=True)
     paths = api.HealthPaths.of(context.suite.target.api)
-    eventually(lambda: api.health_is(context.endpoints.api.url, expected, paths),
-               within=context.suite.config.budget(seconds), describe=f"the API reports {expected}")
+    eventually(
+        lambda: api.health_is(context.endpoints.api.url, expected, paths),
+        within=context.suite.config.budget(seconds),
+        describe=f"the API reports {expected}",
+    )
 
 
 @given("every service runs under memory and CPU limits that its container engine enforces")
@@ -136,14 +152,18 @@ def step_engine_enforces_limits(context: Context) -> None:
     services = list(context.suite.driver.status(resources=False).services)
     context.limits_before = engine_limits(context.suite.driver, services)
     if context.limits_before is None:
-        context.scenario.skip("this driver runs the services as native processes, under no engine that enforces "
-                              "limits; their memory budgets are checked by sampling in the memory scenario")
+        context.scenario.skip(
+            "this driver runs the services as native processes, under no engine that enforces "
+            "limits; their memory budgets are checked by sampling in the memory scenario"
+        )
 
 
 @then("the engine held every service to a memory limit equal to its budget and to a CPU limit, killing none")
 def step_engine_held_limits(context: Context) -> None:
     after = engine_limits(context.suite.driver, list(context.limits_before))
     assert after is not None
-    attach_text("engine limits, peaks and CPU throttling", limits_table(since(context.limits_before, after),
-                                                                        context.memory.stop()))
+    attach_text(
+        "engine limits, peaks and CPU throttling",
+        limits_table(since(context.limits_before, after), context.memory.stop()),
+    )
     assert_that(within_limits(after, context.suite.driver.memory_budgets()), holds())

@@ -10,9 +10,16 @@ import parse
 from behave import register_type
 
 # How the features name services (business words) -> the stack's service names
-SERVICE_WORDS = {"object store": "object-store", "database": "postgres", "message broker": "kafka",
-                 "schema registry": "schema-registry", "query API": "api", "consumer": "consumer",
-                 "ingest service": "ingest", "exchange": "exchange"}
+SERVICE_WORDS = {
+    "object store": "object-store",
+    "database": "postgres",
+    "message broker": "kafka",
+    "schema registry": "schema-registry",
+    "query API": "api",
+    "consumer": "consumer",
+    "ingest service": "ingest",
+    "exchange": "exchange",
+}
 
 
 @parse.with_pattern("|".join(re.escape(w) for w in sorted(SERVICE_WORDS, key=len, reverse=True)))

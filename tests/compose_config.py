@@ -17,8 +17,12 @@ from harness.stack.settings import REPO_ROOT
 
 COMPOSE_DIR = REPO_ROOT / "compose"
 DATA = Path(__file__).parent / "unit" / "data"
-SECRETS = {"K2_S3_ACCESS_KEY": "test-access", "K2_S3_SECRET_KEY": "test-secret-key",
-           "K2_POSTGRES_PASSWORD": "test-pw", "K2_API_KEY": "test-api-key"}
+SECRETS = {
+    "K2_S3_ACCESS_KEY": "test-access",
+    "K2_S3_SECRET_KEY": "test-secret-key",
+    "K2_POSTGRES_PASSWORD": "test-pw",
+    "K2_API_KEY": "test-api-key",
+}
 RECORDINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (compose files, profiles), as ComposeDriver asks for them
     "compose-config.json": (("docker-compose.yml",), tuple(PROFILES)),
@@ -40,8 +44,9 @@ def record(name: str) -> str:
     """What the command prints now, with the test secrets and the repository's path made neutral."""
     files, profiles = RECORDINGS[name]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K2_", "COMPOSE_"))}
-    out = subprocess.run(command(files, profiles), env={**env, **SECRETS}, capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = subprocess.run(
+        command(files, profiles), env={**env, **SECRETS}, capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     return json.dumps(json.loads(out.replace(str(REPO_ROOT), REPO)), indent=1, sort_keys=True) + "\n"
 
 

@@ -54,9 +54,17 @@ TRADES = "market_data.trades"
 
 
 # ---------------------------------------------------------------------------- synthetic trades
-def synthetic_trades(first: int, count: int, *, total: int, end_us: int, span_us: int = SPAN_US,
-                     symbols: Sequence[str] = BENCH_SYMBOLS, exchange: str = BENCH_EXCHANGE,
-                     seed: int = 7) -> Any:
+def synthetic_trades(
+    first: int,
+    count: int,
+    *,
+    total: int,
+    end_us: int,
+    span_us: int = SPAN_US,
+    symbols: Sequence[str] = BENCH_SYMBOLS,
+    exchange: str = BENCH_EXCHANGE,
+    seed: int = 7,
+) -> Any:
     """Rows `first` .. `first + count - 1` of `total` synthetic trades, as a pyarrow Table of the
     trades table's Arrow schema. Row i trades at end_us - span_us + i * span_us // total (so the
     rows are in time order and the last one is just before end_us), for symbols[i % n], with
@@ -114,10 +122,15 @@ class Load:
     reused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "batches": self.batches, "seconds": round(self.seconds, 1),
-                "append_seconds": round(self.append_seconds, 1),
-                "append_rows_per_s": round(self.rows / self.append_seconds) if self.append_seconds > 0 else None,
-                "newest_trade": iso(self.end_us), "reused": self.reused}
+        return {
+            "rows": self.rows,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 1),
+            "append_seconds": round(self.append_seconds, 1),
+            "append_rows_per_s": round(self.rows / self.append_seconds) if self.append_seconds > 0 else None,
+            "newest_trade": iso(self.end_us),
+            "reused": self.reused,
+        }
 
 
 def existing_rows(table: Any, exchange: str = BENCH_EXCHANGE) -> tuple[int, int | None]:
@@ -151,9 +164,15 @@ def append_retrying(table: Any, rows: Any, properties: dict[str, str], attempts:
             table.refresh()
 
 
-def bulk_load(table: Any, say: Say, rows: int = ROWS, batches: int = BATCHES, reuse: bool = False,
-              now: Callable[[], float] = time.time,
-              append: Callable[[Any, Any, dict[str, str]], None] = append_retrying) -> Load:
+def bulk_load(
+    table: Any,
+    say: Say,
+    rows: int = ROWS,
+    batches: int = BATCHES,
+    reuse: bool = False,
+    now: Callable[[], float] = time.time,
+    append: Callable[[Any, Any, dict[str, str]], None] = append_retrying,
+) -> Load:
     """Append `rows` synthetic trades in `batches` commits, unless (reuse) they are there already.
     Each commit's snapshot summary says what it loaded (LOAD_PROPERTY) and carries no offsets."""
     held, newest = existing_rows(table)
@@ -161,9 +180,11 @@ def bulk_load(table: Any, say: Say, rows: int = ROWS, batches: int = BATCHES, re
         say(f"[bench] the table already holds the {held:,} bench rows (newest {iso(newest)}): not loading again")
         return Load(held, 0, 0.0, 0.0, newest, reused=True)
     if held:
-        raise RuntimeError(f"the trades table already holds {held:,} rows of exchange {BENCH_EXCHANGE} (of an "
-                           f"earlier bench run on this stack); run the bench without --reuse, which starts from "
-                           f"an empty stack")
+        raise RuntimeError(
+            f"the trades table already holds {held:,} rows of exchange {BENCH_EXCHANGE} (of an "
+            f"earlier bench run on this stack); run the bench without --reuse, which starts from "
+            f"an empty stack"
+        )
     end_us = int(now() * 1_000_000)
     t0 = time.monotonic()
     appending = 0.0
@@ -172,8 +193,10 @@ def bulk_load(table: Any, say: Say, rows: int = ROWS, batches: int = BATCHES, re
         t1 = time.monotonic()
         append(table, batch, {LOAD_PROPERTY: f"batch {k}/{batches} rows {first}..{first + count - 1}"})
         appending += time.monotonic() - t1
-        say(f"[bench]   appended batch {k}/{batches} ({first + count:,} of {rows:,} rows, "
-            f"{time.monotonic() - t0:.0f} s)")
+        say(
+            f"[bench]   appended batch {k}/{batches} ({first + count:,} of {rows:,} rows, "
+            f"{time.monotonic() - t0:.0f} s)"
+        )
     last = end_us - SPAN_US + (rows - 1) * SPAN_US // rows
     return Load(rows, batches, time.monotonic() - t0, appending, last)
 
@@ -193,8 +216,11 @@ def queries(newest_us: int, symbol: str = BENCH_SYMBOLS[0]) -> list[Query]:
     start, end = newest_us - hour - hour // 2, newest_us - hour // 2
     return [
         Query("latest_100", "/v1/trades", {"symbol": symbol, "limit": 100}),
-        Query("time_range_1h", "/v1/trades",
-              {"symbol": symbol, "start_time": iso(start), "end_time": iso(end), "limit": 10000}),
+        Query(
+            "time_range_1h",
+            "/v1/trades",
+            {"symbol": symbol, "start_time": iso(start), "end_time": iso(end), "limit": 10000},
+        ),
         Query("stats", "/v1/stats", {}),
     ]
 
@@ -216,13 +242,18 @@ def summarize_ms(t: Timings, budget_s: float | None = None) -> dict[str, Any]:
     warm = sorted(ms for ms, ok in zip(t.ms[1:], t.ok[1:], strict=True) if ok)
     cold = t.ms[0] if t.ms and t.ok[0] else None
     out: dict[str, Any] = {
-        "path": t.query.path, "params": t.query.params, "requests": len(t.ms),
+        "path": t.query.path,
+        "params": t.query.params,
+        "requests": len(t.ms),
         "cold_ms": None if cold is None else round(cold, 1),
         "p50_ms": round(percentile(warm, 50), 1) if warm else None,
         "p99_ms": round(percentile(warm, 99), 1) if warm else None,
         "max_ms": round(warm[-1], 1) if warm else None,
-        "warm_requests": len(warm), "errors": len(t.ok) - sum(t.ok),
-        "matched_rows": t.matched_rows, "cache_hits": t.cache_hits, "cache_misses": t.cache_misses,
+        "warm_requests": len(warm),
+        "errors": len(t.ok) - sum(t.ok),
+        "matched_rows": t.matched_rows,
+        "cache_hits": t.cache_hits,
+        "cache_misses": t.cache_misses,
     }
     if t.errors:
         out["first_error"] = t.errors[0]
@@ -253,8 +284,9 @@ def matched(body: Mapping[str, Any]) -> int | None:
     return None
 
 
-def time_query(http: httpx.Client, query: Query, requests: int, budget_s: float,
-               clock: Callable[[], float] = time.perf_counter) -> Timings:
+def time_query(
+    http: httpx.Client, query: Query, requests: int, budget_s: float, clock: Callable[[], float] = time.perf_counter
+) -> Timings:
     """`requests` sequential requests (fewer if `budget_s` runs out; always at least two)."""
     t = Timings(query)
     deadline = clock() + budget_s
@@ -290,16 +322,25 @@ def _delta(a: float | None, b: float | None) -> int | None:
     return None if a is None or b is None else int(b - a)
 
 
-def measure_api(endpoints: Endpoints, say: Say, requests: int = REQUESTS, budget_s: float = BUDGET_S,
-                rows: int = ROWS, batches: int = BATCHES, reuse: bool = False,
-                http: httpx.Client | None = None) -> dict[str, Any]:
+def measure_api(
+    endpoints: Endpoints,
+    say: Say,
+    requests: int = REQUESTS,
+    budget_s: float = BUDGET_S,
+    rows: int = ROWS,
+    batches: int = BATCHES,
+    reuse: bool = False,
+    http: httpx.Client | None = None,
+) -> dict[str, Any]:
     """Load the synthetic trades, then time each kind of query; bench.json's "api" section.
     `http`: a client of the API with its key (by default one to endpoints.api, kept alive)."""
     from harness.probes.iceberg import catalog
     from k2.catalog import ensure_table  # the platform's table, created as the consumer would
 
-    say(f"[bench] api: loading {rows:,} synthetic trades ({BENCH_EXCHANGE}: {', '.join(BENCH_SYMBOLS)}) "
-        f"into {TRADES} in {batches} appends ...")
+    say(
+        f"[bench] api: loading {rows:,} synthetic trades ({BENCH_EXCHANGE}: {', '.join(BENCH_SYMBOLS)}) "
+        f"into {TRADES} in {batches} appends ..."
+    )
     table = ensure_table(catalog(endpoints))
     load = bulk_load(table, say, rows=rows, batches=batches, reuse=reuse)
     if not load.reused:
@@ -307,10 +348,10 @@ def measure_api(endpoints: Endpoints, say: Say, requests: int = REQUESTS, budget
     out: dict[str, Any] = {
         "load": load.as_dict(),
         "notes": "cold_ms: the first request of its kind after the load (the snapshot is new, so nothing of "
-                 "it is in the API's result cache; manifests read by an earlier kind may be). p50_ms, p99_ms, "
-                 "max_ms: the repeats after it (warm), nearest rank. cache_hits/misses: the API's per-snapshot "
-                 "result cache during the repeats (results over K2_API_CACHE_ROWS, default 2,000,000 rows, are "
-                 "never cached). matched_rows: rows the query matched before its limit.",
+        "it is in the API's result cache; manifests read by an earlier kind may be). p50_ms, p99_ms, "
+        "max_ms: the repeats after it (warm), nearest rank. cache_hits/misses: the API's per-snapshot "
+        "result cache during the repeats (results over K2_API_CACHE_ROWS, default 2,000,000 rows, are "
+        "never cached). matched_rows: rows the query matched before its limit.",
     }
     if http is None:
         api = endpoints.api
@@ -323,7 +364,9 @@ def measure_api(endpoints: Endpoints, say: Say, requests: int = REQUESTS, budget
             hits1, misses1 = cache_counters(http)
             t.cache_hits, t.cache_misses = _delta(hits0, hits1), _delta(misses0, misses1)
             out[q.name] = summary = summarize_ms(t, budget_s)
-            say(f"[bench]   {q.name}: cold {summary['cold_ms']} ms, warm p50 {summary['p50_ms']} ms, "
+            say(
+                f"[bench]   {q.name}: cold {summary['cold_ms']} ms, warm p50 {summary['p50_ms']} ms, "
                 f"p99 {summary['p99_ms']} ms over {summary['warm_requests']} requests"
-                + (f", {summary['errors']} errors (first: {summary['first_error']})" if summary["errors"] else ""))
+                + (f", {summary['errors']} errors (first: {summary['first_error']})" if summary["errors"] else "")
+            )
     return out

@@ -39,9 +39,16 @@ def summarize_commits(timings: Mapping[int, Sequence[float]]) -> list[dict[str, 
         if not ms:
             continue
         median = statistics.median(ms)
-        out.append({"rows": rows, "ms": round(median, 1), "min_ms": round(min(ms), 1),
-                    "max_ms": round(max(ms), 1), "repeats": len(ms),
-                    "rows_per_s": round(rows / (median / 1000)) if median > 0 else None})
+        out.append(
+            {
+                "rows": rows,
+                "ms": round(median, 1),
+                "min_ms": round(min(ms), 1),
+                "max_ms": round(max(ms), 1),
+                "repeats": len(ms),
+                "rows_per_s": round(rows / (median / 1000)) if median > 0 else None,
+            }
+        )
     return out
 
 
@@ -52,8 +59,13 @@ def schedule(sizes: Sequence[int], repeats: int) -> list[int]:
     return [size for _ in range(repeats) for size in sizes]
 
 
-def time_commits(append: Callable[[Any, int], None], batches: Mapping[int, Any], order: Sequence[int],
-                 say: Say, clock: Callable[[], float] = time.perf_counter) -> dict[int, list[float]]:
+def time_commits(
+    append: Callable[[Any, int], None],
+    batches: Mapping[int, Any],
+    order: Sequence[int],
+    say: Say,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[int, list[float]]:
     """Time `append(rows, n)` for each size in `order` (rows prepared in `batches`); milliseconds per size."""
     timings: dict[int, list[float]] = {size: [] for size in batches}
     for k, size in enumerate(order, 1):
@@ -64,8 +76,9 @@ def time_commits(append: Callable[[Any, int], None], batches: Mapping[int, Any],
     return timings
 
 
-def measure_commits(endpoints: Endpoints, say: Say, sizes: Sequence[int] = SIZES,
-                    repeats: int = REPEATS) -> list[dict[str, Any]]:
+def measure_commits(
+    endpoints: Endpoints, say: Say, sizes: Sequence[int] = SIZES, repeats: int = REPEATS
+) -> list[dict[str, Any]]:
     """bench.json's "commit" section; the scratch table is dropped whatever happens."""
     from pyiceberg.catalog import load_catalog
     from pyiceberg.exceptions import NoSuchTableError
@@ -80,16 +93,22 @@ def measure_commits(endpoints: Endpoints, say: Say, sizes: Sequence[int] = SIZES
     cat = load_catalog(c.name, **{**c.properties, "py-io-impl": FILE_IO})  # as the consumer opens it
     order = schedule(sizes, repeats)
     end_us = int(time.time() * 1_000_000)
-    batches = {size: synthetic_trades(0, size, total=size, end_us=end_us, span_us=60 * 1_000_000)
-               for size in sizes}
+    batches = {size: synthetic_trades(0, size, total=size, end_us=end_us, span_us=60 * 1_000_000) for size in sizes}
     if cat.table_exists(SCRATCH_TABLE):  # left by an interrupted run
         cat.drop_table(SCRATCH_TABLE)
-    say(f"[bench] commit cost: {len(order)} commits of {', '.join(f'{s:,}' for s in sizes)} rows "
-        f"({repeats} each) into the scratch table {SCRATCH_TABLE} ...")
-    table = cat.create_table(SCRATCH_TABLE, schema=SCHEMA, partition_spec=PARTITION_SPEC,
-                             properties={**TABLE_PROPERTIES, "format-version": "2"})
+    say(
+        f"[bench] commit cost: {len(order)} commits of {', '.join(f'{s:,}' for s in sizes)} rows "
+        f"({repeats} each) into the scratch table {SCRATCH_TABLE} ..."
+    )
+    table = cat.create_table(
+        SCRATCH_TABLE,
+        schema=SCHEMA,
+        partition_spec=PARTITION_SPEC,
+        properties={**TABLE_PROPERTIES, "format-version": "2"},
+    )
     say(f"[bench]   file IO {type(table.io).__name__}")
     try:
+
         def commit(rows: Any, k: int) -> None:
             append(table, rows, {OFFSETS_PROPERTY: encode(SCRATCH_TOPIC, {0: k})})
 

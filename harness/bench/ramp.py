@@ -73,8 +73,14 @@ class StepResult:
         return out
 
 
-def step_verdict(rate: float, throughput: float | None, lost: int | None, duplicated: int | None,
-                 p99: float | None, timed_out: bool = False) -> tuple[bool, str]:
+def step_verdict(
+    rate: float,
+    throughput: float | None,
+    lost: int | None,
+    duplicated: int | None,
+    p99: float | None,
+    timed_out: bool = False,
+) -> tuple[bool, str]:
     """Whether a step passed, and if not, every reason why (joined by "; ")."""
     reasons = []
     if lost:
@@ -105,19 +111,36 @@ def total_lag(status: Mapping[str, Any]) -> int:
     return sum(int(v) for v in lag.values())
 
 
-def step_from_flow(flow: FlowResult, cpu_before: Mapping[str, float | None],
-                   cpu_after: Mapping[str, float | None], peak_lag: int | None) -> StepResult:
+def step_from_flow(
+    flow: FlowResult,
+    cpu_before: Mapping[str, float | None],
+    cpu_after: Mapping[str, float | None],
+    peak_lag: int | None,
+) -> StepResult:
     counts = flow.verdict.counts
     emitted = int(counts["expected"])
     lost, duplicated = int(counts["lost"]), int(counts["duplicated"])
     e = flow.end_to_end
     passed, reason = step_verdict(flow.rate, flow.throughput, lost, duplicated, e.p99, flow.timed_out)
     return StepResult(
-        rate=flow.rate, duration_s=flow.duration_s, passed=passed, reason=reason, emitted=emitted,
-        served=int(counts.get("served", 0)), traded_rate=flow.traded_rate, throughput=flow.throughput,
-        p50=e.p50, p95=e.p95, p99=e.p99, max=e.max, lost=lost, duplicated=duplicated, unmeasured=flow.unmeasured,
+        rate=flow.rate,
+        duration_s=flow.duration_s,
+        passed=passed,
+        reason=reason,
+        emitted=emitted,
+        served=int(counts.get("served", 0)),
+        traded_rate=flow.traded_rate,
+        throughput=flow.throughput,
+        p50=e.p50,
+        p95=e.p95,
+        p99=e.p99,
+        max=e.max,
+        lost=lost,
+        duplicated=duplicated,
+        unmeasured=flow.unmeasured,
         peak_lag=peak_lag,
-        cpu_per_1k={s: cpu_per_thousand(cpu_before.get(s), cpu_after.get(s), emitted) for s in cpu_before})
+        cpu_per_1k={s: cpu_per_thousand(cpu_before.get(s), cpu_after.get(s), emitted) for s in cpu_before},
+    )
 
 
 class LagSampler:
@@ -164,11 +187,18 @@ def consumer_lag_reader(status_url: str) -> Callable[[], int]:
     return read
 
 
-def run_ramp(rates: Sequence[float], duration: float, measure: Callable[[float, float], FlowResult],
-             cpu: Callable[[str], float | None], read_lag: Callable[[], int], say: Say,
-             lag_every: float = LAG_EVERY_S, services: Sequence[str] = CPU_SERVICES,
-             on_step: Callable[[list[StepResult]], None] | None = None,
-             warm_up: tuple[float, float] | None = None) -> list[StepResult]:
+def run_ramp(
+    rates: Sequence[float],
+    duration: float,
+    measure: Callable[[float, float], FlowResult],
+    cpu: Callable[[str], float | None],
+    read_lag: Callable[[], int],
+    say: Say,
+    lag_every: float = LAG_EVERY_S,
+    services: Sequence[str] = CPU_SERVICES,
+    on_step: Callable[[list[StepResult]], None] | None = None,
+    warm_up: tuple[float, float] | None = None,
+) -> list[StepResult]:
     """One step per rate, in order, until a step fails; the failed step is kept, with its reason.
     A step that raises (say, nothing was served at all) is a failed step too. `on_step` gets the
     steps so far after each one (to save partial results). `warm_up` (rate, seconds): a flow
@@ -198,8 +228,10 @@ def run_ramp(rates: Sequence[float], duration: float, measure: Callable[[float, 
         if on_step is not None:
             on_step(steps)
         if step.passed:
-            say(f"[bench]   ok: served {step.throughput or 0:.1f}/s, p50 {step.p50 or 0:.3f} s, "
-                f"p99 {step.p99 or 0:.3f} s, peak lag {'-' if lag.peak is None else lag.peak}")
+            say(
+                f"[bench]   ok: served {step.throughput or 0:.1f}/s, p50 {step.p50 or 0:.3f} s, "
+                f"p99 {step.p99 or 0:.3f} s, peak lag {'-' if lag.peak is None else lag.peak}"
+            )
         else:
             say(f"[bench]   FAILED at {rate:g}/s: {step.reason}; not ramping further")
             break

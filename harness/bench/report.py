@@ -23,10 +23,17 @@ API_TARGET_P99_MS = 100.0
 def git_sha(repo: Path = REPO_ROOT) -> str | None:
     """HEAD's commit, with "-dirty" when the working tree has changes; None outside git."""
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("-dirty" if dirty else "")
@@ -35,8 +42,13 @@ def git_sha(repo: Path = REPO_ROOT) -> str | None:
 def machine() -> dict[str, Any]:
     import psutil
 
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(), "git_sha": git_sha()}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_sha": git_sha(),
+    }
 
 
 def _target(text: str, passed: bool | None, detail: str) -> dict[str, Any]:
@@ -49,13 +61,20 @@ def targets(pipeline: Sequence[Mapping[str, Any]] | None, api: Mapping[str, Any]
     if not pipeline:
         pipe = _target(text, None, "pipeline not measured")
     else:
-        good = [s for s in pipeline if s.get("passed") and s["rate"] >= PIPELINE_TARGET_RATE
-                and s.get("p99") is not None and s["p99"] < PIPELINE_TARGET_P99_S]
+        good = [
+            s
+            for s in pipeline
+            if s.get("passed")
+            and s["rate"] >= PIPELINE_TARGET_RATE
+            and s.get("p99") is not None
+            and s["p99"] < PIPELINE_TARGET_P99_S
+        ]
         passed_steps = [s for s in pipeline if s.get("passed")]
         if good:
             best = max(good, key=lambda s: s["rate"])
-            pipe = _target(text, True, f"{best['rate']:g}/s offered, {best['throughput']:g}/s served, "
-                                       f"p99 {best['p99']:g} s")
+            pipe = _target(
+                text, True, f"{best['rate']:g}/s offered, {best['throughput']:g}/s served, p99 {best['p99']:g} s"
+            )
         elif passed_steps:
             best = max(passed_steps, key=lambda s: s["rate"])
             pipe = _target(text, False, f"highest passing step {best['rate']:g}/s (p99 {best['p99']:g} s)")
@@ -66,15 +85,24 @@ def targets(pipeline: Sequence[Mapping[str, Any]] | None, api: Mapping[str, Any]
     if not isinstance(latest, Mapping) or latest.get("p99_ms") is None:
         point = _target(text, None, "API latency not measured")
     else:
-        point = _target(text, latest["p99_ms"] < API_TARGET_P99_MS,
-                        f"warm p99 {latest['p99_ms']:g} ms, p50 {latest['p50_ms']:g} ms, cold {latest['cold_ms']} ms")
+        point = _target(
+            text,
+            latest["p99_ms"] < API_TARGET_P99_MS,
+            f"warm p99 {latest['p99_ms']:g} ms, p50 {latest['p50_ms']:g} ms, cold {latest['cold_ms']} ms",
+        )
     return {"pipeline_5000_per_s_p99_under_5s": pipe, "api_latest_100_p99_under_100ms": point}
 
 
-def build(pipeline: Sequence[Mapping[str, Any]] | None, api: Mapping[str, Any] | None,
-          commit: Sequence[Mapping[str, Any]] | None, settings: Mapping[str, Any],
-          errors: Mapping[str, str], machine_facts: Mapping[str, Any], started: float,
-          finished: float) -> dict[str, Any]:
+def build(
+    pipeline: Sequence[Mapping[str, Any]] | None,
+    api: Mapping[str, Any] | None,
+    commit: Sequence[Mapping[str, Any]] | None,
+    settings: Mapping[str, Any],
+    errors: Mapping[str, str],
+    machine_facts: Mapping[str, Any],
+    started: float,
+    finished: float,
+) -> dict[str, Any]:
     """bench.json: a section per phase (null when not run), the machine, the targets, errors by phase."""
     return {
         "pipeline": list(pipeline) if pipeline is not None else None,
@@ -104,9 +132,11 @@ def _cell(value: Any, spec: str, width: int) -> str:
 
 
 def pipeline_table(steps: Sequence[Mapping[str, Any]]) -> str:
-    head = (f"{'rate/s':>8} {'traded/s':>9} {'served/s':>9} {'emitted':>8} {'lost':>5} {'dup':>4} {'p50 s':>7} "
-            f"{'p95 s':>7} {'p99 s':>7} {'max s':>7} {'peak lag':>9} {'cpu/1k: exchange':>17} {'ingest':>7} "
-            f"{'consumer':>8} {'api':>7}  verdict")
+    head = (
+        f"{'rate/s':>8} {'traded/s':>9} {'served/s':>9} {'emitted':>8} {'lost':>5} {'dup':>4} {'p50 s':>7} "
+        f"{'p95 s':>7} {'p99 s':>7} {'max s':>7} {'peak lag':>9} {'cpu/1k: exchange':>17} {'ingest':>7} "
+        f"{'consumer':>8} {'api':>7}  verdict"
+    )
     rows = [head]
     for s in steps:
         cpu = s.get("cpu_per_1k") or {}
@@ -117,7 +147,8 @@ def pipeline_table(steps: Sequence[Mapping[str, Any]]) -> str:
             f"{_cell(s.get('max'), '.3f', 7)} {_cell(s.get('peak_lag'), 'd', 9)} "
             f"{_cell(cpu.get('exchange'), '.3f', 17)} {_cell(cpu.get('ingest'), '.3f', 7)} "
             f"{_cell(cpu.get('consumer'), '.3f', 8)} {_cell(cpu.get('api'), '.3f', 7)}  "
-            + ("ok" if s.get("passed") else f"FAIL: {s.get('reason')}"))
+            + ("ok" if s.get("passed") else f"FAIL: {s.get('reason')}")
+        )
     return "\n".join(rows)
 
 
@@ -125,24 +156,30 @@ API_KINDS = ("latest_100", "time_range_1h", "stats")
 
 
 def api_table(api: Mapping[str, Any]) -> str:
-    rows = [f"{'query':<14} {'requests':>8} {'cold ms':>9} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
-            f"{'errors':>6} {'matched rows':>13} {'cache hits':>10}"]
+    rows = [
+        f"{'query':<14} {'requests':>8} {'cold ms':>9} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} "
+        f"{'errors':>6} {'matched rows':>13} {'cache hits':>10}"
+    ]
     for kind in API_KINDS:
         q = api.get(kind)
         if not isinstance(q, Mapping):
             continue
-        rows.append(f"{kind:<14} {q['requests']:>8} {_cell(q.get('cold_ms'), '.1f', 9)} "
-                    f"{_cell(q.get('p50_ms'), '.1f', 9)} {_cell(q.get('p99_ms'), '.1f', 9)} "
-                    f"{_cell(q.get('max_ms'), '.1f', 9)} {q.get('errors', 0):>6} "
-                    f"{_cell(q.get('matched_rows'), ',', 13)} {_cell(q.get('cache_hits'), 'd', 10)}")
+        rows.append(
+            f"{kind:<14} {q['requests']:>8} {_cell(q.get('cold_ms'), '.1f', 9)} "
+            f"{_cell(q.get('p50_ms'), '.1f', 9)} {_cell(q.get('p99_ms'), '.1f', 9)} "
+            f"{_cell(q.get('max_ms'), '.1f', 9)} {q.get('errors', 0):>6} "
+            f"{_cell(q.get('matched_rows'), ',', 13)} {_cell(q.get('cache_hits'), 'd', 10)}"
+        )
     return "\n".join(rows)
 
 
 def commit_table(commit: Sequence[Mapping[str, Any]]) -> str:
     rows = [f"{'rows':>8} {'ms (median)':>12} {'min ms':>8} {'max ms':>8} {'repeats':>8} {'rows/s':>10}"]
     for c in commit:
-        rows.append(f"{c['rows']:>8,} {c['ms']:>12.1f} {c['min_ms']:>8.1f} {c['max_ms']:>8.1f} "
-                    f"{c['repeats']:>8} {_cell(c.get('rows_per_s'), ',', 10)}")
+        rows.append(
+            f"{c['rows']:>8,} {c['ms']:>12.1f} {c['min_ms']:>8.1f} {c['max_ms']:>8.1f} "
+            f"{c['repeats']:>8} {_cell(c.get('rows_per_s'), ',', 10)}"
+        )
     return "\n".join(rows)
 
 
@@ -150,13 +187,17 @@ def table(report: Mapping[str, Any]) -> str:
     """The whole report as text, one block per phase that ran, then the targets."""
     blocks = []
     if report.get("pipeline"):
-        blocks.append("pipeline: offered rate, rate the exchange emitted at, served rate, exchange->API latency "
-                      "(s), CPU seconds per 1,000 trades\n" + pipeline_table(report["pipeline"]))
+        blocks.append(
+            "pipeline: offered rate, rate the exchange emitted at, served rate, exchange->API latency "
+            "(s), CPU seconds per 1,000 trades\n" + pipeline_table(report["pipeline"])
+        )
     api = report.get("api")
     if api:
         load = api.get("load", {})
-        blocks.append(f"api: {load.get('rows', 0):,} synthetic rows; cold = first request after the load, "
-                      "p50/p99/max over the repeats (warm)\n" + api_table(api))
+        blocks.append(
+            f"api: {load.get('rows', 0):,} synthetic rows; cold = first request after the load, "
+            "p50/p99/max over the repeats (warm)\n" + api_table(api)
+        )
     if report.get("commit"):
         blocks.append("iceberg commit cost by batch size (consumer's writer)\n" + commit_table(report["commit"]))
     for phase, error in (report.get("errors") or {}).items():
@@ -195,8 +236,9 @@ def plot(report: Mapping[str, Any]) -> bytes:
         ax.set_yscale("log")
     ax.plot([s["rate"] for s in ok], [s["throughput"] for s in ok], "o-", label="passed")
     if bad:
-        ax.plot([s["rate"] for s in bad], [s["throughput"] for s in bad], "x", color="red", markersize=10,
-                label="failed")
+        ax.plot(
+            [s["rate"] for s in bad], [s["throughput"] for s in bad], "x", color="red", markersize=10, label="failed"
+        )
     ax.set_xlabel("offered, trades/s")
     ax.set_ylabel("served, trades/s")
     ax.set_title("throughput", fontsize=10)
@@ -209,8 +251,9 @@ def plot(report: Mapping[str, Any]) -> bytes:
     for s in bad:
         if s.get("p99") is not None:
             ax.plot([s["rate"]], [s["p99"]], "x", color="red", markersize=10)
-    ax.axhline(PIPELINE_TARGET_P99_S, color="red", linestyle="--", linewidth=1,
-               label=f"target p99 {PIPELINE_TARGET_P99_S:g} s")
+    ax.axhline(
+        PIPELINE_TARGET_P99_S, color="red", linestyle="--", linewidth=1, label=f"target p99 {PIPELINE_TARGET_P99_S:g} s"
+    )
     if steps:
         ax.set_xscale("log")
         ax.set_yscale("log")  # p50 of a fraction of a second and p99 of a failed step in one view

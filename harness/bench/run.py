@@ -58,8 +58,13 @@ class Plan:
         return asdict(self)
 
 
-def make_plan(quick: bool = False, phases: Sequence[str] | None = None, rates: Sequence[float] | None = None,
-              duration: float | None = None, api_requests: int | None = None) -> Plan:
+def make_plan(
+    quick: bool = False,
+    phases: Sequence[str] | None = None,
+    rates: Sequence[float] | None = None,
+    duration: float | None = None,
+    api_requests: int | None = None,
+) -> Plan:
     """What to run: the defaults (or the quick ones), with the command line's overrides, checked."""
     chosen = tuple(p for p in PHASES if p in set(phases)) if phases else PHASES
     unknown = sorted(set(phases or ()) - set(PHASES))
@@ -68,19 +73,30 @@ def make_plan(quick: bool = False, phases: Sequence[str] | None = None, rates: S
     steps = tuple(float(r) for r in rates) if rates else (ramp.QUICK_RATES if quick else ramp.RATES)
     bad = [r for r in steps if not 0 < r <= MAX_RATE]
     if bad:
-        raise BenchError(f"--rate {bad[0]:g} is out of range; give trades per second above 0 and at most "
-                         f"{MAX_RATE:,}, e.g. --rate 1000")
+        raise BenchError(
+            f"--rate {bad[0]:g} is out of range; give trades per second above 0 and at most "
+            f"{MAX_RATE:,}, e.g. --rate 1000"
+        )
     seconds = duration if duration is not None else (ramp.QUICK_DURATION_S if quick else ramp.DURATION_S)
     if not seconds > 0:
         raise BenchError(f"--duration {seconds:g} must be above 0 seconds; e.g. --duration 20")
     n = api_requests if api_requests is not None else (api_latency.QUICK_REQUESTS if quick else api_latency.REQUESTS)
     if n < 2:
-        raise BenchError(f"--api-requests {n} is too few: the first request is the cold one, so at least 2 "
-                         "(e.g. --api-requests 200)")
-    return Plan(phases=chosen, rates=steps, duration=seconds, api_requests=n,
-                api_budget_s=api_latency.QUICK_BUDGET_S if quick else api_latency.BUDGET_S,
-                rows=api_latency.ROWS, batches=api_latency.BATCHES, commit_sizes=commit_cost.SIZES,
-                commit_repeats=commit_cost.QUICK_REPEATS if quick else commit_cost.REPEATS, quick=quick)
+        raise BenchError(
+            f"--api-requests {n} is too few: the first request is the cold one, so at least 2 (e.g. --api-requests 200)"
+        )
+    return Plan(
+        phases=chosen,
+        rates=steps,
+        duration=seconds,
+        api_requests=n,
+        api_budget_s=api_latency.QUICK_BUDGET_S if quick else api_latency.BUDGET_S,
+        rows=api_latency.ROWS,
+        batches=api_latency.BATCHES,
+        commit_sizes=commit_cost.SIZES,
+        commit_repeats=commit_cost.QUICK_REPEATS if quick else commit_cost.REPEATS,
+        quick=quick,
+    )
 
 
 def bench_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -109,9 +125,11 @@ def full_stack_endpoints(driver: LocalDriver, reuse: bool) -> Endpoints:
     if reuse:
         status = driver.status(resources=False)
         if status.profile != "full" or not status.ready:
-            raise StackError(f"--reuse needs the bench's full stack ready in {settings.root}, and it is not; "
-                             f"start it with `{stack_command(settings)}` (or run the bench with --keep-stack "
-                             "once), or run without --reuse")
+            raise StackError(
+                f"--reuse needs the bench's full stack ready in {settings.root}, and it is not; "
+                f"start it with `{stack_command(settings)}` (or run the bench with --keep-stack "
+                "once), or run without --reuse"
+            )
     else:
         driver.down(purge=True)  # a fresh, empty table every run
         status = driver.up("full")
@@ -121,16 +139,23 @@ def full_stack_endpoints(driver: LocalDriver, reuse: bool) -> Endpoints:
     endpoints = driver.endpoints()
     missing = [name for name in ("exchange", "api", "consumer", "ingest") if not endpoints.has(name)]
     if missing:
-        raise StackError(f"the bench stack in {settings.root} has no {', '.join(missing)}: it needs the full "
-                         f"profile; run `{stack_command(settings)}`")
+        raise StackError(
+            f"the bench stack in {settings.root} has no {', '.join(missing)}: it needs the full "
+            f"profile; run `{stack_command(settings)}`"
+        )
     return endpoints
 
 
 QUIET_WITHIN_S = 300.0
 
 
-def quiesce(read_lag: Callable[[], int], read_pending: Callable[[], int], say: Say,
-            within: float = QUIET_WITHIN_S, every: float = 1.0) -> bool:
+def quiesce(
+    read_lag: Callable[[], int],
+    read_pending: Callable[[], int],
+    say: Say,
+    within: float = QUIET_WITHIN_S,
+    every: float = 1.0,
+) -> bool:
     """Wait until the pipeline is idle (the exchange has nothing left to emit and the consumer no
     lag), so that a failed ramp step's backlog does not commit snapshots (and use the cores) under
     the API and commit measurements. False (and a warning) if it is still busy after `within` s."""
@@ -143,8 +168,10 @@ def quiesce(read_lag: Callable[[], int], read_pending: Callable[[], int], say: S
     try:
         eventually(idle, within=within, every=every, describe="pipeline idle")
     except ConditionTimeout:
-        say(f"[bench] WARNING: the pipeline is still busy after {within:g} s (exchange pending "
-            f"{last.get('pending', '?')}, consumer lag {last.get('lag', '?')}); measuring anyway")
+        say(
+            f"[bench] WARNING: the pipeline is still busy after {within:g} s (exchange pending "
+            f"{last.get('pending', '?')}, consumer lag {last.get('lag', '?')}); measuring anyway"
+        )
         return False
     return True
 
@@ -159,8 +186,15 @@ def cpu_reader(driver: LocalDriver) -> Callable[[str], float | None]:
     return cpu
 
 
-def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False, reuse: bool = False,
-        settings: StackSettings | None = None, driver: LocalDriver | None = None) -> dict[str, Any]:
+def run(
+    plan: Plan,
+    say: Say,
+    out_dir: Path = REPORTS,
+    keep_stack: bool = False,
+    reuse: bool = False,
+    settings: StackSettings | None = None,
+    driver: LocalDriver | None = None,
+) -> dict[str, Any]:
     """Run the plan's phases on the bench stack; returns the report (also written to out_dir).
     The stack is stopped at the end however the run ends (error, Ctrl-C), unless kept or reused."""
     from harness.measure import measure_flow  # imports the probes only when benchmarking
@@ -174,16 +208,29 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
     settings_facts = {**plan.as_dict(), "stack_dir": str(settings.root), "api_port": settings.ports["api"]}
 
     def save() -> dict[str, Any]:
-        built = report.build(sections["pipeline"], sections["api"], sections["commit"], settings_facts, errors,
-                             facts, started, time.time())
+        built = report.build(
+            sections["pipeline"],
+            sections["api"],
+            sections["commit"],
+            settings_facts,
+            errors,
+            facts,
+            started,
+            time.time(),
+        )
         report.write_json(built, out_dir / JSON_NAME)
         return built
 
-    say(f"[bench] phases {', '.join(plan.phases)}; stack in {settings.root} (api on port {settings.ports['api']})"
-        + (" (quick)" if plan.quick else ""))
+    say(
+        f"[bench] phases {', '.join(plan.phases)}; stack in {settings.root} (api on port {settings.ports['api']})"
+        + (" (quick)" if plan.quick else "")
+    )
     try:
-        say("[bench] reusing the running bench stack" if reuse
-            else "[bench] starting the bench stack (profile full) ...")
+        say(
+            "[bench] reusing the running bench stack"
+            if reuse
+            else "[bench] starting the bench stack (profile full) ..."
+        )
         endpoints = full_stack_endpoints(driver, reuse)
         read_lag = ramp.consumer_lag_reader(endpoints.status_url("consumer"))
 
@@ -198,26 +245,43 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
             t0 = time.monotonic()
             try:
                 if phase == "pipeline":
+
                     def step(rate: float, duration: float) -> Any:
-                        return measure_flow(endpoints, rate, duration, say=say, per_symbol=True,
-                                            settle=ramp.SETTLE_S, strict=False)
+                        return measure_flow(
+                            endpoints, rate, duration, say=say, per_symbol=True, settle=ramp.SETTLE_S, strict=False
+                        )
 
                     def partial(steps: list[ramp.StepResult]) -> None:
                         sections["pipeline"] = [s.as_dict() for s in steps]
                         save()
 
-                    ramp.run_ramp(plan.rates, plan.duration, step, cpu_reader(driver),
-                                  read_lag, say, on_step=partial, warm_up=ramp.WARM_UP)
+                    ramp.run_ramp(
+                        plan.rates,
+                        plan.duration,
+                        step,
+                        cpu_reader(driver),
+                        read_lag,
+                        say,
+                        on_step=partial,
+                        warm_up=ramp.WARM_UP,
+                    )
                 elif phase == "api":
                     quiet = idle()
-                    measured = api_latency.measure_api(endpoints, say, requests=plan.api_requests,
-                                                       budget_s=plan.api_budget_s, rows=plan.rows,
-                                                       batches=plan.batches, reuse=reuse)
+                    measured = api_latency.measure_api(
+                        endpoints,
+                        say,
+                        requests=plan.api_requests,
+                        budget_s=plan.api_budget_s,
+                        rows=plan.rows,
+                        batches=plan.batches,
+                        reuse=reuse,
+                    )
                     sections["api"] = {**measured, "pipeline_idle_at_start": quiet}
                 else:
                     idle()
-                    sections["commit"] = commit_cost.measure_commits(endpoints, say, sizes=plan.commit_sizes,
-                                                                     repeats=plan.commit_repeats)
+                    sections["commit"] = commit_cost.measure_commits(
+                        endpoints, say, sizes=plan.commit_sizes, repeats=plan.commit_repeats
+                    )
             except Exception as exc:  # one phase failing must not lose the others' results
                 errors[phase] = f"{type(exc).__name__}: {exc}"[:1000]
                 say(f"[bench] {phase}: ERROR {errors[phase]}")
@@ -231,11 +295,16 @@ def run(plan: Plan, say: Say, out_dir: Path = REPORTS, keep_stack: bool = False,
             try:
                 driver.down()
             except Exception as exc:  # the results stand; say what may be left running
-                say(f"[bench] stopping the bench stack failed: {type(exc).__name__}: {exc}; run "
-                    f"`{stack_command(settings, 'down')}`")
+                say(
+                    f"[bench] stopping the bench stack failed: {type(exc).__name__}: {exc}; run "
+                    f"`{stack_command(settings, 'down')}`"
+                )
     built = save()
     if built["pipeline"] or built["commit"]:
         (out_dir / PNG_NAME).write_bytes(report.plot(built))
-    say(f"[bench] report: {out_dir / JSON_NAME}" + (f", {out_dir / PNG_NAME}" if built["pipeline"] or
-                                                    built["commit"] else "") + f" ({built['wall_s']:.0f} s)")
+    say(
+        f"[bench] report: {out_dir / JSON_NAME}"
+        + (f", {out_dir / PNG_NAME}" if built["pipeline"] or built["commit"] else "")
+        + f" ({built['wall_s']:.0f} s)"
+    )
     return built

@@ -35,10 +35,18 @@ def no_gaps(emissions: Sequence[Emission], served: Mapping[str, Collection[int]]
     expected = sum(e.count for e in emissions)
     in_range = sum(1 for e in emissions for i in set(served.get(e.symbol, ())) if e.first_id <= i <= e.last_id)
     missing = sum(b - a + 1 for _, a, b in holes)
-    return Verdict("no gaps in served trade ids", valid=expected > 0 and in_range > 0 and not holes,
-                   counts={"symbols": len({e.symbol for e in emissions}), "expected": expected,
-                           "served": in_range, "gaps": len(holes), "missing ids": missing},
-                   mismatched=[f"{s} {a}..{b} ({b - a + 1} ids)" for s, a, b in holes[:EXAMPLES]])
+    return Verdict(
+        "no gaps in served trade ids",
+        valid=expected > 0 and in_range > 0 and not holes,
+        counts={
+            "symbols": len({e.symbol for e in emissions}),
+            "expected": expected,
+            "served": in_range,
+            "gaps": len(holes),
+            "missing ids": missing,
+        },
+        mismatched=[f"{s} {a}..{b} ({b - a + 1} ids)" for s, a, b in holes[:EXAMPLES]],
+    )
 
 
 def never_older_than(fresh: Freshness, budget: float) -> Verdict:
@@ -47,10 +55,19 @@ def never_older_than(fresh: Freshness, budget: float) -> Verdict:
     over = sorted(fresh.over(budget), key=lambda s: -s.age)
     began = min((s.at for s in fresh.samples), default=0.0)
     sparse = f" (more than the {SAMPLE_EVERY:g} s wanted)" if fresh.widest_interval > SAMPLE_EVERY else ""
-    figures_text = (f"; max {p.max:.3f} s, p99 {p.p99:.3f} s, p50 {p.p50:.3f} s, samples at most "
-                    f"{fresh.widest_interval:.3f} s apart{sparse}" if p else "; no samples while the trades flowed")
-    return Verdict(f"newest trade served never older than {budget:g} s{figures_text}",
-                   valid=bool(fresh.samples) and not over,
-                   counts={"samples": len(fresh.samples), "symbols": len({s.symbol for s in fresh.samples}),
-                           "over budget": len(over)},
-                   mismatched=[f"{s.symbol} at +{s.at - began:.2f} s: {s.age:.3f} s old" for s in over[:EXAMPLES]])
+    figures_text = (
+        f"; max {p.max:.3f} s, p99 {p.p99:.3f} s, p50 {p.p50:.3f} s, samples at most "
+        f"{fresh.widest_interval:.3f} s apart{sparse}"
+        if p
+        else "; no samples while the trades flowed"
+    )
+    return Verdict(
+        f"newest trade served never older than {budget:g} s{figures_text}",
+        valid=bool(fresh.samples) and not over,
+        counts={
+            "samples": len(fresh.samples),
+            "symbols": len({s.symbol for s in fresh.samples}),
+            "over budget": len(over),
+        },
+        mismatched=[f"{s.symbol} at +{s.at - began:.2f} s: {s.age:.3f} s old" for s in over[:EXAMPLES]],
+    )

@@ -18,17 +18,30 @@ def kept_running(before: IngestMark, after: IngestMark) -> Verdict:
     if unseen:  # a deployment the suite did not start: its counters must say it all
         notes.append("the ingest's process is not visible to this driver: judged by its connection counter")
         if "connections" not in after.counters:
-            problems.append("neither the ingest's process nor its connection counter is visible: nothing shows "
-                            "that it kept running (name the counter in the profile's ingest.counters)")
+            problems.append(
+                "neither the ingest's process nor its connection counter is visible: nothing shows "
+                "that it kept running (name the counter in the profile's ingest.counters)"
+            )
     elif before.pid is None or before.pid != after.pid or before.started_at != after.started_at:
-        problems.append(f"the ingest process changed: pid {before.pid} -> {after.pid}, started at "
-                        f"{before.started_at} -> {after.started_at}")
+        problems.append(
+            f"the ingest process changed: pid {before.pid} -> {after.pid}, started at "
+            f"{before.started_at} -> {after.started_at}"
+        )
     if after.restarts != before.restarts:
         problems.append(f"the ingest was restarted {after.restarts - before.restarts} times")
     if reconnects:
         problems.append(f"the ingest connected to the exchange {reconnects} more times")
     if after.state != "ready":
         problems.append(f"the ingest is {after.state}")
-    return Verdict("the ingest kept running on one connection", not problems,
-                   {"pid before": before.pid or 0, "pid after": after.pid or 0, "reconnects": reconnects,
-                    "restarts": after.restarts - before.restarts}, mismatched=problems, evidence=notes)
+    return Verdict(
+        "the ingest kept running on one connection",
+        not problems,
+        {
+            "pid before": before.pid or 0,
+            "pid after": after.pid or 0,
+            "reconnects": reconnects,
+            "restarts": after.restarts - before.restarts,
+        },
+        mismatched=problems,
+        evidence=notes,
+    )

@@ -36,7 +36,7 @@ def offsets_to_read(size: int, total: int, ends: int = 3) -> list[int]:
     if len(starts) <= 8 * ends:
         return starts
     middle = len(starts) // 2
-    return starts[:ends] + starts[middle - ends // 2: middle - ends // 2 + ends] + starts[-ends:]
+    return starts[:ends] + starts[middle - ends // 2 : middle - ends // 2 + ends] + starts[-ends:]
 
 
 Answer = tuple[Sequence[Hashable], Mapping[int, Sequence[Page]]]
@@ -53,31 +53,44 @@ def pages_consistent(what: str, answers: Mapping[str, Answer]) -> Verdict:
         rows += len(reference)
         for page in (p for _, read in sorted(reads.items()) for p in read):
             pages += 1
-            want = tuple(reference[page.offset: page.offset + page.limit])
+            want = tuple(reference[page.offset : page.offset + page.limit])
             left = len(reference) - page.offset - len(page.keys)
             where = f"{query} limit {page.limit} offset {page.offset}"
             if page.total != len(reference):
                 problems.append(f"{where}: total {page.total} where {len(reference)} rows are served")
             if page.has_more != (left > 0):
-                problems.append(f"{where}: has_more {page.has_more} with {left} row{'s' * (left != 1)} left "
-                                f"after its {len(page.keys)}")
+                problems.append(
+                    f"{where}: has_more {page.has_more} with {left} row{'s' * (left != 1)} left "
+                    f"after its {len(page.keys)}"
+                )
             if page.keys != want:
                 missing = [k for k in want if k not in page.keys]
                 other = [k for k in page.keys if k not in want]
-                problems.append(f"{where}: {len(page.keys)} rows where {len(want)}"
-                                + (f"; missing {missing[:3]}" if missing else "")
-                                + (f"; not of this slice {other[:3]}" if other else "")
-                                + ("; same rows, other order" if not missing and not other else ""))
+                problems.append(
+                    f"{where}: {len(page.keys)} rows where {len(want)}"
+                    + (f"; missing {missing[:3]}" if missing else "")
+                    + (f"; not of this slice {other[:3]}" if other else "")
+                    + ("; same rows, other order" if not missing and not other else "")
+                )
     counts = {"rows": rows, "pages": pages, "problems": len(problems)}
-    return Verdict(f"{what} pages consistent", rows > 0 and pages > 0 and not problems, counts,
-                   mismatched=problems[:EXAMPLES])
+    return Verdict(
+        f"{what} pages consistent", rows > 0 and pages > 0 and not problems, counts, mismatched=problems[:EXAMPLES]
+    )
 
 
 def newest_first(what: str, times: Mapping[str, Sequence[str]]) -> Verdict:
     """Each answer's trade times (the contract's ISO-8601 text, which sorts as it reads) never
     go up from one row to the next: newest first, as the contract orders every answer."""
-    problems = [f"{query} row {i + 2}: {b} after {a}" for query, ts in times.items()
-                for i, (a, b) in enumerate(pairwise(ts)) if b > a]
+    problems = [
+        f"{query} row {i + 2}: {b} after {a}"
+        for query, ts in times.items()
+        for i, (a, b) in enumerate(pairwise(ts))
+        if b > a
+    ]
     rows = sum(len(ts) for ts in times.values())
-    return Verdict(f"{what} newest first", rows > 0 and not problems, {"rows": rows, "out of order": len(problems)},
-                   mismatched=problems[:EXAMPLES])
+    return Verdict(
+        f"{what} newest first",
+        rows > 0 and not problems,
+        {"rows": rows, "out of order": len(problems)},
+        mismatched=problems[:EXAMPLES],
+    )

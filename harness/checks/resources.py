@@ -11,16 +11,21 @@ if TYPE_CHECKING:
     from harness.stack.driver import EnforcedLimits
 
 
-def within_budgets(peaks_mb: Mapping[str, float], budgets_mb: Mapping[str, int],
-                   services: Iterable[str]) -> Verdict:
+def within_budgets(peaks_mb: Mapping[str, float], budgets_mb: Mapping[str, int], services: Iterable[str]) -> Verdict:
     """Each service's peak at most its budget; a service never sampled is a failure too."""
     names = list(services)
-    over = [f"{n}: peak {peaks_mb[n]:.0f} MiB > budget {budgets_mb[n]} MiB"
-            for n in names if n in peaks_mb and peaks_mb[n] > budgets_mb[n]]
+    over = [
+        f"{n}: peak {peaks_mb[n]:.0f} MiB > budget {budgets_mb[n]} MiB"
+        for n in names
+        if n in peaks_mb and peaks_mb[n] > budgets_mb[n]
+    ]
     unsampled = [f"{n}: never sampled" for n in names if n not in peaks_mb]
-    return Verdict("memory within budget", bool(names) and not over and not unsampled,
-                   {"services": len(names), "over budget": len(over), "unsampled": len(unsampled)},
-                   mismatched=over + unsampled)
+    return Verdict(
+        "memory within budget",
+        bool(names) and not over and not unsampled,
+        {"services": len(names), "over budget": len(over), "unsampled": len(unsampled)},
+        mismatched=over + unsampled,
+    )
 
 
 def within_limits(limits: Mapping[str, EnforcedLimits], budgets_mb: Mapping[str, int]) -> Verdict:
@@ -34,8 +39,12 @@ def within_limits(limits: Mapping[str, EnforcedLimits], budgets_mb: Mapping[str,
             wrong.append(f"{n}: no CPU limit")
         if lim.oom_killed:
             wrong.append(f"{n}: killed by the engine for passing its memory limit of {mib(lim.memory_mb)}")
-    return Verdict("engine limits held", bool(limits) and not wrong,
-                   {"services": len(limits), "wrong or missing limits": len(wrong)}, mismatched=wrong)
+    return Verdict(
+        "engine limits held",
+        bool(limits) and not wrong,
+        {"services": len(limits), "wrong or missing limits": len(wrong)},
+        mismatched=wrong,
+    )
 
 
 def mib(value: float | None) -> str:

@@ -54,8 +54,9 @@ def _describe(field: Mapping[str, Any]) -> str:
     return avro_type(field.get("type")) + ("" if default is NO_DEFAULT else f" default {default!r}")
 
 
-def record_diff(what: str, contract: Mapping[str, Any], actual: Mapping[str, Any],
-                allow_added_optional: bool = False) -> Verdict:
+def record_diff(
+    what: str, contract: Mapping[str, Any], actual: Mapping[str, Any], allow_added_optional: bool = False
+) -> Verdict:
     """`actual` (an Avro record schema) against the contract's record: full name, then each field
     in order by name, type (logical type, precision and scale), nullability and default. A field
     added at the end with a default is allowed only if `allow_added_optional`."""
@@ -79,19 +80,23 @@ def record_diff(what: str, contract: Mapping[str, Any], actual: Mapping[str, Any
             differences.append(f"field {i} {name}: type {avro_type(g.get('type'))} where {avro_type(w.get('type'))}")
         if g.get("default", NO_DEFAULT) != w.get("default", NO_DEFAULT):
             wd, gd = w.get("default", NO_DEFAULT), g.get("default", NO_DEFAULT)
-            differences.append(f"field {i} {name}: {'no default' if gd is NO_DEFAULT else f'default {gd!r}'} "
-                               f"where {'no default' if wd is NO_DEFAULT else f'default {wd!r}'}")
+            differences.append(
+                f"field {i} {name}: {'no default' if gd is NO_DEFAULT else f'default {gd!r}'} "
+                f"where {'no default' if wd is NO_DEFAULT else f'default {wd!r}'}"
+            )
     known = {w["name"] for w in want}
     added = [(j, g) for j, g in enumerate(got, 1) if g.get("name") not in known]
     for j, g in added:
         optional = "default" in g
         if not (optional and allow_added_optional):
-            why = "not in the contract" + ("; the profile allows no added optional field" if optional else
-                                           ", and required")
+            why = "not in the contract" + (
+                "; the profile allows no added optional field" if optional else ", and required"
+            )
             differences.append(f"field {j} {g.get('name')}: {why} ({_describe(g)})")
     counts = {"contract fields": len(want), "fields": len(got), "differences": len(differences)}
-    return Verdict(f"{what} is the contract's record", bool(want) and not differences, counts,
-                   mismatched=differences[:EXAMPLES])
+    return Verdict(
+        f"{what} is the contract's record", bool(want) and not differences, counts, mismatched=differences[:EXAMPLES]
+    )
 
 
 def columns_diff(what: str, expected: Mapping[str, str], actual: Mapping[str, str]) -> Verdict:
@@ -111,13 +116,29 @@ def columns_diff(what: str, expected: Mapping[str, str], actual: Mapping[str, st
         if name not in expected:
             differences.append(f"column {j} {name}: not in the contract ({kind})")
     counts = {"contract columns": len(expected), "columns": len(got), "differences": len(differences)}
-    return Verdict(f"{what} has the contract's columns", bool(expected) and not differences, counts,
-                   mismatched=differences[:EXAMPLES])
+    return Verdict(
+        f"{what} has the contract's columns",
+        bool(expected) and not differences,
+        counts,
+        mismatched=differences[:EXAMPLES],
+    )
 
 
-_JSON = {"null": "null", "boolean": "boolean", "int": "integer", "long": "integer", "float": "number",
-         "double": "number", "string": "string", "bytes": "string", "fixed": "string", "enum": "string",
-         "array": "array", "map": "object", "record": "object"}
+_JSON = {
+    "null": "null",
+    "boolean": "boolean",
+    "int": "integer",
+    "long": "integer",
+    "float": "number",
+    "double": "number",
+    "string": "string",
+    "bytes": "string",
+    "fixed": "string",
+    "enum": "string",
+    "array": "array",
+    "map": "object",
+    "record": "object",
+}
 
 
 def json_types(avro: Any) -> set[str]:
@@ -169,5 +190,6 @@ def published_diff(what: str, contract: Mapping[str, Any], trade: Mapping[str, A
         if name not in {f["name"] for f in fields}:
             differences.append(f"property {name}: not in the contract")
     counts = {"contract fields": len(fields), "properties": len(names), "differences": len(differences)}
-    return Verdict(f"{what} is the contract's record", bool(fields) and not differences, counts,
-                   mismatched=differences[:EXAMPLES])
+    return Verdict(
+        f"{what} is the contract's record", bool(fields) and not differences, counts, mismatched=differences[:EXAMPLES]
+    )

@@ -46,11 +46,17 @@ def exactly_once(stage: str, expected: Iterable[Hashable], observed: Iterable[Ha
     lost = sorted((k for k in want if k not in seen), key=str)
     duplicated = sorted((k for k, n in seen.items() if n > 1), key=str)
     unexpected = sorted((k for k in seen if k not in want), key=str)
-    counts = {"expected": sum(want.values()), stage: sum(seen.values()), "lost": len(lost),
-              "duplicated": len(duplicated), "unexpected": len(unexpected)}
+    counts = {
+        "expected": sum(want.values()),
+        stage: sum(seen.values()),
+        "lost": len(lost),
+        "duplicated": len(duplicated),
+        "unexpected": len(unexpected),
+    }
     valid = bool(want) and not lost and not duplicated and not unexpected
-    return Verdict(f"exactly once at {stage}", valid, counts, lost[:EXAMPLES], duplicated[:EXAMPLES],
-                   unexpected[:EXAMPLES])
+    return Verdict(
+        f"exactly once at {stage}", valid, counts, lost[:EXAMPLES], duplicated[:EXAMPLES], unexpected[:EXAMPLES]
+    )
 
 
 def only_expected(what: str, expected: Iterable[Hashable], observed: Iterable[Hashable]) -> Verdict:
@@ -61,13 +67,17 @@ def only_expected(what: str, expected: Iterable[Hashable], observed: Iterable[Ha
     others = [k for k in seen if k not in want]
     unexpected = sorted(dict.fromkeys(others), key=str)
     counts = {"expected": len(want), what: len(seen), "others": len(others)}
-    return Verdict(f"only expected in {what}", bool(want) and bool(seen) and not others, counts,
-                   unexpected=unexpected[:EXAMPLES])
+    return Verdict(
+        f"only expected in {what}", bool(want) and bool(seen) and not others, counts, unexpected=unexpected[:EXAMPLES]
+    )
 
 
-def field_differences(expected: Mapping[K, Mapping[str, Any]], observed: Mapping[K, Mapping[str, Any]],
-                      strict_types: bool = False,
-                      label: Callable[[K], str] = lambda _: "") -> tuple[int, list[str]]:
+def field_differences(
+    expected: Mapping[K, Mapping[str, Any]],
+    observed: Mapping[K, Mapping[str, Any]],
+    strict_types: bool = False,
+    label: Callable[[K], str] = lambda _: "",
+) -> tuple[int, list[str]]:
     """(how many keys were in both, a line per key whose fields differ). `strict_types` also
     tells 1 from "1" and 1.0; `label` adds a word on where a mismatched key came from."""
     mismatched = []
@@ -77,18 +87,26 @@ def field_differences(expected: Mapping[K, Mapping[str, Any]], observed: Mapping
         if got is None:
             continue
         compared += 1
-        diffs = [f"{f} expected {v!r} got {got.get(f)!r}" for f, v in want.items()
-                 if got.get(f) != v or (strict_types and type(got.get(f)) is not type(v))]
+        diffs = [
+            f"{f} expected {v!r} got {got.get(f)!r}"
+            for f, v in want.items()
+            if got.get(f) != v or (strict_types and type(got.get(f)) is not type(v))
+        ]
         if diffs:
             where = label(key)
             mismatched.append(f"{key}{' (' + where + ')' if where else ''}: " + "; ".join(diffs))
     return compared, mismatched
 
 
-def fields_equal(stage: str, expected: Mapping[K, Mapping[str, Any]],
-                 observed: Mapping[K, Mapping[str, Any]]) -> Verdict:
+def fields_equal(
+    stage: str, expected: Mapping[K, Mapping[str, Any]], observed: Mapping[K, Mapping[str, Any]]
+) -> Verdict:
     """For every key present in both, each expected field has exactly the expected value."""
     compared, mismatched = field_differences(expected, observed)
     valid = compared > 0 and not mismatched
-    return Verdict(f"fields equal at {stage}", valid, {"compared": compared, "mismatched": len(mismatched)},
-                   mismatched=mismatched[:EXAMPLES])
+    return Verdict(
+        f"fields equal at {stage}",
+        valid,
+        {"compared": compared, "mismatched": len(mismatched)},
+        mismatched=mismatched[:EXAMPLES],
+    )

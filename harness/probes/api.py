@@ -37,8 +37,17 @@ class Envelope:
 
 
 class ApiProbe:
-    def __init__(self, url: str, api_key: str, *, header: str, trades_path: str, max_limit: int,
-                 envelope: Envelope, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        *,
+        header: str,
+        trades_path: str,
+        max_limit: int,
+        envelope: Envelope,
+        timeout: float = 30.0,
+    ) -> None:
         self.http = httpx.Client(base_url=url.rstrip("/"), headers={header: api_key}, timeout=timeout)
         self.trades_path = trades_path
         self.max_limit = max_limit
@@ -51,13 +60,15 @@ class ApiProbe:
         """One page of trades: the answer's body as served."""
         r = self.get(self.trades_path, symbol=symbol, limit=limit, offset=offset, **params)
         if r.status_code != 200:
-            raise NonConforming(f"GET {self.trades_path} (limit {limit}, offset {offset}) answered "
-                                f"{r.status_code}: {r.text[:300]}")
+            raise NonConforming(
+                f"GET {self.trades_path} (limit {limit}, offset {offset}) answered {r.status_code}: {r.text[:300]}"
+            )
         try:
             body: dict[str, Any] = r.json()
         except ValueError:
-            raise NonConforming(f"GET {self.trades_path} answered 200 with a body that is not JSON: "
-                                f"{r.text[:300]!r}") from None
+            raise NonConforming(
+                f"GET {self.trades_path} answered 200 with a body that is not JSON: {r.text[:300]!r}"
+            ) from None
         return body
 
     def trades(self, symbol: str | None = None, page_size: int | None = None, **params: Any) -> list[dict[str, Any]]:
@@ -78,8 +89,15 @@ class ApiProbe:
         for offset in offsets:
             body = self.page(symbol, size, offset, **params)
             data, has_more = envelope(body, self.trades_path, self.envelope)
-            out.append(Page(offset, size, tuple((t.get("symbol"), t.get("trade_id")) for t in data),
-                            self.envelope.get(body, "total"), has_more))
+            out.append(
+                Page(
+                    offset,
+                    size,
+                    tuple((t.get("symbol"), t.get("trade_id")) for t in data),
+                    self.envelope.get(body, "total"),
+                    has_more,
+                )
+            )
         return out
 
     def close(self) -> None:
@@ -109,8 +127,9 @@ def micros(iso: str) -> int:
     try:
         when = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
     except ValueError:
-        raise NonConforming(f"time {iso!r} is not ISO-8601 (the contract's times look like "
-                            f"2026-01-02T03:04:05.123456Z)") from None
+        raise NonConforming(
+            f"time {iso!r} is not ISO-8601 (the contract's times look like 2026-01-02T03:04:05.123456Z)"
+        ) from None
     if when.tzinfo is None:
         raise NonConforming(f"time {iso!r} has no zone (the contract's times are UTC and end in Z)")
     return (when - EPOCH) // timedelta(microseconds=1)
@@ -175,9 +194,19 @@ class TradePoller:
     back when a poll takes longer), from `since` until stopped: when each trade was first served,
     and how old the newest served trade was at each poll. Read-only, like every probe."""
 
-    def __init__(self, url: str, api_key: str, symbols: Sequence[str], since: datetime,
-                 header: str, trades_path: str, max_limit: int, envelope: Envelope, every: float = 0.1,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        symbols: Sequence[str],
+        since: datetime,
+        header: str,
+        trades_path: str,
+        max_limit: int,
+        envelope: Envelope,
+        every: float = 0.1,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._client = (url, api_key, header)
         self._envelope = envelope
         self._paths = (trades_path, max_limit)
@@ -188,8 +217,10 @@ class TradePoller:
         self._lock = threading.Lock()
         self._fresh: dict[Key, float] = {}
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(w,), name=f"api-poller-{w.symbol}", daemon=True)
-                         for w in self.watches.values()]
+        self._threads = [
+            threading.Thread(target=self._run, args=(w,), name=f"api-poller-{w.symbol}", daemon=True)
+            for w in self.watches.values()
+        ]
 
     def start(self) -> None:
         for t in self._threads:
@@ -197,8 +228,15 @@ class TradePoller:
 
     def _run(self, watch: SymbolWatch) -> None:
         url, api_key, header = self._client
-        api = ApiProbe(url, api_key, header=header, timeout=10.0, trades_path=self._paths[0],
-                       max_limit=self._paths[1], envelope=self._envelope)
+        api = ApiProbe(
+            url,
+            api_key,
+            header=header,
+            timeout=10.0,
+            trades_path=self._paths[0],
+            max_limit=self._paths[1],
+            envelope=self._envelope,
+        )
         try:
             while not self._stop.is_set():
                 sent = self.clock()
@@ -249,8 +287,10 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
     "with a limit of 0": ("right", {"limit": 0}),
     "with a limit of 10001": ("right", {"limit": 10001}),
     "with a malformed start time": ("right", {"start_time": "yesterday-ish"}),
-    "with an end time before its start time": ("right", {"start_time": "2026-01-02T00:00:00Z",
-                                                         "end_time": "2026-01-01T00:00:00Z"}),
+    "with an end time before its start time": (
+        "right",
+        {"start_time": "2026-01-02T00:00:00Z", "end_time": "2026-01-01T00:00:00Z"},
+    ),
     "with a valid key and limit": ("right", {"limit": 5}),
 }
 
@@ -295,27 +335,35 @@ def health(url: str, paths: HealthPaths) -> dict[str, Any]:
         except (ValueError, AttributeError):
             status = f"not a JSON object: {h.text[:100]!r}"
         ready = http.get(base + paths.ready)
-        return {"health": h.status_code, "status": status, "ready": ready.status_code,
-                "live": http.get(base + paths.live).status_code,
-                "bodies": {paths.health: h.text[:240], paths.ready: ready.text[:160]}}
+        return {
+            "health": h.status_code,
+            "status": status,
+            "ready": ready.status_code,
+            "live": http.get(base + paths.live).status_code,
+            "bodies": {paths.health: h.text[:240], paths.ready: ready.text[:160]},
+        }
 
 
 class HealthMismatch(AssertionError):
     """The API's health is not what was expected; the message has what it answered."""
 
 
-def health_is(url: str, expected: dict[str, Any], paths: HealthPaths,
-              read: Callable[[str, HealthPaths], dict[str, Any]] = health) -> dict[str, Any]:
+def health_is(
+    url: str, expected: dict[str, Any], paths: HealthPaths, read: Callable[[str, HealthPaths], dict[str, Any]] = health
+) -> dict[str, Any]:
     """The API's health if it is `expected`; else raises with what it said instead, so that a wait
     that runs out shows the last answer, not only that the condition was false."""
     got = read(url, paths)
     differ = {k: got.get(k) for k in expected if got.get(k) != expected[k]}
     if differ:
         bodies = got.get("bodies") or {}
-        answered = (f"GET {paths.health} {got.get('health')} (status {got.get('status')!r}), GET {paths.ready} "
-                    f"{got.get('ready')}, GET {paths.live} {got.get('live')}")
+        answered = (
+            f"GET {paths.health} {got.get('health')} (status {got.get('status')!r}), GET {paths.ready} "
+            f"{got.get('ready')}, GET {paths.live} {got.get('live')}"
+        )
         raise HealthMismatch(
             f"the API answered {answered} ({', '.join(f'{k} {v!r}' for k, v in differ.items())} where "
             f"{', '.join(f'{k} {expected[k]!r}' for k in differ)} was expected)"
-            + "".join(f"; body of {path}: {body!r}" for path, body in bodies.items()))
+            + "".join(f"; body of {path}: {body!r}" for path, body in bodies.items())
+        )
     return {k: v for k, v in got.items() if k != "bodies"}

@@ -19,8 +19,9 @@ def namespaces(endpoints: Endpoints) -> list[str]:
     return sorted(".".join(ns) for ns in catalog(endpoints).list_namespaces())
 
 
-def rows(endpoints: Endpoints, table: str, columns: tuple[str, ...] = ("*",),
-         row_filter: Any = None) -> list[dict[str, Any]]:
+def rows(
+    endpoints: Endpoints, table: str, columns: tuple[str, ...] = ("*",), row_filter: Any = None
+) -> list[dict[str, Any]]:
     """The rows of the table (all, or those matching a pyiceberg filter expression, pushed down),
     read fresh from the catalog; empty if the table does not exist."""
     from pyiceberg.expressions import AlwaysTrue
@@ -28,8 +29,9 @@ def rows(endpoints: Endpoints, table: str, columns: tuple[str, ...] = ("*",),
     cat = catalog(endpoints)
     if not cat.table_exists(table):
         return []
-    scan = cat.load_table(table).scan(row_filter=row_filter if row_filter is not None else AlwaysTrue(),
-                                      selected_fields=columns)
+    scan = cat.load_table(table).scan(
+        row_filter=row_filter if row_filter is not None else AlwaysTrue(), selected_fields=columns
+    )
     result: list[dict[str, Any]] = scan.to_arrow().to_pylist()
     return result
 
@@ -59,11 +61,13 @@ def commits_since(table: Any, since_ms: int) -> list[Commit]:
     out = []
     recent = [s for s in table.metadata.snapshots if s.timestamp_ms >= since_ms]
     for snap in sorted(recent, key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
-        files = [entry.data_file.file_path
-                 for manifest in snap.manifests(table.io)
-                 if manifest.content == ManifestContent.DATA and manifest.added_snapshot_id == snap.snapshot_id
-                 for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-                 if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snap.snapshot_id]
+        files = [
+            entry.data_file.file_path
+            for manifest in snap.manifests(table.io)
+            if manifest.content == ManifestContent.DATA and manifest.added_snapshot_id == snap.snapshot_id
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snap.snapshot_id
+        ]
         out.append(Commit(snap.snapshot_id, snap.timestamp_ms, tuple(files)))
     return out
 

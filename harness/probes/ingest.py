@@ -21,8 +21,10 @@ def unfilled(status_url: str, field: str) -> list[dict[str, Any]]:
     body = status(status_url)
     ranges = body.get(field)
     if not isinstance(ranges, list) or not all(isinstance(r, dict) for r in ranges):
-        raise AssertionError(f"the ingest status at {status_url} lists no unfillable id ranges in `{field}` "
-                             f"(target profile: ingest.unfilled); it has {', '.join(sorted(body))}")
+        raise AssertionError(
+            f"the ingest status at {status_url} lists no unfillable id ranges in `{field}` "
+            f"(target profile: ingest.unfilled); it has {', '.join(sorted(body))}"
+        )
     return ranges
 
 
@@ -32,6 +34,8 @@ def counters(status_url: str, names: Mapping[str, str]) -> dict[str, int]:
     body = status(status_url)
     missing = sorted(field for field in names.values() if not isinstance(body.get(field), int))
     if missing:
-        raise AssertionError(f"the ingest status at {status_url} has no counter {', '.join(missing)}; "
-                             f"it has {', '.join(sorted(body))} (target profile: ingest.counters)")
+        raise AssertionError(
+            f"the ingest status at {status_url} has no counter {', '.join(missing)}; "
+            f"it has {', '.join(sorted(body))} (target profile: ingest.counters)"
+        )
     return {what: int(body[field]) for what, field in names.items()}

@@ -16,8 +16,13 @@ from harness.probes.dead_letter_files import parse  # one reading of a dead lett
 
 def end_offsets(endpoints: Endpoints, topic: str) -> dict[int, int]:
     """The high watermark of each partition now: where messages written from now on will start."""
-    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
-                         "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka.bootstrap,
+            "group.id": f"k2-probe-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         md = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None:
@@ -27,13 +32,17 @@ def end_offsets(endpoints: Endpoints, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def read_all(endpoints: Endpoints, topic: str, timeout: float = 30.0,
-             since: dict[int, int] | None = None) -> list[Any]:
+def read_all(endpoints: Endpoints, topic: str, timeout: float = 30.0, since: dict[int, int] | None = None) -> list[Any]:
     """Every message of the topic up to its current end (the high watermark of each partition),
     from the beginning or from the offsets in `since` (partitions missing there: from the start)."""
-    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
-                         "group.id": f"k2-probe-{uuid.uuid4()}", "enable.auto.commit": False,
-                         "enable.partition.eof": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka.bootstrap,
+            "group.id": f"k2-probe-{uuid.uuid4()}",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     try:
         md = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if md is None or md.error is not None:
@@ -106,8 +115,9 @@ def writer_schema(registry_url: str, schema_id: int, fallback: str | None = None
     return _WRITER_SCHEMAS[key]
 
 
-def trades(endpoints: Endpoints, topic: str, since: dict[int, int] | None = None,
-           fallback_schema: str | None = None) -> list[dict[str, Any]]:
+def trades(
+    endpoints: Endpoints, topic: str, since: dict[int, int] | None = None, fallback_schema: str | None = None
+) -> list[dict[str, Any]]:
     """Every record of the trade topic: its key, partition, wire header, timestamp (type and
     milliseconds since the epoch) and decoded value. `fallback_schema` decodes while the
     registry is down (the message log must stay checkable during a registry outage)."""
@@ -123,8 +133,15 @@ def trades(endpoints: Endpoints, topic: str, since: dict[int, int] | None = None
             schema = writer_schema(url, header[1], fallback_schema)
             record = fastavro.schemaless_reader(io.BytesIO(value[5:]), schema, None)
         kind, millis = msg.timestamp()
-        out.append({"key": (msg.key() or b"").decode(errors="replace"), "partition": msg.partition(),
-                    "offset": msg.offset(), "header": header, "record": record,
-                    "timestamp_type": TIMESTAMP_TYPES.get(kind, str(kind)),
-                    "timestamp_ms": millis if kind in (1, 2) else None})
+        out.append(
+            {
+                "key": (msg.key() or b"").decode(errors="replace"),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+                "header": header,
+                "record": record,
+                "timestamp_type": TIMESTAMP_TYPES.get(kind, str(kind)),
+                "timestamp_ms": millis if kind in (1, 2) else None,
+            }
+        )
     return out

@@ -36,6 +36,7 @@ KEY_PARAM = "@api-key"
 MISSING = "missing"
 WRONG = "wrong"
 
+
 def requests_for(target: Target) -> tuple[tuple[str, dict[str, Any]], ...]:
     """Every GET route the profile names, plus bad requests whose error bodies must match the
     document as well. Times span any plausible trade."""
@@ -73,8 +74,14 @@ def load(api_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | N
     return spec
 
 
-def violations(spec: Mapping[str, Any], method: str, path_template: str, status: int, body: Any,
-               media_type: str = "application/json") -> list[str]:
+def violations(
+    spec: Mapping[str, Any],
+    method: str,
+    path_template: str,
+    status: int,
+    body: Any,
+    media_type: str = "application/json",
+) -> list[str]:
     """Where `body` breaks the document's response schema, one line each, at most EXAMPLES lines.
 
     An operation, status code or media type the document does not declare is itself a violation.
@@ -84,8 +91,13 @@ def violations(spec: Mapping[str, Any], method: str, path_template: str, status:
     return [prefix + p for p in islice(problems, EXAMPLES)]
 
 
-def check_routes(api_url: str, api_key: str, header: str, requests: Sequence[tuple[str, Mapping[str, Any]]],
-                 transport: httpx.BaseTransport | None = None) -> Verdict:
+def check_routes(
+    api_url: str,
+    api_key: str,
+    header: str,
+    requests: Sequence[tuple[str, Mapping[str, Any]]],
+    transport: httpx.BaseTransport | None = None,
+) -> Verdict:
     """GET each (path, params) with the key and validate status and body against the API's document.
 
     `transport` lets tests answer in place of a server (httpx.MockTransport).
@@ -100,14 +112,18 @@ def check_routes(api_url: str, api_key: str, header: str, requests: Sequence[tup
             lines += problems
     # nothing asked or nothing checked proves nothing
     valid = bool(requests) and validated > 0 and not lines
-    return Verdict("responses match the OpenAPI document", valid,
-                   counts={"requests": len(requests), "validated": validated, "violations": len(lines)},
-                   mismatched=lines[:EXAMPLES])
+    return Verdict(
+        "responses match the OpenAPI document",
+        valid,
+        counts={"requests": len(requests), "validated": validated, "violations": len(lines)},
+        mismatched=lines[:EXAMPLES],
+    )
 
 
 # ------------------------------------------------------------------ one request
-def _check_request(http: httpx.Client, spec: Mapping[str, Any], api_key: str, header: str, path: str,
-                   params: Mapping[str, Any]) -> tuple[bool, list[str]]:
+def _check_request(
+    http: httpx.Client, spec: Mapping[str, Any], api_key: str, header: str, path: str, params: Mapping[str, Any]
+) -> tuple[bool, list[str]]:
     query = {k: v for k, v in params.items() if k != KEY_PARAM}
     label = f"GET {path}" + (f"?{urlencode(query)}" if query else "")
     try:
@@ -158,8 +174,9 @@ def _template(spec: Mapping[str, Any], path: str) -> str | None:
 
 
 # ------------------------------------------------------------------ the document
-def _problems(spec: Mapping[str, Any], method: str, template: str, status: int, body: Any,
-              media_type: str) -> tuple[bool, Iterator[str]]:
+def _problems(
+    spec: Mapping[str, Any], method: str, template: str, status: int, body: Any, media_type: str
+) -> tuple[bool, Iterator[str]]:
     """(whether a documented response was found to check against, what breaks it)."""
     located = _response_pointer(spec, method.lower(), template, status)
     if isinstance(located, str):
@@ -171,16 +188,18 @@ def _problems(spec: Mapping[str, Any], method: str, template: str, status: int, 
         return True, iter([] if body in (None, "") else ["the document declares no body, but one came"])
     key = _media_key(content, media_type)
     if key is None:
-        return False, iter([f"media type {media_type or '(none)'} is not documented "
-                            f"(documented: {', '.join(content)})"])
+        return False, iter(
+            [f"media type {media_type or '(none)'} is not documented (documented: {', '.join(content)})"]
+        )
     if "schema" not in content[key]:
         return True, iter([])  # the document allows any body of this media type
     schema_pointer = f"{pointer}/content/{_escape(key)}/schema"
     return True, _schema_errors(spec, schema_pointer, body)
 
 
-def _response_pointer(spec: Mapping[str, Any], method: str, template: str,
-                      status: int) -> tuple[str, Mapping[str, Any]] | str:
+def _response_pointer(
+    spec: Mapping[str, Any], method: str, template: str, status: int
+) -> tuple[str, Mapping[str, Any]] | str:
     """JSON pointer and object of the declared response, or why there is none."""
     operation = spec.get("paths", {}).get(template, {}).get(method)
     if not isinstance(operation, Mapping):
@@ -239,7 +258,7 @@ def _schema_errors(spec: Mapping[str, Any], schema_pointer: str, body: Any) -> I
 
 def _line(error: ValidationError) -> str:
     text = f"{_json_path(error.absolute_path)}: {error.message}"
-    return text if len(text) <= LINE_CHARS else text[:LINE_CHARS - 3] + "..."
+    return text if len(text) <= LINE_CHARS else text[: LINE_CHARS - 3] + "..."
 
 
 def _json_path(parts: Iterable[str | int]) -> str:

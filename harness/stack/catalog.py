@@ -21,18 +21,23 @@ def properties(ctx: StackContext) -> dict[str, str]:
     if ctx.settings.catalog == "rest":
         url = object_store.catalog_url(ctx)
         return {
-            "type": "rest", "uri": url, "warehouse": f"s3://{object_store.TABLE_BUCKET}",
+            "type": "rest",
+            "uri": url,
+            "warehouse": f"s3://{object_store.TABLE_BUCKET}",
             # the catalog's OAuth2 client credentials are the object store's keys
-            "credential": f"{c.s3_access_key}:{c.s3_secret_key}", "oauth2-server-uri": f"{url}/v1/oauth/tokens",
-            "s3.endpoint": object_store.endpoint(ctx), "s3.access-key-id": c.s3_access_key,
+            "credential": f"{c.s3_access_key}:{c.s3_secret_key}",
+            "oauth2-server-uri": f"{url}/v1/oauth/tokens",
+            "s3.endpoint": object_store.endpoint(ctx),
+            "s3.access-key-id": c.s3_access_key,
             "s3.secret-access-key": c.s3_secret_key,
             # without a region pyarrow looks the bucket's up over DNS: ~6 s stalled per first write offline
-            "s3.region": object_store.REGION, "s3.path-style-access": "true",
+            "s3.region": object_store.REGION,
+            "s3.path-style-access": "true",
         }
     return {
         "type": "sql",
         "uri": f"postgresql+psycopg2://{c.postgres_user}:{c.postgres_password}@{ctx.host}:"
-               f"{ctx.port(postgres.NAME)}/catalog",
+        f"{ctx.port(postgres.NAME)}/catalog",
         "warehouse": f"s3://{object_store.BUCKET}/",
         "s3.endpoint": object_store.endpoint(ctx),
         "s3.access-key-id": c.s3_access_key,

@@ -69,8 +69,9 @@ def find_weed() -> Path | None:
 
 def find_postgres_bin() -> Path | None:
     """Directory holding `postgres` and `initdb` (Debian keeps them off PATH)."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: _version_key(p.parent.name),
-                        reverse=True)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: _version_key(p.parent.name), reverse=True
+    )
     for on_path in (shutil.which("initdb"), shutil.which("postgres")):
         if on_path:
             candidates.insert(0, Path(on_path).resolve().parent)
@@ -116,13 +117,22 @@ class Components:
         if missing:
             raise ComponentMissing("missing: " + "; ".join(missing) + ". Run `make setup` to install them.")
         assert java and weed and pg
-        return Components(java=java, kafka_lib=kafka_lib, apicurio_jar=jars[-1], weed=weed, postgres_bin=pg,
-                          toxiproxy=find_toxiproxy(settings))
+        return Components(
+            java=java,
+            kafka_lib=kafka_lib,
+            apicurio_jar=jars[-1],
+            weed=weed,
+            postgres_bin=pg,
+            toxiproxy=find_toxiproxy(settings),
+        )
 
     def versions(self) -> dict[str, str]:
-        found = {"kafka": KAFKA_VERSION, "schema-registry": f"apicurio-registry {APICURIO_VERSION}",
-                 "object-store": f"seaweedfs {_weed_version(self.weed)}",
-                 "postgres": f"postgresql {self.postgres_bin.parent.name}"}
+        found = {
+            "kafka": KAFKA_VERSION,
+            "schema-registry": f"apicurio-registry {APICURIO_VERSION}",
+            "object-store": f"seaweedfs {_weed_version(self.weed)}",
+            "postgres": f"postgresql {self.postgres_bin.parent.name}",
+        }
         if self.toxiproxy is not None:
             found["toxiproxy"] = f"toxiproxy {TOXIPROXY_VERSION}"
         return found

@@ -61,8 +61,10 @@ from harness.stack.services import schema_registry as schema_registry_service
 from harness.stack.settings import HOST, REPO_ROOT
 from harness.waiting import ConditionTimeout, eventually
 
-LOCAL_ONLY = {"cluster": "three Kafka nodes and two consumers run as native processes on the local driver only; "
-                         "use -D driver=local (or `stack up --profile cluster`)"}
+LOCAL_ONLY = {
+    "cluster": "three Kafka nodes and two consumers run as native processes on the local driver only; "
+    "use -D driver=local (or `stack up --profile cluster`)"
+}
 COMPOSE_PROFILES = tuple(p for p in PROFILES if p not in LOCAL_ONLY)
 
 Say = Callable[[str], None]
@@ -75,8 +77,15 @@ LINKS_LABEL = "k2.links"
 
 DEFAULT_COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
-__all__ = ["ONE_SHOT_LABEL", "ComposeDriver", "ComposeFileError", "ComposeProject", "ComposeService",
-           "ComposeSettings", "read_env_file"]
+__all__ = [
+    "ONE_SHOT_LABEL",
+    "ComposeDriver",
+    "ComposeFileError",
+    "ComposeProject",
+    "ComposeService",
+    "ComposeSettings",
+    "read_env_file",
+]
 
 # A service stopped by `docker stop` exits on its stop signal: 0, or 128 + SIGTERM / SIGINT.
 GRACEFUL_EXIT_CODES = frozenset({0, 128 + signal.SIGTERM, 128 + signal.SIGINT})
@@ -200,12 +209,14 @@ def limits_from(attrs: Mapping[str, Any], stats: Mapping[str, Any]) -> EnforcedL
     peak = (stats.get("memory_stats") or {}).get("max_usage")
     throttling = (stats.get("cpu_stats") or {}).get("throttling_data") or {}
     return EnforcedLimits(
-        memory_mb=memory / 2**20 if memory > 0 else None, cpus=cpus,
+        memory_mb=memory / 2**20 if memory > 0 else None,
+        cpus=cpus,
         peak_memory_mb=int(peak) / 2**20 if peak else None,
         cpu_periods=int(throttling.get("periods") or 0),
         throttled_periods=int(throttling.get("throttled_periods") or 0),
         throttled_seconds=int(throttling.get("throttled_time") or 0) / 1e9,
-        oom_killed=bool((attrs.get("State") or {}).get("OOMKilled")))
+        oom_killed=bool((attrs.get("State") or {}).get("OOMKilled")),
+    )
 
 
 def resources_from_stats(stats: Mapping[str, Any]) -> Resources:
@@ -227,12 +238,17 @@ def resources_from_stats(stats: Mapping[str, Any]) -> Resources:
     system_delta = int(cpu.get("system_cpu_usage") or 0) - int(pre.get("system_cpu_usage") or 0)
     online = int(cpu.get("online_cpus") or 0) or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or ()) or 1
     percent = cpu_delta / system_delta * online * 100.0 if cpu_delta > 0 and system_delta > 0 else 0.0
-    return Resources(memory_bytes=usage, cpu_seconds=total / 1e9, cpu_percent=round(percent, 1),
-                     processes=int((stats.get("pids_stats") or {}).get("current") or 0))
+    return Resources(
+        memory_bytes=usage,
+        cpu_seconds=total / 1e9,
+        cpu_percent=round(percent, 1),
+        processes=int((stats.get("pids_stats") or {}).get("current") or 0),
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Settings and the `docker compose` runner.
+
 
 @dataclass(frozen=True)
 class ComposeSettings:
@@ -263,8 +279,10 @@ class ComposeSettings:
         path = Path(compose_file or env.get("K2_COMPOSE_FILE") or DEFAULT_COMPOSE_FILE)
         path = (path if path.is_absolute() else REPO_ROOT / path).resolve()
         if not path.is_file():
-            raise ComposeFileError(f"compose file {path} not found; point -D compose_file= (or K2_COMPOSE_FILE) "
-                                   f"at it, e.g. compose/docker-compose.yml")
+            raise ComposeFileError(
+                f"compose file {path} not found; point -D compose_file= (or K2_COMPOSE_FILE) "
+                f"at it, e.g. compose/docker-compose.yml"
+            )
         # as in compose: a variable of the environment wins over the same one in .env
         merged = {**read_env_file(path.parent / ".env"), **env}
         return ComposeSettings(compose_file=path, env=merged, docker_host=env.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST)
@@ -283,15 +301,16 @@ Runner = Callable[[list[str], Mapping[str, str]], RunResult]
 def run_config(cmd: list[str]) -> tuple[int, str]:
     """`docker compose ... config --format json`: its JSON, or what it said when it refused."""
     try:
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise StackError("the `docker` CLI is not installed; run `make setup-docker`, or use -D driver=local") from None
     except subprocess.TimeoutExpired:
         return 124, "`docker compose config` gave no answer within 60 s"
     if proc.returncode != 0 and "is not a docker command" in proc.stderr + proc.stdout:
-        raise StackError("`docker compose` (the Compose CLI plugin, v2+) is not installed; run `make setup-docker`, "
-                         "or use -D driver=local")
+        raise StackError(
+            "`docker compose` (the Compose CLI plugin, v2+) is not installed; run `make setup-docker`, "
+            "or use -D driver=local"
+        )
     return proc.returncode, proc.stdout if proc.returncode == 0 else proc.stderr
 
 
@@ -299,8 +318,16 @@ def run_streaming(cmd: list[str], env: Mapping[str, str], say: Say) -> RunResult
     """Run a command, passing each line it prints to `say` as it comes (a `docker compose up`
     that pulls and builds takes minutes: silence would look like a hang)."""
     tail: collections.deque[str] = collections.deque(maxlen=40)
-    with subprocess.Popen(cmd, cwd=REPO_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, errors="replace") as proc:
+    with subprocess.Popen(
+        cmd,
+        cwd=REPO_ROOT,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip()
@@ -330,19 +357,25 @@ class _Gone(StackError):
 
 # ------------------------------------------------------------------------------------------------
 
+
 class ComposeDriver:
-    def __init__(self, settings: ComposeSettings | None = None, say: Say = _quiet, runner: Runner | None = None,
-                 client_factory: Callable[[str], Any] | None = None, wait_timeout: float = 600.0,
-                 config_runner: Callable[[list[str]], tuple[int, str]] | None = None,
-                 catalog_initialiser: Callable[[Catalog], None] | None = None,
-                 platform: PlatformFile | None = None) -> None:
+    def __init__(
+        self,
+        settings: ComposeSettings | None = None,
+        say: Say = _quiet,
+        runner: Runner | None = None,
+        client_factory: Callable[[str], Any] | None = None,
+        wait_timeout: float = 600.0,
+        config_runner: Callable[[list[str]], tuple[int, str]] | None = None,
+        catalog_initialiser: Callable[[Catalog], None] | None = None,
+        platform: PlatformFile | None = None,
+    ) -> None:
         self.settings = settings or ComposeSettings.from_env()
         self.platform = platform or platform_services.PLATFORM
         """The platform file whose services run (K2_PLATFORM_FILE, by default)."""
         self.say = say
         self._runner: Runner = runner or (lambda cmd, env: run_streaming(cmd, env, self.say))
-        self._client_factory = client_factory or (
-            lambda url: docker.DockerClient(base_url=url, timeout=DOCKER_TIMEOUT))
+        self._client_factory = client_factory or (lambda url: docker.DockerClient(base_url=url, timeout=DOCKER_TIMEOUT))
         self.wait_timeout = wait_timeout
         self._lock = threading.RLock()
         self._client: Any = None
@@ -354,15 +387,19 @@ class ComposeDriver:
         config = config_runner or run_config
         self._platform_overrides: dict[bool, Path] = {}  # faultable or not -> the platform file's override
         # every profile of the base file: the driver must know each service whatever runs now
-        self.base = ComposeProject.load(self._command(self._files(faultable=False), list(COMPOSE_PROFILES), "config",
-                                                      "--format", "json"), config)
+        self.base = ComposeProject.load(
+            self._command(self._files(faultable=False), list(COMPOSE_PROFILES), "config", "--format", "json"), config
+        )
         if self._write_platform_overrides():  # read again, with the services the platform file changes
-            self.base = ComposeProject.load(self._command(self._files(faultable=False), list(COMPOSE_PROFILES),
-                                                          "config", "--format", "json"), config)
+            self.base = ComposeProject.load(
+                self._command(self._files(faultable=False), list(COMPOSE_PROFILES), "config", "--format", "json"),
+                config,
+            )
         self.faultable = self.base
         if self.settings.faultable_file.is_file():
-            self.faultable = ComposeProject.load(self._command(
-                self._files(faultable=True), ["faultable"], "config", "--format", "json"), config)
+            self.faultable = ComposeProject.load(
+                self._command(self._files(faultable=True), ["faultable"], "config", "--format", "json"), config
+            )
 
     def _write_platform_overrides(self) -> bool:
         """The platform file's overrides, written beside the compose file when its roles are not the
@@ -374,13 +411,17 @@ class ComposeDriver:
             return False
         ports = {role: s.ports[0].container_port for role, s in self.base.services.items() if s.ports}
         for faultable in (False, True) if self.settings.faultable_file.is_file() else (False,):
-            document = compose_platform.override_for(self.platform, reference, ports=ports,
-                                                     proxies=self._proxies() if faultable else None)
+            document = compose_platform.override_for(
+                self.platform, reference, ports=ports, proxies=self._proxies() if faultable else None
+            )
             assert document is not None, "some role differs from the reference's"
             self._platform_overrides[faultable] = compose_platform.write(
-                self.settings.platform_override_file(faultable), document, self.platform.name)
-        self.say(f"[stack] platform file {self.platform.name}: {', '.join(roles)} as it declares them, "
-                 f"through {self._platform_overrides[False]}")
+                self.settings.platform_override_file(faultable), document, self.platform.name
+            )
+        self.say(
+            f"[stack] platform file {self.platform.name}: {', '.join(roles)} as it declares them, "
+            f"through {self._platform_overrides[False]}"
+        )
         return True
 
     def _files(self, faultable: bool) -> list[Path]:
@@ -411,8 +452,10 @@ class ComposeDriver:
             return self._client
 
     def _unreachable(self, reason: str) -> StackError:
-        return StackError(f"Docker is not reachable at {self.settings.docker_host}: {reason}; "
-                          f"start Docker (or point DOCKER_HOST at it), or use -D driver=local")
+        return StackError(
+            f"Docker is not reachable at {self.settings.docker_host}: {reason}; "
+            f"start Docker (or point DOCKER_HOST at it), or use -D driver=local"
+        )
 
     def _connect(self) -> Any:
         url = self.settings.docker_host
@@ -441,7 +484,8 @@ class ComposeDriver:
         """Every container compose made for this project, one-shot and `run` containers included."""
         with self._engine("listing the stack's containers"):
             found: list[Any] = self._docker().containers.list(
-                all=True, filters={"label": [f"{PROJECT_LABEL}={self.project_name}"]})
+                all=True, filters={"label": [f"{PROJECT_LABEL}={self.project_name}"]}
+            )
         # the label filter is the daemon's; checked again here, as nothing else may ever be touched
         return [c for c in found if (c.labels or {}).get(PROJECT_LABEL) == self.project_name]
 
@@ -451,11 +495,15 @@ class ComposeDriver:
         for c in self._project_containers():
             labels = c.labels or {}
             name = labels.get(SERVICE_LABEL, "")
-            if (name not in self.base.services or self.base.services[name].one_shot
-                    or labels.get(ONEOFF_LABEL, "False") == "True"):
+            if (
+                name not in self.base.services
+                or self.base.services[name].one_shot
+                or labels.get(ONEOFF_LABEL, "False") == "True"
+            ):
                 continue
             if name not in newest or (timestamp_ns(c.attrs.get("Created")) or 0) > (
-                    timestamp_ns(newest[name].attrs.get("Created")) or 0):
+                timestamp_ns(newest[name].attrs.get("Created")) or 0
+            ):
                 newest[name] = c
         return newest
 
@@ -477,8 +525,9 @@ class ComposeDriver:
     def _health(self, spec: ComposeService, container: Any, resources: bool) -> ServiceStatus:
         ports = self._published(spec)
         if container is None:
-            return ServiceStatus(name=spec.name, state="stopped", ports=ports,
-                                 detail="no container: not brought up, or removed by down")
+            return ServiceStatus(
+                name=spec.name, state="stopped", ports=ports, detail="no container: not brought up, or removed by down"
+            )
         attrs = container.attrs
         with self._lock:
             on_purpose = container.id in self._stopped
@@ -486,10 +535,16 @@ class ComposeDriver:
         run = attrs.get("State") or {}
         started_ns = timestamp_ns(run.get("StartedAt"))
         status = ServiceStatus(
-            name=spec.name, state=state, detail=detail, pid=int(run.get("Pid") or 0) or None, ports=ports,
+            name=spec.name,
+            state=state,
+            detail=detail,
+            pid=int(run.get("Pid") or 0) or None,
+            ports=ports,
             started_at=None if started_ns is None else started_ns / 1e9,
             ready_at=self._ready_at(container.id, run, started_ns) if state == "ready" else None,
-            restarts=int(attrs.get("RestartCount") or 0), log=f"docker logs {container.name}")
+            restarts=int(attrs.get("RestartCount") or 0),
+            log=f"docker logs {container.name}",
+        )
         if resources and state in ("ready", "starting", "paused"):
             with contextlib.suppress(StackError), self._engine(f"reading the memory of {spec.name}"):
                 use = resources_from_stats(container.stats(stream=False, one_shot=True))
@@ -527,8 +582,11 @@ class ComposeDriver:
         names = project.order([*names, *(n for n in containers if n not in names)])
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
             found = list(pool.map(lambda n: self._health(project.services[n], containers.get(n), resources), names))
-        return StackStatus(profile=profile, services={s.name: s for s in found},
-                           endpoints=self._endpoints(profile) if names else Endpoints())
+        return StackStatus(
+            profile=profile,
+            services={s.name: s for s in found},
+            endpoints=self._endpoints(profile) if names else Endpoints(),
+        )
 
     def _host_port(self, service: str) -> int:
         ports = self.base.services[service].ports
@@ -541,8 +599,10 @@ class ComposeDriver:
         needed = ("K2_S3_ACCESS_KEY", "K2_S3_SECRET_KEY", "K2_POSTGRES_PASSWORD", "K2_API_KEY")
         missing = [n for n in needed if not env.get(n)]
         if missing:
-            raise StackError(f"{', '.join(missing)} not set: put them in {self.settings.env_file} "
-                             f"(see compose/.env.example) or in the environment")
+            raise StackError(
+                f"{', '.join(missing)} not set: put them in {self.settings.env_file} "
+                f"(see compose/.env.example) or in the environment"
+            )
         return {**{n: env[n] for n in needed}, "K2_POSTGRES_USER": env.get("K2_POSTGRES_USER") or "k2"}
 
     def endpoints(self) -> Endpoints:
@@ -563,23 +623,37 @@ class ComposeDriver:
         out: dict[str, Any] = {
             "kafka": {"bootstrap.servers": f"{host}:{self._host_port('kafka')}"},
             "schema_registry": {"url": http("schema-registry") + schema_registry_service.CCOMPAT},
-            "s3": {"endpoint": s3, "access_key": c["K2_S3_ACCESS_KEY"], "secret_key": c["K2_S3_SECRET_KEY"],
-                   "region": object_store_service.REGION, "bucket": object_store_service.BUCKET},
+            "s3": {
+                "endpoint": s3,
+                "access_key": c["K2_S3_ACCESS_KEY"],
+                "secret_key": c["K2_S3_SECRET_KEY"],
+                "region": object_store_service.REGION,
+                "bucket": object_store_service.BUCKET,
+            },
             # the local stack's catalog: pyiceberg's SqlCatalog on the stack's PostgreSQL
-            "catalog": {"name": local_catalog.CATALOG_NAME, "properties": {
-                "type": "sql", "uri": f"postgresql+psycopg2://{user}:{password}@{host}:{self._host_port('postgres')}"
-                                      f"/catalog",
-                "warehouse": f"s3://{object_store_service.BUCKET}/",
-                "s3.endpoint": s3, "s3.access-key-id": c["K2_S3_ACCESS_KEY"],
-                "s3.secret-access-key": c["K2_S3_SECRET_KEY"], "s3.region": object_store_service.REGION,
-                "s3.path-style-access": "true"}},
+            "catalog": {
+                "name": local_catalog.CATALOG_NAME,
+                "properties": {
+                    "type": "sql",
+                    "uri": f"postgresql+psycopg2://{user}:{password}@{host}:{self._host_port('postgres')}/catalog",
+                    "warehouse": f"s3://{object_store_service.BUCKET}/",
+                    "s3.endpoint": s3,
+                    "s3.access-key-id": c["K2_S3_ACCESS_KEY"],
+                    "s3.secret-access-key": c["K2_S3_SECRET_KEY"],
+                    "s3.region": object_store_service.REGION,
+                    "s3.path-style-access": "true",
+                },
+            },
             "postgres": {"dsn": f"{postgres}/postgres", "catalog_dsn": f"{postgres}/catalog"},
         }
         services = profile_services(profile) if profile else ()
         if "exchange" in services:
             base = http("exchange")
-            out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
-                               "control_url": base + "/control"}
+            out["exchange"] = {
+                "ws_url": base.replace("http://", "ws://"),
+                "rest_url": base,
+                "control_url": base + "/control",
+            }
         if toxiproxy.NAME in services:
             out["toxiproxy"] = {"url": http(toxiproxy.NAME), "proxies": self._proxies()}
         if "api" in services:
@@ -603,8 +677,11 @@ class ComposeDriver:
     def versions(self) -> dict[str, str]:
         """Each long-running service's image, as the compose file pins it (no call to Docker)."""
         built = {s.image for s in self.base.services.values() if s.built}
-        return {n: s.image + (" (built here)" if s.image in built else "")
-                for n, s in self.base.services.items() if not s.one_shot}
+        return {
+            n: s.image + (" (built here)" if s.image in built else "")
+            for n, s in self.base.services.items()
+            if not s.one_shot
+        }
 
     def memory_budgets(self) -> dict[str, int]:
         """Each service's memory limit in MiB, from the compose file (for the roles the platform
@@ -613,15 +690,22 @@ class ComposeDriver:
 
     def leftovers(self) -> list[str]:
         """The project's containers and networks that still exist, and its host ports still taken."""
-        found = [f"container {c.name} ({(c.labels or {}).get(SERVICE_LABEL, '?')}, {c.status})"
-                 for c in self._project_containers()]
+        found = [
+            f"container {c.name} ({(c.labels or {}).get(SERVICE_LABEL, '?')}, {c.status})"
+            for c in self._project_containers()
+        ]
         with self._engine("listing the stack's networks"):
             networks: list[Any] = self._docker().networks.list(
-                filters={"label": f"{PROJECT_LABEL}={self.project_name}"})
-        found += [f"network {n.name}" for n in networks
-                  if ((n.attrs or {}).get("Labels") or {}).get(PROJECT_LABEL) == self.project_name]
-        ports = sorted({(p.host_ip or self.settings.host, p.host_port)
-                        for s in self.base.services.values() for p in s.ports})
+                filters={"label": f"{PROJECT_LABEL}={self.project_name}"}
+            )
+        found += [
+            f"network {n.name}"
+            for n in networks
+            if ((n.attrs or {}).get("Labels") or {}).get(PROJECT_LABEL) == self.project_name
+        ]
+        ports = sorted(
+            {(p.host_ip or self.settings.host, p.host_port) for s in self.base.services.values() for p in s.ports}
+        )
         found += [f"port {port} taken" for host, port in ports if not self.port_free(host, port)]
         return found
 
@@ -706,8 +790,10 @@ class ComposeDriver:
         try:
             return self._runner(cmd, env)
         except FileNotFoundError:
-            raise StackError("`docker compose` is not installed (the Docker CLI with its compose plugin); "
-                             "install it, or use -D driver=local") from None
+            raise StackError(
+                "`docker compose` is not installed (the Docker CLI with its compose plugin); "
+                "install it, or use -D driver=local"
+            ) from None
 
     def up(self, profile: str) -> StackStatus:
         """`docker compose up --wait` for the profile: builds the platform's image, starts what is not
@@ -721,12 +807,24 @@ class ComposeDriver:
         # Built once per run, so the platform's image holds the code being tested; a later `up` (the
         # whole stack started again mid-scenario) reuses those images
         build = [] if self._built else ["--build"]
-        result = self._compose(self.compose_command(
-            profile, "up", "--detach", *build, "--remove-orphans", "--wait",
-            "--wait-timeout", str(int(self.wait_timeout))))
+        result = self._compose(
+            self.compose_command(
+                profile,
+                "up",
+                "--detach",
+                *build,
+                "--remove-orphans",
+                "--wait",
+                "--wait-timeout",
+                str(int(self.wait_timeout)),
+            )
+        )
         if result.returncode != 0:
-            raise StackError(f"`docker compose up` for profile {profile} failed (exit code {result.returncode}):\n"
-                             + "\n".join(result.output.splitlines()[-15:]) + self._not_ready_details())
+            raise StackError(
+                f"`docker compose up` for profile {profile} failed (exit code {result.returncode}):\n"
+                + "\n".join(result.output.splitlines()[-15:])
+                + self._not_ready_details()
+            )
         with self._lock:
             self._stopped.clear()
             self._built = True
@@ -748,9 +846,11 @@ class ComposeDriver:
                 lines.append(f"  {s.name}: {s.state}, {s.detail}")
                 lines += [f"    | {line}" for line in self.logs(s.name, tail=3).splitlines()[-3:]]
         if any("password authentication failed" in line for line in lines):
-            lines.append("  hint: the database volume was made with other secrets than compose/.env's (another clone "
-                         "of this project on this machine?); `python -m harness stack --driver compose down --purge` "
-                         "starts over with empty volumes")
+            lines.append(
+                "  hint: the database volume was made with other secrets than compose/.env's (another clone "
+                "of this project on this machine?); `python -m harness stack --driver compose down --purge` "
+                "starts over with empty volumes"
+            )
         return "\nservices not ready:\n" + "\n".join(lines) if lines else ""
 
     def _initialise_catalog(self) -> None:
@@ -776,13 +876,18 @@ class ComposeDriver:
         """`docker compose down` for every profile, then any container still labelled with the
         project; with purge also the volumes labelled with the project, and no other volume."""
         containers = self._containers()
-        running = [n for n, c in containers.items()
-                   if (c.attrs.get("State") or {}).get("Status") in ("running", "paused", "restarting")]
+        running = [
+            n
+            for n, c in containers.items()
+            if (c.attrs.get("State") or {}).get("Status") in ("running", "paused", "restarting")
+        ]
         args = ["down", "--remove-orphans", "--timeout", "30", *(["--volumes"] if purge else [])]
         result = self._compose(self.compose_command(None, *args))
         if result.returncode != 0:
-            raise StackError(f"`docker compose down` failed (exit code {result.returncode}):\n"
-                             + "\n".join(result.output.splitlines()[-15:]))
+            raise StackError(
+                f"`docker compose down` failed (exit code {result.returncode}):\n"
+                + "\n".join(result.output.splitlines()[-15:])
+            )
         for c in self._project_containers():  # made by hand or by an older version of the file
             with self._engine(f"removing container {c.name}"):
                 c.remove(force=True)
@@ -809,8 +914,10 @@ class ComposeDriver:
     def _container(self, service: str, doing: str) -> Any:
         c = self._containers().get(service)
         if c is None:
-            raise StackError(f"cannot {doing} {service}: it has no container; bring the stack up with a profile "
-                             f"that has {service} first")
+            raise StackError(
+                f"cannot {doing} {service}: it has no container; bring the stack up with a profile "
+                f"that has {service} first"
+            )
         return c
 
     def _wait_ready(self, spec: ComposeService) -> ServiceStatus:
@@ -862,8 +969,9 @@ class ComposeDriver:
         """A crash: the service dies at once and reports "failed", and one whose restart policy is
         on-failure is started again by Docker, as the local stack's supervisor does."""
         if stay_down:
-            raise StackError(f"a crash of {service} that stays down is the local driver's (profile cluster); "
-                             f"use -D driver=local")
+            raise StackError(
+                f"a crash of {service} that stays down is the local driver's (profile cluster); use -D driver=local"
+            )
         spec = self._service(service)
         c = self._containers().get(service)
         if c is None or (c.attrs.get("State") or {}).get("Status") not in ("running", "paused", "restarting"):
@@ -883,8 +991,11 @@ class ComposeDriver:
             if now is None:
                 return True
             state = now.attrs.get("State") or {}
-            return (state.get("Status") != "running" or state.get("StartedAt") != before[0]
-                    or int(now.attrs.get("RestartCount") or 0) > before[1])
+            return (
+                state.get("Status") != "running"
+                or state.get("StartedAt") != before[0]
+                or int(now.attrs.get("RestartCount") or 0) > before[1]
+            )
 
         eventually(crashed, within=15, every=0.2, describe=f"{service} crashed")
 

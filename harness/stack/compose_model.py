@@ -110,24 +110,37 @@ class ComposeService:
             test = hc["test"]
             healthcheck = Healthcheck(
                 test=tuple(test) if isinstance(test, list) else ("CMD-SHELL", str(test)),
-                interval=parse_duration(hc.get("interval", "30s")), timeout=parse_duration(hc.get("timeout", "30s")),
-                retries=int(hc.get("retries", 3)), start_period=parse_duration(hc.get("start_period", "0s")))
+                interval=parse_duration(hc.get("interval", "30s")),
+                timeout=parse_duration(hc.get("timeout", "30s")),
+                retries=int(hc.get("retries", 3)),
+                start_period=parse_duration(hc.get("start_period", "0s")),
+            )
         limits = ((raw.get("deploy") or {}).get("resources") or {}).get("limits") or {}
         memory = limits.get("memory", raw.get("mem_limit"))
         cpus = limits.get("cpus", raw.get("cpus"))
         labels = {str(k): str(v) for k, v in (raw.get("labels") or {}).items()}
-        ports = tuple(PublishedPort(str(p.get("host_ip") or ""), int(p["published"]), int(p["target"]))
-                      for p in raw.get("ports") or () if p.get("published") not in (None, ""))
+        ports = tuple(
+            PublishedPort(str(p.get("host_ip") or ""), int(p["published"]), int(p["target"]))
+            for p in raw.get("ports") or ()
+            if p.get("published") not in (None, "")
+        )
         return ComposeService(
-            name=name, image=str(raw.get("image") or ""), built="build" in raw,
+            name=name,
+            image=str(raw.get("image") or ""),
+            built="build" in raw,
             profiles=tuple(raw.get("profiles") or ()),
             depends_on={d: str((c or {}).get("condition", "service_started")) for d, c in deps.items()},
-            healthcheck=healthcheck, restart=str(raw.get("restart") or "no"),
+            healthcheck=healthcheck,
+            restart=str(raw.get("restart") or "no"),
             memory_mb=parse_bytes(memory) // 2**20 if memory is not None else None,
-            cpus=float(cpus) if cpus is not None else None, ports=ports,
-            one_shot=labels.get(ONE_SHOT_LABEL, "").lower() == "true", init=bool(raw.get("init", False)),
-            stop_grace=parse_duration(raw.get("stop_grace_period") or "10s"), labels=labels,
-            environment={str(k): "" if v is None else str(v) for k, v in (raw.get("environment") or {}).items()})
+            cpus=float(cpus) if cpus is not None else None,
+            ports=ports,
+            one_shot=labels.get(ONE_SHOT_LABEL, "").lower() == "true",
+            init=bool(raw.get("init", False)),
+            stop_grace=parse_duration(raw.get("stop_grace_period") or "10s"),
+            labels=labels,
+            environment={str(k): "" if v is None else str(v) for k, v in (raw.get("environment") or {}).items()},
+        )
 
 
 ConfigRunner = Callable[[list[str]], tuple[int, str]]
@@ -144,8 +157,9 @@ class ComposeProject:
         services = doc.get("services")
         if not doc.get("name") or not isinstance(services, dict):
             raise ComposeFileError("`docker compose config` gave no project name or no services")
-        return ComposeProject(name=str(doc["name"]),
-                              services={n: ComposeService.parse(n, s or {}) for n, s in services.items()})
+        return ComposeProject(
+            name=str(doc["name"]), services={n: ComposeService.parse(n, s or {}) for n, s in services.items()}
+        )
 
     @staticmethod
     def load(command: Sequence[str], runner: ConfigRunner) -> ComposeProject:
@@ -153,8 +167,9 @@ class ComposeProject:
         code, output = runner([*command])
         if code != 0:
             lines = [line for line in output.strip().splitlines() if line.strip()]
-            raise ComposeFileError(f"`docker compose config` refused the compose file: "
-                                   f"{lines[-1] if lines else f'exit code {code}'}")
+            raise ComposeFileError(
+                f"`docker compose config` refused the compose file: {lines[-1] if lines else f'exit code {code}'}"
+            )
         try:
             doc = json.loads(output)
         except json.JSONDecodeError:

@@ -85,16 +85,19 @@ def secret(name: str) -> str:
     return f"${{{name}:?set {name} (make setup-docker writes compose/.env)}}"
 
 
-def values(role: str, ports: Mapping[str, int] = CONTAINER_PORTS,
-           proxies: Mapping[str, str] | None = None) -> dict[str, str]:
+def values(
+    role: str, ports: Mapping[str, int] = CONTAINER_PORTS, proxies: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """What each {placeholder} stands for inside the compose network, for this role; `proxies`
     (link -> host:port of its toxiproxy listener) for profile faultable."""
     kafka, registry, s3 = KAFKA, REGISTRY, OBJECT_STORE
     if proxies is not None and role != "exchange":  # the exchange is the outside world, never behind a proxy
         missing = [link for link in ("kafka", "schema-registry", "object-store") if link not in proxies]
         if missing:
-            raise ComposePlatformError(f"no toxiproxy listener known for {', '.join(missing)} (toxiproxy.json beside "
-                                       f"the compose file names each proxy); cannot rewire {role} through it")
+            raise ComposePlatformError(
+                f"no toxiproxy listener known for {', '.join(missing)} (toxiproxy.json beside "
+                f"the compose file names each proxy); cannot rewire {role} through it"
+            )
         kafka = proxies["kafka"]
         registry = f"http://{proxies['schema-registry']}{schema_registry.CCOMPAT}"
         s3 = f"http://{proxies['object-store']}"
@@ -102,20 +105,34 @@ def values(role: str, ports: Mapping[str, int] = CONTAINER_PORTS,
     exchange = f"{EXCHANGE}:{exchange_port}"
     user = "${K2_POSTGRES_USER:-k2}"
     return {
-        "python": PYTHON, "repo": REPO, "host": HOST, "port": str(ports[role]),
-        "data_dir": DATA_DIRS.get(role, OTHER_DATA_DIR), "instance": "1", "partitions": PARTITIONS,
+        "python": PYTHON,
+        "repo": REPO,
+        "host": HOST,
+        "port": str(ports[role]),
+        "data_dir": DATA_DIRS.get(role, OTHER_DATA_DIR),
+        "instance": "1",
+        "partitions": PARTITIONS,
         # one broker under compose (profile cluster is the local driver's)
-        "kafka.bootstrap": kafka, "kafka.replication": "1", "kafka.min_isr": "1",
-        "registry.url": registry, "s3.endpoint": s3,
-        "s3.access_key": secret("K2_S3_ACCESS_KEY"), "s3.secret_key": secret("K2_S3_SECRET_KEY"),
-        "s3.region": object_store.REGION, "s3.bucket": object_store.BUCKET,
-        "catalog.name": catalog.CATALOG_NAME, "catalog.type": "sql",
+        "kafka.bootstrap": kafka,
+        "kafka.replication": "1",
+        "kafka.min_isr": "1",
+        "registry.url": registry,
+        "s3.endpoint": s3,
+        "s3.access_key": secret("K2_S3_ACCESS_KEY"),
+        "s3.secret_key": secret("K2_S3_SECRET_KEY"),
+        "s3.region": object_store.REGION,
+        "s3.bucket": object_store.BUCKET,
+        "catalog.name": catalog.CATALOG_NAME,
+        "catalog.type": "sql",
         # the catalog's database is always reached directly, as in the local stack
         "catalog.uri": f"postgresql+psycopg2://{user}:{secret('K2_POSTGRES_PASSWORD')}@{POSTGRES}/catalog",
-        "catalog.warehouse": f"s3://{object_store.BUCKET}/", "catalog.credential": "",
+        "catalog.warehouse": f"s3://{object_store.BUCKET}/",
+        "catalog.credential": "",
         "api.key": secret("K2_API_KEY"),
-        "exchange.host": EXCHANGE, "exchange.port": str(exchange_port),
-        "exchange.ws_url": f"ws://{exchange}", "exchange.rest_url": f"http://{exchange}",
+        "exchange.host": EXCHANGE,
+        "exchange.port": str(exchange_port),
+        "exchange.ws_url": f"ws://{exchange}",
+        "exchange.rest_url": f"http://{exchange}",
     }
 
 
@@ -141,7 +158,8 @@ _HTTP_PROBE = (
     "except OSError as e:\n"
     "    print('GET %s failed: %s' % (path, e)); sys.exit(1)\n"
     "print('GET %s answered %s (ready means %s)' % (path, code, want))\n"
-    "sys.exit(0 if code == want else 1)\n")
+    "sys.exit(0 if code == want else 1)\n"
+)
 
 _GROUP_PROBE = (
     "import sys\n"
@@ -152,7 +170,8 @@ _GROUP_PROBE = (
     "except Exception as e:\n"
     "    print('describing consumer group %s: %s' % (group, e)); sys.exit(1)\n"
     "print('consumer group %s has %d member(s) (state %s)' % (group, len(found.members), found.state))\n"
-    "sys.exit(0 if found.members else 1)\n")
+    "sys.exit(0 if found.members else 1)\n"
+)
 
 
 def http_probe(port: int, path: str, status: int) -> list[str]:
@@ -177,8 +196,12 @@ class Replace(dict[str, str]):
     """A mapping compose takes instead of the one it would merge with (written with the `!override` tag)."""
 
 
-def service_override(role: str, service: PlatformService, ports: Mapping[str, int] = CONTAINER_PORTS,
-                     proxies: Mapping[str, str] | None = None) -> dict[str, Any]:
+def service_override(
+    role: str,
+    service: PlatformService,
+    ports: Mapping[str, int] = CONTAINER_PORTS,
+    proxies: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The compose service of one role, as the platform file declares it."""
     how = service.ready
     if isinstance(how, HttpReady):
@@ -202,20 +225,27 @@ def service_override(role: str, service: PlatformService, ports: Mapping[str, in
 
 def log_refusal(roles: list[tuple[str, str]]) -> str:
     which = ", ".join(f"{role} (log: /{pattern}/)" for role, pattern in roles)
-    return (f"compose cannot wait on a log line: a container's health check cannot read the container's log. "
-            f"The platform file declares readiness by one for {which}; declare `ready: {{http: PATH}}` (a status "
-            f"path on its port) or `ready: {{consumer_group: GROUP}}` for compose runs, or use -D driver=local")
+    return (
+        f"compose cannot wait on a log line: a container's health check cannot read the container's log. "
+        f"The platform file declares readiness by one for {which}; declare `ready: {{http: PATH}}` (a status "
+        f"path on its port) or `ready: {{consumer_group: GROUP}}` for compose runs, or use -D driver=local"
+    )
 
 
 def changed_roles(platform_file: PlatformFile, reference: PlatformFile) -> dict[str, PlatformService]:
     """The roles whose entry differs from the reference's (a role the reference lacks counts)."""
-    return {role: service for role, service in platform_file.services.items()
-            if reference.services.get(role) != service}
+    return {
+        role: service for role, service in platform_file.services.items() if reference.services.get(role) != service
+    }
 
 
-def override_for(platform_file: PlatformFile, reference: PlatformFile, *,
-                 ports: Mapping[str, int] = CONTAINER_PORTS,
-                 proxies: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+def override_for(
+    platform_file: PlatformFile,
+    reference: PlatformFile,
+    *,
+    ports: Mapping[str, int] = CONTAINER_PORTS,
+    proxies: Mapping[str, str] | None = None,
+) -> dict[str, Any] | None:
     """The compose override running `platform_file`'s services, or None when its roles are the
     reference's (the compose file's own services stand). `ports`: each role's container port;
     `proxies`: each link's toxiproxy listener (host:port), for the faultable profile's override.
@@ -228,8 +258,10 @@ def override_for(platform_file: PlatformFile, reference: PlatformFile, *,
         raise ComposePlatformError(f"platform file {platform_file.name}: {log_refusal(by_log)}")
     missing = [r for r in roles if r not in ports]
     if missing:
-        raise ComposePlatformError(f"platform file {platform_file.name}: the compose file has no service "
-                                   f"{', '.join(missing)} with a published port to run it as")
+        raise ComposePlatformError(
+            f"platform file {platform_file.name}: the compose file has no service "
+            f"{', '.join(missing)} with a published port to run it as"
+        )
     return {"services": {role: service_override(role, service, ports, proxies) for role, service in roles.items()}}
 
 
@@ -241,8 +273,10 @@ _Dumper.add_representer(Replace, lambda dumper, data: dumper.represent_mapping("
 
 
 def dump(document: Mapping[str, Any], platform_name: str) -> str:
-    header = (f"# Written by the harness (harness/stack/compose_platform.py) for platform file {platform_name!r}:\n"
-              f"# the roles it changes from {REFERENCE.name}. Made again at each run; do not edit.\n")
+    header = (
+        f"# Written by the harness (harness/stack/compose_platform.py) for platform file {platform_name!r}:\n"
+        f"# the roles it changes from {REFERENCE.name}. Made again at each run; do not edit.\n"
+    )
     return header + yaml.dump(dict(document), Dumper=_Dumper, sort_keys=False, width=10**6, allow_unicode=True)
 
 
@@ -254,4 +288,3 @@ def write(path: Path, document: Mapping[str, Any], platform_name: str) -> Path:
         tmp.write_text(text)
         os.replace(tmp, path)
     return path
-

@@ -72,13 +72,21 @@ class Ran:
 Runner = Callable[[Sequence[str], Mapping[str, str] | None, float, Path | None], Ran]
 
 
-def run(cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60.0,
-        cwd: Path | None = None) -> Ran:
+def run(
+    cmd: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 60.0, cwd: Path | None = None
+) -> Ran:
     """A command's exit code and output; a missing program or a timeout is an exit code too
     (127, 124, as a shell says them), so callers judge every outcome the same way."""
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                              env=None if env is None else dict(env), stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            list(cmd),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         return Ran(127, "", f"{cmd[0]}: not found")
     except subprocess.TimeoutExpired:
@@ -97,6 +105,7 @@ def _tail(text: str, lines: int = 12) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # Pure helpers (unit-tested).
+
 
 def compose_major(version_output: str) -> int | None:
     """The major version `docker compose version --short` printed ("2.29.1", "v5.6.0"), or None."""
@@ -126,15 +135,24 @@ def read_apt_sources(root: Path = Path("/etc/apt")) -> dict[str, str]:
 
 def base_sources(mirror: str) -> str:
     """The new base image's apt sources: the release, its updates and security, as in Debian's images."""
-    security = re.sub(r"/debian$", "/debian-security", mirror) if mirror.endswith("/debian") else \
-        "http://deb.debian.org/debian-security"
-    return (f"deb {mirror} {DEBIAN_SUITE} main\n"
-            f"deb {mirror} {DEBIAN_SUITE}-updates main\n"
-            f"deb {security} {DEBIAN_SUITE}-security main\n")
+    security = (
+        re.sub(r"/debian$", "/debian-security", mirror)
+        if mirror.endswith("/debian")
+        else "http://deb.debian.org/debian-security"
+    )
+    return (
+        f"deb {mirror} {DEBIAN_SUITE} main\n"
+        f"deb {mirror} {DEBIAN_SUITE}-updates main\n"
+        f"deb {security} {DEBIAN_SUITE}-security main\n"
+    )
 
 
-def merge_env_file(text: str, wanted: Mapping[str, str], fill: Sequence[str],
-                   make_secret: Callable[[], str] = lambda: secrets.token_hex(16)) -> tuple[str, list[str]]:
+def merge_env_file(
+    text: str,
+    wanted: Mapping[str, str],
+    fill: Sequence[str],
+    make_secret: Callable[[], str] = lambda: secrets.token_hex(16),
+) -> tuple[str, list[str]]:
     """compose/.env with `wanted` set (replacing what is there) and a new secret for each name of
     `fill` that has no value; every other line kept as it is. Returns the text and what changed."""
     lines = text.splitlines()
@@ -177,6 +195,7 @@ def requirements_key(requirements: Path) -> str:
 
 # ------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class DockerSetup:
     settings: StackSettings
@@ -206,17 +225,23 @@ class DockerSetup:
             started = " (started by make setup-docker)" if self.pid_file.exists() else ""
             return f"Docker Engine {answer.stdout.strip()} answers{started}"
         if self.env.get("DOCKER_HOST"):
-            raise DockerSetupError(f"DOCKER_HOST={self.env['DOCKER_HOST']} does not answer `docker info`: "
-                                   f"{_tail(answer.output, 2)}; start that engine, or unset DOCKER_HOST")
+            raise DockerSetupError(
+                f"DOCKER_HOST={self.env['DOCKER_HOST']} does not answer `docker info`: "
+                f"{_tail(answer.output, 2)}; start that engine, or unset DOCKER_HOST"
+            )
         root = os.geteuid() == 0
         if shutil.which("dockerd") is None:
             if not root:
-                raise DockerSetupError("no Docker engine: install one (sudo apt-get install -y docker.io), "
-                                       "start it (sudo dockerd &), then run make setup-docker again")
+                raise DockerSetupError(
+                    "no Docker engine: install one (sudo apt-get install -y docker.io), "
+                    "start it (sudo dockerd &), then run make setup-docker again"
+                )
             self.apt_install(["docker.io"], "Docker engine")
         if not root:
-            raise DockerSetupError("the Docker engine is installed but not running, and only root can start "
-                                   "it: sudo dockerd > /tmp/dockerd.log 2>&1 &")
+            raise DockerSetupError(
+                "the Docker engine is installed but not running, and only root can start "
+                "it: sudo dockerd > /tmp/dockerd.log 2>&1 &"
+            )
         return self.start_engine()
 
     def apt_install(self, packages: list[str], what: str) -> None:
@@ -230,8 +255,9 @@ class DockerSetup:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with open(self.engine_log, "ab") as log:
             # a session of its own: the engine outlives this command, and Ctrl-C here must not reach it
-            proc = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                ["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         self.pid_file.write_text(f"{proc.pid}\n")
 
         def answers() -> str:
@@ -243,12 +269,19 @@ class DockerSetup:
             return got.stdout.strip()
 
         try:
-            version = eventually(answers, within=ENGINE_READY_WITHIN, every=0.5, fatal=(_EngineExited,),
-                                 describe="the Docker engine answers `docker info`")
+            version = eventually(
+                answers,
+                within=ENGINE_READY_WITHIN,
+                every=0.5,
+                fatal=(_EngineExited,),
+                describe="the Docker engine answers `docker info`",
+            )
         except (ConditionTimeout, _EngineExited) as exc:
             self.pid_file.unlink(missing_ok=True)
-            raise DockerSetupError(f"dockerd did not come up: {exc}\nlast lines of {self.engine_log}:\n"
-                                   f"{_tail(self.engine_log.read_text(errors='replace'))}") from None
+            raise DockerSetupError(
+                f"dockerd did not come up: {exc}\nlast lines of {self.engine_log}:\n"
+                f"{_tail(self.engine_log.read_text(errors='replace'))}"
+            ) from None
         return f"started Docker Engine {version} (pid {proc.pid}, log {self.engine_log})"
 
     def stop_engine(self) -> str:
@@ -293,23 +326,27 @@ class DockerSetup:
         shutil.copy2(self.cached_compose, self.plugin_path)
         answer = self.runner(["docker", "compose", "version", "--short"], None, 30.0, None)
         if answer.returncode != 0:
-            raise DockerSetupError(f"installed {self.plugin_path}, but `docker compose version` fails: "
-                                   f"{_tail(answer.output, 3)}")
+            raise DockerSetupError(
+                f"installed {self.plugin_path}, but `docker compose version` fails: {_tail(answer.output, 3)}"
+            )
         return f"docker compose {answer.stdout.strip()} ({self.plugin_path})"
 
     def build_compose(self) -> None:
         go = shutil.which("go")
         module = f"{COMPOSE_MODULE}@v{COMPOSE_VERSION}"
         if go is None:
-            raise DockerSetupError(f"no Compose CLI v2+, and Go (`go`) is needed to build {module}: install Go "
-                                   f"(apt-get install -y golang-go), or the Compose plugin, then run make setup-docker")
+            raise DockerSetupError(
+                f"no Compose CLI v2+, and Go (`go`) is needed to build {module}: install Go "
+                f"(apt-get install -y golang-go), or the Compose plugin, then run make setup-docker"
+            )
         self.say(f"[setup-docker]   building Compose {COMPOSE_VERSION} from the Go module proxy (about 1-2 min) ...")
         env = {**self.env, "GOFLAGS": "-mod=mod", "GO111MODULE": "on"}
         found = self.runner([go, "mod", "download", "-json", module], env, 900.0, None)
         m = re.search(r'"Dir":\s*"([^"]+)"', found.stdout)
         if found.returncode != 0 or m is None:
-            raise DockerSetupError(f"`go mod download -json {module}` exited {found.returncode}:\n"
-                                   f"{_tail(found.output)}")
+            raise DockerSetupError(
+                f"`go mod download -json {module}` exited {found.returncode}:\n{_tail(found.output)}"
+            )
         with tempfile.TemporaryDirectory(prefix="k2-compose-") as tmp:
             # `go install` refuses a module with exclude directives: build a writable copy instead
             src = Path(tmp) / "src"
@@ -318,11 +355,13 @@ class DockerSetup:
                 path.chmod(path.stat().st_mode | 0o200)
             out = Path(tmp) / "docker-compose"
             flags = f"-s -w -X {COMPOSE_MODULE}/internal.Version=v{COMPOSE_VERSION}"
-            built = self.runner([go, "build", "-trimpath", f"-ldflags={flags}", "-o", str(out), "./cmd"],
-                                env, 1200.0, src)
+            built = self.runner(
+                [go, "build", "-trimpath", f"-ldflags={flags}", "-o", str(out), "./cmd"], env, 1200.0, src
+            )
             if built.returncode != 0 or not out.exists():
-                raise DockerSetupError(f"building {module} (`go build ./cmd`) exited {built.returncode}:\n"
-                                       f"{_tail(built.output)}")
+                raise DockerSetupError(
+                    f"building {module} (`go build ./cmd`) exited {built.returncode}:\n{_tail(built.output)}"
+                )
             self.cached_compose.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(out), self.cached_compose)
 
@@ -334,12 +373,16 @@ class DockerSetup:
     def base(self) -> str:
         wanted = self.env.get("K2_BASE_IMAGE", "")
         if wanted:
-            if self.image_present(wanted) or self.runner(["docker", "pull", "-q", wanted], None, 300.0,
-                                                         None).returncode == 0:
+            if (
+                self.image_present(wanted)
+                or self.runner(["docker", "pull", "-q", wanted], None, 300.0, None).returncode == 0
+            ):
                 self.base_image = wanted
                 return f"{wanted} (K2_BASE_IMAGE)"
-            raise DockerSetupError(f"K2_BASE_IMAGE={wanted} is neither present nor pullable; unset it to use "
-                                   f"{DEFAULT_BASE_IMAGE} or the image made here")
+            raise DockerSetupError(
+                f"K2_BASE_IMAGE={wanted} is neither present nor pullable; unset it to use "
+                f"{DEFAULT_BASE_IMAGE} or the image made here"
+            )
         if self.image_present(DEFAULT_BASE_IMAGE):
             self.base_image = DEFAULT_BASE_IMAGE
             return f"{DEFAULT_BASE_IMAGE} (present)"
@@ -356,35 +399,46 @@ class DockerSetup:
     def make_base_image(self) -> None:
         if shutil.which("debootstrap") is None:
             if os.geteuid() != 0:
-                raise DockerSetupError(f"no registry gives {DEFAULT_BASE_IMAGE} and debootstrap is missing to make "
-                                       "a base image: sudo apt-get install -y debootstrap")
+                raise DockerSetupError(
+                    f"no registry gives {DEFAULT_BASE_IMAGE} and debootstrap is missing to make "
+                    "a base image: sudo apt-get install -y debootstrap"
+                )
             self.apt_install(["debootstrap"], "debootstrap")
         mirror = debian_mirror(read_apt_sources())
         self.say(f"[setup-docker]   making {LOCAL_BASE_IMAGE} with debootstrap from {mirror} (about 30-90 s) ...")
         self.settings.cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="k2-rootfs-", dir=self.settings.cache) as tmp:
             root = Path(tmp) / "rootfs"
-            done = self.runner(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(root), mirror], None, 1200.0,
-                               None)
+            done = self.runner(
+                ["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(root), mirror], None, 1200.0, None
+            )
             if done.returncode != 0:
-                raise DockerSetupError(f"`debootstrap --variant=minbase {DEBIAN_SUITE} DIR {mirror}` exited "
-                                       f"{done.returncode}:\n{_tail(done.output)}")
+                raise DockerSetupError(
+                    f"`debootstrap --variant=minbase {DEBIAN_SUITE} DIR {mirror}` exited "
+                    f"{done.returncode}:\n{_tail(done.output)}"
+                )
             (root / "etc/apt/sources.list").write_text(base_sources(mirror))
             for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):  # 80 MB the image need not carry
                 for path in (root / leftover).glob("*"):
                     if path.is_file():
                         path.unlink()
-            imported = self.runner(["sh", "-c", f'tar -C "{root}" -c . | docker import - {LOCAL_BASE_IMAGE}'],
-                                   None, 600.0, None)
+            imported = self.runner(
+                ["sh", "-c", f'tar -C "{root}" -c . | docker import - {LOCAL_BASE_IMAGE}'], None, 600.0, None
+            )
             if imported.returncode != 0:
-                raise DockerSetupError(f"`docker import` of the debootstrap tree exited {imported.returncode}:\n"
-                                       f"{_tail(imported.output)}")
+                raise DockerSetupError(
+                    f"`docker import` of the debootstrap tree exited {imported.returncode}:\n{_tail(imported.output)}"
+                )
 
     # ---------------------------------------------------------------- components and build contexts
     def components(self) -> str:
         """The local stack's components, from the same installers and caches as `make setup`."""
-        details = [provision.install_kafka(self.settings), provision.install_apicurio(self.settings),
-                   provision.check_weed(self.settings), provision.install_toxiproxy(self.settings)]
+        details = [
+            provision.install_kafka(self.settings),
+            provision.install_apicurio(self.settings),
+            provision.check_weed(self.settings),
+            provision.install_toxiproxy(self.settings),
+        ]
         return "; ".join(details)
 
     @property
@@ -399,11 +453,16 @@ class DockerSetup:
         if (target / ".complete").exists():
             return f"cached in {target}"
         with tempfile.TemporaryDirectory(prefix="k2-wheels-", dir=self.settings.cache) as tmp:
-            done = self.runner([sys.executable, "-m", "pip", "wheel", "-q", "-r", str(self.requirements),
-                                "-w", tmp], None, 1200.0, None)
+            done = self.runner(
+                [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(self.requirements), "-w", tmp],
+                None,
+                1200.0,
+                None,
+            )
             if done.returncode != 0:
-                raise DockerSetupError(f"`pip wheel -r {_shown(self.requirements)}` exited "
-                                       f"{done.returncode}:\n{_tail(done.output)}")
+                raise DockerSetupError(
+                    f"`pip wheel -r {_shown(self.requirements)}` exited {done.returncode}:\n{_tail(done.output)}"
+                )
             if target.exists():
                 shutil.rmtree(target)
             shutil.move(tmp, target)
@@ -440,8 +499,7 @@ class DockerSetup:
 
     def env_settings(self) -> str:
         text = self.env_file.read_text() if self.env_file.exists() else ENV_HEADER
-        merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE},
-                                         SECRET_NAMES)
+        merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": self.base_image or DEFAULT_BASE_IMAGE}, SECRET_NAMES)
         settings = parse_env(merged)
         if not settings.get("COMPOSE_PROJECT_NAME"):
             # Volumes of these secrets' own: a database volume made with other secrets (another
@@ -455,17 +513,32 @@ class DockerSetup:
         return f"{_shown(self.env_file)}: " + (f"set {', '.join(changed)}" if changed else "up to date")
 
     def compose_command(self, *args: str) -> list[str]:
-        return ["docker", "compose", "--ansi", "never", "--progress", "plain", "--project-directory",
-                str(self.compose_dir), "-f", str(self.compose_dir / "docker-compose.yml"),
-                "-f", str(self.compose_dir / "docker-compose.faultable.yml"), "--profile", "faultable", *args]
+        return [
+            "docker",
+            "compose",
+            "--ansi",
+            "never",
+            "--progress",
+            "plain",
+            "--project-directory",
+            str(self.compose_dir),
+            "-f",
+            str(self.compose_dir / "docker-compose.yml"),
+            "-f",
+            str(self.compose_dir / "docker-compose.faultable.yml"),
+            "--profile",
+            "faultable",
+            *args,
+        ]
 
     def images(self) -> str:
         # Kafka first: the schema registry's image then finds the JRE layer they share in the cache
         for group in (["kafka"], []):
             done = self.runner(self.compose_command("build", *group), None, 1800.0, None)
             if done.returncode != 0:
-                raise DockerSetupError(f"`docker compose build {' '.join(group)}` exited {done.returncode}:\n"
-                                       f"{_tail(done.output, 20)}")
+                raise DockerSetupError(
+                    f"`docker compose build {' '.join(group)}` exited {done.returncode}:\n{_tail(done.output, 20)}"
+                )
         return "kafka, schema-registry, object-store, postgres, toxiproxy, platform"
 
     def steps(self, build: bool = True) -> list[tuple[str, Callable[[], str]]]:
@@ -501,8 +574,11 @@ def place(source: Path, target: Path) -> int:
     elif target.exists() or target.is_symlink():
         target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
-    pairs = [(source, target)] if source.is_file() else [
-        (p, target / p.relative_to(source)) for p in sorted(source.rglob("*")) if p.is_file()]
+    pairs = (
+        [(source, target)]
+        if source.is_file()
+        else [(p, target / p.relative_to(source)) for p in sorted(source.rglob("*")) if p.is_file()]
+    )
     for src, dst in pairs:
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:

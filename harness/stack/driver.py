@@ -80,9 +80,11 @@ class StackStatus:
         return bool(self.services) and all(s.ready for s in self.services.values())
 
     def to_json(self) -> dict[str, Any]:
-        return {"profile": self.profile,
-                "services": {n: asdict(s) for n, s in self.services.items()},
-                "clients": self.endpoints.to_json()}
+        return {
+            "profile": self.profile,
+            "services": {n: asdict(s) for n, s in self.services.items()},
+            "clients": self.endpoints.to_json(),
+        }
 
 
 class StackDriver(Protocol):

@@ -12,8 +12,13 @@ from harness.stack.settings import StackSettings
 __all__ = ["DRIVERS", "make_driver"]
 
 
-def make_driver(driver: str, compose_file: str = "", say: Callable[[str], None] = print, endpoints: str = "",
-                api_ready_path: str = "") -> StackDriver:
+def make_driver(
+    driver: str,
+    compose_file: str = "",
+    say: Callable[[str], None] = print,
+    endpoints: str = "",
+    api_ready_path: str = "",
+) -> StackDriver:
     """`local`: native processes; `compose`: Docker Compose (`compose_file`, empty for compose/'s);
     `external`: a K2 the suite did not start, described by the `endpoints` file."""
     if driver == "external":

@@ -29,8 +29,10 @@ class CannotInject(StackError):
 
 
 def _cannot(what: str, service: str) -> CannotInject:
-    return CannotInject(f"the external driver cannot {what} the {service}: the suite did not start this K2, "
-                        f"so its processes are not the suite's to control")
+    return CannotInject(
+        f"the external driver cannot {what} the {service}: the suite did not start this K2, "
+        f"so its processes are not the suite's to control"
+    )
 
 
 class ExternalDriver:
@@ -68,8 +70,9 @@ class ExternalDriver:
     def _kafka(self) -> str:
         from confluent_kafka.admin import AdminClient
 
-        md = AdminClient({"bootstrap.servers": self._endpoints.kafka.bootstrap,
-                          "socket.timeout.ms": 3000}).list_topics(timeout=5)
+        md = AdminClient({"bootstrap.servers": self._endpoints.kafka.bootstrap, "socket.timeout.ms": 3000}).list_topics(
+            timeout=5
+        )
         return f"{len(md.brokers)} broker(s), {len(md.topics)} topic(s)"
 
     def _catalog(self) -> str:
@@ -102,11 +105,15 @@ class ExternalDriver:
     def up(self, profile: str) -> StackStatus:
         """Nothing is started: the deployment is checked, and must be ready as it is."""
         if profile == "faultable":
-            raise CannotInject("the external driver cannot put fault-injecting proxies between a K2 it did not "
-                               "start and its Kafka, registry and object store")
+            raise CannotInject(
+                "the external driver cannot put fault-injecting proxies between a K2 it did not "
+                "start and its Kafka, registry and object store"
+            )
         status = self.status()
-        self.say(f"[stack] external ({self._endpoints.source}): " + ", ".join(
-            f"{n} {s.state}" for n, s in status.services.items()))
+        self.say(
+            f"[stack] external ({self._endpoints.source}): "
+            + ", ".join(f"{n} {s.state}" for n, s in status.services.items())
+        )
         return status
 
     def down(self, purge: bool = False) -> list[str]:

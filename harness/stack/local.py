@@ -164,8 +164,7 @@ class LocalDriver:
         state = self._read_state()
         profile = state.get("profile")
         names = list(profile_services(profile)) if profile else []
-        names += [n for n in state["services"]
-                  if n not in names and n in SERVICES and self._process(n) is not None]
+        names += [n for n in state["services"] if n not in names and n in SERVICES and self._process(n) is not None]
         return start_order(names, services_for(profile))
 
     # ---------------------------------------------------------------- observing
@@ -185,10 +184,16 @@ class LocalDriver:
             except NotReady as exc:
                 state, detail = "starting", str(exc)
         status = ServiceStatus(
-            name=service, state=state, detail=detail, pid=p.pid if p else None,
+            name=service,
+            state=state,
+            detail=detail,
+            pid=p.pid if p else None,
             ports={k: self.settings.ports[k] for k in spec.ports},
-            started_at=rec.get("started_at"), ready_at=rec.get("ready_at"), restarts=rec.get("restarts", 0),
-            log=str(self._log_path(service)))
+            started_at=rec.get("started_at"),
+            ready_at=rec.get("ready_at"),
+            restarts=rec.get("restarts", 0),
+            log=str(self._log_path(service)),
+        )
         if p is not None and resources:  # memory reads every process's smaps: skip it for a readiness check
             with contextlib.suppress(psutil.Error):
                 procs = processes.tree(p)
@@ -200,8 +205,11 @@ class LocalDriver:
         names = self._known()
         with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
             found = dict(zip(names, pool.map(lambda n: self.health(n, resources), names), strict=True))
-        return StackStatus(profile=self._read_state().get("profile"), services=found,
-                           endpoints=self.endpoints() if names else Endpoints())
+        return StackStatus(
+            profile=self._read_state().get("profile"),
+            services=found,
+            endpoints=self.endpoints() if names else Endpoints(),
+        )
 
     def endpoints(self) -> Endpoints:
         ctx = self.ctx
@@ -210,18 +218,29 @@ class LocalDriver:
         out: dict[str, Any] = {
             "kafka": {"bootstrap.servers": kafka_service.bootstrap(ctx, kafka_nodes(profile))},
             "schema_registry": {"url": schema_registry.url(ctx)},
-            "s3": {"endpoint": object_store.endpoint(ctx), "access_key": c.s3_access_key,
-                   "secret_key": c.s3_secret_key, "region": object_store.REGION, "bucket": object_store.BUCKET},
+            "s3": {
+                "endpoint": object_store.endpoint(ctx),
+                "access_key": c.s3_access_key,
+                "secret_key": c.s3_secret_key,
+                "region": object_store.REGION,
+                "bucket": object_store.BUCKET,
+            },
             "catalog": {"name": catalog.CATALOG_NAME, "properties": catalog.properties(ctx)},
             "postgres": {"dsn": postgres.dsn(ctx), "catalog_dsn": postgres.dsn(ctx, "catalog")},
         }
         if profile and "exchange" in profile_services(profile):
             base = platform.http_url(ctx, "exchange")
-            out["exchange"] = {"ws_url": base.replace("http://", "ws://"), "rest_url": base,
-                               "control_url": base + "/control"}
+            out["exchange"] = {
+                "ws_url": base.replace("http://", "ws://"),
+                "rest_url": base,
+                "control_url": base + "/control",
+            }
         if profile and toxiproxy.NAME in profile_services(profile):
-            links = ({str(x["name"]): str(x["listen"]) for x in toxiproxy.cluster_proxies(ctx)} if profile == "cluster"
-                     else {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS})
+            links = (
+                {str(x["name"]): str(x["listen"]) for x in toxiproxy.cluster_proxies(ctx)}
+                if profile == "cluster"
+                else {link: toxiproxy.listen(ctx, link) for link in toxiproxy.LINKS}
+            )
             out["toxiproxy"] = {"url": toxiproxy.api_url(ctx), "proxies": links}
         if profile and "api" in profile_services(profile):
             out["api"] = {"url": platform.http_url(ctx, "api"), "api_key": c.api_key}
@@ -246,8 +265,11 @@ class LocalDriver:
         for p in processes.processes_under(self.settings.root):
             with contextlib.suppress(psutil.Error):  # gone meanwhile: not a leftover
                 found.append(f"process {p.pid} {' '.join(p.cmdline()[:3])}")
-        found += [f"port {port} ({name}) taken" for name, port in self.settings.ports.items()
-                  if not processes.port_free(self.settings.host, port)]
+        found += [
+            f"port {port} ({name}) taken"
+            for name, port in self.settings.ports.items()
+            if not processes.port_free(self.settings.host, port)
+        ]
         return found
 
     def enforced_limits(self, service: str) -> EnforcedLimits | None:
@@ -320,8 +342,11 @@ class LocalDriver:
                         self._stop(spec)
                         current = "stopped"
                     if current in ("ready", "starting"):
-                        eventually(lambda: self.health(name).ready, within=spec.ready_within,
-                                   describe=f"{name} (already running) ready")
+                        eventually(
+                            lambda: self.health(name).ready,
+                            within=spec.ready_within,
+                            describe=f"{name} (already running) ready",
+                        )
                         self.say(f"[stack] {name}: already running, reused")
                         spec.initialise(self.ctx)
                     else:
@@ -360,9 +385,14 @@ class LocalDriver:
         private_dir(self.settings.logs, OWNER_ONLY)
         with private_log(self._log_path("supervisor")) as log:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "harness.stack.supervisor"], cwd=run_dir,
+                [sys.executable, "-m", "harness.stack.supervisor"],
+                cwd=run_dir,
                 env={**os.environ, **self.settings.to_env(), "PYTHONPATH": str(REPO_ROOT)},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         with self._state_lock:
             state = self._read_state()
             state["supervisor"] = {"pid": popen.pid, "create_time": psutil.Process(popen.pid).create_time()}
@@ -395,8 +425,10 @@ class LocalDriver:
                 if not processes.port_free(self.settings.host, port):
                     owner = processes.port_owner(port)
                     var = "K2_PORT_" + port_name.upper().replace("-", "_")
-                    busy.append(f"port {port} ({port_name}) is in use{' by ' + owner if owner else ''}; "
-                                f"stop it, or set {var} or K2_STACK_PORT_OFFSET")
+                    busy.append(
+                        f"port {port} ({port_name}) is in use{' by ' + owner if owner else ''}; "
+                        f"stop it, or set {var} or K2_STACK_PORT_OFFSET"
+                    )
         if busy:
             raise StackError("; ".join(busy))
 
@@ -415,31 +447,45 @@ class LocalDriver:
             shutil.chown(run_dir, spec.run_as)
         log = private_log(self._log_path(spec.name))  # handed to the child, closed below
         try:
-            log.write(f"\n{START_MARKER}{spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n"
-                      .encode())
+            log.write(f"\n{START_MARKER}{spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')} =====\n".encode())
             log.flush()
             popen = subprocess.Popen(
-                spec.command(ctx), cwd=run_dir, env={**os.environ, **spec.env(ctx)},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, user=spec.run_as)
+                spec.command(ctx),
+                cwd=run_dir,
+                env={**os.environ, **spec.env(ctx)},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                user=spec.run_as,
+            )
         finally:
             log.close()
         self._popen[spec.name] = popen
         rec = self._read_state()["services"].get(spec.name, {})
-        self._update(spec.name, pid=popen.pid, create_time=psutil.Process(popen.pid).create_time(),
-                     wanted="running", started_at=time.time(), ready_at=None,
-                     restarts=rec.get("restarts", -1) + 1, config=_config(spec, ctx))
+        self._update(
+            spec.name,
+            pid=popen.pid,
+            create_time=psutil.Process(popen.pid).create_time(),
+            wanted="running",
+            started_at=time.time(),
+            ready_at=None,
+            restarts=rec.get("restarts", -1) + 1,
+            config=_config(spec, ctx),
+        )
         self.say(f"[stack] {spec.name}: started (pid {popen.pid}), waiting for readiness ...")
 
         def probe() -> str:
             if popen.poll() is not None:
-                raise ServiceDied(f"exited with code {popen.returncode}; last log lines:\n"
-                                  + self.logs(spec.name, tail=20))
+                raise ServiceDied(
+                    f"exited with code {popen.returncode}; last log lines:\n" + self.logs(spec.name, tail=20)
+                )
             return spec.ready(ctx)
 
         try:
-            detail = eventually(probe, within=spec.ready_within, every=0.25, fatal=(ServiceDied,),
-                                describe=f"{spec.name} ready")
+            detail = eventually(
+                probe, within=spec.ready_within, every=0.25, fatal=(ServiceDied,), describe=f"{spec.name} ready"
+            )
         except ConditionTimeout as exc:
             raise StackError(f"{exc}\nlast log lines:\n{self.logs(spec.name, tail=20)}") from None
         spec.initialise(ctx)
@@ -453,8 +499,11 @@ class LocalDriver:
             if not already:
                 self._start_checked(spec)
         if already:  # started meanwhile, e.g. by the supervisor: wait (unlocked) until it is ready
-            eventually(lambda: self.health(service).state != "starting", within=spec.ready_within,
-                       describe=f"{service} (already running) ready")
+            eventually(
+                lambda: self.health(service).state != "starting",
+                within=spec.ready_within,
+                describe=f"{service} (already running) ready",
+            )
         return self.health(service)
 
     def revive(self, service: str) -> bool:
@@ -514,8 +563,11 @@ class LocalDriver:
 
     def _wait_ports_free(self, spec: ServiceSpec) -> None:
         host, ports = self.settings.host, [self.settings.ports[k] for k in spec.ports]
-        eventually(lambda: [p for p in ports if not processes.port_free(host, p)] == [],
-                   within=15, describe=f"ports {ports} of {spec.name} free")
+        eventually(
+            lambda: [p for p in ports if not processes.port_free(host, p)] == [],
+            within=15,
+            describe=f"ports {ports} of {spec.name} free",
+        )
 
     def stop(self, service: str) -> None:
         with self._exclusive():

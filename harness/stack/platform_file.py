@@ -34,7 +34,7 @@ PLACEHOLDERS: dict[str, str] = {
     "instance": "this process's number within its role: 1, or 1 and 2 for the two consumers of profile cluster",
     "partitions": "partitions of the topics the platform creates",
     "kafka.bootstrap": "Kafka bootstrap servers (through the fault proxy in profile faultable; every broker in "
-                       "profile cluster)",
+    "profile cluster)",
     "kafka.replication": "replicas of each topic the platform creates (3 in profile cluster, else 1)",
     "kafka.min_isr": "replicas in sync before a write counts (min.insync.replicas: 2 in profile cluster, else 1)",
     "registry.url": "the schema registry's Confluent-compatible API (through the proxy in faultable)",
@@ -93,10 +93,14 @@ def _ready_kind(value: Any) -> str | None:
     return next((k for k in ("http", "consumer_group", "log") if k in keys), None)
 
 
-Ready = Annotated[Annotated[HttpReady, Tag("http")] | Annotated[GroupReady, Tag("consumer_group")]
-                  | Annotated[LogReady, Tag("log")],
-                  Discriminator(_ready_kind, custom_error_type="ready_kind",
-                                custom_error_message="needs one of http: PATH, consumer_group: GROUP or log: REGEX")]
+Ready = Annotated[
+    Annotated[HttpReady, Tag("http")] | Annotated[GroupReady, Tag("consumer_group")] | Annotated[LogReady, Tag("log")],
+    Discriminator(
+        _ready_kind,
+        custom_error_type="ready_kind",
+        custom_error_message="needs one of http: PATH, consumer_group: GROUP or log: REGEX",
+    ),
+]
 
 
 class PlatformService(_Strict):
@@ -122,8 +126,10 @@ class PlatformFile(_Strict):
         data = yamlfile.read(path, "platform file", f"e.g. K2_PLATFORM_FILE={REFERENCE}", PlatformFileError)
         found = problems(data)
         if found:
-            raise PlatformFileError(f"platform file {path} has {len(found)} problem{'s' * (len(found) != 1)} "
-                                    f"(see {REFERENCE}):\n  " + "\n  ".join(found))
+            raise PlatformFileError(
+                f"platform file {path} has {len(found)} problem{'s' * (len(found) != 1)} "
+                f"(see {REFERENCE}):\n  " + "\n  ".join(found)
+            )
         own = PlatformFile.model_validate(data)
         if path.resolve() == REFERENCE.resolve():
             return own
@@ -146,8 +152,10 @@ def problems(data: object) -> list[str]:
         texts += [str(v) for v in (service.get("env") or {}).values()] if isinstance(service.get("env"), dict) else []
         unknown = sorted({m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t)} - set(PLACEHOLDERS))
         if unknown:
-            out.append(f"services.{role}: unknown placeholder{'s' * (len(unknown) > 1)} "
-                       f"{', '.join('{' + u + '}' for u in unknown)} (known: {', '.join(sorted(PLACEHOLDERS))})")
+            out.append(
+                f"services.{role}: unknown placeholder{'s' * (len(unknown) > 1)} "
+                f"{', '.join('{' + u + '}' for u in unknown)} (known: {', '.join(sorted(PLACEHOLDERS))})"
+            )
     return out
 
 
@@ -174,6 +182,7 @@ def http_ready(path: str, status: int, timeout: float = 3.0) -> Probe:
         if r.status_code != status:
             raise NotReady(f"GET {path} answered {r.status_code} (ready means {status}): {r.text[:200]}")
         return f"GET {path} answered {status}"
+
     return probe
 
 

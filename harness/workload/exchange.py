@@ -44,8 +44,9 @@ class ExchangeControl:
         """The trades emitted so far for a symbol (from `from_id` on), as the Binance payloads sent."""
         return self.record(symbol, from_id)[0]
 
-    def record(self, symbol: str, from_id: int | None = None,
-               to_id: int | None = None) -> tuple[list[dict[str, Any]], set[int]]:
+    def record(
+        self, symbol: str, from_id: int | None = None, to_id: int | None = None
+    ) -> tuple[list[dict[str, Any]], set[int]]:
         """The symbol's trades emitted so far (from `from_id` on; `to_id` is for the history's
         sake, the scenario keeps only its own ids), and the ids of those the REST history handed
         out: a client may have got these by backfill rather than on the stream."""
@@ -97,8 +98,9 @@ class ExchangeControl:
         """Refuse history requests as too many (429, `Retry-After: retry_after_s`) for `seconds`
         (0: serve again, ban lifted); a client that asks again too soon `ban_after` times is
         banned (418) for `ban_s`."""
-        return self._post("/rate-limit", {"seconds": seconds, "retry_after_s": retry_after_s,
-                                          "ban_after": ban_after, "ban_s": ban_s})
+        return self._post(
+            "/rate-limit", {"seconds": seconds, "retry_after_s": retry_after_s, "ban_after": ban_after, "ban_s": ban_s}
+        )
 
     def refusals(self) -> dict[str, int]:
         """How the history refused so far: answered_429, answered_418, bans."""

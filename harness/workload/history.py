@@ -32,8 +32,9 @@ class ExchangeHistory:
             raise HistoryError(f"GET /api/v3/historicalTrades {params} answered {r.status_code}: {r.text[:300]}")
         body = r.json()
         if not isinstance(body, list) or not all(isinstance(t, dict) and isinstance(t.get("id"), int) for t in body):
-            raise HistoryError(f"GET /api/v3/historicalTrades {params} answered no list of trades with ids: "
-                               f"{str(body)[:300]}")
+            raise HistoryError(
+                f"GET /api/v3/historicalTrades {params} answered no list of trades with ids: {str(body)[:300]}"
+            )
         return body
 
     def latest_id(self, symbol: str) -> int | None:
@@ -41,8 +42,9 @@ class ExchangeHistory:
         newest = self._page(symbol, None, 1)
         return int(newest[-1]["id"]) if newest else None
 
-    def record(self, symbol: str, from_id: int | None = None,
-               to_id: int | None = None) -> tuple[list[dict[str, Any]], set[int]]:
+    def record(
+        self, symbol: str, from_id: int | None = None, to_id: int | None = None
+    ) -> tuple[list[dict[str, Any]], set[int]]:
         """The symbol's trades from `from_id` to `to_id`, as stream payloads (the fields a trade
         frame carries); no ids handed out over REST are known (the second item is empty)."""
         out: list[dict[str, Any]] = []
@@ -65,5 +67,13 @@ class ExchangeHistory:
 
 def payload(symbol: str, trade: dict[str, Any]) -> dict[str, Any]:
     """A history item as the stream's trade payload: the fields the expected trade is built from."""
-    return {"e": "trade", "s": symbol, "t": int(trade["id"]), "p": trade.get("price"), "q": trade.get("qty"),
-            "T": trade.get("time"), "m": trade.get("isBuyerMaker"), "M": trade.get("isBestMatch")}
+    return {
+        "e": "trade",
+        "s": symbol,
+        "t": int(trade["id"]),
+        "p": trade.get("price"),
+        "q": trade.get("qty"),
+        "T": trade.get("time"),
+        "m": trade.get("isBuyerMaker"),
+        "M": trade.get("isBestMatch"),
+    }

@@ -33,8 +33,11 @@ EPILOG = """environment:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m k2.api", description="K2 query API over the Iceberg table K2_TABLE.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m k2.api",
+        description="K2 query API over the Iceberg table K2_TABLE.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.parse_args(argv)
     try:
         settings = api_settings.ApiSettings.from_env(environ())
@@ -49,12 +52,26 @@ def main(argv: list[str] | None = None) -> int:
     from k2.api.app import create_app
 
     log = logs.setup("api", settings.log_level)
-    log.info("starting", extra={"host": settings.host, "port": settings.port, "version": settings.version,
-                                "catalog_type": settings.catalog.type, "warehouse": settings.catalog.warehouse,
-                                "s3_endpoint": settings.catalog.s3_endpoint})
+    log.info(
+        "starting",
+        extra={
+            "host": settings.host,
+            "port": settings.port,
+            "version": settings.version,
+            "catalog_type": settings.catalog.type,
+            "warehouse": settings.catalog.warehouse,
+            "s3_endpoint": settings.catalog.s3_endpoint,
+        },
+    )
     # log_config=None: uvicorn keeps the JSON handler installed above instead of its own format
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, server_header=False)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
     return 0
 
 

@@ -61,15 +61,15 @@ def _error_responses(header: str) -> dict[int | str, dict[str, Any]]:
 def _auth(expected: str, header: str) -> Any:
     expected_bytes = expected.encode()
     # one per app, not per module: the header's name (K2_API_KEY_HEADER) is a setting of the app
-    key_header = APIKeyHeader(name=header, auto_error=False,
-                              description="the key the service was started with (K2_API_KEY)")
+    key_header = APIKeyHeader(
+        name=header, auto_error=False, description="the key the service was started with (K2_API_KEY)"
+    )
 
     # a default, not Annotated[...]: annotations are strings here, and FastAPI resolves them in the
     # module's globals, where this function's own key_header is not
     def require_api_key(given: str | None = Security(key_header)) -> None:
         if not given:
-            raise ApiError(401, "UNAUTHORIZED", f"missing {header} header",
-                           headers={"WWW-Authenticate": "ApiKey"})
+            raise ApiError(401, "UNAUTHORIZED", f"missing {header} header", headers={"WWW-Authenticate": "ApiKey"})
         # constant time: the response time must not tell how much of a guessed key was right
         if not hmac.compare_digest(given.encode(), expected_bytes):
             raise ApiError(403, "FORBIDDEN", f"invalid {header}")
@@ -136,20 +136,31 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
         for c in owned:
             c.close()
 
-    app = FastAPI(title="K2 market data API", version=settings.version, lifespan=lifespan,
-                  description=f"Trades of the Iceberg table {settings.table} (CONTRACT.md §6).")
+    app = FastAPI(
+        title="K2 market data API",
+        version=settings.version,
+        lifespan=lifespan,
+        description=f"Trades of the Iceberg table {settings.table} (CONTRACT.md §6).",
+    )
     errors.install(app)
 
     async def _unavailable(_: Any, exc: Exception) -> JSONResponse:
         return errors.error_response(503, "SERVICE_UNAVAILABLE", str(exc))
 
     app.add_exception_handler(StoreUnavailable, _unavailable)
-    app.add_middleware(RequestContext, metrics=metrics,
-                       quiet_routes={settings.health_path, settings.ready_path, settings.live_path, "/metrics"})
+    app.add_middleware(
+        RequestContext,
+        metrics=metrics,
+        quiet_routes={settings.health_path, settings.ready_path, settings.live_path, "/metrics"},
+    )
 
     # ------------------------------------------------------------------ health and metrics
-    @app.get(settings.health_path, response_model=HealthResponse, tags=["health"],
-             responses={503: {"model": HealthResponse, "description": "a dependency is down"}, **_CRASH_RESPONSE})
+    @app.get(
+        settings.health_path,
+        response_model=HealthResponse,
+        tags=["health"],
+        responses={503: {"model": HealthResponse, "description": "a dependency is down"}, **_CRASH_RESPONSE},
+    )
     def get_health() -> JSONResponse:
         body = report(settings.version, probe.check())
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unhealthy" else 200)
@@ -158,23 +169,33 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     def get_live() -> LiveResponse:
         return LiveResponse(version=settings.version, timestamp=now_str())
 
-    @app.get(settings.ready_path, response_model=HealthResponse, tags=["health"],
-             responses={503: {"model": HealthResponse, "description": "a dependency does not answer"},
-                        **_CRASH_RESPONSE})
+    @app.get(
+        settings.ready_path,
+        response_model=HealthResponse,
+        tags=["health"],
+        responses={503: {"model": HealthResponse, "description": "a dependency does not answer"}, **_CRASH_RESPONSE},
+    )
     def get_ready() -> JSONResponse:
         # Ready means the dependencies answer; a table not created yet is "degraded" but ready.
         body = report(settings.version, probe.check())
         return JSONResponse(body.model_dump(mode="json"), status_code=503 if body.status == "unhealthy" else 200)
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"],
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_CRASH_RESPONSE})
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        tags=["health"],
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **_CRASH_RESPONSE},
+    )
     def get_metrics() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
 
     # ------------------------------------------------------------------ K2_API_PREFIX (/v1)
-    v1 = APIRouter(prefix=settings.prefix, tags=["market data"],
-                   dependencies=[Depends(_auth(settings.api_key, settings.key_header))],
-                   responses=_error_responses(settings.key_header))
+    v1 = APIRouter(
+        prefix=settings.prefix,
+        tags=["market data"],
+        dependencies=[Depends(_auth(settings.api_key, settings.key_header))],
+        responses=_error_responses(settings.key_header),
+    )
 
     @v1.get("/trades", response_model=TradesResponse, summary="Trades, newest first")
     def get_trades(
@@ -187,18 +208,18 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     ) -> JSONResponse:
         start, end = _utc(start_time), _utc(end_time)
         if start is not None and end is not None and start > end:
-            raise ApiError(422, "INVALID_PARAMETER",
-                           f"start_time: {start_time} is after end_time {end_time}")
-        query = TradeQuery(symbol=_normalise(symbol), exchange=_normalise(exchange), start=start, end=end,
-                           limit=limit, offset=offset)
+            raise ApiError(422, "INVALID_PARAMETER", f"start_time: {start_time} is after end_time {end_time}")
+        query = TradeQuery(
+            symbol=_normalise(symbol), exchange=_normalise(exchange), start=start, end=end, limit=limit, offset=offset
+        )
         page = trade_store.trades(query)
         # JSON built from the columns, not through a Trade model per row (k2/api/trades_json.py);
         # returning a response skips FastAPI's second validation of every row against the model.
         data = trades_json(page.rows)
-        pagination = Pagination(limit=limit, offset=offset, total=page.total,
-                                has_more=offset + len(data) < page.total)
-        return JSONResponse({"success": True, "meta": _meta().model_dump(), "data": data,
-                             "pagination": pagination.model_dump()})
+        pagination = Pagination(limit=limit, offset=offset, total=page.total, has_more=offset + len(data) < page.total)
+        return JSONResponse(
+            {"success": True, "meta": _meta().model_dump(), "data": data, "pagination": pagination.model_dump()}
+        )
 
     @v1.get("/symbols", response_model=SymbolsResponse, summary="Distinct symbols in the table")
     def get_symbols(
@@ -216,8 +237,11 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> SnapshotsResponse:
         snapshots, total = trade_store.snapshots(limit, offset)
-        return SnapshotsResponse(meta=_meta(), data=snapshots, pagination=Pagination(
-            limit=limit, offset=offset, total=total, has_more=offset + len(snapshots) < total))
+        return SnapshotsResponse(
+            meta=_meta(),
+            data=snapshots,
+            pagination=Pagination(limit=limit, offset=offset, total=total, has_more=offset + len(snapshots) < total),
+        )
 
     app.include_router(v1)
     return app

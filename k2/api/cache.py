@@ -51,10 +51,16 @@ class SnapshotCache:
 
     def exposition(self) -> list[str]:
         """Prometheus lines: hits, misses and what the cache holds."""
-        return ["# TYPE k2_api_cache_hits_total counter", f"k2_api_cache_hits_total {self.hits}",
-                "# TYPE k2_api_cache_misses_total counter", f"k2_api_cache_misses_total {self.misses}",
-                "# TYPE k2_api_cache_rows gauge", f"k2_api_cache_rows {self._rows}",
-                "# TYPE k2_api_cache_entries gauge", f"k2_api_cache_entries {len(self._entries)}"]
+        return [
+            "# TYPE k2_api_cache_hits_total counter",
+            f"k2_api_cache_hits_total {self.hits}",
+            "# TYPE k2_api_cache_misses_total counter",
+            f"k2_api_cache_misses_total {self.misses}",
+            "# TYPE k2_api_cache_rows gauge",
+            f"k2_api_cache_rows {self._rows}",
+            "# TYPE k2_api_cache_entries gauge",
+            f"k2_api_cache_entries {len(self._entries)}",
+        ]
 
     @property
     def rows(self) -> int:

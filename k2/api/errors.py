@@ -17,8 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from k2.api import context
 from k2.api.models import ErrorDetail, ErrorResponse, Meta, now_str
 
-CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-         422: "INVALID_PARAMETER", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
+CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    422: "INVALID_PARAMETER",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
 
 
 class ApiError(Exception):
@@ -31,8 +39,10 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = ErrorResponse(meta=Meta(correlation_id=context.correlation_id.get(), timestamp=now_str()),
-                         error=ErrorDetail(code=code, message=message))
+    body = ErrorResponse(
+        meta=Meta(correlation_id=context.correlation_id.get(), timestamp=now_str()),
+        error=ErrorDetail(code=code, message=message),
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 

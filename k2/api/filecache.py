@@ -64,9 +64,14 @@ class FileCache:
         return len(self._held)
 
     def exposition(self) -> list[str]:
-        return ["# TYPE k2_api_file_cache_hits_total counter", f"k2_api_file_cache_hits_total {self.hits}",
-                "# TYPE k2_api_file_cache_misses_total counter", f"k2_api_file_cache_misses_total {self.misses}",
-                "# TYPE k2_api_file_cache_bytes gauge", f"k2_api_file_cache_bytes {self.bytes}"]
+        return [
+            "# TYPE k2_api_file_cache_hits_total counter",
+            f"k2_api_file_cache_hits_total {self.hits}",
+            "# TYPE k2_api_file_cache_misses_total counter",
+            f"k2_api_file_cache_misses_total {self.misses}",
+            "# TYPE k2_api_file_cache_bytes gauge",
+            f"k2_api_file_cache_bytes {self.bytes}",
+        ]
 
 
 class CachedInputFile(InputFile):

@@ -37,8 +37,7 @@ def overall(dependencies: list[DependencyHealth]) -> Status:
 
 
 def report(version: str, dependencies: list[DependencyHealth]) -> HealthResponse:
-    return HealthResponse(status=overall(dependencies), version=version, timestamp=now_str(),
-                          dependencies=dependencies)
+    return HealthResponse(status=overall(dependencies), version=version, timestamp=now_str(), dependencies=dependencies)
 
 
 def short(exc: BaseException) -> str:
@@ -67,8 +66,10 @@ class TimedCheck:
         try:
             status, message = future.result(timeout=self._timeout)
         except FutureTimeout:
-            status, message = "unhealthy", (f"no answer within {self._timeout:.1f} s "
-                                            f"(check running for {time.perf_counter() - started:.1f} s)")
+            status, message = (
+                "unhealthy",
+                (f"no answer within {self._timeout:.1f} s (check running for {time.perf_counter() - started:.1f} s)"),
+            )
         except Exception as exc:
             status, message = "unhealthy", short(exc)
         latency = round((time.perf_counter() - t0) * 1000, 1)
@@ -88,8 +89,10 @@ class DependencyChecks:
         self._table = settings.table
         self._bucket = warehouse_bucket(settings.catalog.warehouse)
         self._s3 = _s3_client(settings, timeout_s=settings.health_timeout_s)
-        self._checks = [TimedCheck("catalog", self._check_catalog, settings.health_timeout_s),
-                        TimedCheck("object-store", self._check_object_store, settings.health_timeout_s)]
+        self._checks = [
+            TimedCheck("catalog", self._check_catalog, settings.health_timeout_s),
+            TimedCheck("object-store", self._check_object_store, settings.health_timeout_s),
+        ]
         # both checks in parallel: the budget is per request, not per dependency
         self._fan_out = ThreadPoolExecutor(max_workers=len(self._checks), thread_name_prefix="health")
 
@@ -125,7 +128,15 @@ def _s3_client(settings: ApiSettings, timeout_s: float) -> Any:
 
     c = settings.catalog
     return boto3.client(
-        "s3", endpoint_url=c.s3_endpoint, aws_access_key_id=c.s3_access_key, aws_secret_access_key=c.s3_secret_key,
+        "s3",
+        endpoint_url=c.s3_endpoint,
+        aws_access_key_id=c.s3_access_key,
+        aws_secret_access_key=c.s3_secret_key,
         region_name=c.s3_region,
-        config=Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"total_max_attempts": 1},
-                      s3={"addressing_style": "path"}))
+        config=Config(
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+            retries={"total_max_attempts": 1},
+            s3={"addressing_style": "path"},
+        ),
+    )

@@ -55,10 +55,14 @@ class ManifestCache:
         return list(entries)
 
     def exposition(self) -> list[str]:
-        return ["# TYPE k2_api_manifest_cache_hits_total counter", f"k2_api_manifest_cache_hits_total {self.hits}",
-                "# TYPE k2_api_manifest_cache_misses_total counter",
-                f"k2_api_manifest_cache_misses_total {self.misses}",
-                "# TYPE k2_api_manifest_cache_entries gauge", f"k2_api_manifest_cache_entries {self._count}"]
+        return [
+            "# TYPE k2_api_manifest_cache_hits_total counter",
+            f"k2_api_manifest_cache_hits_total {self.hits}",
+            "# TYPE k2_api_manifest_cache_misses_total counter",
+            f"k2_api_manifest_cache_misses_total {self.misses}",
+            "# TYPE k2_api_manifest_cache_entries gauge",
+            f"k2_api_manifest_cache_entries {self._count}",
+        ]
 
     @property
     def entries(self) -> int:

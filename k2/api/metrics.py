@@ -50,19 +50,24 @@ class Metrics:
             requests = dict(self._requests)
             buckets = {k: list(v) for k, v in self._buckets.items()}
             sums = dict(self._sum)
-        out = ["# HELP k2_api_requests_total HTTP requests served, by method, route and status.",
-               "# TYPE k2_api_requests_total counter"]
+        out = [
+            "# HELP k2_api_requests_total HTTP requests served, by method, route and status.",
+            "# TYPE k2_api_requests_total counter",
+        ]
         for (method, route, status), n in sorted(requests.items()):
             out.append(f"k2_api_requests_total{_labels(method=method, route=route, status=status)} {n}")
-        out += ["# HELP k2_api_request_duration_seconds Time to serve a request, by method and route.",
-                "# TYPE k2_api_request_duration_seconds histogram"]
+        out += [
+            "# HELP k2_api_request_duration_seconds Time to serve a request, by method and route.",
+            "# TYPE k2_api_request_duration_seconds histogram",
+        ]
         for (method, route), counts in sorted(buckets.items()):
             cumulative = 0
             for bound, n in zip((*BUCKETS, float("inf")), counts, strict=True):
                 cumulative += n
                 le = "+Inf" if bound == float("inf") else _num(bound)
-                out.append(f"k2_api_request_duration_seconds_bucket{_labels(method=method, route=route, le=le)} "
-                           f"{cumulative}")
+                out.append(
+                    f"k2_api_request_duration_seconds_bucket{_labels(method=method, route=route, le=le)} {cumulative}"
+                )
             labels = _labels(method=method, route=route)
             out.append(f"k2_api_request_duration_seconds_sum{labels} {sums[(method, route)]!r}")
             out.append(f"k2_api_request_duration_seconds_count{labels} {cumulative}")

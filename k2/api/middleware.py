@@ -54,14 +54,22 @@ class RequestContext:
             if started:
                 raise
             await error_response(500, "INTERNAL_ERROR", f"internal error; quote correlation id {cid}")(
-                scope, receive, send_with_id)
+                scope, receive, send_with_id
+            )
         finally:
             elapsed = time.perf_counter() - t0
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope.get("method", "?"), template, status, elapsed)
             if template not in self.quiet_routes:
-                log.info("request", extra={"correlation_id": cid, "method": scope.get("method"),
-                                           "path": scope.get("path"), "status": status,
-                                           "ms": round(elapsed * 1000, 1)})
+                log.info(
+                    "request",
+                    extra={
+                        "correlation_id": cid,
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "ms": round(elapsed * 1000, 1),
+                    },
+                )
             context.correlation_id.reset(token)

@@ -19,11 +19,23 @@ SCALE = 8  # decimal(18,8) in the table
 DECIMAL_PATTERN = r"^-?[0-9]{1,10}\.[0-9]{8}$"
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
 
-DecimalString = Annotated[str, Field(pattern=DECIMAL_PATTERN, examples=["42000.12345678"],
-                                     description="decimal(18,8) as a string with exactly 8 decimals")]
-UtcTimestamp = Annotated[str, Field(pattern=TIMESTAMP_PATTERN, examples=["2024-01-15T09:30:00.123456Z"],
-                                    json_schema_extra={"format": "date-time"},
-                                    description="ISO-8601 UTC with microseconds")]
+DecimalString = Annotated[
+    str,
+    Field(
+        pattern=DECIMAL_PATTERN,
+        examples=["42000.12345678"],
+        description="decimal(18,8) as a string with exactly 8 decimals",
+    ),
+]
+UtcTimestamp = Annotated[
+    str,
+    Field(
+        pattern=TIMESTAMP_PATTERN,
+        examples=["2024-01-15T09:30:00.123456Z"],
+        json_schema_extra={"format": "date-time"},
+        description="ISO-8601 UTC with microseconds",
+    ),
+]
 Status = Literal["healthy", "degraded", "unhealthy"]
 EPOCH = datetime(1970, 1, 1)  # naive UTC, like the table's timestamps
 

@@ -199,15 +199,21 @@ class CatalogHandle:
 
 
 class IcebergStore:
-    def __init__(self, catalog: TableSource, cache: SnapshotCache | None = None,
-                 identifier: TableId = DEFAULT_TABLE) -> None:
+    def __init__(
+        self, catalog: TableSource, cache: SnapshotCache | None = None, identifier: TableId = DEFAULT_TABLE
+    ) -> None:
         """`identifier`: the name stats report; `catalog` is what loads the table."""
         self._catalog = catalog
         self._identifier = str(identifier)
         self._cache = cache if cache is not None else SnapshotCache(max_rows=0)  # an empty cache is falsy
 
-    def _read(self, table: Any, row_filter: BooleanExpression, columns: tuple[str, ...],
-              prepare: Callable[[pa.Table], pa.Table] = as_read) -> pa.Table:
+    def _read(
+        self,
+        table: Any,
+        row_filter: BooleanExpression,
+        columns: tuple[str, ...],
+        prepare: Callable[[pa.Table], pa.Table] = as_read,
+    ) -> pa.Table:
         """The rows of the current snapshot matching row_filter, after `prepare`, through the cache."""
         snapshot = table.current_snapshot()
         if snapshot is None:
@@ -216,8 +222,9 @@ class IcebergStore:
 
         def scan() -> pa.Table:
             # snapshot_id pinned: the cache key must describe exactly what was read
-            found: pa.Table = table.scan(row_filter=row_filter, selected_fields=columns,
-                                         snapshot_id=snapshot.snapshot_id).to_arrow()
+            found: pa.Table = table.scan(
+                row_filter=row_filter, selected_fields=columns, snapshot_id=snapshot.snapshot_id
+            ).to_arrow()
             return prepare(found)
 
         return self._cache.get_or_compute(key, scan)
@@ -237,9 +244,13 @@ class IcebergStore:
             if query.offset >= total:
                 return TradePage(trades_table.ARROW_SCHEMA.empty_table(), total)
             page = keys.slice(query.offset, query.limit)
-            window = And(row_filter, And(
-                predicate(GreaterThanOrEqual, "timestamp", page["timestamp"][-1].value),
-                predicate(LessThanOrEqual, "timestamp", page["timestamp"][0].value)))
+            window = And(
+                row_filter,
+                And(
+                    predicate(GreaterThanOrEqual, "timestamp", page["timestamp"][-1].value),
+                    predicate(LessThanOrEqual, "timestamp", page["timestamp"][0].value),
+                ),
+            )
             rows = self._read(table, window, COLUMNS, prepare=newest_first)
         return TradePage(page_of(rows, page), total)
 
@@ -256,13 +267,21 @@ class IcebergStore:
         with unavailable_as_503("stats query"):
             table = self._catalog.load_table()
             if table is None:
-                return TableStats(table=self._identifier, exists=False, total_rows=0, rows_per_symbol={},
-                                  snapshot_count=0, current_snapshot_id=None, total_data_files=None,
-                                  last_updated=None)
+                return TableStats(
+                    table=self._identifier,
+                    exists=False,
+                    total_rows=0,
+                    rows_per_symbol={},
+                    snapshot_count=0,
+                    current_snapshot_id=None,
+                    total_data_files=None,
+                    last_updated=None,
+                )
             current = table.current_snapshot()
             found = self._read(table, AlwaysTrue(), ("symbol",))
-        counts = sorted(found.group_by("symbol").aggregate([("symbol", "count")]).to_pylist(),
-                        key=lambda c: str(c["symbol"]))
+        counts = sorted(
+            found.group_by("symbol").aggregate([("symbol", "count")]).to_pylist(), key=lambda c: str(c["symbol"])
+        )
         files = current.summary.additional_properties.get("total-data-files") if current and current.summary else None
         return TableStats(
             table=self._identifier,
@@ -280,8 +299,7 @@ class IcebergStore:
             table = self._catalog.load_table()
         if table is None:
             return [], 0
-        ordered = sorted(table.metadata.snapshots, key=lambda s: (s.timestamp_ms, s.sequence_number or 0),
-                         reverse=True)
+        ordered = sorted(table.metadata.snapshots, key=lambda s: (s.timestamp_ms, s.sequence_number or 0), reverse=True)
         page = [
             Snapshot(
                 snapshot_id=s.snapshot_id,
@@ -292,6 +310,6 @@ class IcebergStore:
                 operation=str(s.summary.operation.value) if s.summary is not None else "unknown",
                 summary=dict(s.summary.additional_properties) if s.summary is not None else {},
             )
-            for s in ordered[offset: offset + limit]
+            for s in ordered[offset : offset + limit]
         ]
         return page, len(ordered)

@@ -1,21 +1,21 @@
 """The query API's settings, read once from the environment.
 
-  K2_API_HOST                 bind address                       default 127.0.0.1
-  K2_API_PORT                 port                               default 18000
-  K2_API_KEY                  the key clients send in the header K2_API_KEY_HEADER   required, never logged
-  K2_API_KEY_HEADER           the header the key is sent in      default X-API-Key
-  K2_API_VERSION              version reported by the health routes                  default 0.1.0
-  K2_API_HEALTH_TIMEOUT_MS    budget of one dependency check     default 1500 (100..2000)
-  K2_API_CACHE_ROWS           rows of query results kept per snapshot (0 = off)   default 2000000
-  K2_API_FILE_CACHE_MB        MiB of Iceberg file bytes kept (0 = off)             default 64
-  K2_API_QUERY_TIMEOUT_MS     longest a K2_API_PREFIX request waits for storage before a 503  default 20000
-  K2_API_PREFIX               path prefix of the market-data routes   default /v1
-  K2_API_HEALTH_PATH          health route                       default /health
-  K2_API_READY_PATH           readiness route                    default /health/ready
-  K2_API_LIVE_PATH            liveness route                     default /health/live
-  K2_TABLE                    the Iceberg table served, namespace.table   default market_data.trades
-  K2_LOG_LEVEL                default INFO
-  plus the catalog variables of k2/catalog.py (K2_CATALOG_TYPE, K2_CATALOG_URI, K2_WAREHOUSE, K2_S3_*).
+K2_API_HOST                 bind address                       default 127.0.0.1
+K2_API_PORT                 port                               default 18000
+K2_API_KEY                  the key clients send in the header K2_API_KEY_HEADER   required, never logged
+K2_API_KEY_HEADER           the header the key is sent in      default X-API-Key
+K2_API_VERSION              version reported by the health routes                  default 0.1.0
+K2_API_HEALTH_TIMEOUT_MS    budget of one dependency check     default 1500 (100..2000)
+K2_API_CACHE_ROWS           rows of query results kept per snapshot (0 = off)   default 2000000
+K2_API_FILE_CACHE_MB        MiB of Iceberg file bytes kept (0 = off)             default 64
+K2_API_QUERY_TIMEOUT_MS     longest a K2_API_PREFIX request waits for storage before a 503  default 20000
+K2_API_PREFIX               path prefix of the market-data routes   default /v1
+K2_API_HEALTH_PATH          health route                       default /health
+K2_API_READY_PATH           readiness route                    default /health/ready
+K2_API_LIVE_PATH            liveness route                     default /health/live
+K2_TABLE                    the Iceberg table served, namespace.table   default market_data.trades
+K2_LOG_LEVEL                default INFO
+plus the catalog variables of k2/catalog.py (K2_CATALOG_TYPE, K2_CATALOG_URI, K2_WAREHOUSE, K2_S3_*).
 """
 
 from __future__ import annotations
@@ -82,9 +82,11 @@ class ApiSettings:
             # not env_str: its message would suggest an example value, and a key has no sensible default
             raise SettingsError(f"K2_API_KEY is not set; set it to the secret clients send in {key_header}")
         prefix = env_path(env, "K2_API_PREFIX", DEFAULT_API_PREFIX)
-        health_paths = {"K2_API_HEALTH_PATH": env_path(env, "K2_API_HEALTH_PATH", DEFAULT_HEALTH_PATH),
-                        "K2_API_READY_PATH": env_path(env, "K2_API_READY_PATH", DEFAULT_READY_PATH),
-                        "K2_API_LIVE_PATH": env_path(env, "K2_API_LIVE_PATH", DEFAULT_LIVE_PATH)}
+        health_paths = {
+            "K2_API_HEALTH_PATH": env_path(env, "K2_API_HEALTH_PATH", DEFAULT_HEALTH_PATH),
+            "K2_API_READY_PATH": env_path(env, "K2_API_READY_PATH", DEFAULT_READY_PATH),
+            "K2_API_LIVE_PATH": env_path(env, "K2_API_LIVE_PATH", DEFAULT_LIVE_PATH),
+        }
         check_health_paths(health_paths, prefix)
         catalog = CatalogSettings.from_env(env)
         warehouse_bucket(catalog.warehouse)  # fail at start, not at the first health check
@@ -119,8 +121,10 @@ def check_health_paths(paths: Mapping[str, str], prefix: str) -> None:
         if path == "/metrics":
             raise SettingsError(f"{name}={path!r} is the metrics route; choose another path")
         if path == prefix or path.startswith(prefix + "/"):
-            raise SettingsError(f"{name}={path!r} is under K2_API_PREFIX={prefix!r}, where every route "
-                                f"wants the key; choose a path outside it")
+            raise SettingsError(
+                f"{name}={path!r} is under K2_API_PREFIX={prefix!r}, where every route "
+                f"wants the key; choose a path outside it"
+            )
         seen[path] = name
 
 

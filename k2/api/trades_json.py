@@ -19,8 +19,17 @@ import pyarrow.compute as pc
 from k2.api.models import SCALE, Trade, json_list, json_map
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Arrow's %S carries the microseconds of a timestamp[us]
-AS_IS = ("message_id", "trade_id", "symbol", "exchange", "asset_class", "currency", "side",
-         "source_sequence", "platform_sequence")
+AS_IS = (
+    "message_id",
+    "trade_id",
+    "symbol",
+    "exchange",
+    "asset_class",
+    "currency",
+    "side",
+    "source_sequence",
+    "platform_sequence",
+)
 FIELDS = tuple(Trade.model_fields)  # the model's order, which model_dump keeps
 
 
@@ -33,8 +42,9 @@ def trades_json(rows: pa.Table) -> list[dict[str, Any]]:
         columns[name] = pc.strftime(rows.column(name), format=TIME_FORMAT).to_pylist()
     for name in ("price", "quantity"):
         columns[name] = decimal_strings(rows.column(name))
-    columns["trade_conditions"] = parsed_once(rows.column("trade_conditions"),
-                                              lambda raw: json_list(raw, "trade_conditions"))
+    columns["trade_conditions"] = parsed_once(
+        rows.column("trade_conditions"), lambda raw: json_list(raw, "trade_conditions")
+    )
     columns["vendor_data"] = parsed_once(rows.column("vendor_data"), lambda raw: json_map(raw, "vendor_data"))
     ordered = [columns[name] for name in FIELDS]
     return [dict(zip(FIELDS, values, strict=True)) for values in zip(*ordered, strict=True)]

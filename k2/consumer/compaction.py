@@ -43,11 +43,14 @@ class Plan:
         return sum(f.record_count for f in self.files)
 
 
-def choose(files: Sequence[DataFile], small_rows: int = SMALL_FILE_ROWS, min_files: int = MIN_FILES,
-           max_files: int = MAX_FILES) -> Plan | None:
+def choose(
+    files: Sequence[DataFile], small_rows: int = SMALL_FILE_ROWS, min_files: int = MIN_FILES, max_files: int = MAX_FILES
+) -> Plan | None:
     """The small data files worth rewriting (smallest first), or None when there are too few."""
-    small = sorted((f for f in files if f.content == DataFileContent.DATA and f.record_count < small_rows),
-                   key=lambda f: (f.record_count, f.file_path))
+    small = sorted(
+        (f for f in files if f.content == DataFileContent.DATA and f.record_count < small_rows),
+        key=lambda f: (f.record_count, f.file_path),
+    )
     if len(small) < min_files:
         return None
     return Plan(tuple(small[:max_files]))
@@ -58,14 +61,18 @@ def data_files(table: Any) -> list[DataFile]:
     snapshot = table.current_snapshot()
     if snapshot is None:
         return []
-    return [entry.data_file
-            for manifest in snapshot.manifests(table.io) if manifest.content == ManifestContent.DATA
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)]
+    return [
+        entry.data_file
+        for manifest in snapshot.manifests(table.io)
+        if manifest.content == ManifestContent.DATA
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+    ]
 
 
 def rewrite(table: Any, plan: Plan, snapshot_properties: dict[str, str], transaction: Any) -> None:
     """Replace the plan's files by one holding their rows, in one overwrite snapshot.
     `transaction` makes the transaction (the writer's own, see writer.py)."""
+
     def read(f: DataFile) -> pa.Table:
         with table.io.new_input(f.file_path).open() as stream:
             return pq.read_table(stream)
@@ -74,8 +81,9 @@ def rewrite(table: Any, plan: Plan, snapshot_properties: dict[str, str], transac
         parts = list(pool.map(read, plan.files))
     rows = pa.concat_tables(parts, promote_options="default").sort_by("timestamp")
     if rows.num_rows != plan.rows:  # never swap files for anything but exactly their rows
-        raise RuntimeError(f"compaction read {rows.num_rows} rows from {len(plan.files)} files "
-                           f"whose manifests say {plan.rows}")
+        raise RuntimeError(
+            f"compaction read {rows.num_rows} rows from {len(plan.files)} files whose manifests say {plan.rows}"
+        )
     with transaction(table) as tx, tx.update_snapshot(snapshot_properties=snapshot_properties).overwrite() as ow:
         for f in plan.files:
             ow.delete_data_file(f)

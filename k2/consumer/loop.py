@@ -76,16 +76,20 @@ class ConsumerLoop:
         s = self.settings
         self.writer = self._retry(lambda: IcebergWriter(s.catalog, s.topic, s.table), "open the table")
         lookup = registry_lookup(SchemaRegistryClient({"url": self.settings.registry_url}))
-        deserialize = WireDecoder(lambda schema_id: self._until_stopped(lambda: lookup(schema_id),
-                                                                        f"fetch schema {schema_id}"))
-        dlq = Producer({"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all",
-                        **KAFKA_RECONNECT})
+        deserialize = WireDecoder(
+            lambda schema_id: self._until_stopped(lambda: lookup(schema_id), f"fetch schema {schema_id}")
+        )
+        dlq = Producer(
+            {"bootstrap.servers": self.settings.bootstrap, "enable.idempotence": True, "acks": "all", **KAFKA_RECONNECT}
+        )
         return self._new_consumer(), deserialize, dlq
 
     def _new_consumer(self) -> Consumer:
         config: dict[str, Any] = {
-            "bootstrap.servers": self.settings.bootstrap, "group.id": self.settings.group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "bootstrap.servers": self.settings.bootstrap,
+            "group.id": self.settings.group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
             # a long object-store outage must not make the group evict us mid-retry
             "max.poll.interval.ms": 600000,
             # Static membership: a restarted consumer takes its old place at once instead of
@@ -112,8 +116,10 @@ class ConsumerLoop:
         """
         self.stats.consumer_replaced += 1
         self.stats.last_error = f"kafka: fatal: {error.str()}"
-        log.warning("kafka consumer hit a fatal error; replacing it",
-                    extra={"error": error.str(), "dropped_rows": len(self._rows)})
+        log.warning(
+            "kafka consumer hit a fatal error; replacing it",
+            extra={"error": error.str(), "dropped_rows": len(self._rows)},
+        )
         self._reset_batch()
         self.stats.assignment = []
         with contextlib.suppress(Exception):  # a fatal instance may refuse to leave cleanly
@@ -173,8 +179,9 @@ class ConsumerLoop:
 
     def _due(self, caught_up: bool) -> bool:
         age_ms = (time.monotonic() - self._batch_started) * 1000
-        return batch_due(age_ms, len(self._rows), caught_up, self.settings.commit_interval_ms,
-                         self.settings.commit_max_rows)
+        return batch_due(
+            age_ms, len(self._rows), caught_up, self.settings.commit_interval_ms, self.settings.commit_max_rows
+        )
 
     def _take(self, msg: Message, deserialize: WireDecoder, dlq: Producer) -> None:
         err = msg.error()
@@ -193,8 +200,13 @@ class ConsumerLoop:
         except Stopped:
             raise
         except Exception as exc:  # not a TradeV2 record: dead-letter it, keep the position moving
-            body = {"reason": f"{type(exc).__name__}: {exc}", "source": "consumer", "partition": partition,
-                    "offset": offset, "value_hex": (msg.value() or b"")[:4096].hex()}
+            body = {
+                "reason": f"{type(exc).__name__}: {exc}",
+                "source": "consumer",
+                "partition": partition,
+                "offset": offset,
+                "value_hex": (msg.value() or b"")[:4096].hex(),
+            }
             dlq.produce(self.settings.dlq_topic, value=json.dumps(body).encode())
             self.stats.dead_lettered += 1
         self._next[partition] = offset + 1
@@ -236,8 +248,9 @@ class ConsumerLoop:
         memory.release()  # what the commit freed goes back to the system, not to an idle arena
         # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
         try:
-            consumer.commit(offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()],
-                            asynchronous=True)
+            consumer.commit(
+                offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()], asynchronous=True
+            )
         except KafkaException as exc:  # e.g. the instance was fenced: the next poll says so, and it is replaced
             log.warning("kafka offset commit (monitoring only) failed", extra={"error": str(exc)})
 
@@ -271,8 +284,10 @@ class ConsumerLoop:
         else:
             self.stats.compactions += 1
             self.stats.compacted_files += len(plan.files)
-            log.info("compacted small files", extra={"files": len(plan.files), "rows": plan.rows,
-                                                     "ms": round((time.monotonic() - t0) * 1000, 1)})
+            log.info(
+                "compacted small files",
+                extra={"files": len(plan.files), "rows": plan.rows, "ms": round((time.monotonic() - t0) * 1000, 1)},
+            )
 
     def _reseek(self, consumer: Consumer) -> None:
         assert self.writer is not None

@@ -14,8 +14,7 @@ Offsets = dict[int, int]
 
 
 def encode(topic: str, offsets: Offsets) -> str:
-    return json.dumps({"topic": topic, "offsets": {str(p): o for p, o in sorted(offsets.items())}},
-                      sort_keys=True)
+    return json.dumps({"topic": topic, "offsets": {str(p): o for p, o in sorted(offsets.items())}}, sort_keys=True)
 
 
 def decode(text: str, topic: str) -> Offsets:

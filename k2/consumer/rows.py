@@ -26,8 +26,20 @@ def micros(value: datetime | int) -> int:
 def to_row(record: dict[str, Any]) -> dict[str, Any]:
     vendor, conditions = record.get("vendor_data"), record.get("trade_conditions")
     return {
-        **{k: record[k] for k in ("message_id", "trade_id", "symbol", "exchange", "asset_class", "currency",
-                                  "side", "price", "quantity")},
+        **{
+            k: record[k]
+            for k in (
+                "message_id",
+                "trade_id",
+                "symbol",
+                "exchange",
+                "asset_class",
+                "currency",
+                "side",
+                "price",
+                "quantity",
+            )
+        },
         "timestamp": micros(record["timestamp"]),
         "ingestion_timestamp": micros(record["ingestion_timestamp"]),
         "trade_conditions": json.dumps(list(conditions)) if conditions else "[]",

@@ -56,14 +56,20 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health/ready")
     def ready() -> JSONResponse:
         ok, detail = readiness()
-        return JSONResponse({"status": "ready" if ok else "not_ready", "detail": detail},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "detail": detail}, status_code=200 if ok else 503
+        )
 
     @app.get("/status")
     def status() -> dict[str, Any]:
         ok, detail = readiness()
         conflicts = loop.writer.conflicts if loop.writer is not None else 0
-        return {"ready": ok, "detail": detail, **asdict(loop.stats), "commit_conflicts": conflicts,
-                "instance_id": settings.instance_id}
+        return {
+            "ready": ok,
+            "detail": detail,
+            **asdict(loop.stats),
+            "commit_conflicts": conflicts,
+            "instance_id": settings.instance_id,
+        }
 
     return app

@@ -33,6 +33,7 @@ def registry_lookup(registry: SchemaRegistryClient) -> Callable[[int], str | Non
     Any other failure (registry unreachable, 5xx) is raised: the record is not at fault, so the
     caller retries instead of dead-lettering it.
     """
+
     def lookup(schema_id: int) -> str | None:
         try:
             return str(registry.get_schema(schema_id).schema_str)
@@ -40,6 +41,7 @@ def registry_lookup(registry: SchemaRegistryClient) -> Callable[[int], str | Non
             if exc.http_status_code == 404:
                 return None
             raise
+
     return lookup
 
 
@@ -61,7 +63,7 @@ class WireDecoder:
             if not text:
                 raise WireError(f"the registry has no schema text for id {schema_id}")
             schema = self._schemas[schema_id] = parse_schema(plain_micros(json.loads(text)))
-        record = schemaless_reader(io.BytesIO(value[HEADER.size:]), schema, None)
+        record = schemaless_reader(io.BytesIO(value[HEADER.size :]), schema, None)
         if not isinstance(record, dict):
             raise WireError(f"schema {schema_id} is not a record schema")
         return record

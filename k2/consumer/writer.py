@@ -64,8 +64,7 @@ class IcebergWriter:
     def committed(self) -> offsets.Offsets:
         """The offsets of the table as it is now in the catalog (not as this process last saw it)."""
         self.table = self.table.refresh()
-        return offsets.latest(self.table.current_snapshot(), self.table.snapshot_by_id, OFFSETS_PROPERTY,
-                              self.topic)
+        return offsets.latest(self.table.current_snapshot(), self.table.snapshot_by_id, OFFSETS_PROPERTY, self.topic)
 
     def commit(self, rows: pa.Table, base: dict[int, int | None], new: offsets.Offsets) -> offsets.Offsets:
         """Append `rows` in one snapshot whose offsets are the table's, moved to `new`.
@@ -79,8 +78,10 @@ class IcebergWriter:
             table_offsets = self.committed()
             stale = offsets.stale_partitions(table_offsets, base, new)
             if stale:
-                raise StaleWriter(f"partitions {stale} moved to {[table_offsets.get(p) for p in stale]} "
-                                  f"since this batch started at {[base.get(p) for p in stale]}")
+                raise StaleWriter(
+                    f"partitions {stale} moved to {[table_offsets.get(p) for p in stale]} "
+                    f"since this batch started at {[base.get(p) for p in stale]}"
+                )
             merged = {**table_offsets, **new}
             try:
                 append(self.table, rows, {OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
@@ -112,7 +113,10 @@ class IcebergWriter:
         if len(snapshots) < keep + slack:
             return 0
         current = self.table.current_snapshot()
-        old = [s.snapshot_id for s in snapshots[:len(snapshots) - keep]
-               if current is None or s.snapshot_id != current.snapshot_id]
+        old = [
+            s.snapshot_id
+            for s in snapshots[: len(snapshots) - keep]
+            if current is None or s.snapshot_id != current.snapshot_id
+        ]
         ExpireSnapshots(transaction=_Transaction(self.table, autocommit=True)).by_ids(old).commit()
         return len(old)

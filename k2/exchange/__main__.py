@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m k2.exchange",
         description="Binance-compatible market simulator: WebSocket trade streams (/stream, /ws), "
-                    "REST backfill (/api/v3/historicalTrades) and a control API (/control/*).",
+        "REST backfill (/api/v3/historicalTrades) and a control API (/control/*).",
         epilog="settings (environment, with defaults): "
-               + ", ".join(f"{name}={default}" for name, default in ENV_VARS.items()),
+        + ", ".join(f"{name}={default}" for name, default in ENV_VARS.items()),
     )
     parser.parse_args(argv)
     try:
@@ -34,15 +34,21 @@ def main(argv: list[str] | None = None) -> int:
     from k2.exchange.app import create_app
     from k2.exchange.protocol import AbortableWebSocketProtocol
 
-    log.info("starting", extra={"host": settings.host, "port": settings.port, "seed": settings.seed,
-                                "symbols": list(settings.symbols)})
+    log.info(
+        "starting",
+        extra={"host": settings.host, "port": settings.port, "seed": settings.seed, "symbols": list(settings.symbols)},
+    )
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port,
-        ws=AbortableWebSocketProtocol, ws_ping_interval=settings.ping_interval_s,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws=AbortableWebSocketProtocol,
+        ws_ping_interval=settings.ping_interval_s,
         # Frames are small and many: deflating each one for every client would cost more CPU
         # than it saves, and would cap the rate one process can feed.
         ws_per_message_deflate=False,
-        log_config=None, timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
+        log_config=None,
+        timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_S,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -1,12 +1,12 @@
 """The exchange simulator's ASGI app.
 
-  GET  /health/live, /health/ready
-  WS   /stream?streams=btcusdt@trade/ethusdt@trade   {"stream": ..., "data": <trade>} frames
-  WS   /ws/btcusdt@trade                             bare <trade> frames
-  GET  /api/v3/historicalTrades?symbol=&fromId=&limit=   Binance's REST backfill
-  POST /control/emit, /control/malformed, /control/disconnect, /control/pause, /control/resume,
-       /control/lifetime, /control/history, /control/rate-limit
-  GET  /control/emitted?symbol=&fromId=, /control/status
+GET  /health/live, /health/ready
+WS   /stream?streams=btcusdt@trade/ethusdt@trade   {"stream": ..., "data": <trade>} frames
+WS   /ws/btcusdt@trade                             bare <trade> frames
+GET  /api/v3/historicalTrades?symbol=&fromId=&limit=   Binance's REST backfill
+POST /control/emit, /control/malformed, /control/disconnect, /control/pause, /control/resume,
+     /control/lifetime, /control/history, /control/rate-limit
+GET  /control/emitted?symbol=&fromId=, /control/status
 """
 
 from __future__ import annotations
@@ -64,16 +64,19 @@ def create_app(settings: ExchangeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(trade_steadily(emitter, symbol, rate), name=f"steady-{symbol}")
-                 for symbol, rate in settings.steady]
+        tasks = [
+            loop.create_task(trade_steadily(emitter, symbol, rate), name=f"steady-{symbol}")
+            for symbol, rate in settings.steady
+        ]
         tasks.append(loop.create_task(close_expired_connections(hub), name="lifetimes"))
         yield
         for task in tasks:
             task.cancel()
         await emitter.close()
 
-    app = FastAPI(title="K2 exchange simulator", summary="Binance-compatible trade feed with a control API",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="K2 exchange simulator", summary="Binance-compatible trade feed with a control API", lifespan=lifespan
+    )
     app.state.emitter = emitter
     app.state.hub = hub
 
@@ -95,12 +98,14 @@ def create_app(settings: ExchangeSettings) -> FastAPI:
             return JSONResponse({"code": ILLEGAL_PARAMETER, "msg": str(exc)}, status_code=400)
         refusal = rate_limit.check()
         if refusal is not None:
-            return JSONResponse(refusal.body, status_code=refusal.status,
-                                headers={"Retry-After": str(refusal.retry_after_s)})
+            return JSONResponse(
+                refusal.body, status_code=refusal.status, headers={"Retry-After": str(refusal.retry_after_s)}
+            )
         if not emitter.known(query.symbol):
             return JSONResponse({"code": BAD_SYMBOL, "msg": "Invalid symbol."}, status_code=400)
-        return [t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit,
-                                                                            emitter.history_keeps)]
+        return [
+            t.historical() for t in emitter.trades(query.symbol).page(query.from_id, query.limit, emitter.history_keeps)
+        ]
 
     app.include_router(streams.router(hub, settings.client_queue))
     app.include_router(control.router(emitter, hub, rate_limit))

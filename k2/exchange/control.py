@@ -66,13 +66,22 @@ def router(emitter: Emitter, hub: Hub, rate_limit: RateLimit) -> APIRouter:
             return invalid(exc)
         log = emitter.trades(symbol)
         trades = log.since(from_id or 0)
-        return {"symbol": symbol, "count": len(trades), "trades": [t.payload() for t in trades],
-                "over_rest": sorted(i for i in log.served_over_rest if i >= (from_id or 0))}
+        return {
+            "symbol": symbol,
+            "count": len(trades),
+            "trades": [t.payload() for t in trades],
+            "over_rest": sorted(i for i in log.served_over_rest if i >= (from_id or 0)),
+        }
 
     @routes.get("/status")
     async def status() -> dict[str, Any]:
-        return {"symbols": emitter.status(), "clients": len(hub), "connections": hub.connections, "paused": hub.paused,
-                "rate_limit": rate_limit.status()}
+        return {
+            "symbols": emitter.status(),
+            "clients": len(hub),
+            "connections": hub.connections,
+            "paused": hub.paused,
+            "rate_limit": rate_limit.status(),
+        }
 
     @routes.post("/malformed", response_model=None)
     async def malformed(request: Request) -> JSONResponse | dict[str, Any]:
@@ -96,8 +105,10 @@ def router(emitter: Emitter, hub: Hub, rate_limit: RateLimit) -> APIRouter:
                         break
                     kinds[kind] = kinds.get(kind, 0) + 1
         sent = sum(kinds.values())
-        log.info("malformed frames sent", extra={"sent": sent, "clients": len(clients), "kind": ask.kind,
-                                                 "symbol": ask.symbol})
+        log.info(
+            "malformed frames sent",
+            extra={"sent": sent, "clients": len(clients), "kind": ask.kind, "symbol": ask.symbol},
+        )
         return {"sent": sent, "clients": len(clients), "kinds": kinds}
 
     def _frame(ask: MalformedRequest, kind: str, n: int, client: Client, now: int) -> Frame | None:
@@ -138,8 +149,11 @@ def router(emitter: Emitter, hub: Hub, rate_limit: RateLimit) -> APIRouter:
         body = await json_body(request)
         keep = body.get("keep") if isinstance(body, dict) else "?"
         if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 0):
-            return invalid(InvalidRequest("keep", f"keep must be a whole number of trades of 0 or more, "
-                                                  f"or null for all; got {keep!r}"))
+            return invalid(
+                InvalidRequest(
+                    "keep", f"keep must be a whole number of trades of 0 or more, or null for all; got {keep!r}"
+                )
+            )
         emitter.history_keeps = keep
         log.info("history limited", extra={"keep": keep})
         return {"keep": keep}

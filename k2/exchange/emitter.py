@@ -66,8 +66,14 @@ class SymbolFeed:
 
 
 class Emitter:
-    def __init__(self, seed: int, symbols: tuple[str, ...], hub: Hub,
-                 clock_ms: Callable[[], int] = wall_clock_ms, ledger: IdLedger | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        symbols: tuple[str, ...],
+        hub: Hub,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        ledger: IdLedger | None = None,
+    ) -> None:
         self.seed = seed
         self.hub = hub
         self.ledger = ledger or IdLedger(None)
@@ -96,8 +102,9 @@ class Emitter:
     def submit(self, request: EmitRequest) -> EmitJob:
         """Reserve the ids now and queue the job behind the symbol's running ones."""
         feed = self.feed(request.symbol)
-        job = EmitJob(request.symbol, feed.next_free_id, feed.next_free_id + request.count - 1, request.rate,
-                      request.seed)
+        job = EmitJob(
+            request.symbol, feed.next_free_id, feed.next_free_id + request.count - 1, request.rate, request.seed
+        )
         feed.next_free_id = job.last_id + 1
         self.ledger.save({request.symbol: feed.next_free_id})
         feed.jobs.put_nowait(job)
@@ -107,8 +114,10 @@ class Emitter:
         return job
 
     def status(self) -> dict[str, Any]:
-        return {symbol: {"emitted": len(feed.log), "last_id": feed.log.last_id, "pending": feed.pending}
-                for symbol, feed in sorted(self._feeds.items())}
+        return {
+            symbol: {"emitted": len(feed.log), "last_id": feed.log.last_id, "pending": feed.pending}
+            for symbol, feed in sorted(self._feeds.items())
+        }
 
     async def close(self) -> None:
         workers = [feed.worker for feed in self._feeds.values() if feed.worker is not None]
@@ -126,8 +135,11 @@ class Emitter:
             started = time.monotonic()
             await self._run(feed, job)
             elapsed = time.monotonic() - started
-            log.info("emit done", extra=job.receipt() | {"seconds": round(elapsed, 3),
-                                                        "achieved_rate": round(job.count / max(elapsed, 1e-9), 1)})
+            log.info(
+                "emit done",
+                extra=job.receipt()
+                | {"seconds": round(elapsed, 3), "achieved_rate": round(job.count / max(elapsed, 1e-9), 1)},
+            )
 
     async def _run(self, feed: SymbolFeed, job: EmitJob) -> None:
         # Trade k (0-based) is due at start + k / rate. Each tick emits every trade that is due,

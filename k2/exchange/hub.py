@@ -44,8 +44,9 @@ def trade_frame(trade: EmittedTrade, combined: bool) -> str:
 class Client:
     """One WebSocket connection: what it subscribed to and the frames waiting to be sent."""
 
-    def __init__(self, symbols: tuple[str, ...], combined: bool, limit: int, peer: str,
-                 abort: Callable[[], None] | None) -> None:
+    def __init__(
+        self, symbols: tuple[str, ...], combined: bool, limit: int, peer: str, abort: Callable[[], None] | None
+    ) -> None:
         self.symbols = symbols
         self.combined = combined
         self.limit = limit
@@ -176,8 +177,10 @@ class Hub:
     def offer(self, client: Client, frame: Frame) -> bool:
         if client.offer(frame):
             return True
-        log.warning("client queue overflow: dropping the connection",
-                    extra={"client": client.peer, "streams": list(client.symbols), "queue": client.limit})
+        log.warning(
+            "client queue overflow: dropping the connection",
+            extra={"client": client.peer, "streams": list(client.symbols), "queue": client.limit},
+        )
         client.abort()
         self.remove(client)
         return False

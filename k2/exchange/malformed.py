@@ -27,14 +27,24 @@ _BAD_PRICES = ("abc", "", "1e400", "12345678901.00000000", "1.2.3", "0x10")
 # (key, value): zero or negative, for the price and the quantity in turn
 _NOT_POSITIVE = (("p", "0.00000000"), ("q", "-1.00000000"), ("p", "-0.00000001"), ("q", "0"), ("p", "-60000.5"))
 # (key, value): more than the 8 decimal places of Binance and of decimal(18,8)
-_TOO_MANY_DECIMALS = (("p", "1.123456789"), ("q", "0.000000001"), ("p", "60000.000000001"),
-                      ("q", "2.1234567891234"))
+_TOO_MANY_DECIMALS = (("p", "1.123456789"), ("q", "0.000000001"), ("p", "60000.000000001"), ("q", "2.1234567891234"))
 # (key, value): not finite; a float is a bare JSON constant (NaN, Infinity), which JSON does not allow
 _NOT_FINITE: tuple[tuple[str, str | float], ...] = (
-    ("p", "NaN"), ("q", "Infinity"), ("p", "-Infinity"), ("p", float("nan")), ("q", float("inf")))
+    ("p", "NaN"),
+    ("q", "Infinity"),
+    ("p", "-Infinity"),
+    ("p", float("nan")),
+    ("q", float("inf")),
+)
 # one wrong type at a time: a word for the id, a number for the price, null, a word for a time
-_WRONG_TYPES: tuple[tuple[str, Any], ...] = (("t", "abc"), ("p", 1.5), ("q", None), ("T", "now"), ("m", "yes"),
-                                             ("E", [1]))
+_WRONG_TYPES: tuple[tuple[str, Any], ...] = (
+    ("t", "abc"),
+    ("p", 1.5),
+    ("q", None),
+    ("T", "now"),
+    ("m", "yes"),
+    ("E", [1]),
+)
 _MISSING_KEYS = (("t",), ("p",), ("q",), ("t", "p", "q"), ("T", "m"))
 _OTHER_EVENTS = ("aggTrade", "kline", "depthUpdate", "mysteryEvent")
 # byte sequences no UTF-8 decoder accepts: a lone 0xFF, a broken 2-byte sequence, an encoded
@@ -57,8 +67,17 @@ def tag(kind: str) -> str:
 
 
 def _sample(symbol: str, time_ms: int) -> dict[str, Any]:
-    return {"e": "trade", "E": time_ms, "s": symbol, "t": 0, "p": "1.00000000", "q": "1.00000000",
-            "T": time_ms, "m": False, "M": True}
+    return {
+        "e": "trade",
+        "E": time_ms,
+        "s": symbol,
+        "t": 0,
+        "p": "1.00000000",
+        "q": "1.00000000",
+        "T": time_ms,
+        "m": False,
+        "M": True,
+    }
 
 
 def unknown_symbol(subscribed: Sequence[str]) -> str:
@@ -97,8 +116,11 @@ def _data(kind: str, n: int, symbol: str, time_ms: int) -> dict[str, Any]:
 
 def _json(kind: str, symbol: str, combined: bool, data: dict[str, Any]) -> str:
     """The frame's JSON: the tag first, then the payload, wrapped on the combined stream."""
-    obj: dict[str, Any] = ({"probe": tag(kind), "stream": f"{symbol.lower()}@trade", "data": data} if combined
-                           else {"probe": tag(kind), **data})
+    obj: dict[str, Any] = (
+        {"probe": tag(kind), "stream": f"{symbol.lower()}@trade", "data": data}
+        if combined
+        else {"probe": tag(kind), **data}
+    )
     # allow_nan: the not_finite kind writes NaN and Infinity as bare constants, on purpose
     return json.dumps(obj, separators=(",", ":"), allow_nan=True)
 
@@ -113,8 +135,9 @@ def _oversized(symbol: str, combined: bool, time_ms: int) -> str:
     return _json("oversized", symbol, combined, data)
 
 
-def malformed_frame(kind: str, n: int, symbol: str, combined: bool, time_ms: int,
-                    subscribed: Sequence[str] = ()) -> Frame:
+def malformed_frame(
+    kind: str, n: int, symbol: str, combined: bool, time_ms: int, subscribed: Sequence[str] = ()
+) -> Frame:
     """The n-th malformed frame of `kind` for a client of `symbol`'s stream (that subscribed to
     `subscribed`). On the combined stream the JSON kinds are wrapped like any frame, so only the
     data inside is wrong. invalid_utf8 is the only binary frame (a text frame must be UTF-8)."""

@@ -35,8 +35,14 @@ _MAX_STEP = 20
 BOUNDARY_EVERY = 10
 SMALLEST = QUANTUM
 LARGEST = Decimal("9999999999.99999999")  # the largest decimal(18,8)
-BOUNDARY_CASES = ("smallest price", "largest price", "smallest quantity", "largest quantity",
-                  "whole numbers", "trailing zeros")
+BOUNDARY_CASES = (
+    "smallest price",
+    "largest price",
+    "smallest quantity",
+    "largest quantity",
+    "whole numbers",
+    "trailing zeros",
+)
 
 
 def first_trade_id(symbol: str) -> int:
@@ -89,22 +95,40 @@ class EmittedTrade:
 
     def payload(self) -> dict[str, Any]:
         t = self.trade
-        return {"e": "trade", "E": self.time_ms, "s": t.symbol, "t": t.id, "p": t.price, "q": t.qty,
-                "T": self.time_ms, "m": t.is_buyer_maker, "M": True}
+        return {
+            "e": "trade",
+            "E": self.time_ms,
+            "s": t.symbol,
+            "t": t.id,
+            "p": t.price,
+            "q": t.qty,
+            "T": self.time_ms,
+            "m": t.is_buyer_maker,
+            "M": True,
+        }
 
     def payload_json(self) -> str:
         """The payload as compact JSON text, built directly: it is made once per trade on the hot
         path, and every part is already a safe JSON literal (symbols are [A-Z0-9], numbers digits)."""
         t = self.trade
         maker = "true" if t.is_buyer_maker else "false"
-        return (f'{{"e":"trade","E":{self.time_ms},"s":"{t.symbol}","t":{t.id},"p":"{t.price}",'
-                f'"q":"{t.qty}","T":{self.time_ms},"m":{maker},"M":true}}')
+        return (
+            f'{{"e":"trade","E":{self.time_ms},"s":"{t.symbol}","t":{t.id},"p":"{t.price}",'
+            f'"q":"{t.qty}","T":{self.time_ms},"m":{maker},"M":true}}'
+        )
 
     def historical(self) -> dict[str, Any]:
         """The item of GET /api/v3/historicalTrades."""
         t = self.trade
-        return {"id": t.id, "price": t.price, "qty": t.qty, "quoteQty": quote_qty(t.price, t.qty),
-                "time": self.time_ms, "isBuyerMaker": t.is_buyer_maker, "isBestMatch": True}
+        return {
+            "id": t.id,
+            "price": t.price,
+            "qty": t.qty,
+            "quoteQty": quote_qty(t.price, t.qty),
+            "time": self.time_ms,
+            "isBuyerMaker": t.is_buyer_maker,
+            "isBestMatch": True,
+        }
 
 
 class SymbolMarket:
@@ -133,8 +157,9 @@ class SymbolMarket:
             else:
                 self._price = self._step(self._price)
                 price, qty = self._price, self._quantity()
-        trade = Trade(self.symbol, self.next_id, format_decimal(price), format_decimal(qty),
-                      self._rng.getrandbits(1) == 1)
+        trade = Trade(
+            self.symbol, self.next_id, format_decimal(price), format_decimal(qty), self._rng.getrandbits(1) == 1
+        )
         self.next_id += 1
         self._n += 1
         return trade

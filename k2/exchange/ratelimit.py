@@ -65,14 +65,20 @@ class RateLimit:
     def _refuse(self, status: int, seconds: float) -> Refusal:
         self.answered[status] += 1
         wait = max(1, math.ceil(seconds))
-        msg = ("Too many requests; current limit is 6000 request weight per minute. Please use the websocket "
-               "for live updates to avoid bans." if status == 429 else
-               f"Way too many requests; banned for {wait} s. Please use the websocket for live updates to "
-               "avoid bans.")
+        msg = (
+            "Too many requests; current limit is 6000 request weight per minute. Please use the websocket "
+            "for live updates to avoid bans."
+            if status == 429
+            else f"Way too many requests; banned for {wait} s. Please use the websocket for live updates to avoid bans."
+        )
         return Refusal(status, wait, {"code": TOO_MANY_REQUESTS, "msg": msg})
 
     def status(self) -> dict[str, object]:
         now = self.clock()
-        return {"limited_for_s": round(max(0.0, self.until - now), 3),
-                "banned_for_s": round(max(0.0, self._banned_until - now), 3),
-                "answered_429": self.answered[429], "answered_418": self.answered[418], "bans": self.bans}
+        return {
+            "limited_for_s": round(max(0.0, self.until - now), 3),
+            "banned_for_s": round(max(0.0, self._banned_until - now), 3),
+            "answered_429": self.answered[429],
+            "answered_418": self.answered[418],
+            "bans": self.bans,
+        }

@@ -44,11 +44,11 @@ class TradeLog:
         when that is later), else the most recent. `keeps`: how many of the newest trades the
         history still serves (None: all); the real exchange's history is limited too, so an old
         gap can be only partly filled, or not at all."""
-        kept = self._trades if keeps is None else self._trades[max(0, len(self._trades) - keeps):]
+        kept = self._trades if keeps is None else self._trades[max(0, len(self._trades) - keeps) :]
         if from_id is None:
             trades = kept[-limit:] if limit > 0 else []
         else:
             start = bisect_left(kept, from_id, key=lambda t: t.id)
-            trades = kept[start:start + limit]
+            trades = kept[start : start + limit]
         self.served_over_rest.update(t.id for t in trades)
         return trades

@@ -19,9 +19,21 @@ DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 # Frames that are no valid trade: a client must set each aside (dead-letter it) with a reason.
 # Without a kind, a request cycles through these in this order.
-MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
-                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol",
-                   "futures_trade")
+MALFORMED_KINDS = (
+    "not_json",
+    "truncated",
+    "missing_keys",
+    "wrong_types",
+    "bad_price",
+    "unknown_event",
+    "invalid_utf8",
+    "oversized",
+    "not_positive",
+    "too_many_decimals",
+    "not_finite",
+    "unknown_symbol",
+    "futures_trade",
+)
 # Real trades already sent on the stream, sent again: a client must skip each as a repeat of a
 # trade id it has (duplicate_id: the latest trade again; backwards_id: an earlier one again).
 # Only on request, never in the cycle: they are no malformed frames.
@@ -84,8 +96,9 @@ def parse_streams(spec: str | None) -> tuple[str, ...]:
 
 def parse_symbol(value: object, field: str = "symbol") -> str:
     if not isinstance(value, str) or not SYMBOL_PATTERN.fullmatch(value):
-        raise InvalidRequest(field, f"{field} must be 5 to 20 upper-case letters or digits, like BTCUSDT; "
-                                    f"got {value!r}")
+        raise InvalidRequest(
+            field, f"{field} must be 5 to 20 upper-case letters or digits, like BTCUSDT; got {value!r}"
+        )
     return value
 
 
@@ -113,10 +126,15 @@ def parse_emit(body: object) -> EmitRequest:
     symbol = parse_symbol(fields["symbol"])
     count = _whole(fields, "count", 1, MAX_EMIT_COUNT)
     rate = fields.get("rate")
-    if (not isinstance(rate, int | float) or isinstance(rate, bool) or not math.isfinite(rate)
-            or not 0 < rate <= MAX_EMIT_RATE):
-        raise InvalidRequest("rate", f"rate must be a number of trades per second above 0 and at most "
-                                     f"{MAX_EMIT_RATE}; got {rate!r}")
+    if (
+        not isinstance(rate, int | float)
+        or isinstance(rate, bool)
+        or not math.isfinite(rate)
+        or not 0 < rate <= MAX_EMIT_RATE
+    ):
+        raise InvalidRequest(
+            "rate", f"rate must be a number of trades per second above 0 and at most {MAX_EMIT_RATE}; got {rate!r}"
+        )
     seed = fields.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31):
         raise InvalidRequest("seed", f"seed must be a whole number from 0 to {2**31 - 1}; got {seed!r}")
@@ -137,10 +155,12 @@ def parse_rate_limit(body: object) -> RateLimitRequest:
     fields = _body(body, ("seconds", "retry_after_s", "ban_after", "ban_s"))
     if "seconds" not in fields:
         raise InvalidRequest("seconds", "seconds is required: how long the history refuses requests (0 lifts it)")
-    return RateLimitRequest(_whole(fields, "seconds", 0, 86400),
-                            _whole(fields, "retry_after_s", 1, 3600, default=1),
-                            _whole(fields, "ban_after", 1, 1000, default=3),
-                            _whole(fields, "ban_s", 1, 86400, default=10))
+    return RateLimitRequest(
+        _whole(fields, "seconds", 0, 86400),
+        _whole(fields, "retry_after_s", 1, 3600, default=1),
+        _whole(fields, "ban_after", 1, 1000, default=3),
+        _whole(fields, "ban_s", 1, 86400, default=10),
+    )
 
 
 def parse_disconnect(body: object) -> str:
@@ -155,8 +175,9 @@ def parse_from_id(value: str | None) -> int | None:
     if value is None:
         return None
     if not ID_PATTERN.fullmatch(value):
-        raise InvalidRequest("fromId", f"Illegal characters found in parameter 'fromId'; legal range is "
-                                       f"'{ID_PATTERN.pattern}'.")
+        raise InvalidRequest(
+            "fromId", f"Illegal characters found in parameter 'fromId'; legal range is '{ID_PATTERN.pattern}'."
+        )
     return int(value)
 
 
@@ -166,14 +187,16 @@ def parse_history(params: Mapping[str, str]) -> HistoryQuery:
     if not symbol:
         raise InvalidRequest("symbol", "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
     if not SYMBOL_PATTERN.fullmatch(symbol):
-        raise InvalidRequest("symbol", f"Illegal characters found in parameter 'symbol'; legal range is "
-                                       f"'^{SYMBOL_PATTERN.pattern}$'.")
+        raise InvalidRequest(
+            "symbol", f"Illegal characters found in parameter 'symbol'; legal range is '^{SYMBOL_PATTERN.pattern}$'."
+        )
     raw_limit = params.get("limit")
     if raw_limit is None:
         limit = DEFAULT_LIMIT
     elif not ID_PATTERN.fullmatch(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-        raise InvalidRequest("limit", f"Parameter 'limit' must be a whole number from 1 to {MAX_LIMIT}; "
-                                      f"got {raw_limit[:40]!r}.")
+        raise InvalidRequest(
+            "limit", f"Parameter 'limit' must be a whole number from 1 to {MAX_LIMIT}; got {raw_limit[:40]!r}."
+        )
     else:
         limit = int(raw_limit)
     return HistoryQuery(symbol, parse_from_id(params.get("fromId")), limit)

@@ -21,11 +21,11 @@ Range = tuple[int, int]
 
 
 class Verdict(Enum):
-    NEXT = "next"            # the id right after the highest: produce it
+    NEXT = "next"  # the id right after the highest: produce it
     DUPLICATE = "duplicate"  # already produced (a replay after reconnect): skip it
-    GAP = "gap"              # ids are missing before it: produce it, the backfill owes the rest
-    FILL = "fill"            # below the highest, in an open gap: produce it, the gap shrinks
-    FIRST = "first"          # nothing produced for this symbol yet: start here
+    GAP = "gap"  # ids are missing before it: produce it, the backfill owes the rest
+    FILL = "fill"  # below the highest, in an open gap: produce it, the gap shrinks
+    FIRST = "first"  # nothing produced for this symbol yet: start here
 
 
 @dataclass
@@ -97,8 +97,9 @@ class Cursor:
         gaps = self.gaps.get(symbol)
         if not gaps and self.last.get(symbol) == trade_id:
             return None
-        return json.dumps({"last": self.last[symbol], "gaps": [list(g) for g in gaps or ()]},
-                          separators=(",", ":")).encode()
+        return json.dumps(
+            {"last": self.last[symbol], "gaps": [list(g) for g in gaps or ()]}, separators=(",", ":")
+        ).encode()
 
     @staticmethod
     def from_records(found: Mapping[str, tuple[int, bytes | None]]) -> Cursor:

@@ -112,8 +112,9 @@ class Feed:
         backoff = 0.5
         while not stop.is_set():
             try:
-                async with websockets.connect(self.settings.stream_url, max_size=MAX_FRAME, open_timeout=10,
-                                              ping_interval=None) as ws:  # the server pings; we answer
+                async with websockets.connect(
+                    self.settings.stream_url, max_size=MAX_FRAME, open_timeout=10, ping_interval=None
+                ) as ws:  # the server pings; we answer
                     self.connected = True
                     self.counters.connects += 1
                     log.info("connected", extra={"url": self.settings.stream_url})
@@ -124,8 +125,9 @@ class Feed:
                         if stop.is_set():
                             break
             except (OSError, WebSocketException, TimeoutError) as exc:
-                log.warning("exchange connection lost", extra={"error": f"{type(exc).__name__}: {exc}",
-                                                                "retry_in_s": backoff})
+                log.warning(
+                    "exchange connection lost", extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": backoff}
+                )
             finally:
                 self.connected = False
             if not stop.is_set():
@@ -171,8 +173,9 @@ class Feed:
         """Produce a trade; the gap it opened below itself, now owed (see Cursor.advance)."""
         symbol, trade_id = payload["s"], payload["t"]
         gap = self.cursor.advance(symbol, trade_id, owe_skipped)
-        self.sink.send(to_trade_v2(payload, received, self.settings.exchange_name),
-                       self.cursor.header(symbol, trade_id))
+        self.sink.send(
+            to_trade_v2(payload, received, self.settings.exchange_name), self.cursor.header(symbol, trade_id)
+        )
         self.counters.produced += 1
         return gap
 
@@ -192,8 +195,10 @@ class Feed:
                 self.counters.rate_limited += exc.status == 429
                 self.counters.banned += exc.status == 418
                 wait, why = exc.retry_after_s, f"{exc}"
-                log.warning("history refused, backfill waits as asked", extra={
-                    "status": exc.status, "retry_after_s": wait, "owed": self.owed_trades()})
+                log.warning(
+                    "history refused, backfill waits as asked",
+                    extra={"status": exc.status, "retry_after_s": wait, "owed": self.owed_trades()},
+                )
             except (httpx.HTTPError, ValueError) as exc:  # an answer that is no JSON list counts too
                 wait, why = delay, f"{type(exc).__name__}: {exc}"
                 delay = min(delay * 2, float(self.settings.reconnect_max_s))
@@ -237,8 +242,9 @@ class Feed:
         log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last, "size": size})
 
     async def _page(self, symbol: str, from_id: int) -> list[Any]:
-        r = await self.rest.get("/api/v3/historicalTrades",
-                                params={"symbol": symbol, "fromId": from_id, "limit": BACKFILL_PAGE})
+        r = await self.rest.get(
+            "/api/v3/historicalTrades", params={"symbol": symbol, "fromId": from_id, "limit": BACKFILL_PAGE}
+        )
         if r.status_code in (418, 429):
             raise RateLimited(r.status_code, retry_after(r), r.text[:200])
         r.raise_for_status()

@@ -31,9 +31,16 @@ def ensure_topics(settings: Settings) -> None:
     admin = AdminClient({"bootstrap.servers": settings.bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
     config = {"retention.ms": RETENTION_MS, "compression.type": "lz4", "min.insync.replicas": str(settings.min_isr)}
-    wanted = [NewTopic(t, num_partitions=settings.partitions if t == settings.topic else 1,
-                       replication_factor=settings.replication, config=config)
-              for t in (settings.topic, settings.dlq_topic) if t not in existing]
+    wanted = [
+        NewTopic(
+            t,
+            num_partitions=settings.partitions if t == settings.topic else 1,
+            replication_factor=settings.replication,
+            config=config,
+        )
+        for t in (settings.topic, settings.dlq_topic)
+        if t not in existing
+    ]
     for topic, future in admin.create_topics(wanted).items() if wanted else []:
         try:
             future.result(timeout=30)
@@ -65,14 +72,18 @@ class TradeProducer:
         self.settings = settings
         self.on_fatal = on_fatal
         self.serialize = WireEncoder(schema_id, trade_v2(settings.record_name))
-        self.producer = Producer({
-            "bootstrap.servers": settings.bootstrap,
-            "enable.idempotence": True, "acks": "all",
-            "compression.type": "lz4", "linger.ms": 5,
-            # Never give up on a record: a broker restart must delay delivery, not drop it.
-            "message.timeout.ms": 0,
-            **KAFKA_RECONNECT,
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": settings.bootstrap,
+                "enable.idempotence": True,
+                "acks": "all",
+                "compression.type": "lz4",
+                "linger.ms": 5,
+                # Never give up on a record: a broker restart must delay delivery, not drop it.
+                "message.timeout.ms": 0,
+                **KAFKA_RECONNECT,
+            }
+        )
         self.delivered = 0
         self.dead_lettered = 0
 
@@ -83,8 +94,9 @@ class TradeProducer:
         elif msg.topic() == self.settings.topic:
             self.delivered += 1
 
-    def _produce(self, topic: str, key: bytes | None, value: bytes,
-                 headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
+    def _produce(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None
+    ) -> None:
         while True:
             try:
                 self.producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
@@ -116,9 +128,14 @@ def dead_letter_body(reason: str, frame: str | bytes, source: str, received_at_m
     """A dead letter: why, from where, and the frame (its first 64 Ki characters; a binary frame
     as text, bytes that are no UTF-8 replaced by U+FFFD, its length in bytes)."""
     raw = frame if isinstance(frame, str) else frame.decode("utf-8", errors="replace")
-    return {"reason": reason, "source": source, "received_at_ms": received_at_ms,
-            "frame": raw[:DEAD_LETTER_FRAME_CHARS], "frame_length": len(frame),
-            "frame_type": "text" if isinstance(frame, str) else "binary"}
+    return {
+        "reason": reason,
+        "source": source,
+        "received_at_ms": received_at_ms,
+        "frame": raw[:DEAD_LETTER_FRAME_CHARS],
+        "frame_length": len(frame),
+        "frame_type": "text" if isinstance(frame, str) else "binary",
+    }
 
 
 def resume_cursor(settings: Settings, registry: SchemaRegistryClient, window: int = 500) -> Cursor:
@@ -129,13 +146,20 @@ def resume_cursor(settings: Settings, registry: SchemaRegistryClient, window: in
     from there, with no state file that could disagree with it.
     """
     deserialize = AvroDeserializer(registry)
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap, "group.id": "k2-ingest-resume",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap,
+            "group.id": "k2-ingest-resume",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     found: dict[str, tuple[int, bytes | None]] = {}
     try:
         md = consumer.list_topics(settings.topic, timeout=10).topics[settings.topic]
-        bounds = {p: consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10)
-                  for p in md.partitions}
+        bounds = {
+            p: consumer.get_watermark_offsets(TopicPartition(settings.topic, p), timeout=10) for p in md.partitions
+        }
         ends = {p: high for p, (_, high) in bounds.items()}
         pending = set(settings.symbols)
         # All partitions one window deeper per round, until every symbol is found: a symbol lives

@@ -9,8 +9,24 @@ from typing import Any
 
 from k2.names import DEFAULT_EXCHANGE_NAME
 
-QUOTE_ASSETS = ("USDT", "USDC", "BUSD", "TUSD", "USDP", "BTC", "ETH", "BNB", "EUR", "GBP", "AUD", "USD",
-                "TRY", "ZAR", "UAH", "NGN")
+QUOTE_ASSETS = (
+    "USDT",
+    "USDC",
+    "BUSD",
+    "TUSD",
+    "USDP",
+    "BTC",
+    "ETH",
+    "BNB",
+    "EUR",
+    "GBP",
+    "AUD",
+    "USD",
+    "TRY",
+    "ZAR",
+    "UAH",
+    "NGN",
+)
 # longest first, so BTCUSDT is quoted in USDT and not read as ...USD + T
 _BY_LENGTH = sorted(QUOTE_ASSETS, key=len, reverse=True)
 SCALE = Decimal("0.00000001")
@@ -54,14 +70,14 @@ def parse_frame(frame: str | bytes, max_bytes: int = MAX_TRADE_FRAME) -> dict[st
     frame that holds UTF-8 text)."""
     size = frame_size(frame, max_bytes)
     if size > max_bytes:
-        raise MalformedFrame(f"frame of {size} bytes is larger than {max_bytes} bytes, the most a trade frame "
-                             f"may have")
+        raise MalformedFrame(f"frame of {size} bytes is larger than {max_bytes} bytes, the most a trade frame may have")
     if isinstance(frame, bytes):
         try:
             text = frame.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise MalformedFrame(f"not valid UTF-8: byte {frame[exc.start]:#04x} at position {exc.start} "
-                                 f"({exc.reason})") from None
+            raise MalformedFrame(
+                f"not valid UTF-8: byte {frame[exc.start]:#04x} at position {exc.start} ({exc.reason})"
+            ) from None
     else:
         text = frame
     if not text.strip():
@@ -72,8 +88,9 @@ def parse_frame(frame: str | bytes, max_bytes: int = MAX_TRADE_FRAME) -> dict[st
         raise MalformedFrame(f"not JSON: {exc}") from None
     except json.JSONDecodeError as exc:
         if _cut_short(exc):
-            raise MalformedFrame(f"truncated JSON: the text ends after {len(text)} characters, inside the JSON "
-                                 f"({exc.msg})") from None
+            raise MalformedFrame(
+                f"truncated JSON: the text ends after {len(text)} characters, inside the JSON ({exc.msg})"
+            ) from None
         raise MalformedFrame(f"not JSON: {exc}") from None
     except RecursionError:
         raise MalformedFrame("not JSON this ingest reads: nested too deeply") from None
@@ -160,13 +177,16 @@ def validate(payload: dict[str, Any], symbols: tuple[str, ...] | None = None) ->
     # spot trade would move the cursor past the spot trades to come. Spot frames carry the
     # best-match flag `M` and no order type `X`.
     if "X" in payload or not isinstance(payload.get("M"), bool):
-        raise MalformedFrame(f"not a spot trade: a futures-style frame (order type X {payload.get('X', 'absent')!r}, "
-                             f"best-match flag M {payload.get('M', 'absent')!r})")
+        raise MalformedFrame(
+            f"not a spot trade: a futures-style frame (order type X {payload.get('X', 'absent')!r}, "
+            f"best-match flag M {payload.get('M', 'absent')!r})"
+        )
     return payload
 
 
-def to_trade_v2(payload: dict[str, Any], ingestion_micros: int,
-                exchange: str = DEFAULT_EXCHANGE_NAME) -> dict[str, Any]:
+def to_trade_v2(
+    payload: dict[str, Any], ingestion_micros: int, exchange: str = DEFAULT_EXCHANGE_NAME
+) -> dict[str, Any]:
     """A validated Binance payload as a TradeV2 record (CONTRACT.md §4) of `exchange` (K2_EXCHANGE_NAME)."""
     base, quote = split_symbol(payload["s"])
     return {
@@ -200,7 +220,16 @@ def to_trade_v2(payload: dict[str, Any], ingestion_micros: int,
 def from_rest(item: dict[str, Any], symbol: str) -> dict[str, Any]:
     """A /api/v3/historicalTrades item as the WebSocket trade payload it stands for."""
     try:
-        return {"e": "trade", "E": item["time"], "s": symbol, "t": item["id"], "p": item["price"],
-                "q": item["qty"], "T": item["time"], "m": item["isBuyerMaker"], "M": item.get("isBestMatch", True)}
+        return {
+            "e": "trade",
+            "E": item["time"],
+            "s": symbol,
+            "t": item["id"],
+            "p": item["price"],
+            "q": item["qty"],
+            "T": item["time"],
+            "m": item["isBuyerMaker"],
+            "M": item.get("isBestMatch", True),
+        }
     except (KeyError, TypeError) as exc:
         raise MalformedFrame(f"backfill item without {exc}") from None

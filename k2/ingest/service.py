@@ -49,8 +49,14 @@ class Ingest:
                 schema_id = await asyncio.to_thread(kafka_io.ensure_subject, registry, self.settings)
                 cursor = await asyncio.to_thread(kafka_io.resume_cursor, self.settings, registry)
                 producer = kafka_io.TradeProducer(self.settings, schema_id, self.on_fatal)
-                log.info("prepared", extra={"schema_id": schema_id, "resume_from": cursor.last,
-                                            "owed": {s: [list(g) for g in gaps] for s, gaps in cursor.gaps.items()}})
+                log.info(
+                    "prepared",
+                    extra={
+                        "schema_id": schema_id,
+                        "resume_from": cursor.last,
+                        "owed": {s: [list(g) for g in gaps] for s, gaps in cursor.gaps.items()},
+                    },
+                )
                 return producer, cursor
             except Exception as exc:  # dependencies not there yet: say so, and retry
                 self.problem = f"{type(exc).__name__}: {exc}"
@@ -93,17 +99,24 @@ class Ingest:
         ok, detail = self.ready()
         counters = asdict(self.feed.counters) if self.feed else {}
         delivered = self.producer.delivered if self.producer else 0
-        return {"ready": ok, "detail": detail, "stage": self.stage, "delivered": delivered,
-                "last_trade_ids": dict(self.feed.cursor.last) if self.feed else {},
-                "unfilled": list(self.feed.unfilled) if self.feed else [],
-                "owed": owed(self.feed.cursor) if self.feed else [],
-                "backfill_waiting": self.feed.backfill_waiting if self.feed else None, **counters}
+        return {
+            "ready": ok,
+            "detail": detail,
+            "stage": self.stage,
+            "delivered": delivered,
+            "last_trade_ids": dict(self.feed.cursor.last) if self.feed else {},
+            "unfilled": list(self.feed.unfilled) if self.feed else [],
+            "owed": owed(self.feed.cursor) if self.feed else [],
+            "backfill_waiting": self.feed.backfill_waiting if self.feed else None,
+            **counters,
+        }
 
 
 def owed(cursor: Cursor) -> list[dict[str, Any]]:
     """The gaps the backfill still owes, as /status lists them."""
-    return [{"symbol": s, "from": a, "to": b, "size": b - a + 1} for s, gaps in sorted(cursor.gaps.items())
-            for a, b in gaps]
+    return [
+        {"symbol": s, "from": a, "to": b, "size": b - a + 1} for s, gaps in sorted(cursor.gaps.items()) for a, b in gaps
+    ]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -136,8 +149,9 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/health/ready")
     def ready() -> JSONResponse:
         ok, detail = ingest.ready()
-        return JSONResponse({"status": "ready" if ok else "not_ready", "detail": detail},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "detail": detail}, status_code=200 if ok else 503
+        )
 
     @app.get("/status")
     def status() -> dict[str, Any]:

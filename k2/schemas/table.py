@@ -43,7 +43,8 @@ SCHEMA = Schema(
 )
 
 PARTITION_SPEC = PartitionSpec(
-    PartitionField(source_id=6, field_id=1000, transform=DayTransform(), name="timestamp_day"))
+    PartitionField(source_id=6, field_id=1000, transform=DayTransform(), name="timestamp_day")
+)
 
 TABLE_PROPERTIES = {
     # A commit that lost a race must fail, not be retried on top of the winner: the retry
@@ -55,20 +56,22 @@ TABLE_PROPERTIES = {
     "commit.manifest.min-count-to-merge": "8",
 }
 
-ARROW_SCHEMA = pa.schema([
-    pa.field("message_id", pa.string(), nullable=False),
-    pa.field("trade_id", pa.string(), nullable=False),
-    pa.field("symbol", pa.string(), nullable=False),
-    pa.field("exchange", pa.string(), nullable=False),
-    pa.field("asset_class", pa.string(), nullable=False),
-    pa.field("timestamp", pa.timestamp("us"), nullable=False),
-    pa.field("price", pa.decimal128(18, 8), nullable=False),
-    pa.field("quantity", pa.decimal128(18, 8), nullable=False),
-    pa.field("currency", pa.string(), nullable=False),
-    pa.field("side", pa.string(), nullable=False),
-    pa.field("trade_conditions", pa.string(), nullable=False),
-    pa.field("source_sequence", pa.int64(), nullable=True),
-    pa.field("ingestion_timestamp", pa.timestamp("us"), nullable=False),
-    pa.field("platform_sequence", pa.int64(), nullable=True),
-    pa.field("vendor_data", pa.string(), nullable=True),
-])
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("message_id", pa.string(), nullable=False),
+        pa.field("trade_id", pa.string(), nullable=False),
+        pa.field("symbol", pa.string(), nullable=False),
+        pa.field("exchange", pa.string(), nullable=False),
+        pa.field("asset_class", pa.string(), nullable=False),
+        pa.field("timestamp", pa.timestamp("us"), nullable=False),
+        pa.field("price", pa.decimal128(18, 8), nullable=False),
+        pa.field("quantity", pa.decimal128(18, 8), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("side", pa.string(), nullable=False),
+        pa.field("trade_conditions", pa.string(), nullable=False),
+        pa.field("source_sequence", pa.int64(), nullable=True),
+        pa.field("ingestion_timestamp", pa.timestamp("us"), nullable=False),
+        pa.field("platform_sequence", pa.int64(), nullable=True),
+        pa.field("vendor_data", pa.string(), nullable=True),
+    ]
+)

@@ -22,23 +22,33 @@ from tests.compose_config import RECORDINGS, record, recorded
 
 PROJECT = "k2-acceptance-pytest"
 SHIFT = 10000  # below 32768, where Linux hands out ephemeral ports (ip_local_port_range)
-PORT_SETTINGS = {"K2_PORT_KAFKA": "kafka", "K2_PORT_SCHEMA_REGISTRY": "schema-registry",
-                 "K2_PORT_OBJECT_STORE_S3": "object-store-s3", "K2_PORT_POSTGRES": "postgres",
-                 "K2_PORT_TOXIPROXY": "toxiproxy", "K2_PORT_EXCHANGE": "exchange", "K2_PORT_INGEST": "ingest",
-                 "K2_PORT_CONSUMER": "consumer", "K2_PORT_API": "api"}
+PORT_SETTINGS = {
+    "K2_PORT_KAFKA": "kafka",
+    "K2_PORT_SCHEMA_REGISTRY": "schema-registry",
+    "K2_PORT_OBJECT_STORE_S3": "object-store-s3",
+    "K2_PORT_POSTGRES": "postgres",
+    "K2_PORT_TOXIPROXY": "toxiproxy",
+    "K2_PORT_EXCHANGE": "exchange",
+    "K2_PORT_INGEST": "ingest",
+    "K2_PORT_CONSUMER": "consumer",
+    "K2_PORT_API": "api",
+}
 
 
 @pytest.mark.parametrize("name", list(RECORDINGS))
 def test_the_recorded_compose_model_is_what_compose_says_now(name: str) -> None:
     assert record(name) == recorded(name), (
         f"tests/unit/data/{name} is out of date with compose/: re-record it with `.venv/bin/python -m "
-        f"tests.compose_config` and review the difference")
+        f"tests.compose_config` and review the difference"
+    )
 
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[ComposeDriver]:
-    overrides = {"COMPOSE_PROJECT_NAME": PROJECT,
-                 **{var: str(DEFAULT_PORTS[port] + SHIFT) for var, port in PORT_SETTINGS.items()}}
+    overrides = {
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        **{var: str(DEFAULT_PORTS[port] + SHIFT) for var, port in PORT_SETTINGS.items()},
+    }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)  # compose and the driver both read the process environment
     stack = ComposeDriver(ComposeSettings.from_env(), say=print)

@@ -52,10 +52,16 @@ def trade(i: int) -> dict[str, Any]:
     price = SPECIAL_PRICES.get(i, f"{20000 + i}.{i % 100000000:08d}")
     maker = "true" if i % 2 else "false"
     return {
-        "message_id": f"00000000-0000-4000-8000-{i:012d}", "trade_id": f"BINANCE-{1000000 + i}",
-        "symbol": SYMBOLS[i % 3], "exchange": "BINANCE", "asset_class": "crypto", "timestamp": ts,
-        "price": Decimal(price), "quantity": Decimal(f"0.{i:08d}") if i else Decimal("12345678.87654321"),
-        "currency": "USDT", "side": "SELL" if i % 2 else "BUY",
+        "message_id": f"00000000-0000-4000-8000-{i:012d}",
+        "trade_id": f"BINANCE-{1000000 + i}",
+        "symbol": SYMBOLS[i % 3],
+        "exchange": "BINANCE",
+        "asset_class": "crypto",
+        "timestamp": ts,
+        "price": Decimal(price),
+        "quantity": Decimal(f"0.{i:08d}") if i else Decimal("12345678.87654321"),
+        "currency": "USDT",
+        "side": "SELL" if i % 2 else "BUY",
         "trade_conditions": '["odd-lot"]' if i % 10 == 0 else "[]",
         "source_sequence": 1000000 + i if i % 7 else None,
         "ingestion_timestamp": ts + timedelta(milliseconds=150, microseconds=7),
@@ -105,19 +111,40 @@ def running_api(endpoints: Endpoints, log: Path) -> Iterator[Api]:
     """`python -m k2.api` on the stack's catalog and object store, stopped on exit."""
     props = endpoints.catalog.properties
     port = free_port()
-    env = {**os.environ, "K2_API_KEY": KEY, "K2_API_HOST": "127.0.0.1", "K2_API_PORT": str(port),
-           "K2_API_VERSION": "it-1", "K2_CATALOG_NAME": endpoints.catalog.name, "K2_CATALOG_TYPE": "sql",
-           "K2_CATALOG_URI": props["uri"], "K2_WAREHOUSE": props["warehouse"],
-           "K2_S3_ENDPOINT": props["s3.endpoint"], "K2_S3_ACCESS_KEY": props["s3.access-key-id"],
-           "K2_S3_SECRET_KEY": props["s3.secret-access-key"], "K2_S3_REGION": props["s3.region"],
-           "K2_API_QUERY_TIMEOUT_MS": "4000"}
+    env = {
+        **os.environ,
+        "K2_API_KEY": KEY,
+        "K2_API_HOST": "127.0.0.1",
+        "K2_API_PORT": str(port),
+        "K2_API_VERSION": "it-1",
+        "K2_CATALOG_NAME": endpoints.catalog.name,
+        "K2_CATALOG_TYPE": "sql",
+        "K2_CATALOG_URI": props["uri"],
+        "K2_WAREHOUSE": props["warehouse"],
+        "K2_S3_ENDPOINT": props["s3.endpoint"],
+        "K2_S3_ACCESS_KEY": props["s3.access-key-id"],
+        "K2_S3_SECRET_KEY": props["s3.secret-access-key"],
+        "K2_S3_REGION": props["s3.region"],
+        "K2_API_QUERY_TIMEOUT_MS": "4000",
+    }
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "k2.api"], cwd=REPO, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "k2.api"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     running = Api(f"http://127.0.0.1:{port}", process, log, httpx.Client(timeout=15))
     try:
-        eventually(lambda: running.get("/health/live").status_code == 200, within=30, fatal=(ApiDied,),
-                   describe="API answers /health/live")
+        eventually(
+            lambda: running.get("/health/live").status_code == 200,
+            within=30,
+            fatal=(ApiDied,),
+            describe="API answers /health/live",
+        )
         yield running
     finally:
         running.http.close()
@@ -132,7 +159,7 @@ def fill_table(endpoints: Endpoints) -> Any:
     catalog = load_catalog(endpoints.catalog.name, **endpoints.catalog.properties)
     created = ensure_table(catalog)
     for c in range(COMMITS):
-        created.append(pa.Table.from_pylist(ALL[c * ROWS_PER_COMMIT:(c + 1) * ROWS_PER_COMMIT], schema=ARROW_SCHEMA))
+        created.append(pa.Table.from_pylist(ALL[c * ROWS_PER_COMMIT : (c + 1) * ROWS_PER_COMMIT], schema=ARROW_SCHEMA))
     return catalog.load_table(IDENTIFIER)
 
 

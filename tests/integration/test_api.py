@@ -36,14 +36,23 @@ def iso(ts: datetime) -> str:
 def expected_json(row: dict[str, Any], price: str, quantity: str) -> dict[str, Any]:
     """What the API must serve for a row: written out here, not borrowed from k2.api.models."""
     return {
-        "message_id": row["message_id"], "trade_id": row["trade_id"], "symbol": row["symbol"],
-        "exchange": "BINANCE", "asset_class": "crypto", "timestamp": iso(row["timestamp"]),
-        "price": price, "quantity": quantity, "currency": "USDT", "side": row["side"],
+        "message_id": row["message_id"],
+        "trade_id": row["trade_id"],
+        "symbol": row["symbol"],
+        "exchange": "BINANCE",
+        "asset_class": "crypto",
+        "timestamp": iso(row["timestamp"]),
+        "price": price,
+        "quantity": quantity,
+        "currency": "USDT",
+        "side": row["side"],
         "trade_conditions": ["odd-lot"] if row["trade_conditions"] != "[]" else [],
-        "source_sequence": row["source_sequence"], "ingestion_timestamp": iso(row["ingestion_timestamp"]),
+        "source_sequence": row["source_sequence"],
+        "ingestion_timestamp": iso(row["ingestion_timestamp"]),
         "platform_sequence": row["platform_sequence"],
-        "vendor_data": None if row["vendor_data"] is None else {
-            "is_buyer_maker": "true" if row["side"] == "SELL" else "false", "event_type": "trade"},
+        "vendor_data": None
+        if row["vendor_data"] is None
+        else {"is_buyer_maker": "true" if row["side"] == "SELL" else "false", "event_type": "trade"},
     }
 
 
@@ -113,14 +122,16 @@ def test_symbol_exchange_and_time_filters(api: Api, table: Any) -> None:
     start, end = ALL[1200]["timestamp"], ALL[1500]["timestamp"]
     window = trades(api, start_time=iso(start), end_time=iso(end), limit=10000)
     assert window["pagination"]["total"] == 301
-    assert [t["trade_id"] for t in window["data"]] == [r["trade_id"] for r in NEWEST_FIRST
-                                                       if start <= r["timestamp"] <= end]
+    assert [t["trade_id"] for t in window["data"]] == [
+        r["trade_id"] for r in NEWEST_FIRST if start <= r["timestamp"] <= end
+    ]
     # the same instant written with an offset selects the same rows
     plus2 = (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%f+02:00")
     assert trades(api, start_time=plus2, end_time=iso(end))["pagination"]["total"] == 301
     both = trades(api, symbol="BNBUSDT", start_time=iso(start), end_time=iso(end), limit=10000)
-    assert [t["trade_id"] for t in both["data"]] == [r["trade_id"] for r in NEWEST_FIRST
-                                                     if r["symbol"] == "BNBUSDT" and start <= r["timestamp"] <= end]
+    assert [t["trade_id"] for t in both["data"]] == [
+        r["trade_id"] for r in NEWEST_FIRST if r["symbol"] == "BNBUSDT" and start <= r["timestamp"] <= end
+    ]
     later = trades(api, start_time=iso(ALL[-1]["timestamp"] + timedelta(microseconds=1)))
     assert later["pagination"]["total"] == 0
 
@@ -163,9 +174,12 @@ def test_auth_and_bad_parameters(api: Api, table: Any) -> None:
     assert wrong.status_code == 403
     assert wrong.json()["success"] is False
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"limit": 0}, "limit"), ({"limit": 10001}, "limit"), ({"offset": -1}, "offset"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 10001}, "limit"),
+        ({"offset": -1}, "offset"),
         ({"start_time": "not-a-time"}, "start_time"),
-        ({"start_time": "2024-03-02T00:00:00Z", "end_time": "2024-03-01T00:00:00Z"}, "start_time")]
+        ({"start_time": "2024-03-02T00:00:00Z", "end_time": "2024-03-01T00:00:00Z"}, "start_time"),
+    ]
     for params, name in cases:
         response = api.get("/v1/trades", AUTH, **params)
         assert response.status_code == 422, (params, response.text)
@@ -183,7 +197,8 @@ def test_metrics_and_openapi(api: Api, table: Any) -> None:
     assert 'k2_api_requests_total{method="GET",route="/v1/trades",status="422"}' in text
     doc = api.get("/openapi.json").json()
     assert doc["paths"]["/v1/trades"]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
-        "$ref"].endswith("/TradesResponse")
+        "$ref"
+    ].endswith("/TradesResponse")
 
 
 def test_every_route_answers_as_its_openapi_document_says(api: Api, table: Any) -> None:
@@ -213,11 +228,15 @@ def test_point_query_latency(api: Api, table: Any) -> None:
     # 50 different end times (all after the last trade, so the same rows): every one a cache miss,
     # i.e. a full Iceberg scan
     last = ALL[-1]["timestamp"]
-    distinct = measure(api, [{"symbol": "BTCUSDT", "limit": 100, "end_time": iso(last + timedelta(seconds=i))}
-                             for i in range(50)])
-    print(f"\n/v1/trades?symbol=BTCUSDT&limit=100 over {len(ALL)} rows in {COMMITS} commits, 50 requests each: "
-          f"repeated p50 {repeated[0]:.1f} ms p99 {repeated[1]:.1f} ms; "
-          f"distinct (uncached) p50 {distinct[0]:.1f} ms p99 {distinct[1]:.1f} ms", flush=True)
+    distinct = measure(
+        api, [{"symbol": "BTCUSDT", "limit": 100, "end_time": iso(last + timedelta(seconds=i))} for i in range(50)]
+    )
+    print(
+        f"\n/v1/trades?symbol=BTCUSDT&limit=100 over {len(ALL)} rows in {COMMITS} commits, 50 requests each: "
+        f"repeated p50 {repeated[0]:.1f} ms p99 {repeated[1]:.1f} ms; "
+        f"distinct (uncached) p50 {distinct[0]:.1f} ms p99 {distinct[1]:.1f} ms",
+        flush=True,
+    )
     assert repeated[0] < 1000 and distinct[0] < 2000  # generous: two shared cores; the numbers are the point
 
 
@@ -227,8 +246,13 @@ def test_a_new_commit_is_served_on_the_next_request(api: Api, table: Any) -> Non
     table.append(pa.Table.from_pylist(extra, schema=ARROW_SCHEMA))
     served = trades(api, symbol="XRPUSDT")
     assert served["pagination"]["total"] == 5
-    assert [t["trade_id"] for t in served["data"]] == ["BINANCE-94", "BINANCE-93", "BINANCE-92", "BINANCE-91",
-                                                       "BINANCE-90"]
+    assert [t["trade_id"] for t in served["data"]] == [
+        "BINANCE-94",
+        "BINANCE-93",
+        "BINANCE-92",
+        "BINANCE-91",
+        "BINANCE-90",
+    ]
     stats = api.get("/v1/stats", AUTH).json()["data"]
     assert (stats["total_rows"], stats["snapshot_count"]) == (len(ALL) + 5, COMMITS + 1)
     assert trades(api, symbol="BTCUSDT")["pagination"]["total"] == 1000
@@ -248,7 +272,8 @@ def commit_unseen(table: Any, symbol: str) -> None:
 
 
 def test_a_snapshot_read_before_is_served_while_the_object_store_is_down(
-        api: Api, table: Any, api_stack: LocalDriver) -> None:
+    api: Api, table: Any, api_stack: LocalDriver
+) -> None:
     before = trades(api, symbol="ETHUSDT")
     assert before["pagination"]["total"] == 1000
     api_stack.stop("object-store")
@@ -267,6 +292,7 @@ def test_health_follows_the_object_store_down_and_up(api: Api, table: Any, api_s
     commit_unseen(table, "ADAUSDT")
     api_stack.stop("object-store")
     try:
+
         def unhealthy() -> dict[str, Any]:
             t0 = time.monotonic()
             response = api.get("/health")
@@ -320,8 +346,11 @@ def test_health_follows_the_catalog_database_down_and_up(api: Api, table: Any, a
     assert healthy(api)
     api_stack.stop("postgres")
     try:
-        body = eventually(lambda: (r := api.get("/health")).status_code == 503 and r.json(), within=10,
-                          describe="/health 503 with the catalog database down")
+        body = eventually(
+            lambda: (r := api.get("/health")).status_code == 503 and r.json(),
+            within=10,
+            describe="/health 503 with the catalog database down",
+        )
         deps = {d["name"]: d["status"] for d in body["dependencies"]}
         assert deps["catalog"] == "unhealthy"
         assert api.get("/health/ready").status_code == 503

@@ -39,8 +39,15 @@ MAX_EXAMPLES = 40
 # Not positive_data_acceptance: a schema-valid request may still be refused with 422 when its
 # parameters contradict each other (start_time after end_time, CONTRACT.md §6), which OpenAPI
 # cannot express.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance, negative_data_rejection, ignored_auth]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    ignored_auth,
+]
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
@@ -57,13 +64,15 @@ def api_schema(request: pytest.FixtureRequest, api: Api, table: Any) -> BaseSche
     # test_api.py stops and restarts the object store and PostgreSQL just before; a 503 of the
     # recovery would be reported as a server error of the API
     eventually(lambda: healthy(api), within=30, describe="/health healthy before fuzzing")
-    config = schemathesis.Config.from_dict({
-        "seed": SEED,
-        "headers": {KEY_HEADER: KEY},
-        # database "none": no replay of examples an earlier run saved, so a run depends only on
-        # the seed, the document and the data
-        "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-    })
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            "headers": {KEY_HEADER: KEY},
+            # database "none": no replay of examples an earlier run saved, so a run depends only on
+            # the seed, the document and the data
+            "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+        }
+    )
     return schemathesis.openapi.from_url(api.url + "/openapi.json", config=config)
 
 
@@ -77,8 +86,13 @@ def test_every_operation_answers_as_its_document_says(case: Case[Any]) -> None:
 
 def test_every_v1_route_of_the_document_wants_the_key(api: Api) -> None:
     document = load(api.url)
-    operations = [(method.upper(), path) for path, item in document["paths"].items() if path.startswith("/v1/")
-                  for method in item if method in HTTP_METHODS]
+    operations = [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        if path.startswith("/v1/")
+        for method in item
+        if method in HTTP_METHODS
+    ]
     assert operations, f"the document lists no /v1 route: {sorted(document['paths'])}"
     for method, template in operations:
         # auth comes before parameter validation, so any value fills a path parameter

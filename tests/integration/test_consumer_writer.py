@@ -21,17 +21,44 @@ TOPIC = "it.writer.topic"
 
 def settings(endpoints: Endpoints) -> CatalogSettings:
     p, s3 = endpoints.catalog.properties, endpoints.object_store
-    return CatalogSettings(name="k2", type="sql", uri=p["uri"], warehouse=p["warehouse"], s3_endpoint=s3.endpoint,
-                           s3_access_key=s3.access_key, s3_secret_key=s3.secret_key, s3_region=s3.region)
+    return CatalogSettings(
+        name="k2",
+        type="sql",
+        uri=p["uri"],
+        warehouse=p["warehouse"],
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_region=s3.region,
+    )
 
 
 def rows(first: int, n: int) -> Any:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    return to_table([to_row({
-        "message_id": f"m-{i}", "trade_id": f"BINANCE-{i}", "symbol": "ITWRITER", "exchange": "BINANCE",
-        "asset_class": "crypto", "timestamp": now, "price": Decimal("1.00000001"), "quantity": Decimal("2"),
-        "currency": "USDT", "side": "BUY", "trade_conditions": [], "source_sequence": i,
-        "ingestion_timestamp": now, "platform_sequence": None, "vendor_data": None}) for i in range(first, first + n)])
+    return to_table(
+        [
+            to_row(
+                {
+                    "message_id": f"m-{i}",
+                    "trade_id": f"BINANCE-{i}",
+                    "symbol": "ITWRITER",
+                    "exchange": "BINANCE",
+                    "asset_class": "crypto",
+                    "timestamp": now,
+                    "price": Decimal("1.00000001"),
+                    "quantity": Decimal("2"),
+                    "currency": "USDT",
+                    "side": "BUY",
+                    "trade_conditions": [],
+                    "source_sequence": i,
+                    "ingestion_timestamp": now,
+                    "platform_sequence": None,
+                    "vendor_data": None,
+                }
+            )
+            for i in range(first, first + n)
+        ]
+    )
 
 
 def writer_rows(w: IcebergWriter) -> list[str]:
@@ -83,7 +110,8 @@ def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(e
 
 
 def test_compaction_rewrites_small_files_into_one_with_every_row_once_and_the_offsets_kept(
-        endpoints: Endpoints) -> None:
+    endpoints: Endpoints,
+) -> None:
     from k2.consumer import compaction
 
     w = IcebergWriter(settings(endpoints), TOPIC)

@@ -60,8 +60,11 @@ class Exchange:
         return body
 
     def emit(self, symbol: str, count: int, rate: float) -> dict[str, Any]:
-        receipt: dict[str, Any] = self.http.post(
-            "/control/emit", json={"symbol": symbol, "count": count, "rate": rate}).raise_for_status().json()
+        receipt: dict[str, Any] = (
+            self.http.post("/control/emit", json={"symbol": symbol, "count": count, "rate": rate})
+            .raise_for_status()
+            .json()
+        )
         assert receipt["count"] == count and receipt["last_id"] - receipt["first_id"] + 1 == count
         return receipt
 
@@ -74,6 +77,7 @@ class Exchange:
 
     def wait_emitted(self, symbol: str, count: int, within: float = 20) -> list[dict[str, Any]]:
         """The symbol's trades once `count` of them were emitted and none is pending."""
+
         def done() -> bool:
             state = self.status()["symbols"].get(symbol, {})
             if state.get("pending") != 0 or state.get("emitted") != count:
@@ -120,10 +124,15 @@ def running_exchange(log: Path, **env: str) -> Iterator[Exchange]:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "k2.exchange"], cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=exchange_env(K2_EXCHANGE_PORT=str(port), K2_EXCHANGE_PING_INTERVAL_S=str(PING_INTERVAL_S), **env))
+            [sys.executable, "-m", "k2.exchange"],
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=exchange_env(K2_EXCHANGE_PORT=str(port), K2_EXCHANGE_PING_INTERVAL_S=str(PING_INTERVAL_S), **env),
+        )
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False)
     try:
+
         def ready() -> bool:
             if process.poll() is not None:
                 raise ExchangeDied(f"exited {process.returncode}: {log.read_text()[-2000:]}")
@@ -169,9 +178,16 @@ def is_trade(data: Any) -> bool:
     """A frame's data is a well-formed trade (what a strict ingest would accept)."""
     try:
         price, qty = Decimal(data["p"]), Decimal(data["q"])
-        return (data["e"] == "trade" and isinstance(data["t"], int) and data["t"] > 0
-                and isinstance(data["m"], bool) and price.is_finite() and 0 < price < 10**10
-                and price == price.quantize(Decimal("1E-8")) and 0 < qty < 10**10)
+        return (
+            data["e"] == "trade"
+            and isinstance(data["t"], int)
+            and data["t"] > 0
+            and isinstance(data["m"], bool)
+            and price.is_finite()
+            and 0 < price < 10**10
+            and price == price.quantize(Decimal("1E-8"))
+            and 0 < qty < 10**10
+        )
     except (ValueError, KeyError, TypeError, ArithmeticError):
         return False
 
@@ -181,6 +197,7 @@ def combined_url(ex: Exchange, *symbols: str) -> str:
 
 
 # --- the stream ---------------------------------------------------------------------------
+
 
 def test_every_emitted_trade_arrives_once_in_id_order_on_the_combined_stream(exchange: Exchange) -> None:
     symbols = ("BTCUSDT", "ETHUSDT", "BNBUSDT")
@@ -256,22 +273,31 @@ def test_the_server_sends_pings(exchange: Exchange) -> None:
 
 # --- REST backfill ------------------------------------------------------------------------
 
+
 def test_rest_backfill_returns_exactly_the_emitted_trades_from_an_id(exchange: Exchange) -> None:
     receipt = exchange.emit("ADAUSDT", 50, 5000)
     emitted = exchange.wait_emitted("ADAUSDT", 50)
     from_id = receipt["first_id"] + 10
 
-    items = exchange.http.get("/api/v3/historicalTrades",
-                              params={"symbol": "ADAUSDT", "fromId": from_id, "limit": 1000}).json()
+    items = exchange.http.get(
+        "/api/v3/historicalTrades", params={"symbol": "ADAUSDT", "fromId": from_id, "limit": 1000}
+    ).json()
     assert [i["id"] for i in items] == list(range(from_id, receipt["last_id"] + 1))
     for item, trade in zip(items, emitted[10:], strict=True):
-        assert item == {"id": trade["t"], "price": trade["p"], "qty": trade["q"],
-                        "quoteQty": item["quoteQty"], "time": trade["T"], "isBuyerMaker": trade["m"],
-                        "isBestMatch": True}
+        assert item == {
+            "id": trade["t"],
+            "price": trade["p"],
+            "qty": trade["q"],
+            "quoteQty": item["quoteQty"],
+            "time": trade["T"],
+            "isBuyerMaker": trade["m"],
+            "isBestMatch": True,
+        }
         assert Decimal(item["quoteQty"]) == EXACT.multiply(Decimal(trade["p"]), Decimal(trade["q"]))
 
-    page = exchange.http.get("/api/v3/historicalTrades",
-                             params={"symbol": "ADAUSDT", "fromId": from_id, "limit": 5}).json()
+    page = exchange.http.get(
+        "/api/v3/historicalTrades", params={"symbol": "ADAUSDT", "fromId": from_id, "limit": 5}
+    ).json()
     assert [i["id"] for i in page] == list(range(from_id, from_id + 5))
     recent = exchange.http.get("/api/v3/historicalTrades", params={"symbol": "ADAUSDT", "limit": 3}).json()
     assert [i["id"] for i in recent] == [receipt["last_id"] - 2, receipt["last_id"] - 1, receipt["last_id"]]
@@ -280,13 +306,16 @@ def test_rest_backfill_returns_exactly_the_emitted_trades_from_an_id(exchange: E
 
 
 def test_a_rate_limited_history_answers_429_with_retry_after_and_bans_a_client_that_ignores_it(
-        exchange: Exchange) -> None:
+    exchange: Exchange,
+) -> None:
     receipt = exchange.emit("ADAUSDT", 5, 5000)
-    eventually(lambda: exchange.status()["symbols"]["ADAUSDT"]["pending"] == 0, within=20,
-               describe="5 ADAUSDT trades emitted")
+    eventually(
+        lambda: exchange.status()["symbols"]["ADAUSDT"]["pending"] == 0, within=20, describe="5 ADAUSDT trades emitted"
+    )
     params = {"symbol": "ADAUSDT", "fromId": receipt["first_id"], "limit": 5}
-    limited = exchange.http.post("/control/rate-limit", json={"seconds": 60, "retry_after_s": 30, "ban_after": 2,
-                                                              "ban_s": 120})
+    limited = exchange.http.post(
+        "/control/rate-limit", json={"seconds": 60, "retry_after_s": 30, "ban_after": 2, "ban_s": 120}
+    )
     assert limited.status_code == 200 and limited.json()["limited_for_s"] > 59
     try:
         answers = [exchange.http.get("/api/v3/historicalTrades", params=params) for _ in range(3)]
@@ -302,9 +331,21 @@ def test_a_rate_limited_history_answers_429_with_retry_after_and_bans_a_client_t
 # --- faults -------------------------------------------------------------------------------
 
 
-MALFORMED_KINDS = ("not_json", "truncated", "missing_keys", "wrong_types", "bad_price", "unknown_event",
-                   "invalid_utf8", "oversized", "not_positive", "too_many_decimals", "not_finite", "unknown_symbol",
-                   "futures_trade")
+MALFORMED_KINDS = (
+    "not_json",
+    "truncated",
+    "missing_keys",
+    "wrong_types",
+    "bad_price",
+    "unknown_event",
+    "invalid_utf8",
+    "oversized",
+    "not_positive",
+    "too_many_decimals",
+    "not_finite",
+    "unknown_symbol",
+    "futures_trade",
+)
 
 
 def test_malformed_frames_arrive_and_are_not_trades(exchange: Exchange) -> None:
@@ -313,8 +354,11 @@ def test_malformed_frames_arrive_and_are_not_trades(exchange: Exchange) -> None:
         exchange.wait_clients(1)
         cycle = exchange.post("/control/malformed", {"count": 13})
         assert cycle == {"sent": 13, "clients": 1, "kinds": dict.fromkeys(MALFORMED_KINDS, 1)}
-        assert exchange.post("/control/malformed", {"count": 3, "kind": "bad_price"}) == \
-            {"sent": 3, "clients": 1, "kinds": {"bad_price": 3}}
+        assert exchange.post("/control/malformed", {"count": 3, "kind": "bad_price"}) == {
+            "sent": 3,
+            "clients": 1,
+            "kinds": {"bad_price": 3},
+        }
         frames = receive_frames(ws, 16)
         marker = exchange.emit("XRPUSDT", 1, 1000)
         after = json.loads(receive(ws, 1)[0])
@@ -330,8 +374,12 @@ def test_malformed_frames_arrive_and_are_not_trades(exchange: Exchange) -> None:
     assert sum(not valid(f) for f in frames) == 15
     # every kind in turn, each tagged with its kind in its first bytes
     heads = [(f[:80].decode(errors="replace") if isinstance(f, bytes) else f[:80]) for f in frames]
-    assert [k for h in heads for k in MALFORMED_KINDS if f"malformed:{k}" in h] == \
-        [*MALFORMED_KINDS, "bad_price", "bad_price", "bad_price"]
+    assert [k for h in heads for k in MALFORMED_KINDS if f"malformed:{k}" in h] == [
+        *MALFORMED_KINDS,
+        "bad_price",
+        "bad_price",
+        "bad_price",
+    ]
     binary = [f for f in frames if isinstance(f, bytes)]
     assert len(binary) == 1 and b"malformed:invalid_utf8" in binary[0]  # the one frame a text frame cannot carry
     assert sorted(len(f) for f in frames)[-1] == 4 * 2**20  # the oversized one, 4 MiB
@@ -361,8 +409,11 @@ def test_replays_resend_trades_the_client_was_sent_and_record_nothing(exchange: 
         assert (dup["kinds"], back["kinds"]) == ({"duplicate_id": 2}, {"backwards_id": 3})
         replays = [json.loads(f) for f in receive(ws, 5)]
         # a symbol this client does not follow: no client gets anything
-        assert exchange.post("/control/malformed", {"count": 1, "kind": "not_json", "symbol": "FILUSDT"}) == \
-            {"sent": 0, "clients": 0, "kinds": {}}
+        assert exchange.post("/control/malformed", {"count": 1, "kind": "not_json", "symbol": "FILUSDT"}) == {
+            "sent": 0,
+            "clients": 0,
+            "kinds": {},
+        }
     ids = [f["data"]["t"] for f in replays]
     last = receipt["last_id"]
     assert ids == [last, last, last - 1, last - 2, last - 3]
@@ -372,8 +423,7 @@ def test_replays_resend_trades_the_client_was_sent_and_record_nothing(exchange: 
 
 @pytest.mark.parametrize("mode", ["clean", "abrupt"])
 def test_disconnect_drops_every_client(exchange: Exchange, mode: str) -> None:
-    with connect(combined_url(exchange, "BTCUSDT")) as one, \
-            connect(f"{exchange.ws}/ws/ethusdt@trade") as two:
+    with connect(combined_url(exchange, "BTCUSDT")) as one, connect(f"{exchange.ws}/ws/ethusdt@trade") as two:
         exchange.wait_clients(2)
         assert exchange.post("/control/disconnect", {"mode": mode}) == {"dropped": 2}
         for ws in (one, two):
@@ -407,42 +457,52 @@ def test_a_paused_feed_delivers_nothing_and_resumes_with_new_trades_only(exchang
     # had any trade of the pause been delivered, it would have come before these
     assert received == list(range(after["first_id"], after["last_id"] + 1))
     assert received[0] - before["last_id"] == 21  # the gap a client must notice and backfill
-    gap = exchange.http.get("/api/v3/historicalTrades",
-                            params={"symbol": "LTCUSDT", "fromId": missed["first_id"], "limit": 20}).json()
+    gap = exchange.http.get(
+        "/api/v3/historicalTrades", params={"symbol": "LTCUSDT", "fromId": missed["first_id"], "limit": 20}
+    ).json()
     assert [i["id"] for i in gap] == list(range(missed["first_id"], missed["last_id"] + 1))
 
 
 # --- bad requests -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("params", "code", "named"), [
-    ({"symbol": "BTCUSDT", "limit": "0"}, -1100, "'limit'"),
-    ({"symbol": "BTCUSDT", "limit": "1001"}, -1100, "'limit'"),
-    ({"symbol": "BTCUSDT", "fromId": "x1"}, -1100, "'fromId'"),
-    ({"limit": "5"}, -1100, "'symbol'"),
-    ({"symbol": "btc usdt"}, -1100, "'symbol'"),
-    ({"symbol": "NOSUCHCOIN"}, -1121, "Invalid symbol."),
-])
+
+@pytest.mark.parametrize(
+    ("params", "code", "named"),
+    [
+        ({"symbol": "BTCUSDT", "limit": "0"}, -1100, "'limit'"),
+        ({"symbol": "BTCUSDT", "limit": "1001"}, -1100, "'limit'"),
+        ({"symbol": "BTCUSDT", "fromId": "x1"}, -1100, "'fromId'"),
+        ({"limit": "5"}, -1100, "'symbol'"),
+        ({"symbol": "btc usdt"}, -1100, "'symbol'"),
+        ({"symbol": "NOSUCHCOIN"}, -1121, "Invalid symbol."),
+    ],
+)
 def test_bad_rest_parameters_give_400_naming_the_parameter(
-        exchange: Exchange, params: dict[str, str], code: int, named: str) -> None:
+    exchange: Exchange, params: dict[str, str], code: int, named: str
+) -> None:
     response = exchange.http.get("/api/v3/historicalTrades", params=params)
     assert response.status_code == 400
     assert response.json()["code"] == code and named in response.json()["msg"]
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/control/emit", {"symbol": "BTCUSDT", "count": 0, "rate": 10}, "count"),
-    ("/control/emit", {"symbol": "BTCUSDT", "count": 1_000_001, "rate": 10}, "count"),
-    ("/control/emit", {"symbol": "BTCUSDT", "count": 10, "rate": 0}, "rate"),
-    ("/control/emit", {"symbol": "BTCUSDT", "count": 10, "rate": 100_001}, "rate"),
-    ("/control/emit", {"symbol": "btc", "count": 10, "rate": 10}, "symbol"),
-    ("/control/malformed", {"count": 2, "kind": "nonsense"}, "kind"),
-    ("/control/disconnect", {"mode": "politely"}, "mode"),
-    ("/control/rate-limit", {}, "seconds"),
-    ("/control/rate-limit", {"seconds": 5, "retry_after_s": 0}, "retry_after_s"),
-    ("/control/rate-limit", {"seconds": 5, "politely": True}, "politely"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/control/emit", {"symbol": "BTCUSDT", "count": 0, "rate": 10}, "count"),
+        ("/control/emit", {"symbol": "BTCUSDT", "count": 1_000_001, "rate": 10}, "count"),
+        ("/control/emit", {"symbol": "BTCUSDT", "count": 10, "rate": 0}, "rate"),
+        ("/control/emit", {"symbol": "BTCUSDT", "count": 10, "rate": 100_001}, "rate"),
+        ("/control/emit", {"symbol": "btc", "count": 10, "rate": 10}, "symbol"),
+        ("/control/malformed", {"count": 2, "kind": "nonsense"}, "kind"),
+        ("/control/disconnect", {"mode": "politely"}, "mode"),
+        ("/control/rate-limit", {}, "seconds"),
+        ("/control/rate-limit", {"seconds": 5, "retry_after_s": 0}, "retry_after_s"),
+        ("/control/rate-limit", {"seconds": 5, "politely": True}, "politely"),
+    ],
+)
 def test_bad_control_requests_give_422_naming_the_field(
-        exchange: Exchange, path: str, body: dict[str, Any], field: str) -> None:
+    exchange: Exchange, path: str, body: dict[str, Any], field: str
+) -> None:
     before = exchange.status()
     response = exchange.http.post(path, json=body)
     assert response.status_code == 422
@@ -464,8 +524,14 @@ def test_an_invalid_stream_name_is_closed_with_1008(exchange: Exchange, path: st
 
 
 def test_a_bad_port_setting_exits_2_with_one_line_naming_it() -> None:
-    result = subprocess.run([sys.executable, "-m", "k2.exchange"], cwd=REPO_ROOT, capture_output=True, text=True,
-                            env=exchange_env(K2_EXCHANGE_PORT="not-a-port"), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "k2.exchange"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=exchange_env(K2_EXCHANGE_PORT="not-a-port"),
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "K2_EXCHANGE_PORT" in lines[0], result.stderr
@@ -473,6 +539,7 @@ def test_a_bad_port_setting_exits_2_with_one_line_naming_it() -> None:
 
 
 # --- load ---------------------------------------------------------------------------------
+
 
 def test_ten_thousand_trades_a_second_reach_one_client(exchange: Exchange) -> None:
     count, rate = 30_000, 10_000
@@ -519,6 +586,7 @@ def test_a_client_that_does_not_read_is_dropped_without_stalling_the_others(tmp_
 
 # --- an exchange that trades on its own ---------------------------------------------------------
 
+
 def test_a_steady_symbol_trades_without_being_asked_and_its_history_serves_the_window(tmp_path: Path) -> None:
     from harness.workload.history import ExchangeHistory
 
@@ -526,8 +594,11 @@ def test_a_steady_symbol_trades_without_being_asked_and_its_history_serves_the_w
         history = ExchangeHistory(f"http://127.0.0.1:{ex.port}")
         try:
             first = eventually(lambda: history.latest_id("SOLUSDT"), within=10, describe="SOLUSDT traded once")
-            last = eventually(lambda: (n := history.latest_id("SOLUSDT")) is not None and n >= first + 50 and n,
-                              within=10, describe="50 more SOLUSDT trades without an emit")
+            last = eventually(
+                lambda: (n := history.latest_id("SOLUSDT")) is not None and n >= first + 50 and n,
+                within=10,
+                describe="50 more SOLUSDT trades without an emit",
+            )
             payloads, _ = history.record("SOLUSDT", from_id=first, to_id=last)
         finally:
             history.close()
@@ -536,6 +607,12 @@ def test_a_steady_symbol_trades_without_being_asked_and_its_history_serves_the_w
 
 
 def test_a_malformed_steady_setting_exits_2_naming_it() -> None:
-    result = subprocess.run([sys.executable, "-m", "k2.exchange"], cwd=REPO_ROOT, capture_output=True, text=True,
-                            env=exchange_env(K2_EXCHANGE_STEADY="SOLUSDT:fast"), timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "k2.exchange"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=exchange_env(K2_EXCHANGE_STEADY="SOLUSDT:fast"),
+        timeout=60,
+    )
     assert result.returncode == 2 and "K2_EXCHANGE_STEADY has 'SOLUSDT:fast'" in result.stderr, result.stderr

@@ -38,19 +38,30 @@ pytestmark = pytest.mark.integration
 
 INFRA = ["kafka", "object-store", "postgres", "schema-registry"]
 TOPIC = "it.stack.roundtrip"
-SCHEMA = json.dumps({
-    "type": "record", "name": "Probe", "namespace": "k2.it",
-    "fields": [{"name": "id", "type": "string"},
-               {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 8}}],
-})
+SCHEMA = json.dumps(
+    {
+        "type": "record",
+        "name": "Probe",
+        "namespace": "k2.it",
+        "fields": [
+            {"name": "id", "type": "string"},
+            {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 8}},
+        ],
+    }
+)
 
 
 def consume_all(endpoints: Endpoints, topic: str, expected: int) -> list[dict[str, Any]]:
     registry = SchemaRegistryClient({"url": endpoints.registry.url})
     deserialize = AvroDeserializer(registry)
-    consumer = Consumer({"bootstrap.servers": endpoints.kafka.bootstrap,
-                         "group.id": f"it-{uuid.uuid4()}", "auto.offset.reset": "earliest",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka.bootstrap,
+            "group.id": f"it-{uuid.uuid4()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     seen: list[dict[str, Any]] = []
 
@@ -82,8 +93,13 @@ def test_up_makes_every_infra_service_ready(stack: LocalDriver) -> None:
 
 
 def test_status_json_gives_clients_everything_they_need(stack: LocalDriver, test_env: dict[str, str]) -> None:
-    out = subprocess.run([sys.executable, "-m", "harness", "stack", "status", "--json"], env=test_env,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", "stack", "status", "--json"],
+        env=test_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     status = json.loads(out)
     assert status["profile"] == "infra"
     assert {n: s["state"] for n, s in status["services"].items()} == dict.fromkeys(INFRA, "ready")
@@ -109,12 +125,14 @@ def test_avro_record_round_trips_through_registry_and_kafka(endpoints: Endpoints
     admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)])[TOPIC].result(timeout=30)
     registry = SchemaRegistryClient({"url": endpoints.registry.url})
     serialize = AvroSerializer(registry, SCHEMA)
-    producer = Producer({"bootstrap.servers": endpoints.kafka.bootstrap,
-                         "enable.idempotence": True, "acks": "all"})
+    producer = Producer({"bootstrap.servers": endpoints.kafka.bootstrap, "enable.idempotence": True, "acks": "all"})
     sent: list[dict[str, Any]] = [{"id": f"t-{i}", "price": Decimal("12345.12345678") + i} for i in range(50)]
     for record in sent:
-        producer.produce(TOPIC, key=str(record["id"]).encode(),
-                         value=serialize(record, SerializationContext(TOPIC, MessageField.VALUE)))
+        producer.produce(
+            TOPIC,
+            key=str(record["id"]).encode(),
+            value=serialize(record, SerializationContext(TOPIC, MessageField.VALUE)),
+        )
     assert producer.flush(30) == 0
     assert f"{TOPIC}-value" in registry.get_subjects()
     received = consume_all(endpoints, TOPIC, len(sent))
@@ -126,9 +144,14 @@ def test_iceberg_table_keeps_rows_and_snapshot_properties(endpoints: Endpoints) 
     name = "market_data.it_stack_probe"
     if catalog.table_exists(name):
         catalog.drop_table(name)
-    rows = pa.table({"trade_id": pa.array(["a", "b", "c"]),
-                     "price": pa.array([Decimal("0.00000001"), Decimal("1.5"), Decimal("99999.12345678")],
-                                       type=pa.decimal128(18, 8))})
+    rows = pa.table(
+        {
+            "trade_id": pa.array(["a", "b", "c"]),
+            "price": pa.array(
+                [Decimal("0.00000001"), Decimal("1.5"), Decimal("99999.12345678")], type=pa.decimal128(18, 8)
+            ),
+        }
+    )
     table = catalog.create_table(name, schema=rows.schema)
     table.append(rows, snapshot_properties={"k2.offsets": '{"0": 3}'})
     fresh = iceberg.catalog(endpoints).load_table(name)  # a new catalog: nothing cached in memory
@@ -160,8 +183,11 @@ def test_killed_postgres_comes_back_with_catalog_and_schemas(stack: LocalDriver,
     assert len(iceberg.catalog(endpoints).load_table("market_data.it_stack_probe").scan().to_arrow()) == 3
     registry = SchemaRegistryClient({"url": endpoints.registry.url})
     # the registry's connection pool must notice the new database process
-    eventually(lambda: f"{TOPIC}-value" in registry.get_subjects(), within=60,
-               describe="registry answers from its database again")
+    eventually(
+        lambda: f"{TOPIC}-value" in registry.get_subjects(),
+        within=60,
+        describe="registry answers from its database again",
+    )
 
 
 def test_restarted_registry_keeps_schema_ids(stack: LocalDriver, endpoints: Endpoints) -> None:
@@ -256,6 +282,11 @@ def test_no_other_local_user_can_read_the_stacks_data_or_logs(stack: LocalDriver
     logs = sorted(settings.logs.glob("*.log"))
     assert logs and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in logs), logs
     for target in (settings.data / "kafka", settings.logs / "kafka.log", settings.root / "credentials.json"):
-        seen = subprocess.run(["cat", str(target)] if target.is_file() else ["ls", str(target)],
-                              user="nobody", capture_output=True, text=True, timeout=10)
+        seen = subprocess.run(
+            ["cat", str(target)] if target.is_file() else ["ls", str(target)],
+            user="nobody",
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         assert seen.returncode != 0 and "Permission denied" in seen.stderr, (target, seen.stdout[:200])

@@ -41,8 +41,11 @@ SYMBOLS = ("BTCUSDT", "ETHUSDT")
 
 @pytest.fixture(scope="module")
 def stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
-    env = {**test_env, "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-faultable"),
-           "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_FAULTABLE_PORT_OFFSET", "700")}
+    env = {
+        **test_env,
+        "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-faultable"),
+        "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_FAULTABLE_PORT_OFFSET", "700"),
+    }
     with own_stack(env, "faultable") as driver:
         yield driver
 
@@ -88,7 +91,8 @@ def assert_exactly_once(run: PipelineRun, within: float) -> list[Verdict]:
 
 
 def test_the_platform_reaches_its_infrastructure_only_through_the_proxies(
-        stack: LocalDriver, endpoints: Endpoints, run: PipelineRun) -> None:
+    stack: LocalDriver, endpoints: Endpoints, run: PipelineRun
+) -> None:
     for symbol in SYMBOLS:
         run.trade(symbol, 150, rate=300)
     assert_exactly_once(run, within=60)
@@ -104,7 +108,8 @@ def test_the_platform_reaches_its_infrastructure_only_through_the_proxies(
 
 
 def test_a_kafka_client_that_bootstraps_through_the_proxy_stays_behind_it(
-        stack: LocalDriver, endpoints: Endpoints, faults: Faults) -> None:
+    stack: LocalDriver, endpoints: Endpoints, faults: Faults
+) -> None:
     direct, proxied = endpoints.kafka.bootstrap, endpoints.toxiproxy.proxies["kafka"]
     topic = f"k2.test.via-proxy.{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": direct})  # kept: a collected client cancels its futures
@@ -118,8 +123,9 @@ def test_a_kafka_client_that_bootstraps_through_the_proxy_stays_behind_it(
     for i in range(100):
         producer.produce(topic, value=f"m{i}".encode())
     assert producer.flush(30) == 0
-    consumer = Consumer({"bootstrap.servers": proxied, "group.id": f"k2-test-{uuid.uuid4()}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": proxied, "group.id": f"k2-test-{uuid.uuid4()}", "enable.auto.commit": False}
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     got: list[bytes] = []
     deadline = time.monotonic() + 30
@@ -147,7 +153,8 @@ def test_a_kafka_client_that_bootstraps_through_the_proxy_stays_behind_it(
 
 
 def test_a_ten_second_partition_from_kafka_loses_and_duplicates_nothing(
-        endpoints: Endpoints, run: PipelineRun, faults: Faults) -> None:
+    endpoints: Endpoints, run: PipelineRun, faults: Faults
+) -> None:
     topic = run.target.topic
     for symbol in SYMBOLS:
         run.trade(symbol, 500, rate=40)  # 12.5 s of trading, the partition inside it
@@ -164,17 +171,23 @@ def test_a_ten_second_partition_from_kafka_loses_and_duplicates_nothing(
     verdicts = assert_exactly_once(run, within=60)
     stages = [v for v in verdicts if v.check.startswith("exactly once at ")]
     assert [v.counts["expected"] for v in stages] == [1000, 1000, 1000]
-    assert [v.check for v in verdicts[3:]] == ["served trades equal what the exchange sent",
-                                               "served pages consistent", "served newest first"]
+    assert [v.check for v in verdicts[3:]] == [
+        "served trades equal what the exchange sent",
+        "served pages consistent",
+        "served newest first",
+    ]
     committed = run.history.first_seen["committed"]
     drain = max(committed[k] for k in run.expected()) - healed_at
-    print(f"kafka link cut for {healed_at - run.history.faults()[-1].at:.1f} s, while the exchange emitted "
-          f"{pending_at_cut - pending_at_heal} trades; {pending_at_heal} more after the heal; every trade "
-          f"committed {drain:.1f} s after the heal")
+    print(
+        f"kafka link cut for {healed_at - run.history.faults()[-1].at:.1f} s, while the exchange emitted "
+        f"{pending_at_cut - pending_at_heal} trades; {pending_at_heal} more after the heal; every trade "
+        f"committed {drain:.1f} s after the heal"
+    )
 
 
 def test_half_a_second_of_latency_to_the_object_store_slows_commits_and_loses_nothing(
-        endpoints: Endpoints, run: PipelineRun, faults: Faults) -> None:
+    endpoints: Endpoints, run: PipelineRun, faults: Faults
+) -> None:
     for symbol in SYMBOLS:
         run.trade(symbol, 300, rate=20)  # 15 s of trading
     before = consumer_status(endpoints)
@@ -201,9 +214,11 @@ def test_half_a_second_of_latency_to_the_object_store_slows_commits_and_loses_no
         return float(status["last_commit_ms"]) if fast else None
 
     fast_ms = eventually(fast_again, within=40, every=0.2, describe="commits fast again after the heal")
-    print(f"commit before the fault {before['last_commit_ms']} ms, under 500 ms latency {slow_ms} ms, "
-          f"after the heal {fast_ms} ms; failed commit attempts "
-          f"{consumer_status(endpoints)['failed_commit_attempts'] - before['failed_commit_attempts']}")
+    print(
+        f"commit before the fault {before['last_commit_ms']} ms, under 500 ms latency {slow_ms} ms, "
+        f"after the heal {fast_ms} ms; failed commit attempts "
+        f"{consumer_status(endpoints)['failed_commit_attempts'] - before['failed_commit_attempts']}"
+    )
     assert_exactly_once(run, within=60)
 
 

@@ -36,8 +36,11 @@ DLQ = "market.crypto.trades.binance.dlq"
 
 @pytest.fixture(scope="module")
 def full_stack(test_env: dict[str, str]) -> Iterator[LocalDriver]:
-    env = {**test_env, "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-platform"),
-           "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_PLATFORM_PORT_OFFSET", "200")}
+    env = {
+        **test_env,
+        "K2_STACK_DIR": str(REPO_ROOT / ".stack-pytest-platform"),
+        "K2_STACK_PORT_OFFSET": os.environ.get("K2_TEST_PLATFORM_PORT_OFFSET", "200"),
+    }
     with own_stack(env, "full") as driver:
         yield driver
 
@@ -56,9 +59,14 @@ def exchange(endpoints: Endpoints) -> Iterator[ExchangeControl]:
 
 @pytest.fixture(scope="module")
 def api(endpoints: Endpoints) -> Iterator[ApiProbe]:
-    probe = ApiProbe(endpoints.api.url, endpoints.api.api_key, header=TARGET.api["key_header"],
-                     trades_path=TARGET.api["trades"], max_limit=TARGET.api["max_limit"],
-                     envelope=Envelope.of(TARGET.api))
+    probe = ApiProbe(
+        endpoints.api.url,
+        endpoints.api.api_key,
+        header=TARGET.api["key_header"],
+        trades_path=TARGET.api["trades"],
+        max_limit=TARGET.api["max_limit"],
+        envelope=Envelope.of(TARGET.api),
+    )
     yield probe
     probe.close()
 
@@ -91,7 +99,8 @@ def assert_exactly_once_everywhere(exchange: ExchangeControl, endpoints: Endpoin
 
 
 def test_ten_thousand_trades_over_three_symbols_arrive_exactly_once(
-        exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     emissions = [exchange.emit(s, n, rate=1000) for s, n in zip(SYMBOLS, (3334, 3333, 3333), strict=True)]
     assert sum(e.count for e in emissions) == 10_000
     all_emitted(exchange, emissions)
@@ -99,11 +108,15 @@ def test_ten_thousand_trades_over_three_symbols_arrive_exactly_once(
 
 
 def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
-        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
-    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 700, within=30,
-               describe="the stream is well under way")
+    eventually(
+        lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 700,
+        within=30,
+        describe="the stream is well under way",
+    )
     full_stack.kill("consumer")
     assert full_stack.health("consumer").state == "failed"
     assert full_stack.start("consumer").state == "ready"
@@ -112,15 +125,22 @@ def test_a_consumer_killed_mid_stream_still_commits_exactly_once(
 
 
 def test_an_ingest_killed_while_the_exchange_trades_backfills_the_gap(
-        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     emissions = [exchange.emit(s, 1000, rate=250) for s in SYMBOLS]
-    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 800, within=30,
-               describe="the stream is well under way")
+    eventually(
+        lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 800,
+        within=30,
+        describe="the stream is well under way",
+    )
     full_stack.kill("ingest")
     # the exchange keeps trading while ingest is down: these trades are only on its REST API
-    eventually(lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 400, within=30,
-               describe="trades happen while ingest is down")
+    eventually(
+        lambda: exchange.status()["symbols"]["BTCUSDT"]["pending"] < 400,
+        within=30,
+        describe="trades happen while ingest is down",
+    )
     assert full_stack.start("ingest").state == "ready"
     all_emitted(exchange, emissions)
     assert assert_exactly_once_everywhere(exchange, endpoints, api) == before + 3000
@@ -132,7 +152,8 @@ def ingest_status(endpoints: Endpoints) -> dict[str, Any]:
 
 
 def test_a_gap_owed_while_the_history_refuses_survives_an_ingest_restart_and_is_filled_once(
-        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     exchange.rate_limit(120, retry_after_s=1)
     try:
@@ -143,8 +164,9 @@ def test_a_gap_owed_while_the_history_refuses_survives_an_ingest_restart_and_is_
         connections = exchange.status()["connections"]
         exchange.disconnect("abrupt")
         exchange.resume()
-        eventually(lambda: exchange.status()["connections"] > connections, within=30,
-                   describe="the ingest connecting again")
+        eventually(
+            lambda: exchange.status()["connections"] > connections, within=30, describe="the ingest connecting again"
+        )
         live = exchange.emit("BNBUSDT", 50, rate=100)
         all_emitted(exchange, [live])
 
@@ -167,7 +189,8 @@ def test_a_gap_owed_while_the_history_refuses_survives_an_ingest_restart_and_is_
 
 
 def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continues(
-        exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     dead_before = len(kafka.dead_letters(endpoints, DLQ))
     status_before = ingest_status(endpoints)
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
@@ -179,8 +202,11 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
     assert [r["sent"] for r in replays] == [2, 2]
     second = exchange.emit("ETHUSDT", 200, rate=400)
     all_emitted(exchange, [second])
-    eventually(lambda: len(kafka.dead_letters(endpoints, DLQ)) - dead_before >= sent["sent"], within=30,
-               describe=f"{sent['sent']} malformed frames dead-lettered")
+    eventually(
+        lambda: len(kafka.dead_letters(endpoints, DLQ)) - dead_before >= sent["sent"],
+        within=30,
+        describe=f"{sent['sent']} malformed frames dead-lettered",
+    )
     letters = kafka.dead_letters(endpoints, DLQ)[dead_before:]
     assert len(letters) == sent["sent"]
     assert all(letter["reason"] and letter["source"] == "ws" for letter in letters)
@@ -194,14 +220,18 @@ def test_malformed_frames_are_dead_lettered_replays_skipped_and_the_flow_continu
 
 
 def test_an_object_store_outage_delays_commits_but_loses_nothing(
-        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe) -> None:
+    full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints, api: ApiProbe
+) -> None:
     before = len(pipeline.emitted(exchange, SYMBOLS, TARGET.exchange))
     consumer_status = endpoints.status_url("consumer")
     full_stack.stop("object-store")
     try:
         emissions = [exchange.emit(s, 300, rate=300) for s in SYMBOLS]
-        eventually(lambda: httpx.get(consumer_status).json()["failed_commit_attempts"] >= 2, within=30,
-                   describe="the consumer retrying its commit while the object store is down")
+        eventually(
+            lambda: httpx.get(consumer_status).json()["failed_commit_attempts"] >= 2,
+            within=30,
+            describe="the consumer retrying its commit while the object store is down",
+        )
         assert httpx.get(consumer_status).json()["ready"] is False  # readiness tells the truth meanwhile
     finally:
         full_stack.start("object-store")
@@ -211,12 +241,16 @@ def test_an_object_store_outage_delays_commits_but_loses_nothing(
 
 
 def test_a_restarted_exchange_continues_its_trade_ids(
-        full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints) -> None:
+    full_stack: LocalDriver, exchange: ExchangeControl, endpoints: Endpoints
+) -> None:
     # Last in this module: the restarted exchange forgets the trades it emitted before.
     last_before = {s: exchange.status()["symbols"][s]["last_id"] for s in SYMBOLS}
     assert full_stack.restart("exchange").state == "ready"
-    eventually(lambda: httpx.get(endpoints.status_url("ingest")).json()["ready"], within=30,
-               describe="ingest reconnected to the restarted exchange")
+    eventually(
+        lambda: httpx.get(endpoints.status_url("ingest")).json()["ready"],
+        within=30,
+        describe="ingest reconnected to the restarted exchange",
+    )
     emissions = [exchange.emit(s, 100, rate=200) for s in SYMBOLS]
     assert [e.first_id for e in emissions] == [last_before[s] + 1 for s in SYMBOLS]
     all_emitted(exchange, emissions)

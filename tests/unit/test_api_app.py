@@ -33,8 +33,14 @@ from tests.unit.test_api_models import sample_row
 
 KEY = "test-key-0123456789"
 AUTH = {"X-API-Key": KEY}
-ENV = {"K2_API_KEY": KEY, "K2_API_VERSION": "9.9.9", "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
-       "K2_S3_ENDPOINT": "http://127.0.0.1:1", "K2_S3_ACCESS_KEY": "a", "K2_S3_SECRET_KEY": "b"}
+ENV = {
+    "K2_API_KEY": KEY,
+    "K2_API_VERSION": "9.9.9",
+    "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
+    "K2_S3_ENDPOINT": "http://127.0.0.1:1",
+    "K2_S3_ACCESS_KEY": "a",
+    "K2_S3_SECRET_KEY": "b",
+}
 
 
 class FakeStore:
@@ -51,7 +57,7 @@ class FakeStore:
             raise self.fail
         found = [r for r in self.rows if query.symbol in (None, r["symbol"])]
         found.sort(key=lambda r: (r["timestamp"], r["trade_id"]), reverse=True)
-        page = pa.Table.from_pylist(found[query.offset: query.offset + query.limit], schema=ARROW_SCHEMA)
+        page = pa.Table.from_pylist(found[query.offset : query.offset + query.limit], schema=ARROW_SCHEMA)
         return TradePage(page, len(found))
 
     def symbols(self, exchange: str | None) -> list[str]:
@@ -60,15 +66,31 @@ class FakeStore:
     def stats(self) -> TableStats:
         if self.fail is not None:
             raise self.fail
-        return TableStats(table="market_data.trades", exists=True, total_rows=len(self.rows),
-                          rows_per_symbol={"BTCUSDT": 2, "ETHUSDT": 1}, snapshot_count=2, current_snapshot_id=7,
-                          total_data_files=3, last_updated="2024-01-15T09:30:00.000000Z")
+        return TableStats(
+            table="market_data.trades",
+            exists=True,
+            total_rows=len(self.rows),
+            rows_per_symbol={"BTCUSDT": 2, "ETHUSDT": 1},
+            snapshot_count=2,
+            current_snapshot_id=7,
+            total_data_files=3,
+            last_updated="2024-01-15T09:30:00.000000Z",
+        )
 
     def snapshots(self, limit: int, offset: int) -> tuple[list[Snapshot], int]:
-        snaps = [Snapshot(snapshot_id=i, parent_snapshot_id=i - 1 if i > 1 else None, sequence_number=i,
-                          timestamp="2024-01-15T09:30:00.000000Z", timestamp_ms=1705311000000 + i,
-                          operation="append", summary={"added-records": "1"}) for i in (3, 2, 1)]
-        return snaps[offset: offset + limit], len(snaps)
+        snaps = [
+            Snapshot(
+                snapshot_id=i,
+                parent_snapshot_id=i - 1 if i > 1 else None,
+                sequence_number=i,
+                timestamp="2024-01-15T09:30:00.000000Z",
+                timestamp_ms=1705311000000 + i,
+                operation="append",
+                summary={"added-records": "1"},
+            )
+            for i in (3, 2, 1)
+        ]
+        return snaps[offset : offset + limit], len(snaps)
 
 
 class FakeHealth:
@@ -80,12 +102,23 @@ class FakeHealth:
 
 
 ROWS = [
-    sample_row(trade_id="BINANCE-1", symbol="BTCUSDT", timestamp=datetime(2024, 1, 14, 9, 0),
-               price=Decimal("0.00000001")),
-    sample_row(trade_id="BINANCE-2", symbol="BTCUSDT", timestamp=datetime(2024, 1, 15, 9, 0),
-               price=Decimal("12345678.87654321")),
-    sample_row(trade_id="BINANCE-3", symbol="ETHUSDT", timestamp=datetime(2024, 1, 16, 9, 0),
-               trade_conditions='["late"]', vendor_data=None, source_sequence=None),
+    sample_row(
+        trade_id="BINANCE-1", symbol="BTCUSDT", timestamp=datetime(2024, 1, 14, 9, 0), price=Decimal("0.00000001")
+    ),
+    sample_row(
+        trade_id="BINANCE-2",
+        symbol="BTCUSDT",
+        timestamp=datetime(2024, 1, 15, 9, 0),
+        price=Decimal("12345678.87654321"),
+    ),
+    sample_row(
+        trade_id="BINANCE-3",
+        symbol="ETHUSDT",
+        timestamp=datetime(2024, 1, 16, 9, 0),
+        trade_conditions='["late"]',
+        vendor_data=None,
+        source_sequence=None,
+    ),
 ]
 
 
@@ -172,9 +205,19 @@ def test_trades_pagination_reports_total_and_has_more(client: TestClient) -> Non
 
 
 def test_trades_filters_reach_the_store_normalised(client: TestClient, store: FakeStore) -> None:
-    response = client.get("/v1/trades", headers=AUTH, params={
-        "symbol": "btcusdt", "exchange": "binance", "start_time": "2024-01-15T10:00:00+01:00",
-        "end_time": "2024-01-15T09:00:00", "limit": 10000, "offset": 5, "unknown": "ignored"})
+    response = client.get(
+        "/v1/trades",
+        headers=AUTH,
+        params={
+            "symbol": "btcusdt",
+            "exchange": "binance",
+            "start_time": "2024-01-15T10:00:00+01:00",
+            "end_time": "2024-01-15T09:00:00",
+            "limit": 10000,
+            "offset": 5,
+            "unknown": "ignored",
+        },
+    )
     assert response.status_code == 200, response.text
     (query,) = store.queries
     assert query.symbol == "BTCUSDT"
@@ -190,19 +233,23 @@ def test_z_suffix_times_are_accepted(client: TestClient, store: FakeStore) -> No
     assert store.queries[0].start == datetime(2024, 1, 15, 9, 0, 0, 500000, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("query", "parameter"), [
-    ("limit=0", "limit"),
-    ("limit=10001", "limit"),
-    ("limit=abc", "limit"),
-    ("limit=", "limit"),
-    ("offset=-1", "offset"),
-    ("start_time=yesterday", "start_time"),
-    ("end_time=2024-13-01T00:00:00", "end_time"),
-    ("start_time=2024-01-02T00:00:00Z&end_time=2024-01-01T00:00:00Z", "start_time"),
-    ("symbol=", "symbol"),
-])
-def test_bad_parameters_are_422_naming_the_parameter(client: TestClient, store: FakeStore, query: str,
-                                                     parameter: str) -> None:
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("limit=0", "limit"),
+        ("limit=10001", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=", "limit"),
+        ("offset=-1", "offset"),
+        ("start_time=yesterday", "start_time"),
+        ("end_time=2024-13-01T00:00:00", "end_time"),
+        ("start_time=2024-01-02T00:00:00Z&end_time=2024-01-01T00:00:00Z", "start_time"),
+        ("symbol=", "symbol"),
+    ],
+)
+def test_bad_parameters_are_422_naming_the_parameter(
+    client: TestClient, store: FakeStore, query: str, parameter: str
+) -> None:
     body = assert_error(client.get(f"/v1/trades?{query}", headers=AUTH), 422, "INVALID_PARAMETER")
     assert body["error"]["message"].startswith(f"{parameter}:"), body
     assert store.queries == []
@@ -211,8 +258,9 @@ def test_bad_parameters_are_422_naming_the_parameter(client: TestClient, store: 
 # Found by schemathesis (tests/integration/test_api_fuzz.py): pydantic reads a number as Unix time,
 # so `start_time=0.5` was read as 1970-01-01T00:00:00.5Z (epoch seconds and milliseconds alike) and
 # answered 200, where the document (string, date-time) and the contract (ISO-8601) call for a 422.
-@pytest.mark.parametrize("query", ["start_time=0.5", "start_time=0", "start_time=-1", "end_time=1709251200",
-                                   "end_time=1709251200000"])
+@pytest.mark.parametrize(
+    "query", ["start_time=0.5", "start_time=0", "start_time=-1", "end_time=1709251200", "end_time=1709251200000"]
+)
 def test_times_must_be_iso_8601_not_unix_time(client: TestClient, store: FakeStore, query: str) -> None:
     body = assert_error(client.get(f"/v1/trades?{query}", headers=AUTH), 422, "INVALID_PARAMETER")
     assert body["error"]["message"].startswith(query.split("=")[0] + ":"), body
@@ -276,7 +324,7 @@ def test_correlation_id_is_echoed_or_generated(client: TestClient) -> None:
     other = client.get("/health/live")
     assert other.headers["X-Correlation-ID"] != generated.headers["X-Correlation-ID"]
 
-    unsafe = client.get("/health/live", headers={"X-Correlation-ID": "a b\" <script>"})
+    unsafe = client.get("/health/live", headers={"X-Correlation-ID": 'a b" <script>'})
     assert uuid.UUID(unsafe.headers["X-Correlation-ID"])
 
     error = client.get("/v1/trades", headers={"X-Correlation-ID": "err-1"})
@@ -285,15 +333,24 @@ def test_correlation_id_is_echoed_or_generated(client: TestClient) -> None:
 
 
 # ------------------------------------------------------------------ health
-@pytest.mark.parametrize(("catalog", "store_state", "overall", "health_code", "ready_code"), [
-    ("healthy", "healthy", "healthy", 200, 200),
-    ("degraded", "healthy", "degraded", 200, 200),
-    ("healthy", "unhealthy", "unhealthy", 503, 503),
-    ("degraded", "unhealthy", "unhealthy", 503, 503),
-])
-def test_health_status_code_matches_the_body(client: TestClient, health: FakeHealth, catalog: str,
-                                             store_state: str, overall: str, health_code: int,
-                                             ready_code: int) -> None:
+@pytest.mark.parametrize(
+    ("catalog", "store_state", "overall", "health_code", "ready_code"),
+    [
+        ("healthy", "healthy", "healthy", 200, 200),
+        ("degraded", "healthy", "degraded", 200, 200),
+        ("healthy", "unhealthy", "unhealthy", 503, 503),
+        ("degraded", "unhealthy", "unhealthy", 503, 503),
+    ],
+)
+def test_health_status_code_matches_the_body(
+    client: TestClient,
+    health: FakeHealth,
+    catalog: str,
+    store_state: str,
+    overall: str,
+    health_code: int,
+    ready_code: int,
+) -> None:
     health.states = {"catalog": catalog, "object-store": store_state}
     response = client.get("/health")
     assert response.status_code == health_code
@@ -301,8 +358,10 @@ def test_health_status_code_matches_the_body(client: TestClient, health: FakeHea
     HealthResponse.model_validate(body)
     assert body["status"] == overall
     assert body["version"] == "9.9.9"
-    assert [(d["name"], d["status"]) for d in body["dependencies"]] == [("catalog", catalog),
-                                                                         ("object-store", store_state)]
+    assert [(d["name"], d["status"]) for d in body["dependencies"]] == [
+        ("catalog", catalog),
+        ("object-store", store_state),
+    ]
     assert client.get("/health/ready").status_code == ready_code
     live = client.get("/health/live")
     assert live.status_code == 200
@@ -332,8 +391,14 @@ def test_openapi_describes_the_real_response_models(client: TestClient) -> None:
     assert trades["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TradesResponse")
     for code in ("401", "403", "422", "500", "503"):
         assert trades["responses"][code]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
-    assert {p["name"] for p in trades["parameters"]} == {"symbol", "exchange", "start_time", "end_time", "limit",
-                                                         "offset"}
+    assert {p["name"] for p in trades["parameters"]} == {
+        "symbol",
+        "exchange",
+        "start_time",
+        "end_time",
+        "limit",
+        "offset",
+    }
     limit = next(p for p in trades["parameters"] if p["name"] == "limit")["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 10000, 100)
     trade = doc["components"]["schemas"]["Trade"]
@@ -341,8 +406,11 @@ def test_openapi_describes_the_real_response_models(client: TestClient) -> None:
     assert trade["additionalProperties"] is False
     assert trade["properties"]["price"]["type"] == "string"
     assert doc["components"]["securitySchemes"]["APIKeyHeader"] == {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
-        "description": "the key the service was started with (K2_API_KEY)"}
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "the key the service was started with (K2_API_KEY)",
+    }
     assert "HTTPValidationError" not in doc["components"]["schemas"]
     health = doc["paths"]["/health"]["get"]["responses"]
     assert health["503"]["content"]["application/json"]["schema"]["$ref"].endswith("/HealthResponse")

@@ -99,15 +99,19 @@ def closed_port() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
-@pytest.mark.parametrize(("tables", "status", "message"), [
-    ([("market_data", "trades")], "healthy", "table market_data.trades found"),
-    ([("market_data", "other")], "degraded", "table market_data.trades does not exist yet"),
-    (NoSuchNamespaceError("market_data"), "degraded", "namespace market_data does not exist yet"),
-    (OSError("could not connect to server"), "unhealthy", "OSError: could not connect to server"),
-])
+@pytest.mark.parametrize(
+    ("tables", "status", "message"),
+    [
+        ([("market_data", "trades")], "healthy", "table market_data.trades found"),
+        ([("market_data", "other")], "degraded", "table market_data.trades does not exist yet"),
+        (NoSuchNamespaceError("market_data"), "degraded", "namespace market_data does not exist yet"),
+        (OSError("could not connect to server"), "unhealthy", "OSError: could not connect to server"),
+    ],
+)
 def test_catalog_check(closed_port: int, tables: Any, status: str, message: str) -> None:
-    settings = ApiSettings.from_env({**ENV, "K2_S3_ENDPOINT": f"http://127.0.0.1:{closed_port}",
-                                     "K2_API_HEALTH_TIMEOUT_MS": "1000"})
+    settings = ApiSettings.from_env(
+        {**ENV, "K2_S3_ENDPOINT": f"http://127.0.0.1:{closed_port}", "K2_API_HEALTH_TIMEOUT_MS": "1000"}
+    )
     checks = DependencyChecks(settings, FixedHandle(FakeCatalog(tables)))
     try:
         catalog, store = checks.check()

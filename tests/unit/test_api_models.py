@@ -43,17 +43,20 @@ def sample_row(**overrides: Any) -> dict[str, Any]:
     return row
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (Decimal("42000.12345678"), "42000.12345678"),
-    (Decimal("0.00000001"), "0.00000001"),
-    (Decimal("1E-8"), "0.00000001"),
-    (Decimal("12345678.87654321"), "12345678.87654321"),
-    (Decimal("9999999999.99999999"), "9999999999.99999999"),
-    (Decimal("100"), "100.00000000"),
-    (Decimal("100.00000000"), "100.00000000"),
-    (Decimal("-3.5"), "-3.50000000"),
-    (Decimal("0E-8"), "0.00000000"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("42000.12345678"), "42000.12345678"),
+        (Decimal("0.00000001"), "0.00000001"),
+        (Decimal("1E-8"), "0.00000001"),
+        (Decimal("12345678.87654321"), "12345678.87654321"),
+        (Decimal("9999999999.99999999"), "9999999999.99999999"),
+        (Decimal("100"), "100.00000000"),
+        (Decimal("100.00000000"), "100.00000000"),
+        (Decimal("-3.5"), "-3.50000000"),
+        (Decimal("0E-8"), "0.00000000"),
+    ],
+)
 def test_decimals_keep_exactly_eight_places_in_fixed_notation(value: Decimal, text: str) -> None:
     assert decimal_str(value) == text
     assert Decimal(decimal_str(value)) == value
@@ -66,13 +69,16 @@ def test_a_float_or_a_ninth_decimal_is_refused_rather_than_rounded() -> None:
         decimal_str(Decimal("0.123456789"))
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (datetime(2024, 1, 15, 9, 30, 0, 123456), "2024-01-15T09:30:00.123456Z"),
-    (datetime(2024, 1, 15, 9, 30), "2024-01-15T09:30:00.000000Z"),
-    (datetime(2024, 1, 15, 10, 30, 0, 1, tzinfo=timezone(timedelta(hours=1))), "2024-01-15T09:30:00.000001Z"),
-    (datetime(2024, 1, 15, 9, 30, tzinfo=UTC), "2024-01-15T09:30:00.000000Z"),
-    (datetime(5, 1, 1), "0005-01-01T00:00:00.000000Z"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (datetime(2024, 1, 15, 9, 30, 0, 123456), "2024-01-15T09:30:00.123456Z"),
+        (datetime(2024, 1, 15, 9, 30), "2024-01-15T09:30:00.000000Z"),
+        (datetime(2024, 1, 15, 10, 30, 0, 1, tzinfo=timezone(timedelta(hours=1))), "2024-01-15T09:30:00.000001Z"),
+        (datetime(2024, 1, 15, 9, 30, tzinfo=UTC), "2024-01-15T09:30:00.000000Z"),
+        (datetime(5, 1, 1), "0005-01-01T00:00:00.000000Z"),
+    ],
+)
 def test_timestamps_are_utc_with_microseconds_and_z(value: datetime, text: str) -> None:
     assert timestamp_str(value) == text
 

@@ -21,23 +21,34 @@ def test_the_expected_health_is_returned() -> None:
 
 
 def test_another_health_is_named_field_by_field() -> None:
-    lying = {"health": 200, "status": "degraded", "ready": 503, "live": 200,
-             "bodies": {"/health": '{"status": "degraded"}', "/health/ready": "not ready"}}
+    lying = {
+        "health": 200,
+        "status": "degraded",
+        "ready": 503,
+        "live": 200,
+        "bodies": {"/health": '{"status": "degraded"}', "/health/ready": "not ready"},
+    }
     wanted = {"health": 503, "status": "unhealthy", "ready": 503, "live": 200}
     with pytest.raises(HealthMismatch) as caught:
         health_is("http://api", wanted, PATHS, read=answering(lying))
     assert str(caught.value) == (
         "the API answered GET /health 200 (status 'degraded'), GET /health/ready 503, GET /health/live 200 "
         "(health 200, status 'degraded' where health 503, status 'unhealthy' was expected); "
-        """body of /health: '{"status": "degraded"}'; body of /health/ready: 'not ready'""")
+        """body of /health: '{"status": "degraded"}'; body of /health/ready: 'not ready'"""
+    )
 
 
 def test_a_wait_that_runs_out_shows_the_last_answer() -> None:
     clock = iter(range(100))
     with pytest.raises(ConditionTimeout, match=r"last: HealthMismatch: the API answered .*status 'degraded'"):
-        eventually(lambda: health_is("http://api", HEALTHY, PATHS, read=answering({**HEALTHY, "status": "degraded"})),
-                   within=3, every=1, describe="the API healthy", clock=lambda: float(next(clock)),
-                   pause=lambda s: None)
+        eventually(
+            lambda: health_is("http://api", HEALTHY, PATHS, read=answering({**HEALTHY, "status": "degraded"})),
+            within=3,
+            every=1,
+            describe="the API healthy",
+            clock=lambda: float(next(clock)),
+            pause=lambda s: None,
+        )
 
 
 def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
@@ -55,10 +66,13 @@ def test_a_non_conforming_answer_is_judged_with_what_came_not_a_crash() -> None:
         envelope({"data": [], "pagination": {"more": 1}}, "/v1/trades", SHAPE)
 
 
-@pytest.mark.parametrize(("status", "text", "words"), [
-    (500, "Internal Server Error", r"answered 500: Internal Server Error"),
-    (200, "<html>maintenance</html>", r"answered 200 with a body that is not JSON: '<html>maintenance</html>'"),
-])
+@pytest.mark.parametrize(
+    ("status", "text", "words"),
+    [
+        (500, "Internal Server Error", r"answered 500: Internal Server Error"),
+        (200, "<html>maintenance</html>", r"answered 200 with a body that is not JSON: '<html>maintenance</html>'"),
+    ],
+)
 def test_an_unexpected_answer_is_a_violation_quoting_it(status: int, text: str, words: str) -> None:
     import httpx
 
@@ -68,8 +82,14 @@ def test_an_unexpected_answer_is_a_violation_quoting_it(status: int, text: str, 
         def get(self, path: str, **params: Any) -> httpx.Response:
             return httpx.Response(status, text=text)
 
-    probe = Answering("http://api", "k", header="X-Key", trades_path="/v3/trades", max_limit=100,
-                      envelope=Envelope("data", "pagination.has_more", "pagination.total"))
+    probe = Answering(
+        "http://api",
+        "k",
+        header="X-Key",
+        trades_path="/v3/trades",
+        max_limit=100,
+        envelope=Envelope("data", "pagination.has_more", "pagination.total"),
+    )
     try:
         with pytest.raises(NonConforming, match=words):
             probe.trades("BTCUSDT")

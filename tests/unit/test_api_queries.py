@@ -42,9 +42,12 @@ def test_row_filter_has_one_term_per_given_parameter() -> None:
     assert TradeQuery(symbol="BTCUSDT").row_filter() == EqualTo("symbol", "BTCUSDT")
     start, end = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)
     assert TradeQuery(symbol="BTCUSDT", exchange="BINANCE", start=start, end=end).row_filter() == And(
-        And(And(EqualTo("symbol", "BTCUSDT"), EqualTo("exchange", "BINANCE")),
-            GreaterThanOrEqual("timestamp", epoch_micros(start))),
-        LessThanOrEqual("timestamp", epoch_micros(end)))
+        And(
+            And(EqualTo("symbol", "BTCUSDT"), EqualTo("exchange", "BINANCE")),
+            GreaterThanOrEqual("timestamp", epoch_micros(start)),
+        ),
+        LessThanOrEqual("timestamp", epoch_micros(end)),
+    )
 
 
 def test_catalog_properties_bound_connect_times() -> None:
@@ -53,7 +56,8 @@ def test_catalog_properties_bound_connect_times() -> None:
     assert props["pool_pre_ping"] == "true"
     assert props["s3.connect-timeout"] == "2"
     assert with_query_default("postgresql://h/db?connect_timeout=9", "connect_timeout", "2").endswith(
-        "connect_timeout=9")
+        "connect_timeout=9"
+    )
 
 
 class Source:
@@ -74,11 +78,18 @@ def catalog(tmp_path: Path) -> SqlCatalog:
 def rows() -> list[dict[str, Any]]:
     out = []
     for i in range(30):
-        out.append(sample_row(
-            message_id=f"m-{i}", trade_id=f"BINANCE-{i}", symbol=("BTCUSDT", "ETHUSDT", "BNBUSDT")[i % 3],
-            # three days; trades 10 and 11 share a timestamp, so trade_id decides their order
-            timestamp=DAY0 + timedelta(hours=2 * min(i, 10) + 2 * max(i - 11, 0)),
-            price=Decimal(i) + Decimal("0.00000001"), quantity=Decimal("12345678.87654321"), source_sequence=i))
+        out.append(
+            sample_row(
+                message_id=f"m-{i}",
+                trade_id=f"BINANCE-{i}",
+                symbol=("BTCUSDT", "ETHUSDT", "BNBUSDT")[i % 3],
+                # three days; trades 10 and 11 share a timestamp, so trade_id decides their order
+                timestamp=DAY0 + timedelta(hours=2 * min(i, 10) + 2 * max(i - 11, 0)),
+                price=Decimal(i) + Decimal("0.00000001"),
+                quantity=Decimal("12345678.87654321"),
+                source_sequence=i,
+            )
+        )
     return out
 
 
@@ -118,8 +129,10 @@ def test_two_symbols_may_share_a_trade_id_and_a_timestamp(catalog: SqlCatalog) -
     # Binance numbers trades per symbol: BTCUSDT and ETHUSDT both have a trade 7, and in the
     # same millisecond it can happen. Pages of one row each must still give each once.
     table = ensure_table(catalog)
-    twins = [sample_row(trade_id="BINANCE-7", symbol=s, timestamp=DAY0, message_id=f"m-{s}")
-             for s in ("BTCUSDT", "ETHUSDT", "BNBUSDT")]
+    twins = [
+        sample_row(trade_id="BINANCE-7", symbol=s, timestamp=DAY0, message_id=f"m-{s}")
+        for s in ("BTCUSDT", "ETHUSDT", "BNBUSDT")
+    ]
     table.append(pa.Table.from_pylist(twins, schema=ARROW_SCHEMA))
     store = IcebergStore(Source(catalog))
     pages = [store.trades(TradeQuery(limit=1, offset=n)) for n in range(3)]

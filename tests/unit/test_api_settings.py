@@ -30,17 +30,20 @@ def test_the_key_and_the_catalog_secrets_never_appear_in_the_repr() -> None:
     assert "port=18000" in text
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ({"K2_API_KEY": ""}, "K2_API_KEY is not set"),
-    ({"K2_API_KEY": "   "}, "K2_API_KEY is not set"),
-    ({"K2_API_PORT": "http"}, "K2_API_PORT='http' is not a whole number"),
-    ({"K2_API_PORT": "70000"}, "K2_API_PORT=70000 is above 65535"),
-    ({"K2_API_HEALTH_TIMEOUT_MS": "5000"}, "K2_API_HEALTH_TIMEOUT_MS=5000 is above 2000"),
-    ({"K2_LOG_LEVEL": "chatty"}, "K2_LOG_LEVEL='CHATTY' is unknown"),
-    ({"K2_CATALOG_URI": ""}, "K2_CATALOG_URI is not set"),
-    ({"K2_S3_ENDPOINT": "nowhere"}, "K2_S3_ENDPOINT='nowhere' is not a http/https URL"),
-    ({"K2_WAREHOUSE": "file:///tmp/wh"}, "K2_WAREHOUSE='file:///tmp/wh' is not an S3 location"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"K2_API_KEY": ""}, "K2_API_KEY is not set"),
+        ({"K2_API_KEY": "   "}, "K2_API_KEY is not set"),
+        ({"K2_API_PORT": "http"}, "K2_API_PORT='http' is not a whole number"),
+        ({"K2_API_PORT": "70000"}, "K2_API_PORT=70000 is above 65535"),
+        ({"K2_API_HEALTH_TIMEOUT_MS": "5000"}, "K2_API_HEALTH_TIMEOUT_MS=5000 is above 2000"),
+        ({"K2_LOG_LEVEL": "chatty"}, "K2_LOG_LEVEL='CHATTY' is unknown"),
+        ({"K2_CATALOG_URI": ""}, "K2_CATALOG_URI is not set"),
+        ({"K2_S3_ENDPOINT": "nowhere"}, "K2_S3_ENDPOINT='nowhere' is not a http/https URL"),
+        ({"K2_WAREHOUSE": "file:///tmp/wh"}, "K2_WAREHOUSE='file:///tmp/wh' is not an S3 location"),
+    ],
+)
 def test_a_bad_setting_names_the_variable(override: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
         ApiSettings.from_env({**ENV, **override})
@@ -52,8 +55,9 @@ def test_warehouse_bucket() -> None:
 
 
 def run_module(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "k2.api", *args], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "k2.api", *args], env=env, capture_output=True, text=True, timeout=60, cwd=REPO
+    )
 
 
 def test_main_exits_2_with_one_line_naming_the_variable() -> None:
@@ -65,7 +69,8 @@ def test_main_exits_2_with_one_line_naming_the_variable() -> None:
     result = run_module({"PATH": "/usr/bin:/bin", **ENV, "K2_API_PORT": "x"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: K2_API_PORT='x' is not a whole number; e.g. K2_API_PORT=18000"]
+        "error: K2_API_PORT='x' is not a whole number; e.g. K2_API_PORT=18000"
+    ]
 
 
 def test_help_lists_the_environment() -> None:

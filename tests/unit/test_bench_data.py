@@ -112,8 +112,14 @@ class FakeTable:
 
 def test_the_load_appends_every_batch_without_the_consumers_offsets() -> None:
     appended: list[tuple[int, dict[str, str]]] = []
-    load = bulk_load(FakeTable(), lambda _: None, rows=3000, batches=3, now=lambda: END / 1e6,
-                     append=lambda t, rows, props: appended.append((rows.num_rows, props)))
+    load = bulk_load(
+        FakeTable(),
+        lambda _: None,
+        rows=3000,
+        batches=3,
+        now=lambda: END / 1e6,
+        append=lambda t, rows, props: appended.append((rows.num_rows, props)),
+    )
     assert [n for n, _ in appended] == [1000, 1000, 1000]
     assert all(OFFSETS_PROPERTY not in props and LOAD_PROPERTY in props for _, props in appended)
     assert load.rows == 3000 and not load.reused
@@ -138,8 +144,11 @@ def test_reuse_keeps_a_complete_earlier_load_and_refuses_a_partial_one() -> None
 # ---------------------------------------------------------------------------- the queries and their timing
 def test_the_queries_are_the_latest_100_one_hour_and_the_stats() -> None:
     latest, hour, stats = queries(END)
-    assert (latest.name, latest.path, latest.params) == ("latest_100", "/v1/trades",
-                                                         {"symbol": BENCH_SYMBOLS[0], "limit": 100})
+    assert (latest.name, latest.path, latest.params) == (
+        "latest_100",
+        "/v1/trades",
+        {"symbol": BENCH_SYMBOLS[0], "limit": 100},
+    )
     assert hour.params["limit"] <= 10000 and hour.params["symbol"] == BENCH_SYMBOLS[0]
     start, end = micros(hour.params["start_time"]), micros(hour.params["end_time"])
     assert end - start == HOUR and start >= END - 2 * HOUR and end <= END  # inside the loaded span
@@ -147,8 +156,14 @@ def test_the_queries_are_the_latest_100_one_hour_and_the_stats() -> None:
 
 
 def test_cold_is_the_first_request_and_warm_figures_are_over_the_rest() -> None:
-    t = Timings(Query("q", "/v1/trades", {}), ms=[900.0] + [float(v) for v in range(1, 101)] + [5000.0],
-                ok=[True] * 101 + [False], errors=["HTTP 503: busy"], matched_rows=333_334, cache_hits=100)
+    t = Timings(
+        Query("q", "/v1/trades", {}),
+        ms=[900.0] + [float(v) for v in range(1, 101)] + [5000.0],
+        ok=[True] * 101 + [False],
+        errors=["HTTP 503: busy"],
+        matched_rows=333_334,
+        cache_hits=100,
+    )
     s = summarize_ms(t, budget_s=300)
     assert s["cold_ms"] == 900.0
     assert (s["p50_ms"], s["p99_ms"], s["max_ms"]) == (50.0, 99.0, 100.0)  # the failed request is not a timing
@@ -220,8 +235,9 @@ def test_only_the_commit_is_timed() -> None:
     ticks = iter([0.0, 0.010, 1.0, 1.250])  # seconds: 10 ms then 250 ms
     done: list[tuple[int, int]] = []
     batches = {100: "rows-100", 50000: "rows-50000"}
-    timings = time_commits(lambda rows, k: done.append((len(rows), k)), batches, [100, 50000], lambda _: None,
-                           clock=lambda: next(ticks))
+    timings = time_commits(
+        lambda rows, k: done.append((len(rows), k)), batches, [100, 50000], lambda _: None, clock=lambda: next(ticks)
+    )
     assert done == [(8, 1), (10, 2)]
     assert timings == {100: [pytest.approx(10.0)], 50000: [pytest.approx(250.0)]}
 
@@ -235,8 +251,18 @@ def test_the_defaults_match_the_brief() -> None:
 # ---------------------------------------------------------------------------- on a real (local, sqlite) catalog
 @pytest.fixture
 def endpoints(tmp_path: Path) -> Endpoints:
-    return Endpoints.from_json({"catalog": {"name": "k2", "properties": {
-        "type": "sql", "uri": f"sqlite:///{tmp_path}/catalog.db", "warehouse": f"file://{tmp_path}/warehouse"}}})
+    return Endpoints.from_json(
+        {
+            "catalog": {
+                "name": "k2",
+                "properties": {
+                    "type": "sql",
+                    "uri": f"sqlite:///{tmp_path}/catalog.db",
+                    "warehouse": f"file://{tmp_path}/warehouse",
+                },
+            }
+        }
+    )
 
 
 def test_the_load_lands_in_the_trades_table_and_the_consumer_keeps_its_place(endpoints: Endpoints) -> None:
@@ -256,8 +282,11 @@ def test_the_load_lands_in_the_trades_table_and_the_consumer_keeps_its_place(end
     # the consumer reads its position from the newest snapshot that has one: still its own
     assert offsets.latest(table.current_snapshot(), table.snapshot_by_id, OFFSETS_PROPERTY, topic) == {0: 42, 1: 7}
     summaries = [s.summary for s in table.metadata.snapshots][-3:]
-    assert all(OFFSETS_PROPERTY not in s.additional_properties and LOAD_PROPERTY in s.additional_properties
-               for s in summaries if s is not None)
+    assert all(
+        OFFSETS_PROPERTY not in s.additional_properties and LOAD_PROPERTY in s.additional_properties
+        for s in summaries
+        if s is not None
+    )
 
 
 def test_commit_cost_on_a_scratch_table_that_is_dropped_afterwards(endpoints: Endpoints) -> None:
@@ -281,13 +310,19 @@ def test_the_api_phase_end_to_end_on_the_platforms_own_api(endpoints: Endpoints,
     from k2.api.settings import ApiSettings
     from tests.unit.test_api_app import ENV, KEY, FakeHealth
 
-    env = {**ENV, "K2_CATALOG_TYPE": "sql", "K2_CATALOG_URI": endpoints.catalog.properties["uri"],
-           "K2_API_MANIFEST_CACHE_ENTRIES": "0", "K2_API_CACHE_ROWS": "150"}
+    env = {
+        **ENV,
+        "K2_CATALOG_TYPE": "sql",
+        "K2_CATALOG_URI": endpoints.catalog.properties["uri"],
+        "K2_API_MANIFEST_CACHE_ENTRIES": "0",
+        "K2_API_CACHE_ROWS": "150",
+    }
     app = create_app(ApiSettings.from_env(env), health=FakeHealth())
     said: list[str] = []
     with TestClient(app, headers={"X-API-Key": KEY}) as http:
-        out = api_latency.measure_api(endpoints, said.append, requests=4, budget_s=60, rows=600, batches=2,
-                                      http=cast(httpx.Client, http))
+        out = api_latency.measure_api(
+            endpoints, said.append, requests=4, budget_s=60, rows=600, batches=2, http=cast(httpx.Client, http)
+        )
     latest, hour, stats = out["latest_100"], out["time_range_1h"], out["stats"]
     assert out["load"]["rows"] == 600 and out["load"]["batches"] == 2
     for q in (latest, hour, stats):

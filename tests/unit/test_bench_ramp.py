@@ -23,13 +23,20 @@ from harness.waiting import ConditionTimeout
 from harness.workload.exchange import Emission
 
 
-def flow(rate: float, throughput: float, p99: float, lost: int = 0, duplicated: int = 0,
-         timed_out: bool = False) -> FlowResult:
+def flow(
+    rate: float, throughput: float, p99: float, lost: int = 0, duplicated: int = 0, timed_out: bool = False
+) -> FlowResult:
     expected = [("BTCUSDT", f"BINANCE-{i}") for i in range(100)]
     served = expected[lost:] + expected[:duplicated]
-    return FlowResult(rate=rate, duration_s=10, verdict=exactly_once("served", expected, served),
-                      throughput=throughput, end_to_end=summarize([0.1] * 98 + [p99, p99]),
-                      exchange_to_ingest=summarize([0.01]), timed_out=timed_out)
+    return FlowResult(
+        rate=rate,
+        duration_s=10,
+        verdict=exactly_once("served", expected, served),
+        throughput=throughput,
+        end_to_end=summarize([0.1] * 98 + [p99, p99]),
+        exchange_to_ingest=summarize([0.01]),
+        timed_out=timed_out,
+    )
 
 
 # ---------------------------------------------------------------------------- the verdict of a step
@@ -38,13 +45,16 @@ def test_a_step_that_keeps_up_passes() -> None:
     assert step_verdict(1000, 900.0, 0, 0, 30.0) == (True, "")  # both limits are inclusive
 
 
-@pytest.mark.parametrize(("args", "reason"), [
-    ((1000, 995.0, 3, 0, 1.0), "lost 3 trades"),
-    ((1000, 899.9, 0, 0, 1.0), "throughput 900/s below 90% of 1000/s"),
-    ((1000, 995.0, 0, 0, 30.5), "p99 30.5 s above 30 s"),
-    ((1000, 995.0, 0, 2, 1.0), "duplicated 2 trades"),
-    ((1000, None, 0, 0, None), "throughput unknown below 90% of 1000/s; p99 unknown above 30 s"),
-])
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        ((1000, 995.0, 3, 0, 1.0), "lost 3 trades"),
+        ((1000, 899.9, 0, 0, 1.0), "throughput 900/s below 90% of 1000/s"),
+        ((1000, 995.0, 0, 0, 30.5), "p99 30.5 s above 30 s"),
+        ((1000, 995.0, 0, 2, 1.0), "duplicated 2 trades"),
+        ((1000, None, 0, 0, None), "throughput unknown below 90% of 1000/s; p99 unknown above 30 s"),
+    ],
+)
 def test_a_step_fails_for_each_reason_and_says_which(args: tuple[Any, ...], reason: str) -> None:
     passed, why = step_verdict(*args)
     assert not passed and why == reason
@@ -82,8 +92,20 @@ def test_a_step_from_a_flow_carries_its_figures() -> None:
     assert step.cpu_per_1k == {"consumer": 2.0, "api": 5.0}
     d = step.as_dict()
     json.dumps(d)  # plain JSON
-    assert {"rate", "throughput", "p50", "p95", "p99", "max", "lost", "duplicated", "peak_lag", "cpu_per_1k",
-            "passed", "reason"} <= set(d)
+    assert {
+        "rate",
+        "throughput",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "lost",
+        "duplicated",
+        "peak_lag",
+        "cpu_per_1k",
+        "passed",
+        "reason",
+    } <= set(d)
 
 
 def test_a_lossy_flow_is_a_failed_step() -> None:
@@ -92,8 +114,9 @@ def test_a_lossy_flow_is_a_failed_step() -> None:
 
 
 def test_step_figures_are_rounded_for_the_report() -> None:
-    d = StepResult(rate=100, duration_s=10, passed=True, reason="", throughput=99.987654, p50=0.123456,
-                   p95=None, p99=1.0, max=2.0).as_dict()
+    d = StepResult(
+        rate=100, duration_s=10, passed=True, reason="", throughput=99.987654, p50=0.123456, p95=None, p99=1.0, max=2.0
+    ).as_dict()
     assert d["throughput"] == 100.0 and d["p50"] == 0.123 and d["p95"] is None
 
 
@@ -134,8 +157,16 @@ def test_the_ramp_stops_after_the_first_failed_step_and_keeps_it() -> None:
         calls.append(rate)
         return flow(rate, served[int(rate)], 2.0)
 
-    steps = run_ramp([100, 1000, 5000, 10000], 10, step, lambda _: next(cpu), lambda: 7, lambda _: None,
-                     lag_every=0.001, on_step=lambda s: saved.append(len(s)))
+    steps = run_ramp(
+        [100, 1000, 5000, 10000],
+        10,
+        step,
+        lambda _: next(cpu),
+        lambda: 7,
+        lambda _: None,
+        lag_every=0.001,
+        on_step=lambda s: saved.append(len(s)),
+    )
     assert calls == [100, 1000, 5000]
     assert [s.passed for s in steps] == [True, True, False]
     assert steps[-1].reason == "throughput 3000/s below 90% of 5000/s"
@@ -168,8 +199,7 @@ def test_the_warm_up_runs_first_is_not_reported_and_its_failure_does_not_stop_th
         return flow(rate, rate, 1.0)
 
     said: list[str] = []
-    steps = run_ramp([500, 1000], 30, step, lambda _: None, lambda: 0, said.append, lag_every=0.001,
-                     warm_up=(100, 10))
+    steps = run_ramp([500, 1000], 30, step, lambda _: None, lambda: 0, said.append, lag_every=0.001, warm_up=(100, 10))
     assert calls == [(100, 10), (500, 30), (1000, 30)]
     assert [s.rate for s in steps] == [500, 1000] and all(s.passed for s in steps)
     assert said[0] == "[bench] warm-up: 100 trades/s for 10 s (not reported) ..."
@@ -204,13 +234,17 @@ class FakeApi:
 
     def get(self, path: str, **params: Any) -> FakeResponse:
         self.calls.append(params)
-        rows = [t for t in self.all if (params.get("symbol") in (None, t["symbol"]))
-                and t["timestamp"] >= params.get("start_time", "")]
+        rows = [
+            t
+            for t in self.all
+            if (params.get("symbol") in (None, t["symbol"])) and t["timestamp"] >= params.get("start_time", "")
+        ]
         rows.sort(key=lambda t: t["timestamp"], reverse=True)
         offset, limit = params.get("offset") or 0, min(params.get("limit", 100), self.page)
-        data = rows[offset:offset + limit]
-        return FakeResponse({"data": data, "pagination": {"has_more": offset + len(data) < len(rows),
-                                                          "total": len(rows)}})
+        data = rows[offset : offset + limit]
+        return FakeResponse(
+            {"data": data, "pagination": {"has_more": offset + len(data) < len(rows), "total": len(rows)}}
+        )
 
     def trades(self, symbol: str | None = None, **params: Any) -> list[dict[str, Any]]:
         return measure._page(self, symbol=symbol, **params)  # type: ignore[arg-type]
@@ -242,15 +276,27 @@ def fake_flow(monkeypatch: pytest.MonkeyPatch, trades: list[dict[str, Any]]) -> 
     return api
 
 
-CLIENTS = Endpoints.from_json({"exchange": {"ws_url": "ws://x", "rest_url": "http://x", "control_url": "http://x"},
-                               "api": {"url": "http://a", "api_key": "k"}})
+CLIENTS = Endpoints.from_json(
+    {
+        "exchange": {"ws_url": "ws://x", "rest_url": "http://x", "control_url": "http://x"},
+        "api": {"url": "http://a", "api_key": "k"},
+    }
+)
 
 
 def test_per_symbol_polling_reads_every_page_and_measures_every_trade(monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)
     api = fake_flow(monkeypatch, [trade(s, i, now) for s in ("AUSDT", "BUSDT") for i in range(1, 6)])
-    result = measure.measure_flow(CLIENTS, rate=10, duration=1.0, symbols=("AUSDT", "BUSDT"), say=lambda _: None,
-                                  per_symbol=True, settle=5, strict=False)
+    result = measure.measure_flow(
+        CLIENTS,
+        rate=10,
+        duration=1.0,
+        symbols=("AUSDT", "BUSDT"),
+        say=lambda _: None,
+        per_symbol=True,
+        settle=5,
+        strict=False,
+    )
     assert result.verdict.valid and result.end_to_end.count == 10 and result.unmeasured == 0
     assert not result.timed_out
     assert result.traded_rate == pytest.approx(9 / 0.004, rel=1e-3)  # 10 trades over 4 ms, by trade time
@@ -261,8 +307,16 @@ def test_per_symbol_polling_reads_every_page_and_measures_every_trade(monkeypatc
 def test_not_strict_reports_a_loss_instead_of_raising(monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)
     fake_flow(monkeypatch, [trade("AUSDT", i, now) for i in range(1, 4)])  # 3 of the 5 emitted
-    result = measure.measure_flow(CLIENTS, rate=10, duration=0.5, symbols=("AUSDT",), say=lambda _: None,
-                                  per_symbol=True, settle=0.3, strict=False)
+    result = measure.measure_flow(
+        CLIENTS,
+        rate=10,
+        duration=0.5,
+        symbols=("AUSDT",),
+        say=lambda _: None,
+        per_symbol=True,
+        settle=0.3,
+        strict=False,
+    )
     assert result.timed_out and result.verdict.counts["lost"] == 2 and result.unmeasured == 2
 
 
@@ -276,7 +330,8 @@ def test_strict_still_raises_on_a_loss(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_default_polling_also_reads_every_page(monkeypatch: pytest.MonkeyPatch) -> None:
     now = datetime.now(UTC)
     api = fake_flow(monkeypatch, [trade(s, i, now) for s in ("AUSDT", "BUSDT") for i in range(1, 6)])
-    result = measure.measure_flow(CLIENTS, rate=10, duration=1.0, symbols=("AUSDT", "BUSDT"), say=lambda _: None,
-                                  settle=5)
+    result = measure.measure_flow(
+        CLIENTS, rate=10, duration=1.0, symbols=("AUSDT", "BUSDT"), say=lambda _: None, settle=5
+    )
     assert result.verdict.valid and result.end_to_end.count == 10
     assert api.calls[0] == {"limit": 10000, "offset": None, "start_time": api.calls[0]["start_time"]}

@@ -13,26 +13,62 @@ from harness.stack.driver import ServiceStatus, StackError, StackStatus
 from harness.stack.settings import DEFAULT_PORTS, REPO_ROOT, StackSettings
 
 
-def step(rate: float, passed: bool = True, p99: float = 1.0, throughput: float | None = None,
-         reason: str = "") -> dict[str, Any]:
-    return StepResult(rate=rate, duration_s=20, passed=passed, reason=reason, emitted=int(rate * 20),
-                      served=int(rate * 20), throughput=throughput if throughput is not None else rate * 0.99,
-                      p50=p99 / 3, p95=p99 / 1.5, p99=p99, max=p99 * 1.2, lost=0, duplicated=0, unmeasured=0,
-                      peak_lag=int(rate), cpu_per_1k={"consumer": 0.5, "ingest": 0.2, "api": None}).as_dict()
+def step(
+    rate: float, passed: bool = True, p99: float = 1.0, throughput: float | None = None, reason: str = ""
+) -> dict[str, Any]:
+    return StepResult(
+        rate=rate,
+        duration_s=20,
+        passed=passed,
+        reason=reason,
+        emitted=int(rate * 20),
+        served=int(rate * 20),
+        throughput=throughput if throughput is not None else rate * 0.99,
+        p50=p99 / 3,
+        p95=p99 / 1.5,
+        p99=p99,
+        max=p99 * 1.2,
+        lost=0,
+        duplicated=0,
+        unmeasured=0,
+        peak_lag=int(rate),
+        cpu_per_1k={"consumer": 0.5, "ingest": 0.2, "api": None},
+    ).as_dict()
 
 
-PIPELINE = [step(100), step(1000), step(5000, p99=2.5), step(10000, passed=False, p99=41.0, throughput=6100,
-                                                             reason="throughput 6100/s below 90% of 10000/s")]
-API = {"load": {"rows": 1_000_000}, "latest_100": {"requests": 200, "cold_ms": 950.0, "p50_ms": 40.0,
-                                                   "p99_ms": 140.0, "max_ms": 180.0, "errors": 0,
-                                                   "matched_rows": 333_334, "cache_hits": 199}}
+PIPELINE = [
+    step(100),
+    step(1000),
+    step(5000, p99=2.5),
+    step(10000, passed=False, p99=41.0, throughput=6100, reason="throughput 6100/s below 90% of 10000/s"),
+]
+API = {
+    "load": {"rows": 1_000_000},
+    "latest_100": {
+        "requests": 200,
+        "cold_ms": 950.0,
+        "p50_ms": 40.0,
+        "p99_ms": 140.0,
+        "max_ms": 180.0,
+        "errors": 0,
+        "matched_rows": 333_334,
+        "cache_hits": 199,
+    },
+}
 COMMIT = [{"rows": 100, "ms": 80.0, "min_ms": 70.0, "max_ms": 90.0, "repeats": 5, "rows_per_s": 1250}]
 
 
 def full_report(**overrides: Any) -> dict[str, Any]:
-    args: dict[str, Any] = {"pipeline": PIPELINE, "api": API, "commit": COMMIT, "settings": {"quick": False},
-                            "errors": {}, "machine_facts": {"cpus": 2, "python": "3.11", "git_sha": "abc"},
-                            "started": 0.0, "finished": 60.0}
+    args: dict[str, Any] = {
+        "pipeline": PIPELINE,
+        "api": API,
+        "commit": COMMIT,
+        "settings": {"quick": False},
+        "errors": {},
+        "machine_facts": {"cpus": 2, "python": "3.11", "git_sha": "abc"},
+        "started": 0.0,
+        "finished": 60.0,
+    }
     args.update(overrides)
     return report.build(**args)
 
@@ -68,8 +104,20 @@ def test_the_report_has_the_agreed_shape_and_is_plain_json(tmp_path: Path) -> No
     r = full_report()
     assert {"pipeline", "api", "commit", "machine", "targets", "settings", "errors", "wall_s"} <= set(r)
     first = r["pipeline"][0]
-    assert {"rate", "throughput", "p50", "p95", "p99", "max", "lost", "duplicated", "peak_lag",
-            "cpu_per_1k", "passed", "reason"} <= set(first)
+    assert {
+        "rate",
+        "throughput",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "lost",
+        "duplicated",
+        "peak_lag",
+        "cpu_per_1k",
+        "passed",
+        "reason",
+    } <= set(first)
     assert {"p50_ms", "p99_ms", "cold_ms"} <= set(r["api"]["latest_100"])
     assert r["commit"][0]["rows"] == 100 and "ms" in r["commit"][0]
     path = tmp_path / "out" / "bench.json"
@@ -100,8 +148,9 @@ def test_the_table_shows_every_step_every_query_every_size_and_the_targets() -> 
 
 
 def test_the_table_leaves_out_what_did_not_run_and_shows_errors() -> None:
-    text = report.table(full_report(pipeline=None, commit=None, api=None,
-                                    errors={"api": "RuntimeError: the table already holds rows"}))
+    text = report.table(
+        full_report(pipeline=None, commit=None, api=None, errors={"api": "RuntimeError: the table already holds rows"})
+    )
     assert "pipeline:" not in text and "commit cost" not in text
     assert "api: ERROR RuntimeError: the table already holds rows" in text
     assert text.count("n/a ") == 2
@@ -135,13 +184,16 @@ def test_overrides_and_phases_keep_their_order() -> None:
     assert plan.api_requests == 10
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"rates": [0]}, "--rate 0 is out of range"),
-    ({"rates": [200_000]}, "--rate 200000 is out of range"),
-    ({"duration": 0}, "--duration 0 must be above 0"),
-    ({"api_requests": 1}, "--api-requests 1 is too few"),
-    ({"phases": ["soak"]}, "unknown phase soak"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rates": [0]}, "--rate 0 is out of range"),
+        ({"rates": [200_000]}, "--rate 200000 is out of range"),
+        ({"duration": 0}, "--duration 0 must be above 0"),
+        ({"api_requests": 1}, "--api-requests 1 is too few"),
+        ({"phases": ["soak"]}, "unknown phase soak"),
+    ],
+)
 def test_a_bad_plan_is_refused_with_what_to_change(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(run.BenchError, match=message):
         run.make_plan(**kwargs)
@@ -149,8 +201,13 @@ def test_a_bad_plan_is_refused_with_what_to_change(kwargs: dict[str, Any], messa
 
 # ---------------------------------------------------------------------------- the bench stack's place
 def test_the_bench_stack_has_its_own_directory_and_ports_whatever_places_the_suites() -> None:
-    env = {"K2_STACK_DIR": "/tmp/suite", "K2_STACK_PORT_OFFSET": "0", "K2_PORT_KAFKA": "29092",
-           "K2_CACHE_DIR": "/tmp/cache", "PATH": "/bin"}
+    env = {
+        "K2_STACK_DIR": "/tmp/suite",
+        "K2_STACK_PORT_OFFSET": "0",
+        "K2_PORT_KAFKA": "29092",
+        "K2_CACHE_DIR": "/tmp/cache",
+        "PATH": "/bin",
+    }
     placed = run.bench_env(env)
     assert placed["K2_STACK_DIR"] == str(REPO_ROOT / ".stack-bench") and placed["K2_STACK_PORT_OFFSET"] == "400"
     assert "K2_PORT_KAFKA" not in placed and placed["K2_CACHE_DIR"] == "/tmp/cache" and placed["PATH"] == "/bin"
@@ -195,10 +252,18 @@ class FakeDriver:
         return StackStatus(profile=self.profile, services={"api": api}, endpoints=Endpoints())
 
     def endpoints(self) -> Endpoints:
-        return Endpoints.from_json({"exchange": {"ws_url": "ws://exchange", "rest_url": "http://exchange",
-                                                 "control_url": "http://exchange/control"},
-                                    "api": {"url": "http://api", "api_key": "k"}, "ingest": {"status_url": "x"},
-                                    "consumer": {"status_url": "x"}})
+        return Endpoints.from_json(
+            {
+                "exchange": {
+                    "ws_url": "ws://exchange",
+                    "rest_url": "http://exchange",
+                    "control_url": "http://exchange/control",
+                },
+                "api": {"url": "http://api", "api_key": "k"},
+                "ingest": {"status_url": "x"},
+                "consumer": {"status_url": "x"},
+            }
+        )
 
 
 def fake_phases(monkeypatch: pytest.MonkeyPatch, api_error: BaseException | None = None) -> list[str]:
@@ -206,8 +271,13 @@ def fake_phases(monkeypatch: pytest.MonkeyPatch, api_error: BaseException | None
 
     def run_ramp(*args: Any, **kwargs: Any) -> list[StepResult]:
         ran.append("pipeline")
-        kwargs["on_step"]([StepResult(rate=100, duration_s=10, passed=True, reason="", throughput=99.0, p50=0.2,
-                                      p95=0.3, p99=0.4, max=0.5)])
+        kwargs["on_step"](
+            [
+                StepResult(
+                    rate=100, duration_s=10, passed=True, reason="", throughput=99.0, p50=0.2, p95=0.3, p99=0.4, max=0.5
+                )
+            ]
+        )
         return []
 
     def measure_api(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -232,7 +302,8 @@ def fake_phases(monkeypatch: pytest.MonkeyPatch, api_error: BaseException | None
 
 
 def test_a_run_starts_a_fresh_stack_runs_every_phase_writes_the_report_and_stops_the_stack(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     ran = fake_phases(monkeypatch)
     driver = FakeDriver(tmp_path)
     said: list[str] = []
@@ -245,8 +316,7 @@ def test_a_run_starts_a_fresh_stack_runs_every_phase_writes_the_report_and_stops
     assert all(line.startswith("[bench]") for line in said)
 
 
-def test_a_failing_phase_is_reported_and_the_others_still_run(monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Path) -> None:
+def test_a_failing_phase_is_reported_and_the_others_still_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ran = fake_phases(monkeypatch, api_error=RuntimeError("GET /v1/stats answered 503"))
     driver = FakeDriver(tmp_path)
     r = run.run(run.make_plan(), lambda _: None, out_dir=tmp_path, driver=driver)  # type: ignore[arg-type]
@@ -256,7 +326,8 @@ def test_a_failing_phase_is_reported_and_the_others_still_run(monkeypatch: pytes
 
 
 def test_the_stack_is_stopped_even_when_interrupted_and_the_results_so_far_are_kept(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     fake_phases(monkeypatch, api_error=KeyboardInterrupt())
     driver = FakeDriver(tmp_path)
     with pytest.raises(KeyboardInterrupt):
@@ -269,14 +340,14 @@ def test_keep_stack_leaves_it_running(monkeypatch: pytest.MonkeyPatch, tmp_path:
     fake_phases(monkeypatch)
     driver = FakeDriver(tmp_path)
     said: list[str] = []
-    run.run(run.make_plan(phases=["commit"]), said.append, out_dir=tmp_path, keep_stack=True,
-            driver=driver)  # type: ignore[arg-type]
+    run.run(run.make_plan(phases=["commit"]), said.append, out_dir=tmp_path, keep_stack=True, driver=driver)  # type: ignore[arg-type]
     assert driver.calls == ["down --purge", "up full"]
     assert any("K2_STACK_PORT_OFFSET=400 python -m harness stack down" in line for line in said)
 
 
-def test_reuse_without_a_ready_bench_stack_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
+def test_reuse_without_a_ready_bench_stack_says_how_to_start_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     ran = fake_phases(monkeypatch)
     driver = FakeDriver(tmp_path, ready=False)
     with pytest.raises(StackError, match=r"python -m harness stack up --profile full"):
@@ -300,14 +371,17 @@ def test_an_unknown_phase_is_refused_with_the_choices(capsys: pytest.CaptureFixt
     assert "choose from 'pipeline', 'api', 'commit'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("argv", "message"), [
-    (["--duration", "0"], "error: --duration 0 must be above 0 seconds"),
-    (["--rate", "-5"], "error: --rate -5 is out of range"),
-    (["--api-requests", "1"], "error: --api-requests 1 is too few"),
-])
-def test_bad_values_give_one_clear_line_and_start_nothing(argv: list[str], message: str,
-                                                          capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--duration", "0"], "error: --duration 0 must be above 0 seconds"),
+        (["--rate", "-5"], "error: --rate -5 is out of range"),
+        (["--api-requests", "1"], "error: --api-requests 1 is too few"),
+    ],
+)
+def test_bad_values_give_one_clear_line_and_start_nothing(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def never(*_: Any, **__: Any) -> None:
         raise AssertionError("nothing may start")
 
@@ -317,11 +391,11 @@ def test_bad_values_give_one_clear_line_and_start_nothing(argv: list[str], messa
     assert err.startswith(message) and len(err.strip().splitlines()) == 1
 
 
-def test_a_missing_stack_is_one_error_line(capsys: pytest.CaptureFixture[str],
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_stack_is_one_error_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     def no_stack(*_: Any, **__: Any) -> None:
-        raise StackError("--reuse needs the bench's full stack ready; start it with "
-                         "`python -m harness stack up --profile full`")
+        raise StackError(
+            "--reuse needs the bench's full stack ready; start it with `python -m harness stack up --profile full`"
+        )
 
     monkeypatch.setattr(run, "run", no_stack)
     assert main(["bench", "--reuse"]) == 1
@@ -330,11 +404,15 @@ def test_a_missing_stack_is_one_error_line(capsys: pytest.CaptureFixture[str],
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("argv", "errors", "code"), [([], {}, 0), (["--json"], {}, 0),
-                                                      ([], {"api": "boom"}, 1)])
+@pytest.mark.parametrize(("argv", "errors", "code"), [([], {}, 0), (["--json"], {}, 0), ([], {"api": "boom"}, 1)])
 def test_the_command_prints_the_table_or_json_and_exits_by_the_errors(
-        argv: list[str], errors: dict[str, str], code: int, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    argv: list[str],
+    errors: dict[str, str],
+    code: int,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     seen: dict[str, Any] = {}
 
     def fake_run(plan: run.Plan, say: Any, out_dir: Path, keep_stack: bool, reuse: bool) -> dict[str, Any]:
@@ -351,8 +429,9 @@ def test_the_command_prints_the_table_or_json_and_exits_by_the_errors(
     assert seen["plan"].quick and seen["out_dir"] == tmp_path
 
 
-def test_an_interrupted_bench_says_where_the_results_are(capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_an_interrupted_bench_says_where_the_results_are(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     earlier = tmp_path / "bench.json"
     earlier.write_text("{}")
     os.utime(earlier, (1_000_000, 1_000_000))  # of an earlier run: not this one's results

@@ -9,12 +9,13 @@ from harness.checks.paging import Page, offsets_to_read, pages_consistent
 ROWS = [("BTCUSDT", f"BINANCE-{i}") for i in range(50, 0, -1)]  # newest first
 
 
-def read(size: int, has_more: Callable[[int, int], bool] = lambda end, total: end < total,
-         rows: list[tuple[str, str]] = ROWS) -> list[Page]:
+def read(
+    size: int, has_more: Callable[[int, int], bool] = lambda end, total: end < total, rows: list[tuple[str, str]] = ROWS
+) -> list[Page]:
     """The pages a correct API (or one with the given has_more rule) gives."""
     out = []
     for offset in offsets_to_read(size, len(rows)):
-        keys = tuple(rows[offset: offset + size])
+        keys = tuple(rows[offset : offset + size])
         out.append(Page(offset, size, keys, len(rows), has_more(offset + len(keys), len(rows))))
     return out
 
@@ -46,7 +47,8 @@ def test_a_wrong_total_and_a_shifted_page_are_named() -> None:
     assert verdict.mismatched == [
         "BTCUSDT limit 7 offset 7: total 49 where 50 rows are served",
         "BTCUSDT limit 7 offset 7: 7 rows where 7; missing [('BTCUSDT', 'BINANCE-43')]; "
-        "not of this slice [('BTCUSDT', 'BINANCE-36')]"]
+        "not of this slice [('BTCUSDT', 'BINANCE-36')]",
+    ]
 
 
 def test_nothing_served_or_nothing_read_is_a_failure() -> None:

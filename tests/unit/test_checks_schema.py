@@ -37,9 +37,11 @@ def test_precision_scale_logical_type_and_defaults_are_compared() -> None:
     fields(drifted)[5]["type"] = {"type": "long", "logicalType": "timestamp-millis"}
     del fields(drifted)[11]["default"]
     verdict = record_diff("x", CONTRACT, drifted)
-    assert verdict.mismatched == ["field 6 timestamp: type long timestamp-millis where long timestamp-micros",
-                                  "field 7 price: type bytes decimal(18,6) where bytes decimal(18,8)",
-                                  "field 12 source_sequence: no default where default None"]
+    assert verdict.mismatched == [
+        "field 6 timestamp: type long timestamp-millis where long timestamp-micros",
+        "field 7 price: type bytes decimal(18,6) where bytes decimal(18,8)",
+        "field 12 source_sequence: no default where default None",
+    ]
 
 
 def test_an_added_optional_field_passes_only_when_the_profile_allows_it() -> None:
@@ -47,16 +49,18 @@ def test_an_added_optional_field_passes_only_when_the_profile_allows_it() -> Non
     fields(added).append({"name": "venue", "type": ["null", "string"], "default": None})
     assert record_diff("x", CONTRACT, added, allow_added_optional=True).valid
     refused = record_diff("x", CONTRACT, added)
-    assert refused.mismatched == ["field 16 venue: not in the contract; the profile allows no added optional field "
-                                  "([null, string] default None)"]
+    assert refused.mismatched == [
+        "field 16 venue: not in the contract; the profile allows no added optional field ([null, string] default None)"
+    ]
     fields(added)[-1] = {"name": "venue", "type": "string"}
     assert not record_diff("x", CONTRACT, added, allow_added_optional=True).valid
 
 
 def test_another_record_name_is_a_difference() -> None:
     other = {**copy.deepcopy(CONTRACT), "name": "Trade"}
-    assert record_diff("x", CONTRACT, other).mismatched == ["record is com.k2.marketdata.Trade where "
-                                                             "com.k2.marketdata.TradeV2"]
+    assert record_diff("x", CONTRACT, other).mismatched == [
+        "record is com.k2.marketdata.Trade where com.k2.marketdata.TradeV2"
+    ]
 
 
 def test_nothing_to_compare_is_a_failure() -> None:
@@ -74,9 +78,12 @@ def test_columns_are_compared_in_order_with_types_and_required() -> None:
     want = {"trade_id": "string!", "price": "decimal(18,8)!", "vendor_data": "string"}
     got = {"price": "decimal(18,6)!", "trade_id": "string!", "extra": "long"}
     assert columns_diff("the table", want, got).mismatched == [
-        "column 1 trade_id: at position 2", "column 2 price: at position 1",
-        "column 2 price: decimal(18,6)! where decimal(18,8)!", "column 3 vendor_data: missing (contract: string)",
-        "column 3 extra: not in the contract (long)"]
+        "column 1 trade_id: at position 2",
+        "column 2 price: at position 1",
+        "column 2 price: decimal(18,6)! where decimal(18,8)!",
+        "column 3 vendor_data: missing (contract: string)",
+        "column 3 extra: not in the contract (long)",
+    ]
 
 
 def trade_object() -> dict[str, Any]:
@@ -99,6 +106,8 @@ def test_a_published_price_as_a_number_or_a_missing_field_is_named() -> None:
     del published["properties"]["vendor_data"]
     published["required"].remove("side")
     verdict = published_diff("the API's trade", CONTRACT, published)
-    assert verdict.mismatched == ["property 7 price: type number where string",
-                                  "property 10 side: not required (a client could not count on it)",
-                                  "property 15 vendor_data: missing"]
+    assert verdict.mismatched == [
+        "property 7 price: type number where string",
+        "property 10 side: not required (a client could not count on it)",
+        "property 15 vendor_data: missing",
+    ]

@@ -15,8 +15,9 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "SIGKILL" in capsys.readouterr().out
 
 
-def test_a_profile_that_is_not_built_yet_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_profile_that_is_not_built_yet_gives_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # refused before anything is touched: no stack directory, lock or process
     monkeypatch.setitem(PLANNED_PROFILES, "chaos", "everything at once (not built yet)")
     assert main(["stack", "up", "--profile", "chaos"]) == 1
@@ -38,15 +39,17 @@ def test_an_unknown_service_is_refused_with_the_choices(capsys: pytest.CaptureFi
     assert "choose from" in capsys.readouterr().err
 
 
-def test_a_malformed_port_setting_gives_one_clear_line(capsys: pytest.CaptureFixture[str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_malformed_port_setting_gives_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("K2_PORT_KAFKA", "kafka")
     assert main(["stack", "status"]) == 1
     assert "error: K2_PORT_KAFKA='kafka' is not a whole number" in capsys.readouterr().err
 
 
 def test_scan_secrets_fails_on_a_leak_and_names_the_file_but_not_the_value(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     stack = tmp_path / "stack"
     stack.mkdir()
     (stack / "credentials.json").write_text(json.dumps({"api_key": "k2-very-secret-api-key", "postgres_user": "k2"}))
@@ -64,7 +67,8 @@ def test_scan_secrets_fails_on_a_leak_and_names_the_file_but_not_the_value(
 
 
 def test_scan_secrets_looks_for_the_compose_stacks_secrets_too(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("K2_STACK_DIR", str(tmp_path / "no-local-stack"))
     (tmp_path / "compose").mkdir()
     (tmp_path / "compose" / ".env").write_text("K2_BASE_IMAGE=debian:bookworm-slim\nK2_API_KEY=compose-secret-key-1\n")
@@ -78,8 +82,9 @@ def test_scan_secrets_looks_for_the_compose_stacks_secrets_too(
     assert "1 leak(s) of 1 secrets" in err and "compose-secret" not in out + err
 
 
-def test_scan_secrets_without_a_stack_says_what_to_do(capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_scan_secrets_without_a_stack_says_what_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("K2_STACK_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("K2_COMPOSE_FILE", str(tmp_path / "compose" / "docker-compose.yml"))
     assert main(["scan-secrets"]) == 2
@@ -88,7 +93,8 @@ def test_scan_secrets_without_a_stack_says_what_to_do(capsys: pytest.CaptureFixt
 
 
 def test_target_check_passes_our_profile_and_names_every_problem_of_a_bad_one(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert main(["target", "check"]) == 0
     assert "ok: k2-local" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

@@ -54,10 +54,19 @@ from harness.targets import Target
 from tests.compose_config import recorded
 
 PROJECT = "k2-acceptance"
-SECRETS = {"K2_S3_ACCESS_KEY": "ak-test", "K2_S3_SECRET_KEY": "sk-test-secret", "K2_POSTGRES_PASSWORD": "p@ss/word",
-           "K2_API_KEY": "api-key-test"}
-RESTART_POLICY = {"kafka": "unless-stopped", "exchange": "on-failure", "ingest": "on-failure",
-                  "consumer": "on-failure", "api": "on-failure"}
+SECRETS = {
+    "K2_S3_ACCESS_KEY": "ak-test",
+    "K2_S3_SECRET_KEY": "sk-test-secret",
+    "K2_POSTGRES_PASSWORD": "p@ss/word",
+    "K2_API_KEY": "api-key-test",
+}
+RESTART_POLICY = {
+    "kafka": "unless-stopped",
+    "exchange": "on-failure",
+    "ingest": "on-failure",
+    "consumer": "on-failure",
+    "api": "on-failure",
+}
 
 
 def rfc3339(ns: int) -> str:
@@ -68,6 +77,7 @@ def rfc3339(ns: int) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # The fake Engine: state, and the routes of the Engine API the driver and docker-py use.
+
 
 @dataclass
 class FakeEngine:
@@ -82,28 +92,57 @@ class FakeEngine:
     honour_volume_filters: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, service: str, project: str = PROJECT, status: str = "running", health: str | None = "healthy",
-            exit_code: int = 0, labels: Mapping[str, str] | None = None, restart_count: int = 0,
-            restart: str | None = None) -> str:
+    def add(
+        self,
+        service: str,
+        project: str = PROJECT,
+        status: str = "running",
+        health: str | None = "healthy",
+        exit_code: int = 0,
+        labels: Mapping[str, str] | None = None,
+        restart_count: int = 0,
+        restart: str | None = None,
+    ) -> str:
         cid = uuid.uuid4().hex + uuid.uuid4().hex
         now = time.time_ns()
         state: dict[str, Any] = {
-            "Status": status, "Running": status == "running", "Paused": status == "paused",
-            "Restarting": status == "restarting", "OOMKilled": False, "Dead": False,
-            "Pid": 4242 if status in ("running", "paused") else 0, "ExitCode": exit_code, "Error": "",
-            "StartedAt": rfc3339(now - 60 * 10**9), "FinishedAt": "0001-01-01T00:00:00Z"}
+            "Status": status,
+            "Running": status == "running",
+            "Paused": status == "paused",
+            "Restarting": status == "restarting",
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": 4242 if status in ("running", "paused") else 0,
+            "ExitCode": exit_code,
+            "Error": "",
+            "StartedAt": rfc3339(now - 60 * 10**9),
+            "FinishedAt": "0001-01-01T00:00:00Z",
+        }
         if health is not None:
-            state["Health"] = {"Status": health, "FailingStreak": 0 if health == "healthy" else 3,
-                               "Log": [self._check(now - 55 * 10**9, 1, "not yet"),
-                                       self._check(now - 50 * 10**9, 0, "ok")]}
+            state["Health"] = {
+                "Status": health,
+                "FailingStreak": 0 if health == "healthy" else 3,
+                "Log": [self._check(now - 55 * 10**9, 1, "not yet"), self._check(now - 50 * 10**9, 0, "ok")],
+            }
         self.containers[cid] = {
-            "Id": cid, "Name": f"/{project}-{service}-1", "Created": rfc3339(now - 61 * 10**9),
-            "State": state, "RestartCount": restart_count,
-            "Config": {"Image": f"{service}:test", "Tty": False,
-                       "Labels": {"com.docker.compose.project": project, "com.docker.compose.service": service,
-                                  "com.docker.compose.oneoff": "False", **(labels or {})}},
+            "Id": cid,
+            "Name": f"/{project}-{service}-1",
+            "Created": rfc3339(now - 61 * 10**9),
+            "State": state,
+            "RestartCount": restart_count,
+            "Config": {
+                "Image": f"{service}:test",
+                "Tty": False,
+                "Labels": {
+                    "com.docker.compose.project": project,
+                    "com.docker.compose.service": service,
+                    "com.docker.compose.oneoff": "False",
+                    **(labels or {}),
+                },
+            },
             "HostConfig": {"RestartPolicy": {"Name": restart or RESTART_POLICY.get(service, "unless-stopped")}},
-            "NetworkSettings": {"Ports": {}}}
+            "NetworkSettings": {"Ports": {}},
+        }
         self.log_lines[cid] = []
         return cid
 
@@ -117,23 +156,28 @@ class FakeEngine:
         return ns
 
     def by_service(self, service: str, project: str = PROJECT) -> dict[str, Any]:
-        return next(c for c in self.containers.values()
-                    if c["Config"]["Labels"]["com.docker.compose.service"] == service
-                    and c["Config"]["Labels"]["com.docker.compose.project"] == project)
+        return next(
+            c
+            for c in self.containers.values()
+            if c["Config"]["Labels"]["com.docker.compose.service"] == service
+            and c["Config"]["Labels"]["com.docker.compose.project"] == project
+        )
 
     # ---------------------------------------------------------------- state changes
     def _run(self, c: dict[str, Any], restarted_by_policy: bool = False) -> None:
         now = time.time_ns()
-        c["State"].update(Status="running", Running=True, Paused=False, Restarting=False, Pid=4243, ExitCode=0,
-                          StartedAt=rfc3339(now))
+        c["State"].update(
+            Status="running", Running=True, Paused=False, Restarting=False, Pid=4243, ExitCode=0, StartedAt=rfc3339(now)
+        )
         if "Health" in c["State"]:  # the fake's services pass their first health check at once
             c["State"]["Health"] = {"Status": "healthy", "FailingStreak": 0, "Log": [self._check(now + 10**6, 0, "ok")]}
         if restarted_by_policy:
             c["RestartCount"] += 1
 
     def _exit(self, c: dict[str, Any], code: int) -> None:
-        c["State"].update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
-                          FinishedAt=rfc3339(time.time_ns()))
+        c["State"].update(
+            Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code, FinishedAt=rfc3339(time.time_ns())
+        )
         if "Health" in c["State"]:
             c["State"]["Health"]["Status"] = "unhealthy"
 
@@ -147,16 +191,28 @@ class FakeEngine:
         if path == "/_ping":
             return 200, b"OK", "text/plain"
         if path == "/version":
-            return 200, {"ApiVersion": "1.47", "MinAPIVersion": "1.24", "Version": "27.0.0-fake", "Os": "linux",
-                         "Arch": "amd64"}, "application/json"
+            return (
+                200,
+                {
+                    "ApiVersion": "1.47",
+                    "MinAPIVersion": "1.24",
+                    "Version": "27.0.0-fake",
+                    "Os": "linux",
+                    "Arch": "amd64",
+                },
+                "application/json",
+            )
         if method == "GET" and path == "/containers/json":
             return 200, self._list(q), "application/json"
         if method == "GET" and path == "/volumes":
             return 200, self._volumes(q), "application/json"
         if method == "GET" and path == "/networks":
             wanted = self._filters(q).get("label", [])
-            return 200, [n for n in self.networks.values() if self._labels_match(n.get("Labels") or {}, wanted)], \
-                "application/json"
+            return (
+                200,
+                [n for n in self.networks.values() if self._labels_match(n.get("Labels") or {}, wanted)],
+                "application/json",
+            )
         m = re.fullmatch(r"/volumes/([^/]+)", path)
         if m and method == "DELETE":
             if self.volumes.pop(m.group(1), None) is None:
@@ -216,8 +272,11 @@ class FakeEngine:
         if ex is None:
             return 404, {"message": "No such exec instance"}, "application/json"
         if action == "json":
-            return 200, {"ID": exec_id, "Running": False, "ExitCode": ex.get("exit"), "ProcessConfig": {}}, \
-                "application/json"
+            return (
+                200,
+                {"ID": exec_id, "Running": False, "ExitCode": ex.get("exit"), "ProcessConfig": {}},
+                "application/json",
+            )
         c = self.containers[ex["container"]]
         if ex["cmd"] == CRASH_COMMAND:
             # the service's processes die of SIGKILL, docker-init exits 137; Docker applies the policy
@@ -247,14 +306,24 @@ class FakeEngine:
             if q.get("all") not in ("1", "True", "true") and c["State"]["Status"] != "running":
                 continue
             if self._labels_match(c["Config"]["Labels"], wanted):
-                found.append({"Id": c["Id"], "Names": [c["Name"]], "Image": c["Config"]["Image"],
-                              "Labels": c["Config"]["Labels"], "State": c["State"]["Status"], "Status": ""})
+                found.append(
+                    {
+                        "Id": c["Id"],
+                        "Names": [c["Name"]],
+                        "Image": c["Config"]["Image"],
+                        "Labels": c["Config"]["Labels"],
+                        "State": c["State"]["Status"],
+                        "Status": "",
+                    }
+                )
         return found
 
     def _volumes(self, q: Mapping[str, str]) -> dict[str, Any]:
         wanted = self._filters(q).get("label", []) if self.honour_volume_filters else []
-        return {"Volumes": [v for v in self.volumes.values() if self._labels_match(v.get("Labels") or {}, wanted)],
-                "Warnings": None}
+        return {
+            "Volumes": [v for v in self.volumes.values() if self._labels_match(v.get("Labels") or {}, wanted)],
+            "Warnings": None,
+        }
 
     def _logs(self, c: dict[str, Any], q: Mapping[str, str]) -> bytes:
         lines = self.log_lines[c["Id"]]
@@ -262,7 +331,7 @@ class FakeEngine:
             since_ns = int(float(q["since"]) * 10**9)
             lines = [entry for entry in lines if entry[0] >= since_ns]
         if q.get("tail", "all") != "all":
-            lines = lines[-int(q["tail"]):] if int(q["tail"]) else []
+            lines = lines[-int(q["tail"]) :] if int(q["tail"]) else []
         out = b""
         for ns, stream, line in lines:
             payload = (f"{rfc3339(ns)} {line}\n" if q.get("timestamps") == "1" else f"{line}\n").encode()
@@ -321,8 +390,9 @@ def engine() -> Iterator[tuple[FakeEngine, str]]:
     path = f"{directory}/docker.sock"
     handler = type("Handler", (_Handler,), {"engine": fake})
     server = _Server(path, handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-docker-engine",
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-docker-engine", daemon=True
+    )
     thread.start()
     try:
         yield fake, f"unix://{path}"
@@ -354,12 +424,22 @@ def recorded_config(cmd: list[str]) -> tuple[int, str]:
 REFERENCE_PLATFORM = PlatformFile.load(REFERENCE)
 
 
-def driver_for(docker_host: str, runner: Recorder | None = None, compose_file: Path = DEFAULT_COMPOSE_FILE,
-               env: Mapping[str, str] = SECRETS, platform: PlatformFile = REFERENCE_PLATFORM) -> ComposeDriver:
+def driver_for(
+    docker_host: str,
+    runner: Recorder | None = None,
+    compose_file: Path = DEFAULT_COMPOSE_FILE,
+    env: Mapping[str, str] = SECRETS,
+    platform: PlatformFile = REFERENCE_PLATFORM,
+) -> ComposeDriver:
     """The reference platform's services unless told otherwise, whatever K2_PLATFORM_FILE says."""
     settings = ComposeSettings(compose_file=compose_file, env=dict(env), docker_host=docker_host)
-    driver = ComposeDriver(settings, runner=runner or Recorder(), config_runner=recorded_config,
-                           catalog_initialiser=lambda spec: None, platform=platform)
+    driver = ComposeDriver(
+        settings,
+        runner=runner or Recorder(),
+        config_runner=recorded_config,
+        catalog_initialiser=lambda spec: None,
+        platform=platform,
+    )
     driver.port_free = lambda host, port: port not in TAKEN_PORTS  # not this machine's ports
     return driver
 
@@ -382,6 +462,7 @@ def full(fake: FakeEngine, labels: Mapping[str, str] | None = None) -> dict[str,
 # ------------------------------------------------------------------------------------------------
 # State, health and status
 
+
 def test_status_maps_each_containers_state_and_health(engine: tuple[FakeEngine, str]) -> None:
     fake, url = engine
     fake.add("kafka", status="exited", exit_code=1)
@@ -396,8 +477,12 @@ def test_status_maps_each_containers_state_and_health(engine: tuple[FakeEngine, 
     assert status.profile == "infra"
     assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store"]
     states = {n: s.state for n, s in status.services.items()}
-    assert states == {"kafka": "failed", "postgres": "starting", "schema-registry": "starting",
-                      "object-store": "stopped"}
+    assert states == {
+        "kafka": "failed",
+        "postgres": "starting",
+        "schema-registry": "starting",
+        "object-store": "stopped",
+    }
     assert "unhealthy" in status.services["schema-registry"].detail
     assert status.services["kafka"].detail == "exited unexpectedly with code 1"
     assert status.services["kafka"].ports == {"kafka": DEFAULT_PORTS["kafka"]}
@@ -410,15 +495,21 @@ def test_a_ready_stack_reports_its_profile_and_clients(engine: tuple[FakeEngine,
     status = driver_for(url).status(resources=False)
     assert status.profile == "full" and status.ready
     c = status.endpoints.to_json()
-    assert set(c) == {"kafka", "schema_registry", "s3", "catalog", "postgres", "exchange", "api", "ingest",
-                      "consumer"}
+    assert set(c) == {"kafka", "schema_registry", "s3", "catalog", "postgres", "exchange", "api", "ingest", "consumer"}
     assert c["kafka"]["bootstrap.servers"] == f"127.0.0.1:{DEFAULT_PORTS['kafka']}"
     assert c["schema_registry"]["url"] == f"http://127.0.0.1:{DEFAULT_PORTS['schema-registry']}/apis/ccompat/v7"
-    assert c["s3"] == {"endpoint": f"http://127.0.0.1:{DEFAULT_PORTS['object-store-s3']}", "access_key": "ak-test",
-                       "secret_key": "sk-test-secret", "region": "us-east-1", "bucket": "warehouse"}
+    assert c["s3"] == {
+        "endpoint": f"http://127.0.0.1:{DEFAULT_PORTS['object-store-s3']}",
+        "access_key": "ak-test",
+        "secret_key": "sk-test-secret",
+        "region": "us-east-1",
+        "bucket": "warehouse",
+    }
     assert c["catalog"]["properties"]["type"] == "sql"
-    assert c["catalog"]["properties"]["uri"] == \
-        f"postgresql+psycopg2://k2:p%40ss%2Fword@127.0.0.1:{DEFAULT_PORTS['postgres']}/catalog"
+    assert (
+        c["catalog"]["properties"]["uri"]
+        == f"postgresql+psycopg2://k2:p%40ss%2Fword@127.0.0.1:{DEFAULT_PORTS['postgres']}/catalog"
+    )
     assert c["postgres"]["dsn"] == f"postgresql://k2:p%40ss%2Fword@127.0.0.1:{DEFAULT_PORTS['postgres']}/postgres"
     assert c["api"] == {"url": f"http://127.0.0.1:{DEFAULT_PORTS['api']}", "api_key": "api-key-test"}
     assert c["exchange"]["ws_url"] == f"ws://127.0.0.1:{DEFAULT_PORTS['exchange']}"
@@ -431,12 +522,25 @@ def test_a_platform_behind_toxiproxy_is_the_faultable_profile(engine: tuple[Fake
     fake.add("toxiproxy")
     status = driver_for(url).status(resources=False)
     assert status.profile == "faultable"
-    assert list(status.services) == ["kafka", "postgres", "schema-registry", "object-store", "toxiproxy",
-                                     "exchange", "ingest", "consumer", "api"]
+    assert list(status.services) == [
+        "kafka",
+        "postgres",
+        "schema-registry",
+        "object-store",
+        "toxiproxy",
+        "exchange",
+        "ingest",
+        "consumer",
+        "api",
+    ]
     assert status.endpoints.to_json()["toxiproxy"] == {
         "url": f"http://127.0.0.1:{DEFAULT_PORTS['toxiproxy']}",
-        "proxies": {"kafka": "toxiproxy:19095", "schema-registry": "toxiproxy:18082",
-                    "object-store": "toxiproxy:18334"}}
+        "proxies": {
+            "kafka": "toxiproxy:19095",
+            "schema-registry": "toxiproxy:18082",
+            "object-store": "toxiproxy:18334",
+        },
+    }
 
 
 def test_no_container_means_no_profile_and_a_stopped_service(engine: tuple[FakeEngine, str]) -> None:
@@ -448,39 +552,50 @@ def test_no_container_means_no_profile_and_a_stopped_service(engine: tuple[FakeE
     assert kafka.state == "stopped" and "no container" in kafka.detail
 
 
-@pytest.mark.parametrize(("state", "on_purpose", "expected"), [
-    ({"Status": "running", "Health": {"Status": "healthy"}}, False, "ready"),
-    ({"Status": "running"}, False, "ready"),
-    ({"Status": "running", "Health": {"Status": "starting"}}, False, "starting"),
-    ({"Status": "running", "Health": {"Status": "unhealthy", "FailingStreak": 4}}, False, "starting"),
-    ({"Status": "paused"}, False, "paused"),
-    ({"Status": "restarting", "ExitCode": 137}, False, "failed"),
-    ({"Status": "exited", "ExitCode": 0}, False, "stopped"),
-    ({"Status": "exited", "ExitCode": 143}, False, "stopped"),
-    ({"Status": "exited", "ExitCode": 130}, False, "stopped"),
-    ({"Status": "exited", "ExitCode": 137}, False, "failed"),
-    ({"Status": "exited", "ExitCode": 137}, True, "stopped"),
-    ({"Status": "exited", "ExitCode": 137, "OOMKilled": True}, True, "failed"),
-    ({"Status": "dead", "ExitCode": 0}, False, "failed"),
-    ({"Status": "created"}, False, "stopped"),
-])
+@pytest.mark.parametrize(
+    ("state", "on_purpose", "expected"),
+    [
+        ({"Status": "running", "Health": {"Status": "healthy"}}, False, "ready"),
+        ({"Status": "running"}, False, "ready"),
+        ({"Status": "running", "Health": {"Status": "starting"}}, False, "starting"),
+        ({"Status": "running", "Health": {"Status": "unhealthy", "FailingStreak": 4}}, False, "starting"),
+        ({"Status": "paused"}, False, "paused"),
+        ({"Status": "restarting", "ExitCode": 137}, False, "failed"),
+        ({"Status": "exited", "ExitCode": 0}, False, "stopped"),
+        ({"Status": "exited", "ExitCode": 143}, False, "stopped"),
+        ({"Status": "exited", "ExitCode": 130}, False, "stopped"),
+        ({"Status": "exited", "ExitCode": 137}, False, "failed"),
+        ({"Status": "exited", "ExitCode": 137}, True, "stopped"),
+        ({"Status": "exited", "ExitCode": 137, "OOMKilled": True}, True, "failed"),
+        ({"Status": "dead", "ExitCode": 0}, False, "failed"),
+        ({"Status": "created"}, False, "stopped"),
+    ],
+)
 def test_container_states_as_service_states(state: dict[str, Any], on_purpose: bool, expected: str) -> None:
     assert container_state({"State": state}, stopped_on_purpose=on_purpose)[0] == expected
 
 
 def test_the_detail_carries_the_health_checks_last_words() -> None:
-    health = {"Status": "unhealthy", "FailingStreak": 2,
-              "Log": [{"Output": "GET /health/ready answered 503: {\"status\": \"unhealthy\"}\n"}]}
+    health = {
+        "Status": "unhealthy",
+        "FailingStreak": 2,
+        "Log": [{"Output": 'GET /health/ready answered 503: {"status": "unhealthy"}\n'}],
+    }
     state, detail = container_state({"State": {"Status": "running", "Health": health}})
-    assert (state, detail) == ("starting", 'unhealthy, 2 failed checks in a row: GET /health/ready answered 503: '
-                                           '{"status": "unhealthy"}')
+    assert (state, detail) == (
+        "starting",
+        'unhealthy, 2 failed checks in a row: GET /health/ready answered 503: {"status": "unhealthy"}',
+    )
     oom = container_state({"State": {"Status": "exited", "ExitCode": 137, "OOMKilled": True}})[1]
     assert "more memory than its limit" in oom
 
 
 def check(second: int, code: int) -> dict[str, Any]:
-    return {"Start": f"2025-01-01T00:00:{second:02d}.000000000Z", "End": f"2025-01-01T00:00:{second:02d}.500000000Z",
-            "ExitCode": code}
+    return {
+        "Start": f"2025-01-01T00:00:{second:02d}.000000000Z",
+        "End": f"2025-01-01T00:00:{second:02d}.500000000Z",
+        "ExitCode": code,
+    }
 
 
 def at(second: float) -> float:
@@ -504,10 +619,13 @@ def test_ready_at_falls_back_to_the_start_so_dependency_order_holds(engine: tupl
     pg, registry = fake.add("postgres"), fake.add("schema-registry")
     # postgres's transition is in its log; the registry, started after it was ready, has passed
     # five checks since: its own transition is gone
-    fake.containers[pg]["State"].update(StartedAt="2025-01-01T00:00:00Z", Health={
-        "Status": "healthy", "Log": [check(1, 1), check(2, 0), check(7, 0), check(12, 0), check(17, 0)]})
-    fake.containers[registry]["State"].update(StartedAt="2025-01-01T00:00:03Z", Health={
-        "Status": "healthy", "Log": [check(n, 0) for n in range(20, 25)]})
+    fake.containers[pg]["State"].update(
+        StartedAt="2025-01-01T00:00:00Z",
+        Health={"Status": "healthy", "Log": [check(1, 1), check(2, 0), check(7, 0), check(12, 0), check(17, 0)]},
+    )
+    fake.containers[registry]["State"].update(
+        StartedAt="2025-01-01T00:00:03Z", Health={"Status": "healthy", "Log": [check(n, 0) for n in range(20, 25)]}
+    )
     services = driver_for(url).status(resources=False).services
     assert services["postgres"].ready_at == at(2.5)
     assert services["schema-registry"].ready_at == at(3)
@@ -524,6 +642,7 @@ def test_timestamps_of_the_engine_api() -> None:
 # ------------------------------------------------------------------------------------------------
 # Faults: kill, stop, start, restart, pause, resume
 
+
 def test_a_kill_without_a_restart_policy_on_failure_leaves_the_service_failed(engine: tuple[FakeEngine, str]) -> None:
     fake, url = engine
     ids = infra(fake)
@@ -537,7 +656,8 @@ def test_a_kill_without_a_restart_policy_on_failure_leaves_the_service_failed(en
 
 
 def test_a_killed_platform_service_is_crashed_from_inside_and_its_restart_policy_brings_it_back(
-        engine: tuple[FakeEngine, str]) -> None:
+    engine: tuple[FakeEngine, str],
+) -> None:
     fake, url = engine
     ids = full(fake)
     driver = driver_for(url)
@@ -593,7 +713,9 @@ def test_pause_and_resume(engine: tuple[FakeEngine, str]) -> None:
     driver.resume("api")
     assert driver.health("api").ready
     assert [r for r in fake.requests if ids["api"] in r and r.startswith("POST")] == [
-        f"POST /containers/{ids['api']}/pause", f"POST /containers/{ids['api']}/unpause"]
+        f"POST /containers/{ids['api']}/pause",
+        f"POST /containers/{ids['api']}/unpause",
+    ]
     driver.stop("api")
     with pytest.raises(StackError, match="cannot pause api: it is not running"):
         driver.pause("api")
@@ -609,6 +731,7 @@ def test_an_unknown_or_one_shot_service_is_refused(engine: tuple[FakeEngine, str
 
 # ------------------------------------------------------------------------------------------------
 # Logs and resources
+
 
 def test_logs_since_a_mark_hold_only_what_came_after_it(engine: tuple[FakeEngine, str]) -> None:
     fake, url = engine
@@ -681,6 +804,7 @@ def test_budgets_and_versions_come_from_the_compose_file_without_docker() -> Non
 # ------------------------------------------------------------------------------------------------
 # up, down, and the docker compose command lines
 
+
 @pytest.fixture
 def compose_dir(tmp_path: Path) -> Path:
     """A copy of compose/, so whether a .env exists is the test's choice."""
@@ -691,7 +815,8 @@ def compose_dir(tmp_path: Path) -> Path:
 
 
 def test_up_runs_docker_compose_up_wait_for_the_profile_then_reads_the_state(
-        engine: tuple[FakeEngine, str], compose_dir: Path) -> None:
+    engine: tuple[FakeEngine, str], compose_dir: Path
+) -> None:
     fake, url = engine
     (compose_dir / ".env").write_text("K2_API_KEY=from-the-file\n")
     runner = Recorder()
@@ -699,22 +824,51 @@ def test_up_runs_docker_compose_up_wait_for_the_profile_then_reads_the_state(
     full(fake)  # what compose would have started
     status = driver.up("full")
     assert status.ready and status.profile == "full"
-    (cmd, env), = runner.calls
-    assert cmd == ["docker", "compose", "--ansi", "never", "--project-name", PROJECT,
-                   "--file", str(compose_dir / "docker-compose.yml"), "--env-file", str(compose_dir / ".env"),
-                   "--profile", "full", "up", "--detach", "--build", "--remove-orphans", "--wait",
-                   "--wait-timeout", "600"]
+    ((cmd, env),) = runner.calls
+    assert cmd == [
+        "docker",
+        "compose",
+        "--ansi",
+        "never",
+        "--project-name",
+        PROJECT,
+        "--file",
+        str(compose_dir / "docker-compose.yml"),
+        "--env-file",
+        str(compose_dir / ".env"),
+        "--profile",
+        "full",
+        "up",
+        "--detach",
+        "--build",
+        "--remove-orphans",
+        "--wait",
+        "--wait-timeout",
+        "600",
+    ]
     assert env["DOCKER_HOST"] == url, "the CLI must talk to the same daemon as the SDK"
 
 
 def test_profile_faultable_adds_the_override_and_down_names_every_profile(compose_dir: Path) -> None:
     driver = driver_for("unix:///nonexistent/docker.sock", compose_file=compose_dir / "docker-compose.yml")
-    files = ["--file", str(compose_dir / "docker-compose.yml"),
-             "--file", str(compose_dir / "docker-compose.faultable.yml")]
+    files = [
+        "--file",
+        str(compose_dir / "docker-compose.yml"),
+        "--file",
+        str(compose_dir / "docker-compose.faultable.yml"),
+    ]
     assert driver.compose_command("faultable", "up")[6:] == [*files, "--profile", "faultable", "up"]
     assert driver.compose_command("infra", "up")[6:] == [files[0], files[1], "--profile", "infra", "up"]
     assert driver.compose_command(None, "down")[6:] == [
-        *files, "--profile", "infra", "--profile", "full", "--profile", "faultable", "down"]
+        *files,
+        "--profile",
+        "infra",
+        "--profile",
+        "full",
+        "--profile",
+        "faultable",
+        "down",
+    ]
 
 
 def test_a_failed_compose_up_says_why_with_each_service_that_is_not_ready(engine: tuple[FakeEngine, str]) -> None:
@@ -722,33 +876,42 @@ def test_a_failed_compose_up_says_why_with_each_service_that_is_not_ready(engine
     fake.add("kafka")
     pg = fake.add("postgres", health="unhealthy")
     fake.containers[pg]["State"]["Health"]["Log"].append(
-        fake._check(time.time_ns(), 1, 'select 1 on registry: FATAL:  password authentication failed for user "k2"'))
+        fake._check(time.time_ns(), 1, 'select 1 on registry: FATAL:  password authentication failed for user "k2"')
+    )
     fake.log(pg, 'FATAL:  password authentication failed for user "k2"')
     said = "pulling ...\ndependency failed to start: container k2-acceptance-postgres-1 is unhealthy"
     runner = Recorder(returncode=1, output=said)
     with pytest.raises(StackError) as caught:
         driver_for(url, runner).up("infra")
-    assert str(caught.value).startswith("`docker compose up` for profile infra failed (exit code 1):\npulling ...\n"
-                                        "dependency failed to start")
+    assert str(caught.value).startswith(
+        "`docker compose up` for profile infra failed (exit code 1):\npulling ...\ndependency failed to start"
+    )
     assert str(caught.value).endswith(
-        '\nservices not ready:\n  postgres: starting, unhealthy, 3 failed checks in a row: select 1 on registry: '
+        "\nservices not ready:\n  postgres: starting, unhealthy, 3 failed checks in a row: select 1 on registry: "
         'FATAL:  password authentication failed for user "k2"\n'
         '    | FATAL:  password authentication failed for user "k2"\n'
         "  hint: the database volume was made with other secrets than compose/.env's (another clone of this project "
-        "on this machine?); `python -m harness stack --driver compose down --purge` starts over with empty volumes")
+        "on this machine?); `python -m harness stack --driver compose down --purge` starts over with empty volumes"
+    )
 
 
 def test_a_compose_file_missing_its_secrets_is_refused_with_composes_own_words(engine: tuple[FakeEngine, str]) -> None:
     _, url = engine
-    said = ("WARN[0000] The \"X\" variable is not set.\nerror while interpolating services.postgres.environment."
-            "POSTGRES_PASSWORD: required variable K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
-            "(make setup-docker writes compose/.env)\n")
+    said = (
+        'WARN[0000] The "X" variable is not set.\nerror while interpolating services.postgres.environment.'
+        "POSTGRES_PASSWORD: required variable K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
+        "(make setup-docker writes compose/.env)\n"
+    )
     runner = Recorder()
-    with pytest.raises(ComposeFileError, match=r"refused the compose file: error while interpolating .*"
-                                               r"K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
-                                               r"\(make setup-docker writes compose/.env\)$"):
-        ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, {}, url), runner=runner,
-                      config_runner=lambda cmd: (1, said))
+    with pytest.raises(
+        ComposeFileError,
+        match=r"refused the compose file: error while interpolating .*"
+        r"K2_POSTGRES_PASSWORD is missing a value: set K2_POSTGRES_PASSWORD "
+        r"\(make setup-docker writes compose/.env\)$",
+    ):
+        ComposeDriver(
+            ComposeSettings(DEFAULT_COMPOSE_FILE, {}, url), runner=runner, config_runner=lambda cmd: (1, said)
+        )
     assert runner.calls == []
 
 
@@ -758,8 +921,9 @@ def test_without_the_compose_cli_the_error_says_so(engine: tuple[FakeEngine, str
     def missing(cmd: list[str], env: Mapping[str, str]) -> RunResult:
         raise FileNotFoundError("docker")
 
-    driver = ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS, url), runner=missing,
-                           config_runner=recorded_config)
+    driver = ComposeDriver(
+        ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS, url), runner=missing, config_runner=recorded_config
+    )
     with pytest.raises(StackError, match="`docker compose` is not installed"):
         driver.up("infra")
 
@@ -780,7 +944,7 @@ def test_down_with_purge_removes_only_the_volumes_of_this_project(engine: tuple[
     runner = Recorder()
     driver = driver_for(url, runner)
     stopped = driver.down(purge=True)
-    (cmd, _), = runner.calls
+    ((cmd, _),) = runner.calls
     assert cmd[-5:] == ["down", "--remove-orphans", "--timeout", "30", "--volumes"]
     assert set(fake.volumes) == {"other_kafka-data", f"{PROJECT}_lookalike", "plain"}
     assert theirs in fake.containers and stray not in fake.containers
@@ -792,9 +956,11 @@ def test_down_with_purge_removes_only_the_volumes_of_this_project(engine: tuple[
 def test_purge_never_trusts_the_daemons_label_filter(engine: tuple[FakeEngine, str]) -> None:
     fake, url = engine
     fake.honour_volume_filters = False
-    fake.volumes = {"mine": {"Name": "mine", "Labels": {"com.docker.compose.project": PROJECT}},
-                    "yours": {"Name": "yours", "Labels": {"com.docker.compose.project": "yours"}},
-                    "nobodys": {"Name": "nobodys", "Labels": None}}
+    fake.volumes = {
+        "mine": {"Name": "mine", "Labels": {"com.docker.compose.project": PROJECT}},
+        "yours": {"Name": "yours", "Labels": {"com.docker.compose.project": "yours"}},
+        "nobodys": {"Name": "nobodys", "Labels": None},
+    }
     driver_for(url).down(purge=True)
     assert set(fake.volumes) == {"yours", "nobodys"}
 
@@ -805,32 +971,41 @@ def test_down_without_purge_keeps_every_volume_and_needs_no_secret(engine: tuple
     infra(fake)
     runner = Recorder()
     driver_for(url, runner, env={}).down()
-    (cmd, _), = runner.calls
+    ((cmd, _),) = runner.calls
     assert "--volumes" not in cmd and set(fake.volumes) == {"mine"}
     assert not any(r.startswith("DELETE /volumes") for r in fake.requests)
 
 
 def test_leftovers_are_the_projects_containers_networks_and_taken_ports(
-        engine: tuple[FakeEngine, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: tuple[FakeEngine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, url = engine
     fake.add("kafka", status="exited", exit_code=137)
     fake.add("kafka", project="other")
-    fake.networks = {"ours": {"Name": f"{PROJECT}_default", "Labels": {"com.docker.compose.project": PROJECT}},
-                     "theirs": {"Name": "other_default", "Labels": {"com.docker.compose.project": "other"}}}
+    fake.networks = {
+        "ours": {"Name": f"{PROJECT}_default", "Labels": {"com.docker.compose.project": PROJECT}},
+        "theirs": {"Name": "other_default", "Labels": {"com.docker.compose.project": "other"}},
+    }
     monkeypatch.setattr(f"{__name__}.TAKEN_PORTS", {DEFAULT_PORTS["api"], 5432})
-    assert driver_for(url).leftovers() == [f"container {PROJECT}-kafka-1 (kafka, exited)",
-                                           f"network {PROJECT}_default", f"port {DEFAULT_PORTS['api']} taken"]
+    assert driver_for(url).leftovers() == [
+        f"container {PROJECT}-kafka-1 (kafka, exited)",
+        f"network {PROJECT}_default",
+        f"port {DEFAULT_PORTS['api']} taken",
+    ]
 
 
 # ------------------------------------------------------------------------------------------------
 # No Docker
 
+
 def test_a_missing_socket_is_one_clear_line(tmp_path: Path) -> None:
     url = f"unix://{tmp_path}/docker.sock"
     with pytest.raises(StackError) as caught:
         driver_for(url).status()
-    assert str(caught.value) == (f"Docker is not reachable at {url}: no such socket; start Docker "
-                                 f"(or point DOCKER_HOST at it), or use -D driver=local")
+    assert str(caught.value) == (
+        f"Docker is not reachable at {url}: no such socket; start Docker "
+        f"(or point DOCKER_HOST at it), or use -D driver=local"
+    )
 
 
 def test_a_socket_nobody_answers_on_is_one_clear_line() -> None:
@@ -853,6 +1028,7 @@ def test_a_socket_nobody_answers_on_is_one_clear_line() -> None:
 # ------------------------------------------------------------------------------------------------
 # Wiring
 
+
 def test_driver_compose_is_a_run_setting_that_makes_a_compose_driver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("harness.stack.compose.run_config", recorded_config)
     config = RunConfig.from_sources({"driver": "compose", "compose_file": "compose/docker-compose.yml"}, env={})
@@ -872,17 +1048,21 @@ RENAMED = PlatformFile.load(REPO_ROOT / "platforms" / "k2-renamed.yaml")
 
 def renamed_for_compose(**api: Any) -> PlatformFile:
     """k2-renamed with its ingest ready by HTTP (compose cannot wait on its log line), and its api changed by `api`."""
-    services = {**RENAMED.services, "ingest": RENAMED.services["ingest"].model_copy(
-        update={"ready": HttpReady(http="/health/ready")})}
+    services = {
+        **RENAMED.services,
+        "ingest": RENAMED.services["ingest"].model_copy(update={"ready": HttpReady(http="/health/ready")}),
+    }
     services["api"] = services["api"].model_copy(update=api)
     return PlatformFile(name=RENAMED.name, services=services)
 
 
 def asking(asked: list[list[str]]) -> Callable[[list[str]], tuple[int, str]]:
     """The recorded `docker compose config` answers, each command kept in `asked`."""
+
     def answer(cmd: list[str]) -> tuple[int, str]:
         asked.append(cmd)
         return recorded_config(cmd)
+
     return answer
 
 
@@ -892,21 +1072,31 @@ def files_of(cmd: list[str]) -> list[str]:
 
 def test_the_reference_platform_writes_no_override_and_changes_no_command(compose_dir: Path) -> None:
     asked: list[list[str]] = []
-    ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=REFERENCE_PLATFORM,
-                  config_runner=asking(asked))
-    assert [files_of(cmd) for cmd in asked] == [["docker-compose.yml"],
-                                               ["docker-compose.yml", "docker-compose.faultable.yml"]]
+    ComposeDriver(
+        ComposeSettings(compose_dir / "docker-compose.yml", SECRETS),
+        platform=REFERENCE_PLATFORM,
+        config_runner=asking(asked),
+    )
+    assert [files_of(cmd) for cmd in asked] == [
+        ["docker-compose.yml"],
+        ["docker-compose.yml", "docker-compose.faultable.yml"],
+    ]
     assert not (compose_dir / OVERRIDE_NAME).exists() and not (compose_dir / FAULTABLE_OVERRIDE_NAME).exists()
 
 
 def test_a_teams_platform_file_joins_every_compose_command_as_an_override(compose_dir: Path) -> None:
     asked: list[list[str]] = []
     said: list[str] = []
-    driver = ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), say=said.append,
-                           platform=renamed_for_compose(),
-                           config_runner=asking(asked))
-    base, faultable = ["docker-compose.yml", OVERRIDE_NAME], [
-        "docker-compose.yml", "docker-compose.faultable.yml", FAULTABLE_OVERRIDE_NAME]
+    driver = ComposeDriver(
+        ComposeSettings(compose_dir / "docker-compose.yml", SECRETS),
+        say=said.append,
+        platform=renamed_for_compose(),
+        config_runner=asking(asked),
+    )
+    base, faultable = (
+        ["docker-compose.yml", OVERRIDE_NAME],
+        ["docker-compose.yml", "docker-compose.faultable.yml", FAULTABLE_OVERRIDE_NAME],
+    )
     # the compose file alone (for the container ports), then with the override: the driver's model of the services
     assert [files_of(cmd) for cmd in asked] == [["docker-compose.yml"], base, faultable]
     assert files_of(driver.compose_command("full", "up")) == base
@@ -917,18 +1107,26 @@ def test_a_teams_platform_file_joins_every_compose_command_as_an_override(compos
     proxied = (compose_dir / FAULTABLE_OVERRIDE_NAME).read_text()
     assert "K2_TOPIC: feeds.spot.trades.v3" in direct and "K2_KAFKA_BOOTSTRAP: kafka:9092" in direct
     assert "K2_KAFKA_BOOTSTRAP: toxiproxy:19095" in proxied and "K2_KAFKA_BOOTSTRAP: kafka:9092" not in proxied
-    assert said == [f"[stack] platform file k2-renamed: ingest, consumer, api as it declares them, through "
-                    f"{compose_dir / OVERRIDE_NAME}"]
+    assert said == [
+        f"[stack] platform file k2-renamed: ingest, consumer, api as it declares them, through "
+        f"{compose_dir / OVERRIDE_NAME}"
+    ]
 
 
 def test_a_platform_file_compose_cannot_run_is_refused_when_the_driver_is_made(compose_dir: Path) -> None:
     from harness.stack.platform_file import LogReady
 
-    logged = PlatformFile(name=RENAMED.name, services={**RENAMED.services, "ingest": RENAMED.services[
-        "ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')})})
+    logged = PlatformFile(
+        name=RENAMED.name,
+        services={
+            **RENAMED.services,
+            "ingest": RENAMED.services["ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')}),
+        },
+    )
     with pytest.raises(ComposePlatformError, match=r"compose cannot wait on a log line.*ingest \(log: "):
-        ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=logged,
-                      config_runner=recorded_config)
+        ComposeDriver(
+            ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), platform=logged, config_runner=recorded_config
+        )
     assert not (compose_dir / OVERRIDE_NAME).exists()
 
 
@@ -941,13 +1139,17 @@ def _compose_cli() -> bool:
 
 @pytest.mark.skipif(not _compose_cli(), reason="the Docker Compose CLI is not installed")
 def test_budgets_and_health_checks_are_the_platform_files_as_compose_reads_the_override(
-        compose_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    compose_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in list(os.environ):
         if name.startswith(("K2_", "COMPOSE_")):
             monkeypatch.delenv(name)
     (compose_dir / ".env").write_text("".join(f"{k}={v}\n" for k, v in SECRETS.items()))
-    driver = ComposeDriver(ComposeSettings(compose_dir / "docker-compose.yml", SECRETS), config_runner=run_config,
-                           platform=renamed_for_compose(memory_budget_mb=512))
+    driver = ComposeDriver(
+        ComposeSettings(compose_dir / "docker-compose.yml", SECRETS),
+        config_runner=run_config,
+        platform=renamed_for_compose(memory_budget_mb=512),
+    )
     budgets = driver.memory_budgets()
     assert budgets["api"] == 512 and budgets["consumer"] == 384 and budgets["kafka"] == 768
     api = driver.base.services["api"]

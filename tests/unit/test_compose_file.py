@@ -28,9 +28,17 @@ from tests.compose_config import COMPOSE_DIR, SECRETS, recorded
 FAULTABLE_FILE = COMPOSE_DIR / "docker-compose.faultable.yml"
 TOXIPROXY_CONFIG = COMPOSE_DIR / "toxiproxy" / "toxiproxy.json"
 # The host port of each service under compose, by the local stack's name for that port.
-PORT_NAMES = {"kafka": "kafka", "schema-registry": "schema-registry", "object-store": "object-store-s3",
-              "postgres": "postgres", "exchange": "exchange", "ingest": "ingest", "consumer": "consumer", "api": "api",
-              "toxiproxy": "toxiproxy"}
+PORT_NAMES = {
+    "kafka": "kafka",
+    "schema-registry": "schema-registry",
+    "object-store": "object-store-s3",
+    "postgres": "postgres",
+    "exchange": "exchange",
+    "ingest": "ingest",
+    "consumer": "consumer",
+    "api": "api",
+    "toxiproxy": "toxiproxy",
+}
 
 
 def raw(path: Path = DEFAULT_COMPOSE_FILE) -> dict[str, Any]:
@@ -40,8 +48,10 @@ def raw(path: Path = DEFAULT_COMPOSE_FILE) -> dict[str, Any]:
 
 def recorded_driver() -> ComposeDriver:
     answers = {False: recorded("compose-config.json"), True: recorded("compose-config-faultable.json")}
-    return ComposeDriver(ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS),
-                         config_runner=lambda cmd: (0, answers[str(FAULTABLE_FILE) in cmd]))
+    return ComposeDriver(
+        ComposeSettings(DEFAULT_COMPOSE_FILE, SECRETS),
+        config_runner=lambda cmd: (0, answers[str(FAULTABLE_FILE) in cmd]),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +112,12 @@ def test_profiles_have_the_local_members(base: ComposeProject) -> None:
         assert s.profiles and set(s.profiles) <= set(COMPOSE_PROFILES), f"{s.name}: {s.profiles}"
 
 
-def test_every_image_is_built_here_on_the_base_image_argument_and_tagged_with_its_version(
-        base: ComposeProject) -> None:
-    versions = {"kafka": components.KAFKA_VERSION, "schema-registry": components.APICURIO_VERSION,
-                "toxiproxy": components.TOXIPROXY_VERSION}
+def test_every_image_is_built_here_on_the_base_image_argument_and_tagged_with_its_version(base: ComposeProject) -> None:
+    versions = {
+        "kafka": components.KAFKA_VERSION,
+        "schema-registry": components.APICURIO_VERSION,
+        "toxiproxy": components.TOXIPROXY_VERSION,
+    }
     built = {s.image for s in base.services.values() if s.built}
     for s in base.services.values():
         name, _, tag = s.image.rpartition(":")
@@ -179,8 +191,9 @@ def environments(doc: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 def test_no_secret_is_written_in_a_compose_file(path: Path) -> None:
     for service, key, value in environments(raw(path)):
         if SENSITIVE.search(key):
-            assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]+\}", value), \
+            assert re.fullmatch(r"\$\{[A-Z0-9_]+:\?[^}]+\}", value), (
                 f"{service}: {key} must come from a required variable (${{VAR:?message}}), not {value!r}"
+            )
     assert not re.search(r"minioadmin|changeme|password123", path.read_text(), re.IGNORECASE)
 
 
@@ -210,8 +223,11 @@ def test_data_lives_in_named_volumes(base: ComposeProject) -> None:
 
 def test_the_faultable_override_only_rewires_the_platform_through_toxiproxy(faultable: ComposeProject) -> None:
     override = raw(FAULTABLE_FILE)["services"]
-    behind = {name for name, spec in services_for("faultable").items()
-              if toxiproxy.NAME in spec.depends_on and name not in CLUSTER_ONLY}
+    behind = {
+        name
+        for name, spec in services_for("faultable").items()
+        if toxiproxy.NAME in spec.depends_on and name not in CLUSTER_ONLY
+    }
     assert set(override) == behind
     proxies = json.loads(TOXIPROXY_CONFIG.read_text())
     assert [p["name"] for p in proxies] == list(LINKS) == list(toxiproxy.LINKS)
@@ -229,8 +245,11 @@ def test_the_faultable_override_only_rewires_the_platform_through_toxiproxy(faul
 
 def test_toxiproxy_leads_to_kafkas_proxied_listener_which_sends_clients_back_through_it(base: ComposeProject) -> None:
     proxies = {p["name"]: p for p in json.loads(TOXIPROXY_CONFIG.read_text())}
-    props = dict(line.split("=", 1) for line in (COMPOSE_DIR / "kafka" / "server.properties").read_text().splitlines()
-                 if line and not line.startswith("#"))
+    props = dict(
+        line.split("=", 1)
+        for line in (COMPOSE_DIR / "kafka" / "server.properties").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     listeners = dict(item.split("://") for item in props["listeners"].split(","))
     advertised = dict(item.split("://") for item in props["advertised.listeners"].split(","))
     assert proxies["kafka"]["upstream"] == "kafka" + listeners["PROXIED"]
@@ -246,7 +265,8 @@ def test_toxiproxy_leads_to_kafkas_proxied_listener_which_sends_clients_back_thr
 
 @pytest.mark.parametrize("project_name", ["base", "faultable"])
 def test_the_platform_services_accept_the_environment_compose_gives_them(
-        project_name: str, request: pytest.FixtureRequest) -> None:
+    project_name: str, request: pytest.FixtureRequest
+) -> None:
     # tests may import the platform (the suite may not): each service's own settings parser
     from k2.api.settings import ApiSettings
     from k2.consumer.settings import Settings as ConsumerSettings
@@ -260,13 +280,20 @@ def test_the_platform_services_accept_the_environment_compose_gives_them(
     consumer = ConsumerSettings.from_env(env["consumer"])
     api = ApiSettings.from_env(env["api"])
     assert exchange.host == ingest.host == consumer.host == api.host == "0.0.0.0"
-    for name, port in (("exchange", exchange.port), ("ingest", ingest.port), ("consumer", consumer.port),
-                       ("api", api.port)):
+    for name, port in (
+        ("exchange", exchange.port),
+        ("ingest", ingest.port),
+        ("consumer", consumer.port),
+        ("api", api.port),
+    ):
         assert port == project.services[name].ports[0].container_port, name
     # the local stack's catalog: pyiceberg's SqlCatalog on the stack's PostgreSQL
     assert consumer.catalog.type == api.catalog.type == "sql"
-    assert consumer.catalog.uri == api.catalog.uri == \
-        f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
+    assert (
+        consumer.catalog.uri
+        == api.catalog.uri
+        == f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
+    )
     assert ingest.registry_url.endswith("/apis/ccompat/v7")
     assert api.api_key == SECRETS["K2_API_KEY"] and consumer.catalog.s3_secret_key == SECRETS["K2_S3_SECRET_KEY"]
 

@@ -39,8 +39,10 @@ from tests.compose_config import COMPOSE_DIR, SECRETS, recorded
 
 RENAMED = REPO_ROOT / "platforms" / "k2-renamed.yaml"
 FAULTABLE_FILE = COMPOSE_DIR / "docker-compose.faultable.yml"
-PROXIES = {p["name"]: p["listen"].replace("0.0.0.0", "toxiproxy")
-           for p in json.loads((COMPOSE_DIR / "toxiproxy" / "toxiproxy.json").read_text())}
+PROXIES = {
+    p["name"]: p["listen"].replace("0.0.0.0", "toxiproxy")
+    for p in json.loads((COMPOSE_DIR / "toxiproxy" / "toxiproxy.json").read_text())
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,7 @@ def renamed_for_compose(renamed: PlatformFile) -> PlatformFile:
 
 def interpolate(text: str, env: Mapping[str, str] = SECRETS) -> str:
     """What compose makes of a value: ${VAR}, ${VAR:-default}, ${VAR:?message} and $$."""
+
     def one(m: re.Match[str]) -> str:
         if m.group(0) == "$$":
             return "$"
@@ -75,11 +78,13 @@ def interpolate(text: str, env: Mapping[str, str] = SECRETS) -> str:
         if kind == ":?":
             raise KeyError(f"{name} is required: {rest}")
         return rest or ""
+
     return re.sub(r"\$\$|\$\{([A-Z0-9_]+)(?:(:[-?])([^}]*))?\}", one, text)
 
 
 # ------------------------------------------------------------------------------------------------
 # When there is an override, and what it holds
+
 
 def test_the_reference_platform_file_needs_no_override(reference: PlatformFile) -> None:
     assert override_for(reference, reference) is None
@@ -88,11 +93,17 @@ def test_the_reference_platform_file_needs_no_override(reference: PlatformFile) 
 
 
 def test_a_log_readiness_is_refused_clearly_as_compose_cannot_wait_on_a_log_line(
-        renamed: PlatformFile, reference: PlatformFile) -> None:
+    renamed: PlatformFile, reference: PlatformFile
+) -> None:
     from harness.stack.platform_file import LogReady
 
-    logged = PlatformFile(name=renamed.name, services={**renamed.services, "ingest": renamed.services[
-        "ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')})})
+    logged = PlatformFile(
+        name=renamed.name,
+        services={
+            **renamed.services,
+            "ingest": renamed.services["ingest"].model_copy(update={"ready": LogReady(log='"msg": "connected"')}),
+        },
+    )
     with pytest.raises(ComposePlatformError) as caught:
         override_for(logged, reference)
     message = str(caught.value)
@@ -103,14 +114,16 @@ def test_a_log_readiness_is_refused_clearly_as_compose_cannot_wait_on_a_log_line
 
 
 def test_only_the_roles_that_differ_from_the_reference_are_overridden(
-        renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference)
     assert doc is not None
     assert list(doc["services"]) == ["ingest", "consumer", "api"]  # the exchange is the reference's
 
 
 def test_a_changed_role_runs_its_own_command_environment_budget_and_policies(
-        renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference)
     assert doc is not None
     ingest, consumer, api = (doc["services"][r] for r in ("ingest", "consumer", "api"))
@@ -159,6 +172,7 @@ def test_container_ports_come_from_the_caller(renamed_for_compose: PlatformFile,
 # ------------------------------------------------------------------------------------------------
 # Placeholders: the compose network's values, as the compose file gives them
 
+
 def test_every_placeholder_has_a_compose_value() -> None:
     for role in CONTAINER_PORTS:
         assert set(values(role)) == set(PLACEHOLDERS), role
@@ -173,18 +187,24 @@ def test_placeholders_are_filled_with_the_compose_networks_addresses_and_secrets
     assert v["kafka.bootstrap"] == "kafka:9092"
     assert v["registry.url"] == "http://schema-registry:8080/apis/ccompat/v7"
     assert v["s3.endpoint"] == "http://object-store:8333"
-    assert v["catalog.uri"] == ("postgresql+psycopg2://${K2_POSTGRES_USER:-k2}:${K2_POSTGRES_PASSWORD:?set "
-                                "K2_POSTGRES_PASSWORD (make setup-docker writes compose/.env)}@postgres:5432/catalog")
+    assert v["catalog.uri"] == (
+        "postgresql+psycopg2://${K2_POSTGRES_USER:-k2}:${K2_POSTGRES_PASSWORD:?set "
+        "K2_POSTGRES_PASSWORD (make setup-docker writes compose/.env)}@postgres:5432/catalog"
+    )
     assert v["catalog.credential"] == "" and v["catalog.type"] == "sql"
     assert v["exchange.ws_url"] == "ws://exchange:18765" and v["exchange.rest_url"] == "http://exchange:18765"
-    for name, var in (("s3.access_key", "K2_S3_ACCESS_KEY"), ("s3.secret_key", "K2_S3_SECRET_KEY"),
-                      ("api.key", "K2_API_KEY")):
+    for name, var in (
+        ("s3.access_key", "K2_S3_ACCESS_KEY"),
+        ("s3.secret_key", "K2_S3_SECRET_KEY"),
+        ("api.key", "K2_API_KEY"),
+    ):
         assert re.fullmatch(rf"\$\{{{var}:\?[^}}]+\}}", v[name]), name  # the variable, never a value
 
 
 @pytest.mark.parametrize("recording", ["compose-config.json", "compose-config-faultable.json"])
 def test_the_reference_filled_for_compose_is_what_the_compose_file_gives_its_services(
-        recording: str, reference: PlatformFile) -> None:
+    recording: str, reference: PlatformFile
+) -> None:
     """The values hold to compose/docker-compose.yml (and its faultable override): each variable the
     compose file sets is the reference file's, filled here, as compose interpolates it."""
     config = json.loads(recorded(recording))["services"]
@@ -198,13 +218,15 @@ def test_the_reference_filled_for_compose_is_what_the_compose_file_gives_its_ser
         assert set(theirs) <= set(ours), f"{role}: the reference file misses {set(theirs) - set(ours)}"
         assert {k: ours[k] for k in theirs} == theirs, role
         assert filled["command"] == config[role]["command"], role
-        assert int(filled["deploy"]["resources"]["limits"]["memory"].rstrip("M")) * 2**20 == \
-            int(config[role]["deploy"]["resources"]["limits"]["memory"]), role
+        assert int(filled["deploy"]["resources"]["limits"]["memory"].rstrip("M")) * 2**20 == int(
+            config[role]["deploy"]["resources"]["limits"]["memory"]
+        ), role
 
 
 def test_literal_dollars_of_a_file_reach_the_service_as_written(reference: PlatformFile) -> None:
-    service = reference.services["api"].model_copy(update={"env": {"PATTERN": "^a$", "KEY": "{api.key}"},
-                                                            "command": ["sh", "-c", "echo $HOME"]})
+    service = reference.services["api"].model_copy(
+        update={"env": {"PATTERN": "^a$", "KEY": "{api.key}"}, "command": ["sh", "-c", "echo $HOME"]}
+    )
     doc = override_for(PlatformFile(name="dollars", services={**reference.services, "api": service}), reference)
     assert doc is not None
     api = doc["services"]["api"]
@@ -216,8 +238,10 @@ def test_literal_dollars_of_a_file_reach_the_service_as_written(reference: Platf
 # ------------------------------------------------------------------------------------------------
 # Profile faultable: the links stay behind toxiproxy, whatever the variables are called
 
+
 def test_the_faultable_override_sends_the_links_through_toxiproxy(
-        renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference, proxies=PROXIES)
     assert doc is not None
     consumer = doc["services"]["consumer"]["environment"]
@@ -246,6 +270,7 @@ def test_a_team_variable_of_its_own_name_goes_through_toxiproxy_too(reference: P
 # ------------------------------------------------------------------------------------------------
 # The file as written
 
+
 class _Loader(yaml.SafeLoader):
     pass
 
@@ -259,7 +284,8 @@ _Loader.add_constructor("!override", _override_tag)
 
 
 def test_the_written_override_replaces_the_environment_with_composes_override_tag(
-        tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference)
     assert doc is not None
     path = compose_platform.write(tmp_path / ".platform-override.yml", doc, renamed_for_compose.name)
@@ -276,6 +302,7 @@ def test_the_written_override_replaces_the_environment_with_composes_override_ta
 
 # ------------------------------------------------------------------------------------------------
 # The health checks' programs, run here: their exit code is the verdict Docker reads
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
@@ -304,16 +331,29 @@ def http_port() -> Iterator[int]:
 
 def run_check(test: list[str], env: Mapping[str, str] | None = None) -> tuple[int, str]:
     assert test[:2] == ["CMD", "python"]
-    proc = subprocess.run([sys.executable, *(interpolate(t) for t in test[2:])], capture_output=True, text=True,
-                          timeout=30, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [sys.executable, *(interpolate(t) for t in test[2:])],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+    )
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 
 
-@pytest.mark.parametrize(("path", "status", "passes"), [
-    ("/ok", 200, True), ("/down", 200, False), ("/down", 503, True), ("/moved", 200, False), ("/moved", 302, True),
-])
-def test_the_http_check_passes_only_on_the_declared_status(http_port: int, path: str, status: int,
-                                                           passes: bool) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "passes"),
+    [
+        ("/ok", 200, True),
+        ("/down", 200, False),
+        ("/down", 503, True),
+        ("/moved", 200, False),
+        ("/moved", 302, True),
+    ],
+)
+def test_the_http_check_passes_only_on_the_declared_status(
+    http_port: int, path: str, status: int, passes: bool
+) -> None:
     code, said = run_check(http_probe(http_port, path, status))
     assert (code == 0) == passes, said
     assert said.startswith(f"GET {path} answered"), said
@@ -324,7 +364,7 @@ def test_the_http_check_says_why_when_nothing_answers(http_port: int) -> None:
     assert code == 1 and said.startswith("GET /ok failed:"), said
 
 
-FAKE_ADMIN = '''
+FAKE_ADMIN = """
 import os
 class _Group:
     def __init__(self, members):
@@ -340,16 +380,20 @@ class AdminClient:
         assert conf["bootstrap.servers"] == "kafka:9092", conf
     def describe_consumer_groups(self, groups, request_timeout):
         return {g: _Future(g) for g in groups}
-'''
+"""
 
 
-@pytest.mark.parametrize(("members", "passes", "says"), [
-    ("2", True, "consumer group acme-lake-writers has 2 member(s) (state STABLE)"),
-    ("0", False, "consumer group acme-lake-writers has 0 member(s) (state EMPTY)"),
-    ("broken", False, "describing consumer group acme-lake-writers: KafkaError{code=_TRANSPORT}"),
-])
+@pytest.mark.parametrize(
+    ("members", "passes", "says"),
+    [
+        ("2", True, "consumer group acme-lake-writers has 2 member(s) (state STABLE)"),
+        ("0", False, "consumer group acme-lake-writers has 0 member(s) (state EMPTY)"),
+        ("broken", False, "describing consumer group acme-lake-writers: KafkaError{code=_TRANSPORT}"),
+    ],
+)
 def test_the_consumer_group_check_passes_once_the_group_has_a_member(
-        tmp_path: Path, members: str, passes: bool, says: str) -> None:
+    tmp_path: Path, members: str, passes: bool, says: str
+) -> None:
     package = tmp_path / "confluent_kafka"  # a stand-in for the image's confluent-kafka: no Kafka here
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -360,6 +404,7 @@ def test_the_consumer_group_check_passes_once_the_group_has_a_member(
 
 # ------------------------------------------------------------------------------------------------
 # Compose itself reads the override (the CLI needs no engine for `config`)
+
 
 def _compose_cli() -> bool:
     try:
@@ -378,8 +423,9 @@ def compose_config(*files: Path, profiles: tuple[str, ...]) -> dict[str, Any]:
     for p in profiles:
         cmd += ["--profile", p]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("K2_", "COMPOSE_"))}
-    proc = subprocess.run([*cmd, "config", "--format", "json"], env={**env, **SECRETS}, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [*cmd, "config", "--format", "json"], env={**env, **SECRETS}, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
@@ -387,7 +433,8 @@ def compose_config(*files: Path, profiles: tuple[str, ...]) -> dict[str, Any]:
 
 @needs_compose_cli
 def test_compose_runs_the_platform_files_services_with_the_override(
-        tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference)
     assert doc is not None
     override = compose_platform.write(tmp_path / ".platform-override.yml", doc, renamed_for_compose.name)
@@ -397,20 +444,26 @@ def test_compose_runs_the_platform_files_services_with_the_override(
     for role in ("ingest", "consumer", "api"):
         env = {k: interpolate(v) for k, v in doc["services"][role]["environment"].items()}
         assert services[role]["environment"] == env, role  # replaced whole, nothing of the reference's left
-        assert services[role]["healthcheck"]["test"] == [interpolate(t) for t in doc["services"][role]["healthcheck"]
-                                                         ["test"]], role
-        assert int(services[role]["deploy"]["resources"]["limits"]["memory"]) == \
-            renamed_for_compose.services[role].memory_budget_mb * 2**20, role
+        assert services[role]["healthcheck"]["test"] == [
+            interpolate(t) for t in doc["services"][role]["healthcheck"]["test"]
+        ], role
+        assert (
+            int(services[role]["deploy"]["resources"]["limits"]["memory"])
+            == renamed_for_compose.services[role].memory_budget_mb * 2**20
+        ), role
         assert services[role]["image"] == services["exchange"]["image"]  # the platform image: no image of its own
     assert services["ingest"]["environment"]["K2_TOPIC"] == "feeds.spot.trades.v3"
-    assert services["consumer"]["environment"]["K2_CATALOG_URI"] == \
-        f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
+    assert (
+        services["consumer"]["environment"]["K2_CATALOG_URI"]
+        == f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
+    )
     assert "K2_API_PREFIX" not in services["ingest"]["environment"]
 
 
 @needs_compose_cli
 def test_compose_keeps_the_faultable_links_behind_toxiproxy_with_the_override(
-        tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile) -> None:
+    tmp_path: Path, renamed_for_compose: PlatformFile, reference: PlatformFile
+) -> None:
     doc = override_for(renamed_for_compose, reference, proxies=PROXIES)
     assert doc is not None
     override = compose_platform.write(tmp_path / ".platform-override.faultable.yml", doc, renamed_for_compose.name)

@@ -23,14 +23,17 @@ def test_userdata_wins_over_the_environment() -> None:
     assert cfg.budget(30) == 60
 
 
-@pytest.mark.parametrize(("userdata", "message"), [
-    ({"driver": "kubernetes"}, "driver='kubernetes' is unknown"),
-    ({"seed": "abc"}, "seed='abc' is not a number; use e.g. -D seed=42"),
-    ({"timeout_multiplier": "-1"}, "must be above 0"),
-    ({"keep_stack": "maybe"}, "keep_stack='maybe' is not a yes/no value"),
-    ({"rates": "10,fast"}, "rates='10,fast' is not a list of trades per second"),
-    ({"rates": "0"}, "use e.g. -D rates=10,50,100"),
-])
+@pytest.mark.parametrize(
+    ("userdata", "message"),
+    [
+        ({"driver": "kubernetes"}, "driver='kubernetes' is unknown"),
+        ({"seed": "abc"}, "seed='abc' is not a number; use e.g. -D seed=42"),
+        ({"timeout_multiplier": "-1"}, "must be above 0"),
+        ({"keep_stack": "maybe"}, "keep_stack='maybe' is not a yes/no value"),
+        ({"rates": "10,fast"}, "rates='10,fast' is not a list of trades per second"),
+        ({"rates": "0"}, "use e.g. -D rates=10,50,100"),
+    ],
+)
 def test_bad_settings_name_themselves(userdata: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         RunConfig.from_sources(userdata, env={})

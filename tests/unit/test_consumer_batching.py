@@ -7,12 +7,15 @@ import pytest
 from k2.consumer.batching import batch_due, waited_seconds
 
 
-@pytest.mark.parametrize(("timestamp_ms", "now", "waited"), [
-    (1_000_000, 1_000.25, 0.25),      # written 250 ms ago
-    (1_000_000, 999.0, 0.0),          # writer's clock ahead of ours: counts as just written
-    (None, 1_000.0, 0.0),             # no timestamp
-    (-1, 1_000.0, 0.0),               # librdkafka's "not available"
-])
+@pytest.mark.parametrize(
+    ("timestamp_ms", "now", "waited"),
+    [
+        (1_000_000, 1_000.25, 0.25),  # written 250 ms ago
+        (1_000_000, 999.0, 0.0),  # writer's clock ahead of ours: counts as just written
+        (None, 1_000.0, 0.0),  # no timestamp
+        (-1, 1_000.0, 0.0),  # librdkafka's "not available"
+    ],
+)
 def test_a_record_has_waited_since_its_kafka_timestamp(timestamp_ms: int | None, now: float, waited: float) -> None:
     assert waited_seconds(timestamp_ms, now) == pytest.approx(waited)
 

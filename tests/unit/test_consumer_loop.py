@@ -15,8 +15,13 @@ from k2.consumer.settings import Settings
 from k2.consumer.writer import StaleWriter
 
 TOPIC = "market.crypto.trades.binance"
-ENV = {"K2_SCHEMA_REGISTRY_URL": "http://127.0.0.1:1", "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
-       "K2_S3_ENDPOINT": "http://127.0.0.1:1", "K2_S3_ACCESS_KEY": "a", "K2_S3_SECRET_KEY": "b"}
+ENV = {
+    "K2_SCHEMA_REGISTRY_URL": "http://127.0.0.1:1",
+    "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
+    "K2_S3_ENDPOINT": "http://127.0.0.1:1",
+    "K2_S3_ACCESS_KEY": "a",
+    "K2_S3_SECRET_KEY": "b",
+}
 
 
 # ------------------------------------------------------------------ the loop, on fakes
@@ -60,11 +65,25 @@ def loop_with(table: dict[int, int]) -> tuple[ConsumerLoop, FakeWriter, FakeCons
 
 def record(i: int) -> dict[str, Any]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    return to_row({
-        "message_id": f"m-{i}", "trade_id": f"BINANCE-{i}", "symbol": "BTCUSDT", "exchange": "BINANCE",
-        "asset_class": "crypto", "timestamp": now, "price": Decimal("1.5"), "quantity": Decimal("2"),
-        "currency": "USDT", "side": "BUY", "trade_conditions": [], "source_sequence": i,
-        "ingestion_timestamp": now, "platform_sequence": None, "vendor_data": None})
+    return to_row(
+        {
+            "message_id": f"m-{i}",
+            "trade_id": f"BINANCE-{i}",
+            "symbol": "BTCUSDT",
+            "exchange": "BINANCE",
+            "asset_class": "crypto",
+            "timestamp": now,
+            "price": Decimal("1.5"),
+            "quantity": Decimal("2"),
+            "currency": "USDT",
+            "side": "BUY",
+            "trade_conditions": [],
+            "source_sequence": i,
+            "ingestion_timestamp": now,
+            "platform_sequence": None,
+            "vendor_data": None,
+        }
+    )
 
 
 def commit_batches(loop: ConsumerLoop, consumer: FakeConsumer, batches: int, size: int = 3) -> None:

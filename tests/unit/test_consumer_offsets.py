@@ -29,8 +29,9 @@ def test_offsets_round_trip_through_the_summary_text() -> None:
 
 
 def test_the_newest_snapshot_with_offsets_wins_and_others_are_skipped() -> None:
-    current, snaps = chain({KEY: offsets.encode(TOPIC, {0: 5})}, {KEY: offsets.encode(TOPIC, {0: 9, 1: 3})},
-                           {"operation": "replace"})  # a compaction carries no offsets
+    current, snaps = chain(
+        {KEY: offsets.encode(TOPIC, {0: 5})}, {KEY: offsets.encode(TOPIC, {0: 9, 1: 3})}, {"operation": "replace"}
+    )  # a compaction carries no offsets
     assert offsets.latest(current, snaps.get, KEY, TOPIC) == {0: 9, 1: 3}
 
 
@@ -48,11 +49,20 @@ def test_a_batch_is_stale_when_another_writer_moved_its_partitions() -> None:
 
 def test_records_become_rows_with_exact_decimals_and_json_fields() -> None:
     record: dict[str, Any] = {
-        "message_id": "m", "trade_id": "BINANCE-1", "symbol": "BTCUSDT", "exchange": "BINANCE",
-        "asset_class": "crypto", "timestamp": datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
-        "price": Decimal("0.00000001"), "quantity": Decimal("9999999999.99999999"), "currency": "USDT",
-        "side": "BUY", "trade_conditions": [], "source_sequence": 1,
-        "ingestion_timestamp": datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), "platform_sequence": None,
+        "message_id": "m",
+        "trade_id": "BINANCE-1",
+        "symbol": "BTCUSDT",
+        "exchange": "BINANCE",
+        "asset_class": "crypto",
+        "timestamp": datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        "price": Decimal("0.00000001"),
+        "quantity": Decimal("9999999999.99999999"),
+        "currency": "USDT",
+        "side": "BUY",
+        "trade_conditions": [],
+        "source_sequence": 1,
+        "ingestion_timestamp": datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC),
+        "platform_sequence": None,
         "vendor_data": {"b": "2", "a": "1"},
     }
     row = to_row(record)

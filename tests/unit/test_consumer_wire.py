@@ -39,26 +39,43 @@ def test_round_trip_and_one_registry_lookup_per_id() -> None:
 
 def full_record() -> dict[str, object]:
     """A TradeV2 record as the ingest makes it from a Binance trade."""
-    payload = {"e": "trade", "E": 1767323045006, "s": "BTCUSDT", "t": 42, "p": "123.45", "q": "0.5",
-               "T": 1767323045006, "m": True}
+    payload = {
+        "e": "trade",
+        "E": 1767323045006,
+        "s": "BTCUSDT",
+        "t": 42,
+        "p": "123.45",
+        "q": "0.5",
+        "T": 1767323045006,
+        "m": True,
+    }
     return to_trade_v2(payload, 1767323045007000)
 
 
-@pytest.mark.parametrize(("value", "words"), [
-    (None, "shorter than"), (b"\x00\x00", "shorter than"), (b"\x01\x00\x00\x00\x07abc", "magic byte 1"),
-])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (None, "shorter than"),
+        (b"\x00\x00", "shorter than"),
+        (b"\x01\x00\x00\x00\x07abc", "magic byte 1"),
+    ],
+)
 def test_what_is_not_the_wire_format_is_refused(value: bytes | None, words: str) -> None:
     with pytest.raises(WireError, match=words):
         WireDecoder(lambda _id: json.dumps(trade_v2()))(value)
 
 
 def test_only_timestamp_micros_is_left_plain() -> None:
-    schema: dict[str, Any] = {"type": "record", "name": "R", "fields": [
-        {"name": "a", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "b", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]},
-        {"name": "c", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 8}},
-    ]}
+    schema: dict[str, Any] = {
+        "type": "record",
+        "name": "R",
+        "fields": [
+            {"name": "a", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "b", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]},
+            {"name": "c", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 8}},
+        ],
+    }
     fields = plain_micros(schema)["fields"]
     assert fields[0]["type"] == {"type": "long"}
     assert fields[1]["type"] == ["null", {"type": "long"}]

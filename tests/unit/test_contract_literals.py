@@ -17,20 +17,37 @@ OURS = ("harness/targets.py", "harness/stack/", "harness/bench/")
 def contract_names(target: Target) -> set[str]:
     namespace = target.table.rpartition(".")[0]
     api = {v for k, v in target.api.items() if isinstance(v, str) and k != "key_header"}
-    return {target.topic, target.dead_letter_topic, target.consumer_group, target.subject, target.record,
-            target.table, namespace, f"{target.exchange}-", target.api["key_header"],
-            target.record.rpartition(".")[2], *api}
+    return {
+        target.topic,
+        target.dead_letter_topic,
+        target.consumer_group,
+        target.subject,
+        target.record,
+        target.table,
+        namespace,
+        f"{target.exchange}-",
+        target.api["key_header"],
+        target.record.rpartition(".")[2],
+        *api,
+    }
 
 
 def string_literals(path: Path) -> list[tuple[int, str]]:
     """Every string constant of a module except docstrings (which may name an example)."""
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                  and node.body and isinstance(node.body[0], ast.Expr)
-                  and isinstance(node.body[0].value, ast.Constant)}
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 def test_no_contract_name_is_written_into_the_suite() -> None:
@@ -50,9 +67,12 @@ def test_no_contract_name_is_written_into_the_suite() -> None:
 
 def test_a_name_in_code_is_found_and_one_in_a_docstring_is_not(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text('"""Reads market_data.trades."""\n\n\ndef f() -> str:\n    """GET /v1/trades."""\n'
-                      '    return "market_data.trades"\n')
+    module.write_text(
+        '"""Reads market_data.trades."""\n\n\ndef f() -> str:\n    """GET /v1/trades."""\n'
+        '    return "market_data.trades"\n'
+    )
     names = contract_names(Target.load())
     assert {"market_data", "market_data.trades", "/v1/trades", "BINANCE-", "X-API-Key"} <= names
     assert [(line, text) for line, text in string_literals(module) if any(n in text for n in names)] == [
-        (6, "market_data.trades")]
+        (6, "market_data.trades")
+    ]

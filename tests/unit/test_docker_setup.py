@@ -42,8 +42,14 @@ class FakeCommands:
 
 def setup_with(tmp_path: Path, answers: dict[str, Ran], env: Mapping[str, str] | None = None) -> DockerSetup:
     settings = StackSettings(root=tmp_path / "stack", cache=tmp_path / "cache", ports=resolve_ports({}))
-    return DockerSetup(settings, say=lambda _: None, runner=FakeCommands(answers), compose_dir=tmp_path / "compose",
-                       state_dir=tmp_path / "state", env=dict(env or {}))
+    return DockerSetup(
+        settings,
+        say=lambda _: None,
+        runner=FakeCommands(answers),
+        compose_dir=tmp_path / "compose",
+        state_dir=tmp_path / "state",
+        env=dict(env or {}),
+    )
 
 
 OK = Ran(0, "", "")
@@ -56,24 +62,35 @@ def test_compose_versions() -> None:
 
 
 def test_the_mirror_is_the_one_apt_uses() -> None:
-    deb822 = {"/etc/apt/sources.list.d/debian.sources":
-              "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
-              "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"}
+    deb822 = {
+        "/etc/apt/sources.list.d/debian.sources": (
+            "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
+            "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"
+        )
+    }
     assert debian_mirror(deb822) == "http://mirror.example/debian"
     one_line = {"/etc/apt/sources.list": "# comment\ndeb [arch=amd64] http://ftp.example/debian bookworm main\n"}
     assert debian_mirror(one_line) == "http://ftp.example/debian"
     assert debian_mirror({}) == "http://deb.debian.org/debian"
     assert base_sources("http://ftp.example/debian").splitlines() == [
-        "deb http://ftp.example/debian bookworm main", "deb http://ftp.example/debian bookworm-updates main",
-        "deb http://ftp.example/debian-security bookworm-security main"]
+        "deb http://ftp.example/debian bookworm main",
+        "deb http://ftp.example/debian bookworm-updates main",
+        "deb http://ftp.example/debian-security bookworm-security main",
+    ]
 
 
 def test_the_env_file_keeps_what_is_set_and_fills_only_empty_secrets() -> None:
     text = "# mine\nK2_API_KEY=keep-me\nK2_S3_SECRET_KEY=\nK2_PORT_API=28000\nK2_BASE_IMAGE=old\n"
-    merged, changed = merge_env_file(text, {"K2_BASE_IMAGE": "debian:bookworm-slim"},
-                                     ["K2_API_KEY", "K2_S3_SECRET_KEY", "K2_POSTGRES_PASSWORD"], lambda: "new")
-    assert merged == ("# mine\nK2_API_KEY=keep-me\nK2_S3_SECRET_KEY=new\nK2_PORT_API=28000\n"
-                      "K2_BASE_IMAGE=debian:bookworm-slim\nK2_POSTGRES_PASSWORD=new\n")
+    merged, changed = merge_env_file(
+        text,
+        {"K2_BASE_IMAGE": "debian:bookworm-slim"},
+        ["K2_API_KEY", "K2_S3_SECRET_KEY", "K2_POSTGRES_PASSWORD"],
+        lambda: "new",
+    )
+    assert merged == (
+        "# mine\nK2_API_KEY=keep-me\nK2_S3_SECRET_KEY=new\nK2_PORT_API=28000\n"
+        "K2_BASE_IMAGE=debian:bookworm-slim\nK2_POSTGRES_PASSWORD=new\n"
+    )
     assert changed == ["K2_BASE_IMAGE", "K2_S3_SECRET_KEY", "K2_POSTGRES_PASSWORD"]
     again, changed = merge_env_file(merged, {"K2_BASE_IMAGE": "debian:bookworm-slim"}, ["K2_API_KEY"], lambda: "x")
     assert again == merged and changed == []
@@ -105,8 +122,9 @@ def test_a_docker_host_that_does_not_answer_is_not_replaced_by_a_local_engine(tm
         setup.engine()
 
 
-def test_without_root_a_missing_engine_names_the_commands_to_run(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_root_a_missing_engine_names_the_commands_to_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(DockerSetupError, match=r"sudo apt-get install -y docker\.io.*sudo dockerd &"):
@@ -121,20 +139,29 @@ def test_a_compose_cli_of_version_2_or_later_is_used_as_it_is(tmp_path: Path) ->
     assert setup.compose_cli() == "docker compose 2.29.1"
 
 
-def test_an_old_or_missing_compose_cli_without_go_says_how_to_get_one(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_old_or_missing_compose_cli_without_go_says_how_to_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
     setup = setup_with(tmp_path, {"docker compose version": Ran(1, "", "'compose' is not a docker command")})
-    with pytest.raises(DockerSetupError, match=r"no Compose CLI v2\+, and Go .* is needed to build "
-                                               r"github.com/docker/compose/v5@v5\.6\.0"):
+    with pytest.raises(
+        DockerSetupError,
+        match=r"no Compose CLI v2\+, and Go .* is needed to build "
+        r"github.com/docker/compose/v5@v5\.6\.0",
+    ):
         setup.compose_cli()
 
 
 def test_the_base_image_is_debians_when_present_else_the_one_made_here(tmp_path: Path) -> None:
     present = setup_with(tmp_path, {f"docker image inspect --format {{{{.Id}}}} {DEFAULT_BASE_IMAGE}": OK})
     assert present.base() == f"{DEFAULT_BASE_IMAGE} (present)" and present.base_image == DEFAULT_BASE_IMAGE
-    offline = setup_with(tmp_path, {"docker pull": Ran(1, "", "dial tcp: lookup registry-1.docker.io: no such host"),
-                                    f"docker image inspect --format {{{{.Id}}}} {LOCAL_BASE_IMAGE}": OK})
+    offline = setup_with(
+        tmp_path,
+        {
+            "docker pull": Ran(1, "", "dial tcp: lookup registry-1.docker.io: no such host"),
+            f"docker image inspect --format {{{{.Id}}}} {LOCAL_BASE_IMAGE}": OK,
+        },
+    )
     assert offline.base().startswith(f"{LOCAL_BASE_IMAGE} (made here earlier")
     assert offline.base_image == LOCAL_BASE_IMAGE
 
@@ -149,8 +176,10 @@ def test_set_up_writes_the_env_file_with_the_base_image_and_secrets_once(tmp_pat
     setup = setup_with(tmp_path, {})
     setup.compose_dir.mkdir()
     setup.base_image = LOCAL_BASE_IMAGE
-    assert "set K2_BASE_IMAGE, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_POSTGRES_PASSWORD, K2_API_KEY, " \
-           "COMPOSE_PROJECT_NAME" in setup.env_settings()
+    assert (
+        "set K2_BASE_IMAGE, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_POSTGRES_PASSWORD, K2_API_KEY, "
+        "COMPOSE_PROJECT_NAME" in setup.env_settings()
+    )
     first = setup.env_file.read_text()
     assert f"K2_BASE_IMAGE={LOCAL_BASE_IMAGE}\n" in first and setup.env_file.stat().st_mode & 0o777 == 0o600
     password = re.search(r"^K2_POSTGRES_PASSWORD=(.+)$", first, re.MULTILINE)

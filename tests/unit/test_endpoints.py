@@ -53,8 +53,12 @@ def test_every_problem_of_an_endpoints_file_is_named_at_once(tmp_path: Path) -> 
         Endpoints.load(write(tmp_path, text), env={})
     message = str(err.value)
     assert "has 4 problems" in message
-    for line in ("brokers: unknown section", "kafka.bootstrap.servers: required", "api.api_key: required",
-                 "catalog.properties: must be a mapping"):
+    for line in (
+        "brokers: unknown section",
+        "kafka.bootstrap.servers: required",
+        "api.api_key: required",
+        "catalog.properties: must be a mapping",
+    ):
         assert line in message
 
 

@@ -77,6 +77,7 @@ def test_every_tenth_trade_is_a_boundary_case_in_turn_and_the_walk_goes_on_aroun
 
 # --- generation ---------------------------------------------------------------------------
 
+
 def test_the_same_seed_gives_the_same_trades_and_another_seed_other_ones() -> None:
     first = sequence(7, "BTCUSDT", 500)
     assert first == sequence(7, "BTCUSDT", 500)
@@ -118,9 +119,15 @@ def test_prices_and_quantities_have_eight_places_and_fit_decimal_18_8() -> None:
         assert 0.3 < sum(t.is_buyer_maker for t in trades) / len(trades) < 0.7
 
 
-@pytest.mark.parametrize(("symbol", "low", "high"), [
-    ("BTCUSDT", 30_000, 90_000), ("ETHUSDT", 1_500, 4_500), ("BNBUSDT", 300, 900), ("DOGEUSDT", 0.5, 150),
-])
+@pytest.mark.parametrize(
+    ("symbol", "low", "high"),
+    [
+        ("BTCUSDT", 30_000, 90_000),
+        ("ETHUSDT", 1_500, 4_500),
+        ("BNBUSDT", 300, 900),
+        ("DOGEUSDT", 0.5, 150),
+    ],
+)
 def test_prices_walk_around_a_realistic_level(symbol: str, low: float, high: float) -> None:
     prices = [Decimal(t.price) for t in walk(sequence(5, symbol, 20_000))]
     assert Decimal(low) < min(prices) and max(prices) < Decimal(high)
@@ -147,10 +154,20 @@ def test_quote_qty_is_the_exact_product() -> None:
 
 # --- wire formats -------------------------------------------------------------------------
 
+
 def test_the_payload_is_binances_trade_object_and_its_json_matches() -> None:
     trade = EmittedTrade(Trade("BTCUSDT", 71000000, "42000.12345678", "0.00100000", True), 1_700_000_000_123)
-    expected = {"e": "trade", "E": 1_700_000_000_123, "s": "BTCUSDT", "t": 71000000, "p": "42000.12345678",
-                "q": "0.00100000", "T": 1_700_000_000_123, "m": True, "M": True}
+    expected = {
+        "e": "trade",
+        "E": 1_700_000_000_123,
+        "s": "BTCUSDT",
+        "t": 71000000,
+        "p": "42000.12345678",
+        "q": "0.00100000",
+        "T": 1_700_000_000_123,
+        "m": True,
+        "M": True,
+    }
     assert trade.payload() == expected
     assert json.loads(trade.payload_json()) == expected
     assert list(json.loads(trade.payload_json())) == ["e", "E", "s", "t", "p", "q", "T", "m", "M"]
@@ -160,12 +177,19 @@ def test_the_payload_is_binances_trade_object_and_its_json_matches() -> None:
 
 def test_the_historical_item_carries_the_exact_quote_quantity() -> None:
     trade = EmittedTrade(Trade("BTCUSDT", 9, "42000.12345678", "0.00100000", False), 1234)
-    assert trade.historical() == {"id": 9, "price": "42000.12345678", "qty": "0.00100000",
-                                  "quoteQty": "42.00012345678", "time": 1234, "isBuyerMaker": False,
-                                  "isBestMatch": True}
+    assert trade.historical() == {
+        "id": 9,
+        "price": "42000.12345678",
+        "qty": "0.00100000",
+        "quoteQty": "42.00012345678",
+        "time": 1234,
+        "isBuyerMaker": False,
+        "isBestMatch": True,
+    }
 
 
 # --- paging -------------------------------------------------------------------------------
+
 
 def log_of(ids: list[int]) -> TradeLog:
     log = TradeLog()
@@ -214,13 +238,15 @@ def test_the_log_refuses_ids_that_do_not_increase() -> None:
 
 # --- validation ---------------------------------------------------------------------------
 
+
 def test_stream_names_become_symbols() -> None:
     assert parse_streams("btcusdt@trade/ethusdt@trade") == ("BTCUSDT", "ETHUSDT")
     assert parse_streams("btcusdt@trade/btcusdt@trade") == ("BTCUSDT",)
 
 
-@pytest.mark.parametrize("spec", [None, "", "btcusdt@depth", "BTCUSDT@trade", "btcusdt", "btc@trade",
-                                  "btcusdt@trade/", "btcusdt@trade/../x"])
+@pytest.mark.parametrize(
+    "spec", [None, "", "btcusdt@depth", "BTCUSDT@trade", "btcusdt", "btc@trade", "btcusdt@trade/", "btcusdt@trade/../x"]
+)
 def test_bad_stream_names_are_refused(spec: str | None) -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_streams(spec)
@@ -233,22 +259,25 @@ def test_a_good_emit_request_is_read() -> None:
     assert parse_emit({"symbol": "NEWCOIN1", "count": 1_000_000, "rate": 0.5}).rate == 0.5
 
 
-@pytest.mark.parametrize(("body", "field", "words"), [
-    ({"symbol": "BTCUSDT", "count": 0, "rate": 1}, "count", "count must be a whole number from 1 to 1000000"),
-    ({"symbol": "BTCUSDT", "count": 1_000_001, "rate": 1}, "count", "got 1000001"),
-    ({"symbol": "BTCUSDT", "count": True, "rate": 1}, "count", "count must"),
-    ({"symbol": "BTCUSDT", "count": 1.5, "rate": 1}, "count", "count must"),
-    ({"symbol": "BTCUSDT", "rate": 1}, "count", "got None"),
-    ({"symbol": "BTCUSDT", "count": 1, "rate": 0}, "rate", "rate must be a number of trades per second above 0"),
-    ({"symbol": "BTCUSDT", "count": 1, "rate": 100_001}, "rate", "at most 100000"),
-    ({"symbol": "BTCUSDT", "count": 1, "rate": "fast"}, "rate", "got 'fast'"),
-    ({"symbol": "BTCUSDT", "count": 1}, "rate", "rate must"),
-    ({"symbol": "btcusdt", "count": 1, "rate": 1}, "symbol", "symbol must be 5 to 20 upper-case"),
-    ({"symbol": "BTC", "count": 1, "rate": 1}, "symbol", "symbol must"),
-    ({"count": 1, "rate": 1}, "symbol", "symbol is required"),
-    ({"symbol": "BTCUSDT", "count": 1, "rate": 1, "cnt": 2}, "cnt", "unknown field 'cnt'"),
-    ([1, 2], "body", "JSON object"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"symbol": "BTCUSDT", "count": 0, "rate": 1}, "count", "count must be a whole number from 1 to 1000000"),
+        ({"symbol": "BTCUSDT", "count": 1_000_001, "rate": 1}, "count", "got 1000001"),
+        ({"symbol": "BTCUSDT", "count": True, "rate": 1}, "count", "count must"),
+        ({"symbol": "BTCUSDT", "count": 1.5, "rate": 1}, "count", "count must"),
+        ({"symbol": "BTCUSDT", "rate": 1}, "count", "got None"),
+        ({"symbol": "BTCUSDT", "count": 1, "rate": 0}, "rate", "rate must be a number of trades per second above 0"),
+        ({"symbol": "BTCUSDT", "count": 1, "rate": 100_001}, "rate", "at most 100000"),
+        ({"symbol": "BTCUSDT", "count": 1, "rate": "fast"}, "rate", "got 'fast'"),
+        ({"symbol": "BTCUSDT", "count": 1}, "rate", "rate must"),
+        ({"symbol": "btcusdt", "count": 1, "rate": 1}, "symbol", "symbol must be 5 to 20 upper-case"),
+        ({"symbol": "BTC", "count": 1, "rate": 1}, "symbol", "symbol must"),
+        ({"count": 1, "rate": 1}, "symbol", "symbol is required"),
+        ({"symbol": "BTCUSDT", "count": 1, "rate": 1, "cnt": 2}, "cnt", "unknown field 'cnt'"),
+        ([1, 2], "body", "JSON object"),
+    ],
+)
 def test_a_bad_emit_request_names_the_field(body: object, field: str, words: str) -> None:
     with pytest.raises(InvalidRequest, match=re.escape(words)) as caught:
         parse_emit(body)
@@ -262,15 +291,18 @@ def test_history_parameters_are_read_with_binances_defaults() -> None:
     assert (query.symbol, query.from_id, query.limit) == ("ETHUSDT", 123, 1000)
 
 
-@pytest.mark.parametrize(("params", "field", "words"), [
-    ({}, "symbol", "Mandatory parameter 'symbol'"),
-    ({"symbol": "btc-usdt"}, "symbol", "parameter 'symbol'"),
-    ({"symbol": "BTCUSDT", "fromId": "-1"}, "fromId", "parameter 'fromId'"),
-    ({"symbol": "BTCUSDT", "fromId": "abc"}, "fromId", "parameter 'fromId'"),
-    ({"symbol": "BTCUSDT", "limit": "0"}, "limit", "Parameter 'limit' must be a whole number from 1 to 1000"),
-    ({"symbol": "BTCUSDT", "limit": "1001"}, "limit", "got '1001'"),
-    ({"symbol": "BTCUSDT", "limit": "ten"}, "limit", "Parameter 'limit'"),
-])
+@pytest.mark.parametrize(
+    ("params", "field", "words"),
+    [
+        ({}, "symbol", "Mandatory parameter 'symbol'"),
+        ({"symbol": "btc-usdt"}, "symbol", "parameter 'symbol'"),
+        ({"symbol": "BTCUSDT", "fromId": "-1"}, "fromId", "parameter 'fromId'"),
+        ({"symbol": "BTCUSDT", "fromId": "abc"}, "fromId", "parameter 'fromId'"),
+        ({"symbol": "BTCUSDT", "limit": "0"}, "limit", "Parameter 'limit' must be a whole number from 1 to 1000"),
+        ({"symbol": "BTCUSDT", "limit": "1001"}, "limit", "got '1001'"),
+        ({"symbol": "BTCUSDT", "limit": "ten"}, "limit", "Parameter 'limit'"),
+    ],
+)
 def test_bad_history_parameters_are_named(params: dict[str, str], field: str, words: str) -> None:
     with pytest.raises(InvalidRequest, match=re.escape(words)) as caught:
         parse_history(params)
@@ -297,6 +329,7 @@ def test_malformed_and_disconnect_requests() -> None:
 
 # --- malformed frames ---------------------------------------------------------------------
 
+
 def is_valid_trade(frame: str | bytes, combined: bool, symbol: str = "BTCUSDT") -> bool:
     """A spot trade of `symbol` a strict client would accept: text, UTF-8, small, every key of the
     right type (the best-match flag `M` and no futures order type `X`), positive finite prices and
@@ -309,11 +342,23 @@ def is_valid_trade(frame: str | bytes, combined: bool, symbol: str = "BTCUSDT") 
         if not isinstance(data["p"], str) or not isinstance(data["q"], str):
             return False
         price, qty = Decimal(data["p"]), Decimal(data["q"])
-        return (data["e"] == "trade" and data["s"] == symbol and isinstance(data["t"], int)
-                and isinstance(data["T"], int) and isinstance(data["E"], int) and isinstance(data["m"], bool)
-                and not isinstance(data["t"], bool) and isinstance(data["M"], bool) and "X" not in data
-                and price.is_finite() and 0 < price < 10**10 and price == price.quantize(Decimal("1E-8"))
-                and qty.is_finite() and 0 < qty < 10**10 and qty == qty.quantize(Decimal("1E-8")))
+        return (
+            data["e"] == "trade"
+            and data["s"] == symbol
+            and isinstance(data["t"], int)
+            and isinstance(data["T"], int)
+            and isinstance(data["E"], int)
+            and isinstance(data["m"], bool)
+            and not isinstance(data["t"], bool)
+            and isinstance(data["M"], bool)
+            and "X" not in data
+            and price.is_finite()
+            and 0 < price < 10**10
+            and price == price.quantize(Decimal("1E-8"))
+            and qty.is_finite()
+            and 0 < qty < 10**10
+            and qty == qty.quantize(Decimal("1E-8"))
+        )
     except (ValueError, KeyError, TypeError, ArithmeticError):
         return False
 
@@ -330,8 +375,15 @@ def test_no_malformed_frame_is_a_valid_trade(combined: bool) -> None:
 
 
 def test_malformed_json_kinds_are_wrapped_on_the_combined_stream() -> None:
-    for kind in ("missing_keys", "wrong_types", "bad_price", "unknown_event", "not_positive", "too_many_decimals",
-                 "oversized"):
+    for kind in (
+        "missing_keys",
+        "wrong_types",
+        "bad_price",
+        "unknown_event",
+        "not_positive",
+        "too_many_decimals",
+        "oversized",
+    ):
         frame = json.loads(malformed_frame(kind, 0, "ETHUSDT", True, 1000))
         assert frame["stream"] == "ethusdt@trade" and isinstance(frame["data"], dict), kind
         assert "stream" not in json.loads(malformed_frame(kind, 0, "ETHUSDT", False, 1000))
@@ -367,11 +419,14 @@ def test_invalid_utf8_is_a_binary_frame_whose_json_only_breaks_in_the_symbol() -
         assert json.loads(text)["data"]["s"].startswith("BTC")
 
 
-@pytest.mark.parametrize(("kind", "key", "words"), [
-    ("not_positive", None, lambda v: Decimal(v) <= 0),
-    ("too_many_decimals", None, lambda v: Decimal(v) != Decimal(v).quantize(Decimal("1E-8"))),
-    ("not_finite", None, lambda v: not Decimal(str(v)).is_finite()),
-])
+@pytest.mark.parametrize(
+    ("kind", "key", "words"),
+    [
+        ("not_positive", None, lambda v: Decimal(v) <= 0),
+        ("too_many_decimals", None, lambda v: Decimal(v) != Decimal(v).quantize(Decimal("1E-8"))),
+        ("not_finite", None, lambda v: not Decimal(str(v)).is_finite()),
+    ],
+)
 def test_bad_numbers_take_turns_between_price_and_quantity(kind: str, key: None, words: Any) -> None:
     seen = set()
     for n in range(5):
@@ -391,10 +446,12 @@ def test_an_unknown_symbol_is_one_the_client_did_not_subscribe_to() -> None:
 def test_replays_are_the_very_frames_of_trades_already_sent() -> None:
     sent = [emitted("BNBUSDT", i) for i in (7, 8, 9, 10)]
     for combined in (True, False):
-        assert [replay_frame("duplicate_id", n, sent, combined) for n in range(2)] == \
-            [trade_frame(sent[-1], combined)] * 2
-        assert [replay_frame("backwards_id", n, sent, combined) for n in range(4)] == \
-            [trade_frame(sent[i], combined) for i in (2, 1, 0, 2)]
+        assert [replay_frame("duplicate_id", n, sent, combined) for n in range(2)] == [
+            trade_frame(sent[-1], combined)
+        ] * 2
+        assert [replay_frame("backwards_id", n, sent, combined) for n in range(4)] == [
+            trade_frame(sent[i], combined) for i in (2, 1, 0, 2)
+        ]
     assert replay_frame("duplicate_id", 0, [], True) is None
     assert replay_frame("backwards_id", 0, sent[:1], True) is None  # nothing before the latest
     with pytest.raises(ValueError, match="unknown replay kind"):
@@ -410,30 +467,41 @@ def test_without_a_kind_every_malformed_kind_comes_in_turn_and_no_replay() -> No
 
 # --- settings -----------------------------------------------------------------------------
 
+
 def test_settings_defaults_and_overrides() -> None:
     s = ExchangeSettings.from_env({})
     assert (s.host, s.port, s.seed, s.symbols, s.ping_interval_s, s.client_queue) == (
-        "127.0.0.1", 18765, 1, ("BTCUSDT", "ETHUSDT", "BNBUSDT"), 20, 100_000)
+        "127.0.0.1",
+        18765,
+        1,
+        ("BTCUSDT", "ETHUSDT", "BNBUSDT"),
+        20,
+        100_000,
+    )
     s = ExchangeSettings.from_env({"K2_EXCHANGE_PORT": "9000", "K2_EXCHANGE_SYMBOLS": "SOLUSDT, BTCUSDT"})
     assert (s.port, s.symbols) == (9000, ("SOLUSDT", "BTCUSDT"))
 
 
-@pytest.mark.parametrize(("env", "words"), [
-    ({"K2_EXCHANGE_PORT": "abc"}, "K2_EXCHANGE_PORT='abc' is not a whole number"),
-    ({"K2_EXCHANGE_PORT": "70000"}, "K2_EXCHANGE_PORT=70000 is above 65535"),
-    ({"K2_EXCHANGE_PORT": "0"}, "K2_EXCHANGE_PORT=0 is below 1"),
-    ({"K2_EXCHANGE_SEED": "x"}, "K2_EXCHANGE_SEED"),
-    ({"K2_EXCHANGE_SYMBOLS": "btcusdt"}, "K2_EXCHANGE_SYMBOLS has 'btcusdt'"),
-    ({"K2_EXCHANGE_SYMBOLS": " , "}, "K2_EXCHANGE_SYMBOLS is empty"),
-    ({"K2_EXCHANGE_PING_INTERVAL_S": "0"}, "K2_EXCHANGE_PING_INTERVAL_S=0 is below 1"),
-    ({"K2_EXCHANGE_CLIENT_QUEUE": "-5"}, "K2_EXCHANGE_CLIENT_QUEUE=-5 is below 1"),
-])
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"K2_EXCHANGE_PORT": "abc"}, "K2_EXCHANGE_PORT='abc' is not a whole number"),
+        ({"K2_EXCHANGE_PORT": "70000"}, "K2_EXCHANGE_PORT=70000 is above 65535"),
+        ({"K2_EXCHANGE_PORT": "0"}, "K2_EXCHANGE_PORT=0 is below 1"),
+        ({"K2_EXCHANGE_SEED": "x"}, "K2_EXCHANGE_SEED"),
+        ({"K2_EXCHANGE_SYMBOLS": "btcusdt"}, "K2_EXCHANGE_SYMBOLS has 'btcusdt'"),
+        ({"K2_EXCHANGE_SYMBOLS": " , "}, "K2_EXCHANGE_SYMBOLS is empty"),
+        ({"K2_EXCHANGE_PING_INTERVAL_S": "0"}, "K2_EXCHANGE_PING_INTERVAL_S=0 is below 1"),
+        ({"K2_EXCHANGE_CLIENT_QUEUE": "-5"}, "K2_EXCHANGE_CLIENT_QUEUE=-5 is below 1"),
+    ],
+)
 def test_bad_settings_name_the_variable(env: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(words)):
         ExchangeSettings.from_env(env)
 
 
 # --- fan-out ------------------------------------------------------------------------------
+
 
 def emitted(symbol: str, trade_id: int) -> EmittedTrade:
     return EmittedTrade(Trade(symbol, trade_id, "1.00000000", "2.00000000", False), 5)

@@ -34,9 +34,13 @@ def server() -> Iterator[str]:
 
 
 def driver(url: str, ready_path: str = "/status/ready", **more: Any) -> ExternalDriver:
-    return ExternalDriver(Endpoints.from_json({"api": {"url": url, "api_key": "k"},
-                                               "schema_registry": {"url": url}, **more}, source="their.yaml"),
-                          ready_path=ready_path, say=lambda _: None)
+    return ExternalDriver(
+        Endpoints.from_json(
+            {"api": {"url": url, "api_key": "k"}, "schema_registry": {"url": url}, **more}, source="their.yaml"
+        ),
+        ready_path=ready_path,
+        say=lambda _: None,
+    )
 
 
 def test_each_named_endpoint_is_ready_when_a_real_request_to_it_succeeds(server: str) -> None:
@@ -74,8 +78,9 @@ def test_a_log_file_the_endpoints_name_is_read_from_the_mark(server: str, tmp_pa
 
 
 def test_scenarios_that_need_what_the_deployment_lacks_are_skipped_with_the_reason(server: str) -> None:
-    session = SuiteSession(config=RunConfig(driver="external", endpoints="their.yaml"), driver=driver(server),
-                           target=Target.load())
+    session = SuiteSession(
+        config=RunConfig(driver="external", endpoints="their.yaml"), driver=driver(server), target=Target.load()
+    )
     assert "did not start them" in (session.cannot_run(["needs-faults"]) or "")
     assert "has none" in (session.cannot_run(["needs-stack"]) or "")
     reason = session.cannot_run(["needs-simulator"]) or ""
@@ -90,14 +95,19 @@ def test_driver_external_needs_an_endpoints_file() -> None:
 
 
 def test_watching_an_exchange_needs_one_that_trades_on_its_own(server: str) -> None:
-    simulator: dict[str, Any] = {"exchange": {"ws_url": "ws://x", "rest_url": server,
-                                              "control_url": server + "/control"}}
-    session = SuiteSession(config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **simulator),
-                           target=Target.load())
+    simulator: dict[str, Any] = {
+        "exchange": {"ws_url": "ws://x", "rest_url": server, "control_url": server + "/control"}
+    }
+    session = SuiteSession(
+        config=RunConfig(driver="external", endpoints="e.yaml"),
+        driver=driver(server, **simulator),
+        target=Target.load(),
+    )
     assert "trades only when asked" in (session.cannot_run(["observes-exchange"]) or "")
     real: dict[str, Any] = {"exchange": {"ws_url": "wss://stream", "rest_url": server}}
-    session = SuiteSession(config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **real),
-                           target=Target.load())
+    session = SuiteSession(
+        config=RunConfig(driver="external", endpoints="e.yaml"), driver=driver(server, **real), target=Target.load()
+    )
     assert session.cannot_run(["observes-exchange"]) is None
 
 

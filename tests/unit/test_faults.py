@@ -18,6 +18,7 @@ class RecordingDriver:
             self.calls.append(" ".join([op, *map(str, args)]))
             if op in self.fail:
                 raise RuntimeError(f"{op} refused")
+
         return call
 
 
@@ -96,8 +97,7 @@ class ProfileDriver(RecordingDriver):
         return SimpleNamespace(profile=self.running)
 
 
-@pytest.mark.parametrize(("running", "brought_back"), [("faultable", "faultable"), ("infra", "infra"),
-                                                       (None, "full")])
+@pytest.mark.parametrize(("running", "brought_back"), [("faultable", "faultable"), ("infra", "infra"), (None, "full")])
 def test_a_stopped_stack_comes_back_with_the_profile_it_ran(running: str | None, brought_back: str) -> None:
     d = ProfileDriver(running)
     f = faults(d)

@@ -5,8 +5,13 @@ from pyiceberg.io import load_file_io
 from k2.catalog import FILE_IO
 from k2.fileio import FewerRoundTripsFileIO
 
-PROPS = {"py-io-impl": FILE_IO, "s3.endpoint": "http://127.0.0.1:1", "s3.access-key-id": "ak",
-         "s3.secret-access-key": "sk", "s3.region": "eu-west-1"}
+PROPS = {
+    "py-io-impl": FILE_IO,
+    "s3.endpoint": "http://127.0.0.1:1",
+    "s3.access-key-id": "ak",
+    "s3.secret-access-key": "sk",
+    "s3.region": "eu-west-1",
+}
 
 
 def test_the_catalog_property_names_this_file_io() -> None:
@@ -18,14 +23,22 @@ def test_s3_filesystem_opens_files_for_writing_lazily_and_keeps_the_catalog_opti
     options = fs.__reduce__()[1][0]
     assert options["allow_delayed_open"] is True
     assert (options["endpoint_override"], options["region"], options["access_key"]) == (
-        "http://127.0.0.1:1", "eu-west-1", "ak")
+        "http://127.0.0.1:1",
+        "eu-west-1",
+        "ak",
+    )
 
 
 def test_a_rest_catalog_gets_its_oauth2_credential_and_token_endpoint_only_when_given() -> None:
     from k2.catalog import CatalogSettings
 
-    env = {"K2_CATALOG_TYPE": "rest", "K2_CATALOG_URI": "http://cat:8181/", "K2_S3_ENDPOINT": "http://s3:9000",
-           "K2_S3_ACCESS_KEY": "ak", "K2_S3_SECRET_KEY": "sk"}
+    env = {
+        "K2_CATALOG_TYPE": "rest",
+        "K2_CATALOG_URI": "http://cat:8181/",
+        "K2_S3_ENDPOINT": "http://s3:9000",
+        "K2_S3_ACCESS_KEY": "ak",
+        "K2_S3_SECRET_KEY": "sk",
+    }
     props = CatalogSettings.from_env({**env, "K2_CATALOG_CREDENTIAL": "id:secret"}).properties()
     assert props["credential"] == "id:secret" and props["oauth2-server-uri"] == "http://cat:8181/v1/oauth/tokens"
     assert "credential" not in CatalogSettings.from_env(env).properties()

@@ -50,8 +50,10 @@ def test_a_symbols_window_runs_from_its_first_served_trade_to_its_last_trade_tim
 
 
 def test_ages_are_judged_inside_the_window_only() -> None:
-    samples = [AgeSample("BTCUSDT", at, newest) for at, newest in
-               ((100.0, 90.0), (102.0, 101.0), (102.4, 101.0), (103.0, 102.5), (120.0, 110.0))]
+    samples = [
+        AgeSample("BTCUSDT", at, newest)
+        for at, newest in ((100.0, 90.0), (102.0, 101.0), (102.4, 101.0), (103.0, 102.5), (120.0, 110.0))
+    ]
     samples.append(AgeSample("ETHUSDT", 104.0, 50.0))  # no window: not counted
     fresh = freshness(samples, flow_windows(FIRST_SEEN, [A, B, E]))
     assert [s.at for s in fresh.samples] == [102.0, 102.4, 103.0]
@@ -63,8 +65,9 @@ def test_ages_are_judged_inside_the_window_only() -> None:
 
 
 def test_a_stale_sample_fails_with_its_age() -> None:
-    fresh = freshness([AgeSample("BTCUSDT", 102.0, 101.0), AgeSample("BTCUSDT", 108.0, 101.0)],
-                      {"BTCUSDT": (101.0, 110.0)})
+    fresh = freshness(
+        [AgeSample("BTCUSDT", 102.0, 101.0), AgeSample("BTCUSDT", 108.0, 101.0)], {"BTCUSDT": (101.0, 110.0)}
+    )
     verdict = never_older_than(fresh, 5)
     assert not verdict.valid and verdict.counts["over budget"] == 1
     assert verdict.mismatched == ["BTCUSDT at +6.00 s: 7.000 s old"]
@@ -84,12 +87,15 @@ def test_a_watch_keeps_the_first_served_time_moves_its_cursor_and_samples_the_ne
     watch = SymbolWatch("BTCUSDT", cursor=0)
     t1, t2 = "2026-01-01T00:00:01.000000Z", "2026-01-01T00:00:02.500000Z"
     assert watch.observe([trade("BINANCE-2", t2), trade("BINANCE-1", t1)], sent=10.0, received=10.05) == [
-        ("BTCUSDT", "BINANCE-2"), ("BTCUSDT", "BINANCE-1")]
+        ("BTCUSDT", "BINANCE-2"),
+        ("BTCUSDT", "BINANCE-1"),
+    ]
     assert watch.cursor == micros(t2) and iso(watch.cursor) == t2
     # the next poll starts at the cursor, inclusive: the newest trade comes again, with a new one
     t3 = "2026-01-01T00:00:03.000000Z"
     assert watch.observe([trade("BINANCE-3", t3), trade("BINANCE-2", t2)], sent=10.1, received=10.2) == [
-        ("BTCUSDT", "BINANCE-3")]
+        ("BTCUSDT", "BINANCE-3")
+    ]
     assert watch.first_served[("BTCUSDT", "BINANCE-2")] == 10.05
     assert watch.first_served[("BTCUSDT", "BINANCE-3")] == 10.2
     assert watch.samples[-1] == AgeSample("BTCUSDT", 10.2, micros(t3) / 1e6)

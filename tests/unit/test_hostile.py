@@ -66,22 +66,30 @@ def patterns() -> dict[str, re.Pattern[str]]:
 
 # --- the plan ----------------------------------------------------------------------------
 
+
 def test_the_features_table_names_every_kind_once_with_its_outcome() -> None:
     feature = parse_file(str(REPO_ROOT / "features" / "pipeline.feature"))
-    tables = [step.table for s in feature.scenarios for step in s.steps if step.table is not None
-              and step.table.headings == ["frame", "outcome"]]
+    tables = [
+        step.table
+        for s in feature.scenarios
+        for step in s.steps
+        if step.table is not None and step.table.headings == ["frame", "outcome"]
+    ]
     assert len(tables) == 1
     planned = hostile.plan((row["frame"], row["outcome"]) for row in tables[0])
     assert {p.kind.name for p in planned} == {k.name for k in KINDS}
     assert {p.kind.name for p in planned if p.outcome == DEDUPLICATE} == REPLAYS
 
 
-@pytest.mark.parametrize(("rows", "words"), [
-    ([("a haiku", DEAD_LETTER)], "no hostile frame is called 'a haiku'; known: text that is not JSON;"),
-    ([("text that is not JSON", "ignore")], "outcome 'ignore' of 'text that is not JSON' is none of dead-letter"),
-    ([], "a scenario that sends none proves nothing"),
-    ([("text that is not JSON", DEAD_LETTER)] * 2, "listed twice"),
-])
+@pytest.mark.parametrize(
+    ("rows", "words"),
+    [
+        ([("a haiku", DEAD_LETTER)], "no hostile frame is called 'a haiku'; known: text that is not JSON;"),
+        ([("text that is not JSON", "ignore")], "outcome 'ignore' of 'text that is not JSON' is none of dead-letter"),
+        ([], "a scenario that sends none proves nothing"),
+        ([("text that is not JSON", DEAD_LETTER)] * 2, "listed twice"),
+    ],
+)
 def test_a_bad_plan_is_refused_naming_the_problem(rows: list[tuple[str, str]], words: str) -> None:
     with pytest.raises(ValueError, match=re.escape(words)):
         hostile.plan(rows)
@@ -98,6 +106,7 @@ def test_kinds_go_out_evenly_between_trades_with_trades_before_and_after() -> No
 
 
 # --- reasons and tags --------------------------------------------------------------------------
+
 
 def test_a_dead_letter_is_known_by_the_tag_at_the_start_of_its_frame() -> None:
     assert hostile.kind_of_letter(letter("oversized", "x")) == "oversized"
@@ -116,23 +125,36 @@ def test_each_default_pattern_takes_the_reason_naming_its_problem_and_not_a_vagu
 
 
 def test_a_target_may_say_its_own_reasons_and_counters(tmp_path: Path) -> None:
-    target = replace(Target.load(), ingest={"dead_letter_reasons": {"oversized": "frame too large"},
-                                            "counters": {"repeats": "skipped"}})
+    target = replace(
+        Target.load(),
+        ingest={"dead_letter_reasons": {"oversized": "frame too large"}, "counters": {"repeats": "skipped"}},
+    )
     assert hostile.reason_patterns(target)["oversized"].search("Frame Too Large")
     assert not hostile.reason_patterns(target)["oversized"].search(GOOD_REASONS["oversized"])
-    assert hostile.counter_names(target) == {"repeats": "skipped", "went_backwards": "went_backwards",
-                                             "connections": "connects"}
+    assert hostile.counter_names(target) == {
+        "repeats": "skipped",
+        "went_backwards": "went_backwards",
+        "connections": "connects",
+    }
 
 
 # --- the tally -----------------------------------------------------------------------------------
+
 
 def test_every_kind_at_its_exit_with_its_reason_holds_and_the_table_shows_it() -> None:
     sent, letters, skipped = all_well()
     t = hostile.tally(every_kind(), sent, letters, skipped, patterns())
     v = t.verdict()
     assert v.valid, str(v)
-    assert v.counts == {"kinds": 15, "sent": 45, "dead-lettered": 39, "reason names it": 39, "deduplicated": 6,
-                        "leaked": 0, "untagged dead letters": 0}
+    assert v.counts == {
+        "kinds": 15,
+        "sent": 45,
+        "dead-lettered": 39,
+        "reason names it": 39,
+        "deduplicated": 6,
+        "leaked": 0,
+        "untagged dead letters": 0,
+    }
     by = {k.kind: k for k in t.kinds}
     assert (by["backwards_id"].deduplicated, by["duplicate_id"].deduplicated) == (3, 3)
     table = t.table()
@@ -163,8 +185,10 @@ def test_a_frame_let_through_is_leaked_and_named() -> None:
 
 def test_a_reason_that_does_not_name_the_problem_fails_with_the_reason_shown() -> None:
     sent, letters, skipped = all_well(1)
-    letters = [letter("unknown_event", "missing key 't'") if hostile.kind_of_letter(x) == "unknown_event" else x
-               for x in letters]
+    letters = [
+        letter("unknown_event", "missing key 't'") if hostile.kind_of_letter(x) == "unknown_event" else x
+        for x in letters
+    ]
     v = hostile.tally(every_kind(), sent, letters, skipped, patterns()).verdict()
     assert not v.valid and v.counts["reason names it"] == 12
     assert v.mismatched == ["unknown_event: 1 dead letters whose reason does not name the problem: missing key 't'"]
@@ -172,8 +196,13 @@ def test_a_reason_that_does_not_name_the_problem_fails_with_the_reason_shown() -
 
 def test_a_replay_dead_lettered_instead_of_skipped_fails_as_untagged_and_not_deduplicated() -> None:
     sent, letters, _skipped = all_well(1)
-    v = hostile.tally(every_kind(), sent, [*letters, letter(None, "trade id went backwards")],
-                      {"repeats": 1, "went_backwards": 0}, patterns()).verdict()
+    v = hostile.tally(
+        every_kind(),
+        sent,
+        [*letters, letter(None, "trade id went backwards")],
+        {"repeats": 1, "went_backwards": 0},
+        patterns(),
+    ).verdict()
     assert not v.valid
     assert "backwards_id: 0 of 1 deduplicated" in v.mismatched
     assert "1 dead letters of no hostile frame: trade id went backwards" in v.mismatched
@@ -191,15 +220,22 @@ def test_a_malformed_frame_skipped_as_a_repeat_counts_as_too_many_skips_and_a_le
 
 def test_dead_letters_of_a_kind_not_sent_are_reported() -> None:
     one = hostile.plan([("text that is not JSON", DEAD_LETTER)])
-    v = hostile.tally(one, {"not_json": 1}, [letter("not_json", GOOD_REASONS["not_json"]),
-                                             letter("truncated", GOOD_REASONS["truncated"])], {}, patterns()).verdict()
+    v = hostile.tally(
+        one,
+        {"not_json": 1},
+        [letter("not_json", GOOD_REASONS["not_json"]), letter("truncated", GOOD_REASONS["truncated"])],
+        {},
+        patterns(),
+    ).verdict()
     assert v.mismatched == ["1 dead letters of truncated, which was not sent"]
 
 
 # --- the ingest kept running ---------------------------------------------------------------------
 
-def mark(pid: int | None = 10, started: float | None = 1.0, restarts: int = 0, state: str = "ready",
-         connections: int = 1) -> IngestMark:
+
+def mark(
+    pid: int | None = 10, started: float | None = 1.0, restarts: int = 0, state: str = "ready", connections: int = 1
+) -> IngestMark:
     return IngestMark(pid, started, restarts, state, {"connections": connections, "repeats": 0})
 
 
@@ -208,12 +244,15 @@ def test_the_same_process_on_the_same_connection_holds() -> None:
     assert v.valid and v.counts == {"pid before": 10, "pid after": 10, "reconnects": 0, "restarts": 0}
 
 
-@pytest.mark.parametrize(("after", "words"), [
-    (mark(pid=11, started=2.0), "the ingest process changed: pid 10 -> 11"),
-    (mark(restarts=1), "restarted 1 times"),
-    (mark(connections=2), "connected to the exchange 1 more times"),
-    (mark(state="starting"), "the ingest is starting"),
-])
+@pytest.mark.parametrize(
+    ("after", "words"),
+    [
+        (mark(pid=11, started=2.0), "the ingest process changed: pid 10 -> 11"),
+        (mark(restarts=1), "restarted 1 times"),
+        (mark(connections=2), "connected to the exchange 1 more times"),
+        (mark(state="starting"), "the ingest is starting"),
+    ],
+)
 def test_a_restart_a_new_process_or_a_reconnect_fails(after: IngestMark, words: str) -> None:
     v = kept_running(mark(), after)
     assert not v.valid and any(words in m for m in v.mismatched), v.mismatched
@@ -233,6 +272,7 @@ def test_an_unknown_process_without_a_connection_counter_is_no_pass() -> None:
 
 
 # --- the run, on fakes ---------------------------------------------------------------------------
+
 
 class FakeExchange:
     def __init__(self) -> None:
@@ -268,15 +308,17 @@ class FakeDriver:
 
 
 def test_a_run_sends_each_kind_after_its_checkpoint_and_tallies_what_came_out(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     counters = Counter({"repeats": 7, "went_backwards": 2, "connections": 1})
     monkeypatch.setattr("harness.probes.ingest.counters", lambda url, names: dict(counters))
     pipeline = FakePipeline()
     run = HostileRun.begin(pipeline, FakeDriver(), Target.load(), every_kind(), evidence=tmp_path)  # type: ignore[arg-type]
     run.send_between("BNBUSDT", 300, 200, 3, within=5)
     assert [kind for _, kind, _, _ in pipeline.control.sent] == [k.name for k in KINDS]
-    for (count, _, symbol, at), checkpoint in zip(pipeline.control.sent, hostile.checkpoints(100, 300, 15),
-                                                  strict=True):
+    for (count, _, symbol, at), checkpoint in zip(
+        pipeline.control.sent, hostile.checkpoints(100, 300, 15), strict=True
+    ):
         assert (count, symbol) == (3, "BNBUSDT") and at >= checkpoint
     assert run.sent == Counter({k.name: 3 for k in KINDS})
     # the ingest set everything aside or skipped it
@@ -290,8 +332,9 @@ def test_a_run_sends_each_kind_after_its_checkpoint_and_tallies_what_came_out(
 
 
 def test_a_run_whose_frames_never_come_out_reports_the_tally_of_the_moment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.probes.ingest.counters", lambda url, names: {"repeats": 0, "went_backwards": 0,
-                                                                             "connections": 1})
+    monkeypatch.setattr(
+        "harness.probes.ingest.counters", lambda url, names: {"repeats": 0, "went_backwards": 0, "connections": 1}
+    )
     pipeline = FakePipeline()
     run = HostileRun.begin(pipeline, FakeDriver(), Target.load(), every_kind())  # type: ignore[arg-type]
     run.send_between("BNBUSDT", 300, 200, 1, within=5)
@@ -313,8 +356,11 @@ def test_the_ingest_counters_are_read_by_what_they_count(monkeypatch: pytest.Mon
 
     body = {"ready": True, "duplicates": 7, "went_backwards": 2, "connects": 1, "detail": "streaming"}
     monkeypatch.setattr("httpx.get", lambda url, timeout: Answer(200, body))
-    assert ingest.counters("http://i/status", hostile.DEFAULT_COUNTERS) == {"repeats": 7, "went_backwards": 2,
-                                                                           "connections": 1}
+    assert ingest.counters("http://i/status", hostile.DEFAULT_COUNTERS) == {
+        "repeats": 7,
+        "went_backwards": 2,
+        "connections": 1,
+    }
     # a counter the status lacks is an error, never a silent 0
     monkeypatch.setattr("httpx.get", lambda url, timeout: Answer(200, {"duplicates": 7, "connects": 1}))
     with pytest.raises(AssertionError, match="has no counter went_backwards; it has connects, duplicates"):

@@ -62,10 +62,23 @@ class FakeSink:
 
 
 def settings() -> Settings:
-    return Settings(ws_url="ws://x", rest_url="http://x", symbols=SYMBOLS, bootstrap="x", registry_url="http://x",
-                    topic="t", dlq_topic="t.dlq", partitions=1, replication=1, min_isr=1, host="127.0.0.1", port=1,
-                    reconnect_max_s=1,
-                    exchange_name="BINANCE", record_name="com.k2.marketdata.TradeV2")
+    return Settings(
+        ws_url="ws://x",
+        rest_url="http://x",
+        symbols=SYMBOLS,
+        bootstrap="x",
+        registry_url="http://x",
+        topic="t",
+        dlq_topic="t.dlq",
+        partitions=1,
+        replication=1,
+        min_isr=1,
+        host="127.0.0.1",
+        port=1,
+        reconnect_max_s=1,
+        exchange_name="BINANCE",
+        record_name="com.k2.marketdata.TradeV2",
+    )
 
 
 def feed(cursor: Cursor | None = None) -> tuple[Feed, FakeSink]:
@@ -86,7 +99,8 @@ def kind_of_letter(letter: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("combined", [True, False])
 def test_every_hostile_kind_between_trades_is_set_aside_or_skipped_and_every_trade_produced_once(
-        combined: bool) -> None:
+    combined: bool,
+) -> None:
     ingest, sink = feed()
     real = trades("BNBUSDT", 70)  # a hostile kind after every 4th trade: each kind at least once
     sent: Counter[str] = Counter()
@@ -99,8 +113,11 @@ def test_every_hostile_kind_between_trades_is_set_aside_or_skipped_and_every_tra
                 continue
             kind = kinds[(i // 4) % len(kinds)]
             for n in range(3):
-                frame = (replay_frame(kind, n, real[: i + 1], combined) if kind in REPLAY_KINDS
-                         else malformed_frame(kind, n, "BNBUSDT", combined, 1000, SYMBOLS))
+                frame = (
+                    replay_frame(kind, n, real[: i + 1], combined)
+                    if kind in REPLAY_KINDS
+                    else malformed_frame(kind, n, "BNBUSDT", combined, 1000, SYMBOLS)
+                )
                 assert frame is not None
                 await ingest.handle(frame)
                 sent[kind] += 1
@@ -145,8 +162,9 @@ def test_a_frame_nobody_foresaw_is_dead_lettered_not_raised(monkeypatch: pytest.
     assert ingest.counters.dead_lettered == 1
 
 
-def history_of(log: list[EmittedTrade], keeps: int | None = None,
-               refusals: list[tuple[int, str]] | None = None) -> httpx.AsyncClient:
+def history_of(
+    log: list[EmittedTrade], keeps: int | None = None, refusals: list[tuple[int, str]] | None = None
+) -> httpx.AsyncClient:
     """The exchange's historicalTrades over `log`, keeping only its newest `keeps` trades; the
     first requests answered with `refusals` (status, Retry-After) instead, as a rate limit does."""
     from k2.exchange.tradelog import TradeLog
@@ -163,6 +181,7 @@ def history_of(log: list[EmittedTrade], keeps: int | None = None,
         q = request.url.params
         page = trade_log.page(int(q["fromId"]), int(q["limit"]), keeps=keeps)
         return httpx.Response(200, json=[t.historical() for t in page])
+
     return httpx.AsyncClient(base_url="http://exchange", transport=httpx.MockTransport(answer))
 
 
@@ -194,8 +213,10 @@ def test_a_gap_in_the_stream_filled_only_in_part_reports_the_part_it_could_not_f
 
     asyncio.run(run())
     assert ids(sink) == [t.id for t in (real[45], *real[30:40])]
-    assert ingest.unfilled == [{"symbol": "BNBUSDT", "from": real[1].id, "to": real[29].id, "size": 29},
-                               {"symbol": "BNBUSDT", "from": real[40].id, "to": real[44].id, "size": 5}]
+    assert ingest.unfilled == [
+        {"symbol": "BNBUSDT", "from": real[1].id, "to": real[29].id, "size": 29},
+        {"symbol": "BNBUSDT", "from": real[40].id, "to": real[44].id, "size": 5},
+    ]
     assert (ingest.counters.unfilled_gaps, ingest.counters.unfilled_trades) == (2, 34)
     assert ingest.owed_trades() == 0
 
@@ -233,8 +254,9 @@ def test_every_record_that_does_not_extend_the_run_carries_the_cursor_a_restart_
     async def run() -> None:
         await ingest.handle(trade_frame(real[20], True))  # owes 1..19
         await ingest.handle(trade_frame(real[21], True))
-        assert [Cursor.from_records({"BTCUSDT": (ids(sink)[-1], sink.headers[-1])}).owed("BTCUSDT")] == \
-            [[(real[1].id, real[19].id)]]  # a restart now would owe the gap still
+        assert [Cursor.from_records({"BTCUSDT": (ids(sink)[-1], sink.headers[-1])}).owed("BTCUSDT")] == [
+            [(real[1].id, real[19].id)]
+        ]  # a restart now would owe the gap still
         await ingest.backfill_pending()
 
     asyncio.run(run())
@@ -245,17 +267,21 @@ def test_every_record_that_does_not_extend_the_run_carries_the_cursor_a_restart_
 
 
 def test_the_backfill_waits_as_long_as_the_exchange_asks_and_stops_while_banned(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     real = trades("BNBUSDT", 30)
     sink = FakeSink()
-    ingest = Feed(settings(), sink, Cursor({"BNBUSDT": real[4].id}),
-                  rest=history_of(real, refusals=[(429, "2"), (418, "120"), (429, "soon")]))
+    ingest = Feed(
+        settings(),
+        sink,
+        Cursor({"BNBUSDT": real[4].id}),
+        rest=history_of(real, refusals=[(429, "2"), (418, "120"), (429, "soon")]),
+    )
     waits: list[float] = []
 
     async def pause(stop: asyncio.Event, seconds: float) -> None:
         waits.append(seconds)  # instead of waiting: what the worker would wait
-        assert ingest.backfill_waiting is not None and ingest.backfill_waiting["reason"].startswith(
-            ("429", "418"))
+        assert ingest.backfill_waiting is not None and ingest.backfill_waiting["reason"].startswith(("429", "418"))
 
     monkeypatch.setattr("k2.ingest.feed._pause", pause)
 

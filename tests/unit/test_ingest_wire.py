@@ -11,8 +11,19 @@ from k2.ingest.mapping import parse_frame, to_trade_v2, validate
 from k2.ingest.wire import WireEncoder
 from k2.schemas import trade_v2
 
-FRAME = json.dumps({"e": "trade", "E": 1709251200001, "s": "BTCUSDT", "t": 42, "p": "64000.12345678",
-                    "q": "0.00100000", "T": 1709251200000, "m": False, "M": True})
+FRAME = json.dumps(
+    {
+        "e": "trade",
+        "E": 1709251200001,
+        "s": "BTCUSDT",
+        "t": 42,
+        "p": "64000.12345678",
+        "q": "0.00100000",
+        "T": 1709251200000,
+        "m": False,
+        "M": True,
+    }
+)
 
 
 def test_frame_is_magic_byte_schema_id_then_the_avro_record() -> None:

@@ -13,7 +13,7 @@ def options(cache: Path, writing: bool = False) -> list[str]:
 def pending_of(opts: list[str]) -> Path:
     [opt] = [o for o in opts if o.startswith("-XX:")]
     assert opt.startswith(WRITE)
-    return Path(opt[len(WRITE):])
+    return Path(opt[len(WRITE) :])
 
 
 def test_without_an_archive_the_jvm_writes_a_pending_one_of_its_own(tmp_path: Path) -> None:

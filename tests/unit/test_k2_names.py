@@ -39,11 +39,21 @@ from tests.unit.test_api_app import ENV, ROWS, FakeHealth, FakeStore
 from tests.unit.test_api_models import sample_row
 
 INGEST_ENV = {"K2_SCHEMA_REGISTRY_URL": "http://127.0.0.1:1"}
-CONSUMER_ENV = {**INGEST_ENV, "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
-                "K2_S3_ENDPOINT": "http://127.0.0.1:1", "K2_S3_ACCESS_KEY": "a", "K2_S3_SECRET_KEY": "b"}
-RENAMED_API = {"K2_API_PREFIX": "/market/v3", "K2_API_KEY_HEADER": "X-K2-Token", "K2_API_HEALTH_PATH": "/status/all",
-               "K2_API_READY_PATH": "/status/ready", "K2_API_LIVE_PATH": "/status/alive",
-               "K2_TABLE": "desk.ticks"}
+CONSUMER_ENV = {
+    **INGEST_ENV,
+    "K2_CATALOG_URI": "postgresql+psycopg2://u:p@127.0.0.1:1/db",
+    "K2_S3_ENDPOINT": "http://127.0.0.1:1",
+    "K2_S3_ACCESS_KEY": "a",
+    "K2_S3_SECRET_KEY": "b",
+}
+RENAMED_API = {
+    "K2_API_PREFIX": "/market/v3",
+    "K2_API_KEY_HEADER": "X-K2-Token",
+    "K2_API_HEALTH_PATH": "/status/all",
+    "K2_API_READY_PATH": "/status/ready",
+    "K2_API_LIVE_PATH": "/status/alive",
+    "K2_TABLE": "desk.ticks",
+}
 TOKEN = {"X-K2-Token": ENV["K2_API_KEY"]}
 FRAME = trade_frame(EmittedTrade(SymbolMarket(7, "BTCUSDT").take(1)[0], 1_700_000_000_000), False)
 
@@ -62,11 +72,14 @@ def test_without_the_settings_every_name_is_todays() -> None:
 
 
 # ------------------------------------------------------------------ K2_TABLE
-@pytest.mark.parametrize(("value", "expected"), [
-    ("market_data.trades", TableId("market_data", "trades")),
-    ("desk.ticks", TableId("desk", "ticks")),
-    ("org.desk.ticks", TableId("org.desk", "ticks")),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("market_data.trades", TableId("market_data", "trades")),
+        ("desk.ticks", TableId("desk", "ticks")),
+        ("org.desk.ticks", TableId("org.desk", "ticks")),
+    ],
+)
 def test_a_table_setting_is_a_namespace_and_a_table(value: str, expected: TableId) -> None:
     parsed = parse_table(value)
     assert parsed == expected
@@ -74,13 +87,16 @@ def test_a_table_setting_is_a_namespace_and_a_table(value: str, expected: TableI
     assert parsed.parts == tuple(value.split("."))
 
 
-@pytest.mark.parametrize("value", ["trades", ".trades", "market_data.", "a..trades", "market data.trades",
-                                   "market_data.trades "])
+@pytest.mark.parametrize(
+    "value", ["trades", ".trades", "market_data.", "a..trades", "market data.trades", "market_data.trades "]
+)
 def test_a_table_without_both_parts_is_refused_with_the_variable_named(value: str) -> None:
     with pytest.raises(SettingsError) as err:
         ConsumerSettings.from_env({**CONSUMER_ENV, "K2_TABLE": value})
-    assert str(err.value) == (f"K2_TABLE={value!r} is not namespace.table (a namespace, a dot, a table name); "
-                              "e.g. K2_TABLE=market_data.trades")
+    assert str(err.value) == (
+        f"K2_TABLE={value!r} is not namespace.table (a namespace, a dot, a table name); "
+        "e.g. K2_TABLE=market_data.trades"
+    )
     with pytest.raises(SettingsError, match=r"^K2_TABLE="):
         ApiSettings.from_env({**ENV, "K2_TABLE": value})
 
@@ -123,13 +139,17 @@ class ListingCatalog:
         return self.tables
 
 
-@pytest.mark.parametrize(("table", "listed", "status", "message"), [
-    ("desk.ticks", [("desk", "ticks")], "healthy", "table desk.ticks found"),
-    ("desk.ticks", [("desk", "trades")], "degraded", "table desk.ticks does not exist yet"),
-    ("org.desk.ticks", [("org", "desk", "ticks")], "healthy", "table org.desk.ticks found"),
-])
-def test_the_catalog_check_looks_for_the_configured_table(table: str, listed: list[tuple[str, ...]], status: str,
-                                                          message: str) -> None:
+@pytest.mark.parametrize(
+    ("table", "listed", "status", "message"),
+    [
+        ("desk.ticks", [("desk", "ticks")], "healthy", "table desk.ticks found"),
+        ("desk.ticks", [("desk", "trades")], "degraded", "table desk.ticks does not exist yet"),
+        ("org.desk.ticks", [("org", "desk", "ticks")], "healthy", "table org.desk.ticks found"),
+    ],
+)
+def test_the_catalog_check_looks_for_the_configured_table(
+    table: str, listed: list[tuple[str, ...]], status: str, message: str
+) -> None:
     settings = ApiSettings.from_env({**ENV, "K2_TABLE": table, "K2_API_HEALTH_TIMEOUT_MS": "500"})
     fake = ListingCatalog(listed)
     checks = DependencyChecks(settings, SqliteHandle(fake, settings.table))  # type: ignore[arg-type]
@@ -146,8 +166,9 @@ def test_the_renamed_record_keeps_its_fields_and_changes_name_and_namespace() ->
     default, renamed = trade_v2(), trade_v2("org.example.feed.Tick")
     assert (renamed["name"], renamed["namespace"]) == ("Tick", "org.example.feed")
     assert renamed["fields"] == default["fields"]
-    assert {k: v for k, v in renamed.items() if k not in ("name", "namespace")} == \
-        {k: v for k, v in default.items() if k not in ("name", "namespace")}
+    assert {k: v for k, v in renamed.items() if k not in ("name", "namespace")} == {
+        k: v for k, v in default.items() if k not in ("name", "namespace")
+    }
     assert (default["name"], default["namespace"]) == ("TradeV2", "com.k2.marketdata")
     parsed: Any = parse_schema(renamed)
     assert parsed["name"] == "org.example.feed.Tick"
@@ -177,7 +198,7 @@ def test_ingest_registers_and_writes_the_renamed_record_and_the_consumer_reads_i
 
     registry = Registry()
     assert kafka_io.ensure_subject(registry, settings) == 7  # type: ignore[arg-type]
-    (_subject, text), = registry.registered
+    ((_subject, text),) = registry.registered
     assert (json.loads(text)["name"], json.loads(text)["namespace"]) == ("Tick", "org.example.feed")
 
     record = to_trade_v2(validate(parse_frame(FRAME)), 1)
@@ -221,10 +242,15 @@ def test_the_feed_produces_records_of_the_configured_exchange() -> None:
     assert record["exchange"] == "BNCX" and record["trade_id"].startswith("BNCX-")
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    ("", "is not set"), ("BN CX", "contains whitespace"), ("BNCX\t", "contains whitespace"),
-    ("bncx", "is not upper case"),
-])
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "is not set"),
+        ("BN CX", "contains whitespace"),
+        ("BNCX\t", "contains whitespace"),
+        ("bncx", "is not upper case"),
+    ],
+)
 def test_a_bad_exchange_name_is_refused_at_start(value: str, problem: str) -> None:
     with pytest.raises(SettingsError, match=f"^K2_EXCHANGE_NAME.*{problem}"):
         IngestSettings.from_env({**INGEST_ENV, "K2_EXCHANGE_NAME": value})
@@ -260,20 +286,31 @@ def test_the_health_routes_answer_at_their_paths_without_a_key(renamed: TestClie
 
 def test_the_document_names_the_configured_header_prefix_and_table(renamed: TestClient) -> None:
     doc = renamed.get("/openapi.json").json()
-    assert set(doc["paths"]) == {"/market/v3/trades", "/market/v3/symbols", "/market/v3/stats",
-                                 "/market/v3/snapshots", "/status/all", "/status/ready", "/status/alive", "/metrics"}
+    assert set(doc["paths"]) == {
+        "/market/v3/trades",
+        "/market/v3/symbols",
+        "/market/v3/stats",
+        "/market/v3/snapshots",
+        "/status/all",
+        "/status/ready",
+        "/status/alive",
+        "/metrics",
+    }
     assert doc["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-K2-Token"
     responses = doc["paths"]["/market/v3/trades"]["get"]["responses"]
-    assert (responses["401"]["description"], responses["403"]["description"]) == \
-        ("X-K2-Token header missing", "X-K2-Token does not match")
+    assert (responses["401"]["description"], responses["403"]["description"]) == (
+        "X-K2-Token header missing",
+        "X-K2-Token does not match",
+    )
     assert "desk.ticks" in doc["info"]["description"]
     text = json.dumps(doc)
     for default in ("X-API-Key", "market_data.trades", "/v1/", '"/health'):
         assert default not in text, default
 
 
-def test_health_routes_and_metrics_stay_out_of_the_access_log(renamed: TestClient,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_health_routes_and_metrics_stay_out_of_the_access_log(
+    renamed: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="k2.api"):
         for path in ("/status/all", "/status/ready", "/status/alive", "/metrics"):
             renamed.get(path)
@@ -288,18 +325,21 @@ def test_a_missing_key_is_explained_with_the_configured_header() -> None:
         ApiSettings.from_env({**env, "K2_API_KEY_HEADER": "X-K2-Token"})
 
 
-@pytest.mark.parametrize(("name", "value", "problem"), [
-    ("K2_API_PREFIX", "v1", "is not a path starting with / and not ending with /"),
-    ("K2_API_PREFIX", "/v1/", "is not a path starting with / and not ending with /"),
-    ("K2_API_PREFIX", "/", "is not a path starting with / and not ending with /"),
-    ("K2_API_PREFIX", "/v 1", "is not a path"),
-    ("K2_API_HEALTH_PATH", "health", "is not a path"),
-    ("K2_API_LIVE_PATH", "/health/ready", "is also K2_API_READY_PATH"),
-    ("K2_API_READY_PATH", "/v1/ready", "is under K2_API_PREFIX='/v1'"),
-    ("K2_API_HEALTH_PATH", "/metrics", "is the metrics route"),
-    ("K2_API_KEY_HEADER", "X K2 Token", "is not an HTTP header name"),
-    ("K2_API_KEY_HEADER", "X-K2:Token", "is not an HTTP header name"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("K2_API_PREFIX", "v1", "is not a path starting with / and not ending with /"),
+        ("K2_API_PREFIX", "/v1/", "is not a path starting with / and not ending with /"),
+        ("K2_API_PREFIX", "/", "is not a path starting with / and not ending with /"),
+        ("K2_API_PREFIX", "/v 1", "is not a path"),
+        ("K2_API_HEALTH_PATH", "health", "is not a path"),
+        ("K2_API_LIVE_PATH", "/health/ready", "is also K2_API_READY_PATH"),
+        ("K2_API_READY_PATH", "/v1/ready", "is under K2_API_PREFIX='/v1'"),
+        ("K2_API_HEALTH_PATH", "/metrics", "is the metrics route"),
+        ("K2_API_KEY_HEADER", "X K2 Token", "is not an HTTP header name"),
+        ("K2_API_KEY_HEADER", "X-K2:Token", "is not an HTTP header name"),
+    ],
+)
 def test_bad_api_names_are_refused_at_start(name: str, value: str, problem: str) -> None:
     with pytest.raises(SettingsError) as err:
         ApiSettings.from_env({**ENV, name: value})

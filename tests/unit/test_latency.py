@@ -126,10 +126,12 @@ def test_a_report_of_an_earlier_run_is_replaced_one_of_this_run_merged(tmp_path:
 def test_plots_are_non_empty_pngs() -> None:
     fig = figures(FIRST_SEEN, [A, B, C])
     samples = [AgeSample("BTCUSDT", 100.0 + i / 10, 99.5 + i / 20) for i in range(20)]
-    for png in (plots.latency_over_time(fig, FIRST_SEEN["emitted"], "latency"),
-                plots.histogram(list(fig.values["end_to_end"].values()), fig.spans["end_to_end"], "e2e"),
-                plots.histogram([], None, "nothing"),
-                plots.ages_over_time(samples, 5, "ages")):
+    for png in (
+        plots.latency_over_time(fig, FIRST_SEEN["emitted"], "latency"),
+        plots.histogram(list(fig.values["end_to_end"].values()), fig.spans["end_to_end"], "e2e"),
+        plots.histogram([], None, "nothing"),
+        plots.ages_over_time(samples, 5, "ages"),
+    ):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
 
 
@@ -141,8 +143,12 @@ def test_live_trades_fail_when_one_is_slow_missing_or_served_after_the_deadline(
     served = {keys[0]: 100.0, keys[1]: 101.0, keys[2]: 130.0}
     verdict = live_in_time(delays, served, keys, seconds=5, before=120.0, before_what="before X")
     assert not verdict.valid
-    assert (verdict.counts["served"], verdict.counts["missing"], verdict.counts["over"],
-            verdict.counts["served after"]) == (3, 1, 1, 1)
+    assert (
+        verdict.counts["served"],
+        verdict.counts["missing"],
+        verdict.counts["over"],
+        verdict.counts["served after"],
+    ) == (3, 1, 1, 1)
     assert any("not served while watched" in m for m in verdict.mismatched)
     fine = live_in_time({k: 0.5 for k in keys}, {k: 100.0 for k in keys}, keys, 5, 120.0, "before X")
     assert fine.valid and fine.counts["seconds to spare"] == 20

@@ -23,7 +23,10 @@ def test_a_secret_is_found_as_text_percent_encoded_and_json_escaped(tmp_path: Pa
     (tmp_path / "escaped.json").write_text(json.dumps({"k": "k2-Abc/def+ghi=jkl"}).replace("/", "\\/"))
     leaks = scan([tmp_path], SECRETS)
     assert [(p.path.name, p.line, p.secret) for p in leaks] == [
-        ("escaped.json", 1, "api_key"), ("plain.log", 2, "api_key"), ("url.txt", 1, "api_key")]
+        ("escaped.json", 1, "api_key"),
+        ("plain.log", 2, "api_key"),
+        ("url.txt", 1, "api_key"),
+    ]
 
 
 def test_a_finding_names_the_secret_but_never_shows_it(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ from harness.stack.driver import StackError
 from harness.stack.local import LocalDriver
 from harness.stack.settings import StackSettings, resolve_ports
 
-FAKE = Components(java=Path("/j"), kafka_lib=Path("/k"), apicurio_jar=Path("/a"), weed=Path("/w"),
-                  postgres_bin=Path("/p"))
+FAKE = Components(
+    java=Path("/j"), kafka_lib=Path("/k"), apicurio_jar=Path("/a"), weed=Path("/w"), postgres_bin=Path("/p")
+)
 
 
 def test_parallel_starts_share_one_set_of_generated_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +40,13 @@ def test_services_left_stopped_by_a_bigger_profile_do_not_count(tmp_path: Path) 
     # Regression: after `up --profile full`, `down` and `up --profile infra`, the stopped platform
     # services stayed in status, so the infra stack never reported ready and acceptance stopped.
     driver = LocalDriver(StackSettings(root=tmp_path, cache=tmp_path, ports=resolve_ports({})))
-    driver._write_state({"profile": "infra", "services": {
-        "exchange": {"pid": 2**22 + 7, "create_time": 1.0, "wanted": "stopped"},
-        "kafka": {"pid": None, "wanted": "stopped"}}})
+    driver._write_state(
+        {
+            "profile": "infra",
+            "services": {
+                "exchange": {"pid": 2**22 + 7, "create_time": 1.0, "wanted": "stopped"},
+                "kafka": {"pid": None, "wanted": "stopped"},
+            },
+        }
+    )
     assert driver._known() == ["kafka", "postgres", "schema-registry", "object-store"]

@@ -21,9 +21,11 @@ def test_an_operators_pool_choice_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ[memory.ARROW_POOL_VARIABLE] == "mimalloc"
 
 
-def test_settle_warns_when_pyarrow_came_first(monkeypatch: pytest.MonkeyPatch,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_settle_warns_when_pyarrow_came_first(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     import pyarrow  # noqa: F401  (the test process has it already; make sure)
+
     monkeypatch.delenv(memory.ARROW_POOL_VARIABLE, raising=False)
     with caplog.at_level("WARNING", logger="k2.memory"):
         memory.settle()
@@ -32,6 +34,7 @@ def test_settle_warns_when_pyarrow_came_first(monkeypatch: pytest.MonkeyPatch,
 
 def test_glibc_functions_are_found_on_linux_glibc() -> None:
     import platform
+
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("not glibc")
     assert memory._LIBC is not None

@@ -42,8 +42,13 @@ def test_no_step_module_imports_another() -> None:
     offenders = []
     for path in steps.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             if isinstance(node, ast.ImportFrom) and node.module == "steps":
                 names = [f"steps.{a.name}" for a in node.names]
             offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[-1] in modules]

@@ -16,9 +16,15 @@ class FakeToxiproxy:
 
     def __init__(self) -> None:
         self.proxies: dict[str, dict[str, Any]] = {
-            link: {"name": link, "listen": f"127.0.0.1:{port}", "upstream": f"127.0.0.1:{port - 1}",
-                   "enabled": True, "toxics": []}
-            for link, port in zip(LINKS, (19095, 18082, 18334), strict=True)}
+            link: {
+                "name": link,
+                "listen": f"127.0.0.1:{port}",
+                "upstream": f"127.0.0.1:{port - 1}",
+                "enabled": True,
+                "toxics": [],
+            }
+            for link, port in zip(LINKS, (19095, 18082, 18334), strict=True)
+        }
         self.requests: list[str] = []
 
     def transport(self) -> httpx.MockTransport:
@@ -82,7 +88,11 @@ def test_proxies_are_listed_with_their_toxics(client: Toxiproxy) -> None:
     assert set(proxies) == set(LINKS)
     (toxic,) = proxies["kafka"].toxics
     assert (toxic.name, toxic.type, toxic.stream, toxic.attributes) == (
-        "slow", "latency", "downstream", {"latency": 250, "jitter": 50})
+        "slow",
+        "latency",
+        "downstream",
+        {"latency": 250, "jitter": 50},
+    )
     assert proxies["kafka"].listen == "127.0.0.1:19095" and proxies["kafka"].enabled
 
 
@@ -91,9 +101,11 @@ def test_each_kind_of_toxic_sends_toxiproxys_attributes(client: Toxiproxy, fake:
     client.timeout("object-store", stream="upstream")
     client.bandwidth("object-store", kb_per_s=64)
     got = {t["name"]: (t["type"], t["stream"], t["attributes"]) for t in fake.proxies["object-store"]["toxics"]}
-    assert got == {"reset_peer_downstream": ("reset_peer", "downstream", {"timeout": 100}),
-                   "timeout_upstream": ("timeout", "upstream", {"timeout": 0}),
-                   "bandwidth_downstream": ("bandwidth", "downstream", {"rate": 64})}
+    assert got == {
+        "reset_peer_downstream": ("reset_peer", "downstream", {"timeout": 100}),
+        "timeout_upstream": ("timeout", "upstream", {"timeout": 0}),
+        "bandwidth_downstream": ("bandwidth", "downstream", {"rate": 64}),
+    }
 
 
 def test_removing_a_toxic_that_is_gone_is_no_error_unless_asked(client: Toxiproxy) -> None:
@@ -151,12 +163,14 @@ class StackWithToxiproxy:
     def __getattr__(self, op: str):  # type: ignore[no-untyped-def]
         def call(*args: object) -> None:
             self.calls.append(" ".join([op, *map(str, args)]))
+
         return call
 
 
 def network_faults(fake: FakeToxiproxy, driver: StackWithToxiproxy | None = None) -> Faults:
-    return Faults(driver or StackWithToxiproxy(), History(),
-                  network=Toxiproxy("http://toxiproxy", transport=fake.transport()))
+    return Faults(
+        driver or StackWithToxiproxy(), History(), network=Toxiproxy("http://toxiproxy", transport=fake.transport())
+    )
 
 
 def test_a_delay_adds_latency_and_its_heal_removes_it(fake: FakeToxiproxy) -> None:
@@ -170,7 +184,8 @@ def test_a_delay_adds_latency_and_its_heal_removes_it(fake: FakeToxiproxy) -> No
     assert fake.proxies["object-store"]["toxics"] == []
     assert [(e.kind, e.name, e.detail) for e in f.history.events] == [
         ("fault", "link to object-store delayed", {"link": "object-store", "ms": 500, "jitter_ms": 50}),
-        ("heal", "link to object-store delayed", {})]
+        ("heal", "link to object-store delayed", {}),
+    ]
 
 
 def test_a_partition_disables_the_proxy_until_healed(fake: FakeToxiproxy) -> None:
@@ -199,7 +214,10 @@ def test_network_and_service_faults_heal_together_newest_first(fake: FakeToxipro
     f.delay("kafka", 100)
     assert f.heal_all() == []
     assert [e.name for e in f.history.events if e.kind == "heal"] == [
-        "link to kafka delayed", "api paused", "link to kafka partitioned"]
+        "link to kafka delayed",
+        "api paused",
+        "link to kafka partitioned",
+    ]
     assert driver.calls == ["pause api", "resume api"]
     assert fake.proxies["kafka"] == {**fake.proxies["kafka"], "enabled": True, "toxics": []}
 
@@ -233,8 +251,10 @@ def test_the_same_network_fault_twice_is_refused_and_the_first_stays(fake: FakeT
 
 
 def test_an_unknown_link_is_refused_with_the_choices(fake: FakeToxiproxy) -> None:
-    with pytest.raises(ValueError, match="unknown link 'postgres'; the links through toxiproxy are kafka, "
-                                         "schema-registry, object-store"):
+    with pytest.raises(
+        ValueError,
+        match="unknown link 'postgres'; the links through toxiproxy are kafka, schema-registry, object-store",
+    ):
         network_faults(fake).partition("postgres")
 
 
@@ -273,5 +293,8 @@ def test_a_removal_that_hangs_goes_through_once_the_proxys_connections_are_cut()
     client.remove_toxic("kafka", "k2-delay")
     assert client.proxy("kafka").toxics == () and client.proxy("kafka").enabled
     assert [r for r in fake.requests if "DELETE" in r or "PATCH" in r] == [
-        "DELETE /proxies/kafka/toxics/k2-delay (hangs)", "PATCH /proxies/kafka", "PATCH /proxies/kafka",
-        "DELETE /proxies/kafka/toxics/k2-delay"]
+        "DELETE /proxies/kafka/toxics/k2-delay (hangs)",
+        "PATCH /proxies/kafka",
+        "PATCH /proxies/kafka",
+        "DELETE /proxies/kafka/toxics/k2-delay",
+    ]

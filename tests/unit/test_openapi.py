@@ -15,36 +15,65 @@ SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "tiny", "version": "1"},
     "paths": {
-        "/v1/trades": {"get": {"responses": {
-            "200": {"description": "trades", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/TradesResponse"}}}},
-            "401": ERROR,
-            "422": ERROR,
-        }}},
-        "/v1/items/{item_id}": {"get": {"responses": {
-            "204": {"description": "nothing to say"},
-            "default": ERROR,
-        }}},
-        "/metrics": {"get": {"responses": {
-            "200": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}},
-        }}},
+        "/v1/trades": {
+            "get": {
+                "responses": {
+                    "200": {
+                        "description": "trades",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TradesResponse"}}},
+                    },
+                    "401": ERROR,
+                    "422": ERROR,
+                }
+            }
+        },
+        "/v1/items/{item_id}": {
+            "get": {
+                "responses": {
+                    "204": {"description": "nothing to say"},
+                    "default": ERROR,
+                }
+            }
+        },
+        "/metrics": {
+            "get": {
+                "responses": {
+                    "200": {"description": "text", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                }
+            }
+        },
     },
     "components": {
         "schemas": {
-            "Trade": {"type": "object", "additionalProperties": False, "required": ["trade_id", "price"],
-                      "properties": {"trade_id": {"type": "string"},
-                                     "price": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{8}$"},
-                                     "odd key": {"type": "integer"}}},
-            "TradesResponse": {"type": "object", "required": ["success", "data"],
-                               "properties": {"success": {"const": True},
-                                              "data": {"type": "array",
-                                                       "items": {"$ref": "#/components/schemas/Trade"}}}},
-            "Error": {"type": "object", "required": ["success", "error"],
-                      "properties": {"success": {"const": False}, "error": {"type": "string"}}},
+            "Trade": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["trade_id", "price"],
+                "properties": {
+                    "trade_id": {"type": "string"},
+                    "price": {"type": "string", "pattern": r"^[0-9]+\.[0-9]{8}$"},
+                    "odd key": {"type": "integer"},
+                },
+            },
+            "TradesResponse": {
+                "type": "object",
+                "required": ["success", "data"],
+                "properties": {
+                    "success": {"const": True},
+                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/Trade"}},
+                },
+            },
+            "Error": {
+                "type": "object",
+                "required": ["success", "error"],
+                "properties": {"success": {"const": False}, "error": {"type": "string"}},
+            },
         },
         "responses": {
-            "Error": {"description": "an error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}},
+            "Error": {
+                "description": "an error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
         },
     },
 }
@@ -63,33 +92,39 @@ def test_a_wrong_type_is_reported_with_its_json_path() -> None:
     body = trades(5)
     body["data"][3]["price"] = 1.5
     assert violations(SPEC, "GET", "/v1/trades", 200, body) == [
-        "GET /v1/trades 200: $.data[3].price: 1.5 is not of type 'string'"]
+        "GET /v1/trades 200: $.data[3].price: 1.5 is not of type 'string'"
+    ]
 
 
 def test_a_key_that_is_no_identifier_is_quoted_in_the_path() -> None:
     body = trades(1)
     body["data"][0]["odd key"] = "x"
     assert violations(SPEC, "GET", "/v1/trades", 200, body) == [
-        "GET /v1/trades 200: $.data[0]['odd key']: 'x' is not of type 'integer'"]
+        "GET /v1/trades 200: $.data[0]['odd key']: 'x' is not of type 'integer'"
+    ]
 
 
 def test_a_missing_required_field_is_reported() -> None:
     body = trades(2)
     del body["data"][1]["price"]
     assert violations(SPEC, "GET", "/v1/trades", 200, body) == [
-        "GET /v1/trades 200: $.data[1]: 'price' is a required property"]
+        "GET /v1/trades 200: $.data[1]: 'price' is a required property"
+    ]
 
 
 def test_an_undocumented_status_is_a_violation() -> None:
     assert violations(SPEC, "GET", "/v1/trades", 500, {"anything": 1}) == [
-        "GET /v1/trades 500: status 500 is not documented (documented: 200, 401, 422)"]
+        "GET /v1/trades 500: status 500 is not documented (documented: 200, 401, 422)"
+    ]
 
 
 def test_an_undocumented_operation_is_a_violation() -> None:
     assert violations(SPEC, "GET", "/v2/nothing", 200, {}) == [
-        "GET /v2/nothing 200: GET /v2/nothing is not in the document"]
+        "GET /v2/nothing 200: GET /v2/nothing is not in the document"
+    ]
     assert violations(SPEC, "POST", "/v1/trades", 200, {}) == [
-        "POST /v1/trades 200: POST /v1/trades is not in the document"]
+        "POST /v1/trades 200: POST /v1/trades is not in the document"
+    ]
 
 
 def test_refs_resolve_against_the_whole_document() -> None:
@@ -97,31 +132,37 @@ def test_refs_resolve_against_the_whole_document() -> None:
     assert violations(SPEC, "GET", "/v1/trades", 422, {"success": False, "error": "limit: too small"}) == []
     assert violations(SPEC, "GET", "/v1/trades", 422, {"success": True, "error": 7}) == [
         "GET /v1/trades 422: $.success: False was expected",
-        "GET /v1/trades 422: $.error: 7 is not of type 'string'"]
+        "GET /v1/trades 422: $.error: 7 is not of type 'string'",
+    ]
     # TradesResponse -> Trade, two refs deep
-    assert violations(SPEC, "GET", "/v1/trades", 200, {"success": True, "data": [{"trade_id": "T", "price": "1",
-                                                                                    "extra": 1}]}) == [
+    assert violations(
+        SPEC, "GET", "/v1/trades", 200, {"success": True, "data": [{"trade_id": "T", "price": "1", "extra": 1}]}
+    ) == [
         "GET /v1/trades 200: $.data[0]: Additional properties are not allowed ('extra' was unexpected)",
-        "GET /v1/trades 200: $.data[0].price: '1' does not match '^[0-9]+\\\\.[0-9]{8}$'"]
+        "GET /v1/trades 200: $.data[0].price: '1' does not match '^[0-9]+\\\\.[0-9]{8}$'",
+    ]
 
 
 def test_default_covers_the_codes_not_listed() -> None:
     assert violations(SPEC, "GET", "/v1/items/{item_id}", 404, {"success": False, "error": "no such item"}) == []
     assert violations(SPEC, "GET", "/v1/items/{item_id}", 404, {"detail": "Not Found"}) == [
         "GET /v1/items/{item_id} 404: $: 'success' is a required property",
-        "GET /v1/items/{item_id} 404: $: 'error' is a required property"]
+        "GET /v1/items/{item_id} 404: $: 'error' is a required property",
+    ]
 
 
 def test_a_response_without_content_must_have_no_body() -> None:
     assert violations(SPEC, "GET", "/v1/items/{item_id}", 204, None) == []
     assert violations(SPEC, "GET", "/v1/items/{item_id}", 204, {"a": 1}) == [
-        "GET /v1/items/{item_id} 204: the document declares no body, but one came"]
+        "GET /v1/items/{item_id} 204: the document declares no body, but one came"
+    ]
 
 
 def test_the_media_type_picks_the_schema() -> None:
     assert violations(SPEC, "GET", "/metrics", 200, "k2_up 1\n", media_type="text/plain") == []
     assert violations(SPEC, "GET", "/metrics", 200, {"up": 1}) == [
-        "GET /metrics 200: media type application/json is not documented (documented: text/plain)"]
+        "GET /metrics 200: media type application/json is not documented (documented: text/plain)"
+    ]
 
 
 def test_at_most_twenty_lines_each_one_bounded() -> None:
@@ -162,8 +203,15 @@ def check(requests: list[tuple[str, dict[str, Any]]], good: bool = True) -> Any:
 
 
 def test_a_run_whose_responses_match_holds() -> None:
-    verdict = check([("/v1/trades", {"limit": 3}), ("/v1/trades", {"limit": 0}), ("/v1/trades", {KEY_PARAM: MISSING}),
-                     ("/v1/items/7", {}), ("/metrics", {})])
+    verdict = check(
+        [
+            ("/v1/trades", {"limit": 3}),
+            ("/v1/trades", {"limit": 0}),
+            ("/v1/trades", {KEY_PARAM: MISSING}),
+            ("/v1/items/7", {}),
+            ("/metrics", {}),
+        ]
+    )
     assert verdict.valid, str(verdict)
     assert verdict.counts == {"requests": 5, "validated": 5, "violations": 0}
     assert verdict.check == "responses match the OpenAPI document"
@@ -176,7 +224,8 @@ def test_a_run_reports_each_violation_with_its_request() -> None:
     assert verdict.mismatched == [
         "GET /v1/trades?limit=3 200: $.data[2]: 'price' is a required property",
         "GET /v1/trades 403: status 403 is not documented (documented: 200, 401, 422)",
-        "GET /nowhere 200: path /nowhere is not in the document"]
+        "GET /nowhere 200: path /nowhere is not in the document",
+    ]
 
 
 def test_an_empty_run_is_invalid() -> None:

@@ -58,17 +58,21 @@ def test_placeholders_are_filled_from_the_stacks_endpoints() -> None:
 
 
 def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
-    text = ("name: x\nservices:\n"
-            "  consumer: {command: [w, '{kafka.bootstap}'], ready: {wait: 3}, memory_budget_mb: 0}\n"
-            "  broker: {command: [k], ready: {http: /}, memory_budget_mb: 1}\n")
+    text = (
+        "name: x\nservices:\n"
+        "  consumer: {command: [w, '{kafka.bootstap}'], ready: {wait: 3}, memory_budget_mb: 0}\n"
+        "  broker: {command: [k], ready: {http: /}, memory_budget_mb: 1}\n"
+    )
     with pytest.raises(PlatformFileError) as err:
         PlatformFile.load(write(tmp_path, text))
     message = str(err.value)
     assert "has 4 problems" in message
-    for line in ("services.consumer.ready: needs one of http: PATH, consumer_group: GROUP or log: REGEX",
-                 "services.consumer.memory_budget_mb: Input should be greater than 0",
-                 "services.broker: Input should be 'exchange', 'ingest', 'consumer' or 'api'",
-                 "services.consumer: unknown placeholder {kafka.bootstap}"):
+    for line in (
+        "services.consumer.ready: needs one of http: PATH, consumer_group: GROUP or log: REGEX",
+        "services.consumer.memory_budget_mb: Input should be greater than 0",
+        "services.broker: Input should be 'exchange', 'ingest', 'consumer' or 'api'",
+        "services.consumer: unknown placeholder {kafka.bootstap}",
+    ):
         assert line in message
 
 

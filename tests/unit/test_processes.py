@@ -20,8 +20,9 @@ def test_a_listening_port_is_not_free_and_a_closed_one_is() -> None:
 def test_processes_under_the_stack_dir_are_found_without_any_state(tmp_path: Path) -> None:
     run = tmp_path / "run" / "svc"
     run.mkdir(parents=True)
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], cwd=run,
-                             stdin=subprocess.PIPE, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], cwd=run, stdin=subprocess.PIPE, start_new_session=True
+    )
     try:
         found = [p.pid for p in processes.processes_under(tmp_path)]
         assert child.pid in found

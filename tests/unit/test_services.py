@@ -23,8 +23,13 @@ from harness.stack.settings import GRPC_OFFSET, PORTS_WITH_GRPC, Credentials, St
 
 def ctx(tmp_path: Path) -> StackContext:
     settings = StackSettings(root=tmp_path, cache=tmp_path / "cache", ports=resolve_ports({}))
-    components = Components(java=Path("/j/java"), kafka_lib=Path("/k/lib"), apicurio_jar=Path("/a.jar"),
-                            weed=Path("/w/weed"), postgres_bin=Path("/pg/bin"))
+    components = Components(
+        java=Path("/j/java"),
+        kafka_lib=Path("/k/lib"),
+        apicurio_jar=Path("/a.jar"),
+        weed=Path("/w/weed"),
+        postgres_bin=Path("/pg/bin"),
+    )
     return StackContext(settings, components, Credentials("ak", "sk", "k2", "pw", "key"))
 
 
@@ -91,19 +96,26 @@ def test_faultable_points_the_platform_through_the_proxies(tmp_path: Path) -> No
 
 def test_each_proxy_leads_from_its_own_port_to_the_real_service(tmp_path: Path) -> None:
     got = {p["name"]: (p["listen"], p["upstream"]) for p in toxiproxy.proxies(ctx(tmp_path))}
-    assert got == {"kafka": ("127.0.0.1:19095", "127.0.0.1:19094"),
-                   "schema-registry": ("127.0.0.1:18082", "127.0.0.1:18081"),
-                   "object-store": ("127.0.0.1:18334", "127.0.0.1:18333")}
-    assert set(toxiproxy.SPEC.ports) == {"toxiproxy", "kafka-via-proxy", "schema-registry-via-proxy",
-                                         "object-store-via-proxy"}
+    assert got == {
+        "kafka": ("127.0.0.1:19095", "127.0.0.1:19094"),
+        "schema-registry": ("127.0.0.1:18082", "127.0.0.1:18081"),
+        "object-store": ("127.0.0.1:18334", "127.0.0.1:18333"),
+    }
+    assert set(toxiproxy.SPEC.ports) == {
+        "toxiproxy",
+        "kafka-via-proxy",
+        "schema-registry-via-proxy",
+        "object-store-via-proxy",
+    }
     assert toxiproxy.SPEC.restart == "no"
 
 
 def test_toxiproxy_without_its_binary_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(ComponentMissing, match=r"Toxiproxy is not installed.*make setup"):
         toxiproxy.prepare(ctx(tmp_path))
-    with_binary = dataclasses.replace(ctx(tmp_path), components=dataclasses.replace(
-        ctx(tmp_path).components, toxiproxy=Path("/t/toxiproxy-server")))
+    with_binary = dataclasses.replace(
+        ctx(tmp_path), components=dataclasses.replace(ctx(tmp_path).components, toxiproxy=Path("/t/toxiproxy-server"))
+    )
     assert toxiproxy.command(with_binary) == ["/t/toxiproxy-server", "-host", "127.0.0.1", "-port", "18474"]
 
 
@@ -123,15 +135,18 @@ def test_stacks_a_hundred_ports_apart_share_no_port() -> None:
     # the test and developer stacks run side by side at offsets 0, 100, 200, ...: the new ports
     # must not land on another stack's
     stacks = [resolve_ports({"K2_STACK_PORT_OFFSET": str(100 * i)}) for i in range(10)]
-    used = [p for ports in stacks for n, port in ports.items()
-            for p in (port, *((port + GRPC_OFFSET,) if n in PORTS_WITH_GRPC else ()))]
+    used = [
+        p
+        for ports in stacks
+        for n, port in ports.items()
+        for p in (port, *((port + GRPC_OFFSET,) if n in PORTS_WITH_GRPC else ()))
+    ]
     assert len(used) == len(set(used))
 
 
 def test_kafka_listens_only_on_the_stack_ports(tmp_path: Path) -> None:
     props = kafka.server_properties(ctx(tmp_path))
-    assert ("listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19094,CONTROLLER://127.0.0.1:19093"
-            in props)
+    assert "listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19094,CONTROLLER://127.0.0.1:19093" in props
     # endpoints arriving on the proxied listener are told toxiproxy's address, so they stay behind it
     assert "advertised.listeners=PLAINTEXT://127.0.0.1:19092,PROXIED://127.0.0.1:19095\n" in props
     assert "offsets.topic.replication.factor=1" in props
@@ -140,11 +155,22 @@ def test_kafka_listens_only_on_the_stack_ports(tmp_path: Path) -> None:
 
 def test_object_store_gets_every_port_explicitly_and_closes_unused_servers(tmp_path: Path) -> None:
     cmd = object_store.command(ctx(tmp_path))
-    for flag in ("-master.port=19333", "-volume.port=18080", "-filer.port=18888", "-s3.port=18333",
-                 "-admin.port=18646", "-s3.port.iceberg=0", "-s3.port.lance=0", "-ip.bind=127.0.0.1"):
+    for flag in (
+        "-master.port=19333",
+        "-volume.port=18080",
+        "-filer.port=18888",
+        "-s3.port=18333",
+        "-admin.port=18646",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-ip.bind=127.0.0.1",
+    ):
         assert flag in cmd
-    assert object_store.env(ctx(tmp_path)) == {"AWS_ACCESS_KEY_ID": "ak", "AWS_SECRET_ACCESS_KEY": "sk",
-                                               "GOMEMLIMIT": "288MiB"}  # three quarters of its budget
+    assert object_store.env(ctx(tmp_path)) == {
+        "AWS_ACCESS_KEY_ID": "ak",
+        "AWS_SECRET_ACCESS_KEY": "sk",
+        "GOMEMLIMIT": "288MiB",
+    }  # three quarters of its budget
 
 
 def test_postgres_listens_on_tcp_only_and_stops_fast(tmp_path: Path) -> None:
@@ -163,7 +189,8 @@ def test_a_cluster_id_starting_with_a_dash_is_not_read_as_an_option(tmp_path: Pa
 
 
 def test_the_rest_catalog_is_the_object_stores_own_with_a_region_and_the_platform_gets_its_credential(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from harness.stack import catalog
     from harness.stack.services import object_store, platform
 
@@ -195,16 +222,21 @@ def test_a_cluster_node_votes_in_one_quorum_of_three_and_keeps_every_topic_on_th
     assert props["node.id"] == "2"
     # node 2 votes to 1 and 3 through its own proxies 2->1 and 2->3, to itself directly
     p = c.settings.ports
-    assert props["controller.quorum.voters"] == (f"1@127.0.0.1:{p['kafka-2-to-1-controller']},2@127.0.0.1:19021,"
-                                                 f"3@127.0.0.1:{p['kafka-2-to-3-controller']}")
-    assert props["listeners"] == (f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:19021,"
-                                  f"FROM1://127.0.0.1:{p['kafka-2-from-1']},FROM2://127.0.0.1:{p['kafka-2-from-2']},"
-                                  f"FROM3://127.0.0.1:{p['kafka-2-from-3']}")
+    assert props["controller.quorum.voters"] == (
+        f"1@127.0.0.1:{p['kafka-2-to-1-controller']},2@127.0.0.1:19021,3@127.0.0.1:{p['kafka-2-to-3-controller']}"
+    )
+    assert props["listeners"] == (
+        f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:19021,"
+        f"FROM1://127.0.0.1:{p['kafka-2-from-1']},FROM2://127.0.0.1:{p['kafka-2-from-2']},"
+        f"FROM3://127.0.0.1:{p['kafka-2-from-3']}"
+    )
     # node k finds node 2 at the proxy k->2, whose upstream is node 2's listener FROMk
-    assert props["advertised.listeners"] == (f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:{p['kafka-2-raft']},"
-                                             f"FROM1://127.0.0.1:{p['kafka-1-to-2']},"
-                                             f"FROM2://127.0.0.1:{p['kafka-2-from-2']},"
-                                             f"FROM3://127.0.0.1:{p['kafka-3-to-2']}")
+    assert props["advertised.listeners"] == (
+        f"PLAINTEXT://127.0.0.1:19020,CONTROLLER://127.0.0.1:{p['kafka-2-raft']},"
+        f"FROM1://127.0.0.1:{p['kafka-1-to-2']},"
+        f"FROM2://127.0.0.1:{p['kafka-2-from-2']},"
+        f"FROM3://127.0.0.1:{p['kafka-3-to-2']}"
+    )
     assert props["inter.broker.listener.name"] == "FROM2"
     upstream = {x["name"]: x["upstream"] for x in toxiproxy.cluster_proxies(c)}
     assert upstream["kafka-1-to-2"] == f"127.0.0.1:{p['kafka-2-from-1']}"
@@ -223,14 +255,28 @@ def test_a_cluster_node_votes_in_one_quorum_of_three_and_keeps_every_topic_on_th
 def test_the_cluster_profile_runs_three_nodes_and_two_consumers_that_bootstrap_on_every_node(tmp_path: Path) -> None:
     c = ctx(tmp_path)
     specs = services_for("cluster")
-    assert set(PROFILES["cluster"]) == {"toxiproxy", "kafka-1", "kafka-2", "kafka-3", "schema-registry", "object-store",
-                                        "postgres",
-                                        "exchange", "ingest", "consumer-1", "consumer-2", "api"}
+    assert set(PROFILES["cluster"]) == {
+        "toxiproxy",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "schema-registry",
+        "object-store",
+        "postgres",
+        "exchange",
+        "ingest",
+        "consumer-1",
+        "consumer-2",
+        "api",
+    }
     assert set(specs["ingest"].depends_on) >= {"kafka-1", "kafka-2", "kafka-3"}
     every_node = "127.0.0.1:19010,127.0.0.1:19020,127.0.0.1:19030"
     ingest = specs["ingest"].env(c)
-    assert (ingest["K2_KAFKA_BOOTSTRAP"], ingest["K2_TOPIC_REPLICATION"], ingest["K2_TOPIC_MIN_ISR"]) == \
-        (every_node, "3", "2")
+    assert (ingest["K2_KAFKA_BOOTSTRAP"], ingest["K2_TOPIC_REPLICATION"], ingest["K2_TOPIC_MIN_ISR"]) == (
+        every_node,
+        "3",
+        "2",
+    )
     ids = {n: specs[n].env(c)["K2_CONSUMER_INSTANCE_ID"] for n in ("consumer-1", "consumer-2")}
     assert ids == {"consumer-1": "k2-iceberg-writer-1", "consumer-2": "k2-iceberg-writer-2"}
     assert specs["consumer-2"].env(c)["K2_CONSUMER_PORT"] == "18704"

@@ -42,7 +42,8 @@ def session_with(driver: LoggingDriver) -> SuiteSession:
 
 
 def test_a_crash_signature_in_a_log_fails_the_scenario_and_keeps_the_evidence(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(session_module, "SCENARIO_REPORTS", tmp_path)
     session = session_with(LoggingDriver("java.lang.OutOfMemoryError: Java heap space\n"))
     session.begin_scenario("Stack health", "Kafka restarts")

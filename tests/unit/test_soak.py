@@ -1,8 +1,10 @@
 from harness.soak import RunResult, parse_output, summary
 
 PASSED = "4 features passed, 0 failed, 0 skipped\n31 scenarios passed, 0 failed, 3 skipped\nTook 5min 3.5s\n"
-FAILED = ("Failing scenarios:\n  features/freshness.feature:27  At 100 trades per second -- @1.1 \n\n"
-          "3 features passed, 1 failed, 0 skipped\n33 scenarios passed, 1 failed, 1 skipped\n")
+FAILED = (
+    "Failing scenarios:\n  features/freshness.feature:27  At 100 trades per second -- @1.1 \n\n"
+    "3 features passed, 1 failed, 0 skipped\n33 scenarios passed, 1 failed, 1 skipped\n"
+)
 
 
 def test_a_passing_run_is_read_from_its_summary() -> None:

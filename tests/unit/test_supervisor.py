@@ -7,8 +7,9 @@ MEMBERS = ("kafka", "consumer", "api")
 
 
 def test_only_a_service_gone_while_wanted_running_with_a_policy_is_due() -> None:
-    state = {"services": {"consumer": {"wanted": "running"}, "api": {"wanted": "stopped"},
-                          "kafka": {"wanted": "running"}}}
+    state = {
+        "services": {"consumer": {"wanted": "running"}, "api": {"wanted": "stopped"}, "kafka": {"wanted": "running"}}
+    }
     assert due(state, POLICIES, alive=lambda n: False, profile_members=MEMBERS) == ["consumer"]
 
 
@@ -32,8 +33,14 @@ def test_backoff_doubles_up_to_its_cap_and_resets_on_success() -> None:
 
 
 def test_platform_services_restart_on_failure_and_infrastructure_does_not() -> None:
-    assert {n for n, s in SERVICES.items() if s.restart == "on-failure"} == {"exchange", "ingest", "consumer", "api",
-                                                                                 "consumer-1", "consumer-2"}
+    assert {n for n, s in SERVICES.items() if s.restart == "on-failure"} == {
+        "exchange",
+        "ingest",
+        "consumer",
+        "api",
+        "consumer-1",
+        "consumer-2",
+    }
 
 
 def test_every_service_has_a_memory_budget() -> None:

@@ -28,8 +28,14 @@ def test_the_table_shows_use_as_a_share_of_the_budget() -> None:
     assert budget_table({"api": 160.0}, BUDGETS).splitlines()[1].split() == ["api", "160", "320", "50%"]
 
 
-def held(memory: float | None = 768, cpus: float | None = 1.0, oom: bool = False, periods: int = 100,
-         throttled: int = 10, seconds: float = 0.5) -> EnforcedLimits:
+def held(
+    memory: float | None = 768,
+    cpus: float | None = 1.0,
+    oom: bool = False,
+    periods: int = 100,
+    throttled: int = 10,
+    seconds: float = 0.5,
+) -> EnforcedLimits:
     return EnforcedLimits(memory, cpus, 400.0, periods, throttled, seconds, oom)
 
 
@@ -39,12 +45,16 @@ def test_limits_equal_to_the_budgets_hold() -> None:
 
 
 def test_a_missing_or_wrong_limit_or_an_oom_kill_is_named() -> None:
-    verdict = within_limits({"kafka": held(memory=None, cpus=None), "api": held(memory=512, oom=True)},
-                            {"kafka": 768, "api": 320})
+    verdict = within_limits(
+        {"kafka": held(memory=None, cpus=None), "api": held(memory=512, oom=True)}, {"kafka": 768, "api": 320}
+    )
     assert not verdict.valid
-    assert verdict.mismatched == ["api: memory limit 512 MiB, budget 320 MiB",
-                                  "api: killed by the engine for passing its memory limit of 512 MiB",
-                                  "kafka: memory limit none, budget 768 MiB", "kafka: no CPU limit"]
+    assert verdict.mismatched == [
+        "api: memory limit 512 MiB, budget 320 MiB",
+        "api: killed by the engine for passing its memory limit of 512 MiB",
+        "kafka: memory limit none, budget 768 MiB",
+        "kafka: no CPU limit",
+    ]
     assert not within_limits({}, {}).valid, "no service at all proves nothing"
 
 
@@ -73,10 +83,14 @@ def test_a_driver_without_an_engine_has_no_limits_and_a_service_without_limits_s
 
 
 def test_limits_from_the_engine_api() -> None:
-    attrs: dict[str, Any] = {"HostConfig": {"Memory": 768 * 2**20, "NanoCpus": 1_500_000_000},
-                             "State": {"OOMKilled": True}}
-    stats = {"memory_stats": {"max_usage": 400 * 2**20},
-             "cpu_stats": {"throttling_data": {"periods": 90, "throttled_periods": 9, "throttled_time": 2_500_000_000}}}
+    attrs: dict[str, Any] = {
+        "HostConfig": {"Memory": 768 * 2**20, "NanoCpus": 1_500_000_000},
+        "State": {"OOMKilled": True},
+    }
+    stats = {
+        "memory_stats": {"max_usage": 400 * 2**20},
+        "cpu_stats": {"throttling_data": {"periods": 90, "throttled_periods": 9, "throttled_time": 2_500_000_000}},
+    }
     assert limits_from(attrs, stats) == EnforcedLimits(768.0, 1.5, 400.0, 90, 9, 2.5, True)
     quota = {"HostConfig": {"CpuQuota": 50_000, "CpuPeriod": 100_000}}
     assert limits_from(quota, {}) == EnforcedLimits(None, 0.5, None, 0, 0, 0.0, False)

@@ -10,9 +10,17 @@ from harness.stack.services import kafka, object_store, platform, postgres, sche
 
 _CLUSTER_PLATFORM = {s.name: s for s in platform.specs(topology=platform.CLUSTERED)}
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (postgres.SPEC, object_store.SPEC, kafka.SPEC, schema_registry.SPEC, toxiproxy.SPEC,
-                                 *platform.SPECS, *kafka.CLUSTER_SPECS,
-                                 *(_CLUSTER_PLATFORM[c] for c in platform.CONSUMERS if c in _CLUSTER_PLATFORM))
+    spec.name: spec
+    for spec in (
+        postgres.SPEC,
+        object_store.SPEC,
+        kafka.SPEC,
+        schema_registry.SPEC,
+        toxiproxy.SPEC,
+        *platform.SPECS,
+        *kafka.CLUSTER_SPECS,
+        *(_CLUSTER_PLATFORM[c] for c in platform.CONSUMERS if c in _CLUSTER_PLATFORM),
+    )
 }
 """Each service as it runs outside `faultable` and `cluster` (and the names `stack logs`, `stack kill` know)."""
 
@@ -24,7 +32,7 @@ FULL = (*INFRA, "exchange", "ingest", "consumer", "api")
 PROFILES: dict[str, tuple[str, ...]] = {
     "infra": INFRA,
     "full": FULL,
-    "faultable": (*INFRA, toxiproxy.NAME, *FULL[len(INFRA):]),
+    "faultable": (*INFRA, toxiproxy.NAME, *FULL[len(INFRA) :]),
     # three Kafka nodes in one quorum, two consumers in one group; the rest as in `full`
     "cluster": (toxiproxy.NAME, *kafka.CLUSTER, *INFRA[1:], "exchange", "ingest", *platform.CONSUMERS, "api"),
 }
@@ -45,8 +53,9 @@ def profile_services(profile: str) -> tuple[str, ...]:
     if profile in PROFILES:
         return PROFILES[profile]
     if profile in PLANNED_PROFILES:
-        raise ProfileError(f"profile {profile!r} is not available yet: {PLANNED_PROFILES[profile]}; "
-                           f"use one of {', '.join(PROFILES)}")
+        raise ProfileError(
+            f"profile {profile!r} is not available yet: {PLANNED_PROFILES[profile]}; use one of {', '.join(PROFILES)}"
+        )
     raise ProfileError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
 
 
@@ -68,6 +77,7 @@ def kafka_nodes(profile: str | None) -> tuple[str, ...]:
 
 def start_order(names: Sequence[str], specs: Mapping[str, ServiceSpec] = SERVICES) -> list[str]:
     """Dependencies first (a topological order); a cycle or an unknown service is an error."""
+
     def needs(name: str) -> tuple[str, ...]:
         if name not in specs:
             raise ValueError(f"unknown service {name!r}")

@@ -23,8 +23,9 @@ import psutil
 WRITE = "-XX:ArchiveClassesAtExit="
 
 
-def archive_options(cache: Path, service: str, java: Path, classpath: str,
-                    writing: Callable[[Path], bool] | None = None) -> list[str]:
+def archive_options(
+    cache: Path, service: str, java: Path, classpath: str, writing: Callable[[Path], bool] | None = None
+) -> list[str]:
     """The JVM options for `service`: use its archive if there is one, else write one at exit."""
     folder = cache / "cds"
     key = hashlib.sha1(f"{java.resolve()}\n{classpath}".encode()).hexdigest()[:12]

@@ -82,27 +82,40 @@ def server_properties(ctx: StackContext, node: Node = SINGLE) -> str:
         def votes_to(j: int) -> int:  # where this node finds node j's controller
             return ctx.port(f"kafka-{me}-to-{j}-controller" if j != me else f"kafka-{j}-controller")
 
-        listeners = [f"PLAINTEXT://{host}:{port}", f"CONTROLLER://{host}:{ctl}",
-                     *(f"{peer_listener(k)}://{host}:{ctx.port(f'kafka-{me}-from-{k}')}" for k in ids)]
+        listeners = [
+            f"PLAINTEXT://{host}:{port}",
+            f"CONTROLLER://{host}:{ctl}",
+            *(f"{peer_listener(k)}://{host}:{ctx.port(f'kafka-{me}-from-{k}')}" for k in ids),
+        ]
         # The quorum's leader tells the others its controller endpoint and they use it, not the
         # voters above: advertised at a proxy of its own, so that cutting a node off cuts that too.
-        advertised = [f"PLAINTEXT://{host}:{port}", f"CONTROLLER://{host}:{ctx.port(f'kafka-{me}-raft')}",
-                      *(f"{peer_listener(k)}://{host}:{reached_by(k)}" for k in ids)]
+        advertised = [
+            f"PLAINTEXT://{host}:{port}",
+            f"CONTROLLER://{host}:{ctx.port(f'kafka-{me}-raft')}",
+            *(f"{peer_listener(k)}://{host}:{reached_by(k)}" for k in ids),
+        ]
         voters = ",".join(f"{j}@{host}:{votes_to(j)}" for j in ids)
         names = ["PLAINTEXT", "CONTROLLER", *(peer_listener(k) for k in ids)]
-        network = {"listeners": ",".join(listeners), "advertised.listeners": ",".join(advertised),
-                   "listener.security.protocol.map": ",".join(f"{n}:PLAINTEXT" for n in names),
-                   "inter.broker.listener.name": peer_listener(me), "controller.quorum.voters": voters}
+        network = {
+            "listeners": ",".join(listeners),
+            "advertised.listeners": ",".join(advertised),
+            "listener.security.protocol.map": ",".join(f"{n}:PLAINTEXT" for n in names),
+            "inter.broker.listener.name": peer_listener(me),
+            "controller.quorum.voters": voters,
+        }
     else:
         proxied, via_proxy = ctx.port("kafka-proxied"), ctx.port("kafka-via-proxy")
         # PROXIED is toxiproxy's upstream and advertises toxiproxy's listen port: a client that
         # bootstraps through the proxy is told to stay behind it, while one that bootstraps on
         # PLAINTEXT is told PLAINTEXT (Kafka answers metadata per listener). Always there, as
         # unused it costs nothing and the broker's config does not depend on the profile.
-        network = {"listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
-                   "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
-                   "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                   "inter.broker.listener.name": "PLAINTEXT", "controller.quorum.voters": f"1@{host}:{ctl}"}
+        network = {
+            "listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{proxied},CONTROLLER://{host}:{ctl}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{port},PROXIED://{host}:{via_proxy}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.quorum.voters": f"1@{host}:{ctl}",
+        }
     # every internal topic on every node, and two of them in sync before a write counts
     replicas, min_isr = (str(len(node.names)), "2") if node.clustered else ("1", "1")
     props = {
@@ -136,10 +149,17 @@ def server_properties(ctx: StackContext, node: Node = SINGLE) -> str:
 def format_command(ctx: StackContext, cluster_id: str, node: Node = SINGLE) -> list[str]:
     run = ctx.run_dir(node.name)
     # `--cluster-id=<id>` in one word: a random id may start with "-" and would read as an option
-    return [str(ctx.components.java), "-cp", f"{ctx.components.kafka_lib}/*",
-            f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
-            "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-            "--config", str(run / "server.properties")]
+    return [
+        str(ctx.components.java),
+        "-cp",
+        f"{ctx.components.kafka_lib}/*",
+        f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
+        "kafka.tools.StorageTool",
+        "format",
+        f"--cluster-id={cluster_id}",
+        "--config",
+        str(run / "server.properties"),
+    ]
 
 
 def prepare(ctx: StackContext, node: Node = SINGLE) -> None:
@@ -161,11 +181,21 @@ def command(ctx: StackContext, node: Node = SINGLE) -> list[str]:
     run = ctx.run_dir(node.name)
     classpath = f"{ctx.components.kafka_lib}/*"
     heap = CLUSTER_HEAP if node.clustered else HEAP
-    return [str(ctx.components.java), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-            *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, classpath),
-            f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
-            "-cp", classpath, "kafka.Kafka", str(run / "server.properties")]
+    return [
+        str(ctx.components.java),
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, classpath),
+        f"-Dlog4j2.configurationFile={run / 'log4j2.properties'}",
+        "-cp",
+        classpath,
+        "kafka.Kafka",
+        str(run / "server.properties"),
+    ]
 
 
 _quiet = logging.getLogger("harness.stack.kafka.probe")
@@ -174,8 +204,12 @@ _quiet.propagate = False
 
 
 def _metadata(bootstrap_servers: str) -> Any:
-    conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "socket.timeout.ms": 2000,
-                            "logger": _quiet, "log.connection.close": False}
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "socket.timeout.ms": 2000,
+        "logger": _quiet,
+        "log.connection.close": False,
+    }
     try:
         return AdminClient(conf).list_topics(timeout=3)
     except Exception as exc:  # KafkaException: broker not reachable yet
@@ -200,9 +234,12 @@ def cluster_ready(ctx: StackContext, node: Node) -> str:
     missing = sorted(set(range(1, len(node.names) + 1)) - set(md.brokers))
     if missing:
         raise NotReady(f"brokers {missing} not registered yet; {sorted(md.brokers)} are")
-    behind = [f"{t}[{p}] leader {pm.leader} isr {sorted(pm.isrs)} of {sorted(pm.replicas)}"
-              for t, tm in md.topics.items() for p, pm in tm.partitions.items()
-              if pm.leader < 0 or set(pm.isrs) != set(pm.replicas)]
+    behind = [
+        f"{t}[{p}] leader {pm.leader} isr {sorted(pm.isrs)} of {sorted(pm.replicas)}"
+        for t, tm in md.topics.items()
+        for p, pm in tm.partitions.items()
+        if pm.leader < 0 or set(pm.isrs) != set(pm.replicas)
+    ]
     if behind:
         raise NotReady(f"{len(behind)} partition(s) without a leader or a full ISR: {', '.join(behind[:5])}")
     partitions = sum(len(tm.partitions) for tm in md.topics.values())
@@ -226,14 +263,13 @@ def node_spec(node: Node) -> ServiceSpec:
         name=node.name,
         memory_budget_mb=640,
         depends_on=("toxiproxy",),  # every way to the other nodes goes through it
-        ports=(node.name, f"{node.name}-controller",
-               *(f"{node.name}-from-{k}" for k in range(1, len(node.names) + 1))),
+        ports=(node.name, f"{node.name}-controller", *(f"{node.name}-from-{k}" for k in range(1, len(node.names) + 1))),
         command=lambda ctx: command(ctx, node),
         ready=lambda ctx: cluster_ready(ctx, node),
         prepare=lambda ctx: prepare(ctx, node),
         ready_within=180.0,
         description=f"Apache Kafka node {node.node_id} of {len(node.names)} (KRaft broker and controller, "
-                    f"heap {CLUSTER_HEAP})",
+        f"heap {CLUSTER_HEAP})",
     )
 
 

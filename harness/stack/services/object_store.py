@@ -35,9 +35,15 @@ def _client(url: str, access_key: str, secret_key: str, timeout: float) -> Any:
     # and readiness probes made one per probe (12 s of the suite's CPU in a full run, py-spy).
     # Clients are thread-safe; sessions are not, hence a session of its own for each client.
     return boto3.session.Session().client(
-        "s3", endpoint_url=url, region_name=REGION, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-        config=Config(s3={"addressing_style": "path"}, connect_timeout=timeout, read_timeout=timeout,
-                      retries={"max_attempts": 1}))
+        "s3",
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(
+            s3={"addressing_style": "path"}, connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}
+        ),
+    )
 
 
 def prepare(ctx: StackContext) -> None:
@@ -47,15 +53,28 @@ def prepare(ctx: StackContext) -> None:
 
 def command(ctx: StackContext) -> list[str]:
     p = ctx.port
-    return [str(ctx.components.weed), "mini", f"-dir={ctx.data_dir(NAME)}",
-            f"-ip={ctx.host}", f"-ip.bind={ctx.host}", "-master.telemetry=false",
-            "-admin.ui=false", "-webdav=false",
-            f"-master.port={p('object-store-master')}", f"-volume.port={p('object-store-volume')}",
-            f"-filer.port={p('object-store-filer')}", f"-s3.port={p('object-store-s3')}",
-            f"-admin.port={p('object-store-admin')}", "-s3.port.lance=0",
-            # its own Iceberg REST catalog, when the stack serves that one (K2_STACK_CATALOG=rest)
-            *([f"-s3.port.iceberg={p('object-store-iceberg')}", f"-tableBucket={TABLE_BUCKET}"]
-              if ctx.settings.catalog == "rest" else ["-s3.port.iceberg=0"])]
+    return [
+        str(ctx.components.weed),
+        "mini",
+        f"-dir={ctx.data_dir(NAME)}",
+        f"-ip={ctx.host}",
+        f"-ip.bind={ctx.host}",
+        "-master.telemetry=false",
+        "-admin.ui=false",
+        "-webdav=false",
+        f"-master.port={p('object-store-master')}",
+        f"-volume.port={p('object-store-volume')}",
+        f"-filer.port={p('object-store-filer')}",
+        f"-s3.port={p('object-store-s3')}",
+        f"-admin.port={p('object-store-admin')}",
+        "-s3.port.lance=0",
+        # its own Iceberg REST catalog, when the stack serves that one (K2_STACK_CATALOG=rest)
+        *(
+            [f"-s3.port.iceberg={p('object-store-iceberg')}", f"-tableBucket={TABLE_BUCKET}"]
+            if ctx.settings.catalog == "rest"
+            else ["-s3.port.iceberg=0"]
+        ),
+    ]
 
 
 def catalog_url(ctx: StackContext) -> str:
@@ -67,12 +86,18 @@ def _rest_catalog_ready(ctx: StackContext) -> str:
     (GET /v1/config answers 200 even for a bucket that does not exist)."""
     c, url = ctx.credentials, catalog_url(ctx)
     try:
-        token = httpx.post(f"{url}/v1/oauth/tokens", timeout=3.0, data={
-            "grant_type": "client_credentials", "client_id": c.s3_access_key, "client_secret": c.s3_secret_key})
+        token = httpx.post(
+            f"{url}/v1/oauth/tokens",
+            timeout=3.0,
+            data={"grant_type": "client_credentials", "client_id": c.s3_access_key, "client_secret": c.s3_secret_key},
+        )
         if token.status_code != 200:
             raise NotReady(f"REST catalog token: {token.status_code} {token.text[:200]}")
-        r = httpx.get(f"{url}/v1/{TABLE_BUCKET}/namespaces", timeout=3.0,
-                      headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        r = httpx.get(
+            f"{url}/v1/{TABLE_BUCKET}/namespaces",
+            timeout=3.0,
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
     except httpx.HTTPError as exc:
         raise NotReady(f"REST catalog: {type(exc).__name__}") from None
     if r.status_code != 200:
@@ -87,9 +112,11 @@ def env(ctx: StackContext) -> dict[str, str]:
     # weed mini takes the S3 identity from the standard AWS variables at start.
     # GOMEMLIMIT is the Go runtime's own soft limit (what -Xmx is to the JVMs): without it the heap
     # grew with the table's file count until it passed the budget (392 MiB after a full suite run).
-    return {"AWS_ACCESS_KEY_ID": ctx.credentials.s3_access_key,
-            "AWS_SECRET_ACCESS_KEY": ctx.credentials.s3_secret_key,
-            "GOMEMLIMIT": f"{MEMORY_BUDGET_MB * 3 // 4}MiB"}
+    return {
+        "AWS_ACCESS_KEY_ID": ctx.credentials.s3_access_key,
+        "AWS_SECRET_ACCESS_KEY": ctx.credentials.s3_secret_key,
+        "GOMEMLIMIT": f"{MEMORY_BUDGET_MB * 3 // 4}MiB",
+    }
 
 
 SENTINEL = ".k2-stack/ready"
@@ -118,8 +145,14 @@ SPEC = ServiceSpec(
     name=NAME,
     memory_budget_mb=MEMORY_BUDGET_MB,
     depends_on=(),
-    ports=("object-store-s3", "object-store-master", "object-store-volume", "object-store-filer",
-           "object-store-admin", "object-store-iceberg"),
+    ports=(
+        "object-store-s3",
+        "object-store-master",
+        "object-store-volume",
+        "object-store-filer",
+        "object-store-admin",
+        "object-store-iceberg",
+    ),
     command=command,
     env=env,
     ready=ready,

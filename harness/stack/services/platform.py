@@ -71,9 +71,11 @@ class Links:
     def of(ctx: StackContext, via_proxy: bool = False, kafka_nodes: tuple[str, ...] = (kafka.NAME,)) -> Links:
         if not via_proxy:
             return Links(kafka.bootstrap(ctx, kafka_nodes), schema_registry.url(ctx), object_store.endpoint(ctx))
-        return Links(toxiproxy.listen(ctx, "kafka"),
-                     f"http://{toxiproxy.listen(ctx, 'schema-registry')}{schema_registry.CCOMPAT}",
-                     f"http://{toxiproxy.listen(ctx, 'object-store')}")
+        return Links(
+            toxiproxy.listen(ctx, "kafka"),
+            f"http://{toxiproxy.listen(ctx, 'schema-registry')}{schema_registry.CCOMPAT}",
+            f"http://{toxiproxy.listen(ctx, 'object-store')}",
+        )
 
 
 def values(ctx: StackContext, role: str, topology: Topology = DIRECT, instance: str | None = None) -> dict[str, str]:
@@ -84,19 +86,34 @@ def values(ctx: StackContext, role: str, topology: Topology = DIRECT, instance: 
     links = Links.of(ctx, topology.via_proxy and role != "exchange", topology.kafka_nodes)
     props = catalog.properties(ctx)  # the catalog's database is always reached directly
     exchange = http_url(ctx, "exchange")
-    return {**python_values(), "repo": str(ctx.settings.platform), "host": ctx.host, "port": str(ctx.port(name)),
-            "data_dir": str(ctx.data_dir(name)), "instance": name.rpartition("-")[2] if name != role else "1",
-            "partitions": PARTITIONS,
-            "kafka.bootstrap": links.kafka_bootstrap, "kafka.replication": str(topology.replication),
-            "kafka.min_isr": str(topology.min_isr), "registry.url": links.registry_url,
-            "s3.endpoint": links.s3_endpoint, "s3.access_key": ctx.credentials.s3_access_key,
-            "s3.secret_key": ctx.credentials.s3_secret_key, "s3.region": object_store.REGION,
-            "s3.bucket": object_store.BUCKET, "catalog.name": catalog.CATALOG_NAME, "catalog.type": props["type"],
-            "catalog.uri": props["uri"], "catalog.warehouse": props["warehouse"],
-            "catalog.credential": props.get("credential", ""),
-            "api.key": ctx.credentials.api_key, "exchange.host": ctx.host,
-            "exchange.port": str(ctx.port("exchange")), "exchange.ws_url": exchange.replace("http://", "ws://"),
-            "exchange.rest_url": exchange}
+    return {
+        **python_values(),
+        "repo": str(ctx.settings.platform),
+        "host": ctx.host,
+        "port": str(ctx.port(name)),
+        "data_dir": str(ctx.data_dir(name)),
+        "instance": name.rpartition("-")[2] if name != role else "1",
+        "partitions": PARTITIONS,
+        "kafka.bootstrap": links.kafka_bootstrap,
+        "kafka.replication": str(topology.replication),
+        "kafka.min_isr": str(topology.min_isr),
+        "registry.url": links.registry_url,
+        "s3.endpoint": links.s3_endpoint,
+        "s3.access_key": ctx.credentials.s3_access_key,
+        "s3.secret_key": ctx.credentials.s3_secret_key,
+        "s3.region": object_store.REGION,
+        "s3.bucket": object_store.BUCKET,
+        "catalog.name": catalog.CATALOG_NAME,
+        "catalog.type": props["type"],
+        "catalog.uri": props["uri"],
+        "catalog.warehouse": props["warehouse"],
+        "catalog.credential": props.get("credential", ""),
+        "api.key": ctx.credentials.api_key,
+        "exchange.host": ctx.host,
+        "exchange.port": str(ctx.port("exchange")),
+        "exchange.ws_url": exchange.replace("http://", "ws://"),
+        "exchange.rest_url": exchange,
+    }
 
 
 def _spec(role: str, service: PlatformService, topology: Topology, instance: str | None = None) -> ServiceSpec:
@@ -123,17 +140,28 @@ def _spec(role: str, service: PlatformService, topology: Topology, instance: str
     needs = tuple(d for dep in service.depends_on for d in (topology.kafka_nodes if dep == kafka.NAME else (dep,)))
     needs += (toxiproxy.NAME,) if proxied else ()
     behind = " (through toxiproxy)" if proxied else ""
-    return ServiceSpec(name=name, depends_on=needs, ports=(name,), command=command, env=env, ready=ready,
-                       ready_within=service.ready_within, stop_grace=service.stop_grace, restart=service.restart,
-                       memory_budget_mb=service.memory_budget_mb, description=service.description + behind)
+    return ServiceSpec(
+        name=name,
+        depends_on=needs,
+        ports=(name,),
+        command=command,
+        env=env,
+        ready=ready,
+        ready_within=service.ready_within,
+        stop_grace=service.stop_grace,
+        restart=service.restart,
+        memory_budget_mb=service.memory_budget_mb,
+        description=service.description + behind,
+    )
 
 
 def platform_file_path() -> Path:
     return Path(os.environ.get("K2_PLATFORM_FILE") or REFERENCE)
 
 
-def specs(via_proxy: bool = False, file: PlatformFile | None = None,
-          topology: Topology | None = None) -> tuple[ServiceSpec, ...]:
+def specs(
+    via_proxy: bool = False, file: PlatformFile | None = None, topology: Topology | None = None
+) -> tuple[ServiceSpec, ...]:
     """The platform's services; `via_proxy`: those that use kafka, the registry or the object
     store reach them through toxiproxy, and so start after it (profile `faultable`). On a
     clustered topology the consumer runs twice, as consumer-1 and consumer-2."""

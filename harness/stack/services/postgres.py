@@ -55,9 +55,24 @@ def prepare(ctx: StackContext) -> None:
     _chown(pwfile, user)
     try:
         proc = subprocess.run(
-            [str(ctx.components.postgres_bin / "initdb"), "-D", str(data), "-U", ctx.credentials.postgres_user,
-             f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
-            capture_output=True, text=True, user=user, cwd=run, timeout=120)
+            [
+                str(ctx.components.postgres_bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                ctx.credentials.postgres_user,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            capture_output=True,
+            text=True,
+            user=user,
+            cwd=run,
+            timeout=120,
+        )
     finally:
         pwfile.unlink(missing_ok=True)
     if proc.returncode != 0:
@@ -65,10 +80,23 @@ def prepare(ctx: StackContext) -> None:
 
 
 def command(ctx: StackContext) -> list[str]:
-    return [str(ctx.components.postgres_bin / "postgres"), "-D", str(ctx.data_dir(NAME)),
-            "-p", str(ctx.port(NAME)), "-c", f"listen_addresses={ctx.host}",
-            "-c", "unix_socket_directories=", "-c", "max_connections=200",
-            "-c", "shared_buffers=64MB", "-c", "fsync=on"]
+    return [
+        str(ctx.components.postgres_bin / "postgres"),
+        "-D",
+        str(ctx.data_dir(NAME)),
+        "-p",
+        str(ctx.port(NAME)),
+        "-c",
+        f"listen_addresses={ctx.host}",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "max_connections=200",
+        "-c",
+        "shared_buffers=64MB",
+        "-c",
+        "fsync=on",
+    ]
 
 
 def ready(ctx: StackContext) -> str:

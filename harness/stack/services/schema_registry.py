@@ -18,8 +18,15 @@ def url(ctx: StackContext) -> str:
 
 def command(ctx: StackContext) -> list[str]:
     jar = str(ctx.components.apicurio_jar)
-    return [str(ctx.components.java), f"-Xmx{HEAP}", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-            *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, jar), "-jar", jar]
+    return [
+        str(ctx.components.java),
+        f"-Xmx{HEAP}",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        *jvm.archive_options(ctx.settings.cache, NAME, ctx.components.java, jar),
+        "-jar",
+        jar,
+    ]
 
 
 def env(ctx: StackContext) -> dict[str, str]:

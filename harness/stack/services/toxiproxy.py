@@ -38,9 +38,10 @@ def listen(ctx: StackContext, link: str) -> str:
 
 
 def proxies(ctx: StackContext) -> list[dict[str, object]]:
-    return [{"name": link, "listen": listen(ctx, link), "upstream": f"{ctx.host}:{ctx.port(upstream)}",
-             "enabled": True}
-            for link, (_, upstream) in LINKS.items()]
+    return [
+        {"name": link, "listen": listen(ctx, link), "upstream": f"{ctx.host}:{ctx.port(upstream)}", "enabled": True}
+        for link, (_, upstream) in LINKS.items()
+    ]
 
 
 def prepare(ctx: StackContext) -> None:
@@ -75,14 +76,32 @@ def cluster_proxies(ctx: StackContext) -> list[dict[str, object]]:
     host = ctx.host
     out: list[dict[str, object]] = []
     for k, j in PAIRS:
-        out.append({"name": f"kafka-{k}-to-{j}", "listen": f"{host}:{ctx.port(f'kafka-{k}-to-{j}')}",
-                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-from-{k}')}", "enabled": True})
+        out.append(
+            {
+                "name": f"kafka-{k}-to-{j}",
+                "listen": f"{host}:{ctx.port(f'kafka-{k}-to-{j}')}",
+                "upstream": f"{host}:{ctx.port(f'kafka-{j}-from-{k}')}",
+                "enabled": True,
+            }
+        )
         controller = f"kafka-{k}-to-{j}-controller"
-        out.append({"name": controller, "listen": f"{host}:{ctx.port(controller)}",
-                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}", "enabled": True})
+        out.append(
+            {
+                "name": controller,
+                "listen": f"{host}:{ctx.port(controller)}",
+                "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}",
+                "enabled": True,
+            }
+        )
     for j in sorted({j for _, j in PAIRS}):
-        out.append({"name": f"kafka-{j}-raft", "listen": f"{host}:{ctx.port(f'kafka-{j}-raft')}",
-                    "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}", "enabled": True})
+        out.append(
+            {
+                "name": f"kafka-{j}-raft",
+                "listen": f"{host}:{ctx.port(f'kafka-{j}-raft')}",
+                "upstream": f"{host}:{ctx.port(f'kafka-{j}-controller')}",
+                "enabled": True,
+            }
+        )
     return out
 
 
@@ -90,8 +109,15 @@ def between(node: int, others: tuple[int, ...] = (1, 2, 3)) -> list[str]:
     """The proxies of every direction between kafka-`node` and the other nodes, and of its
     quorum endpoint: cut them all and it is cut off from them, while clients still reach it. (It
     may still fetch the quorum's metadata from the new leader, as a follower: a fenced broker.)"""
-    return [f"kafka-{node}-raft", *(f"kafka-{a}-to-{b}{suffix}" for a, b in PAIRS
-                                    if node in (a, b) and {a, b} <= set(others) for suffix in ("", "-controller"))]
+    return [
+        f"kafka-{node}-raft",
+        *(
+            f"kafka-{a}-to-{b}{suffix}"
+            for a, b in PAIRS
+            if node in (a, b) and {a, b} <= set(others)
+            for suffix in ("", "-controller")
+        ),
+    ]
 
 
 def initialise(ctx: StackContext, wanted: list[dict[str, object]] | None = None) -> None:
@@ -124,8 +150,11 @@ SPEC = ServiceSpec(
 
 CLUSTER_SPEC = dataclasses.replace(
     SPEC,
-    ports=(NAME, *(f"kafka-{k}-to-{j}{suffix}" for k, j in PAIRS for suffix in ("", "-controller")),
-           *(f"kafka-{j}-raft" for j in (1, 2, 3))),
+    ports=(
+        NAME,
+        *(f"kafka-{k}-to-{j}{suffix}" for k, j in PAIRS for suffix in ("", "-controller")),
+        *(f"kafka-{j}-raft" for j in (1, 2, 3)),
+    ),
     initialise=lambda ctx: initialise(ctx, cluster_proxies(ctx)),
     description="Toxiproxy (every direction between the cluster's Kafka nodes)",
 )
