@@ -50,8 +50,9 @@ test: setup lint unit integration features-renamed features-rest-catalog feature
 scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the stack's logs
 	@$(BIN)/python -m harness scan-secrets
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff (lint and format) and mypy
 	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
 	@$(BIN)/mypy
 
 unit: setup ## unit tests of harness and k2 (no services)
