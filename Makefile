@@ -164,6 +164,7 @@ report: ## build the Allure HTML report from reports/allure-results (npm allure,
 	  mkdir -p $(CACHE)/allure-$(ALLURE_VERSION) && \
 	  npm install --silent --no-audit --no-fund --prefix $(CACHE)/allure-$(ALLURE_VERSION) allure@$(ALLURE_VERSION); }
 	@test -d reports/allure-results || { echo "[report] no reports/allure-results yet: run the features first"; exit 1; }
+	@rm -rf reports/allure-report  # into an old report, allure 3 writes a second one in a subfolder
 	@$(ALLURE) generate reports/allure-results -o reports/allure-report >/dev/null
 	@echo "[report] reports/allure-report/index.html"
 
