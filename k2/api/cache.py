@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import pyarrow as pa
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 
 class SnapshotCache:
@@ -49,17 +50,13 @@ class SnapshotCache:
                     self._rows -= evicted.num_rows
         return value
 
-    def exposition(self) -> list[str]:
-        """Prometheus lines: hits, misses and what the cache holds."""
+    def exposition(self) -> list[Metric]:
+        """Its counters and size, as Prometheus metric families (read at scrape time)."""
         return [
-            "# TYPE k2_api_cache_hits_total counter",
-            f"k2_api_cache_hits_total {self.hits}",
-            "# TYPE k2_api_cache_misses_total counter",
-            f"k2_api_cache_misses_total {self.misses}",
-            "# TYPE k2_api_cache_rows gauge",
-            f"k2_api_cache_rows {self._rows}",
-            "# TYPE k2_api_cache_entries gauge",
-            f"k2_api_cache_entries {len(self._entries)}",
+            CounterMetricFamily("k2_api_cache_hits", "Query results served from the cache.", value=self.hits),
+            CounterMetricFamily("k2_api_cache_misses", "Queries the cache could not answer.", value=self.misses),
+            GaugeMetricFamily("k2_api_cache_rows", "Rows the cache holds.", value=self._rows),
+            GaugeMetricFamily("k2_api_cache_entries", "Query results the cache holds.", value=len(self._entries)),
         ]
 
     @property

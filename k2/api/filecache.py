@@ -20,6 +20,7 @@ from collections import OrderedDict
 from typing import Any, cast
 
 import pyarrow as pa
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pyiceberg.io import InputFile, InputStream
 
 from k2.fileio import FewerRoundTripsFileIO
@@ -63,14 +64,12 @@ class FileCache:
     def __len__(self) -> int:
         return len(self._held)
 
-    def exposition(self) -> list[str]:
+    def exposition(self) -> list[Metric]:
+        """Its counters and size, as Prometheus metric families (read at scrape time)."""
         return [
-            "# TYPE k2_api_file_cache_hits_total counter",
-            f"k2_api_file_cache_hits_total {self.hits}",
-            "# TYPE k2_api_file_cache_misses_total counter",
-            f"k2_api_file_cache_misses_total {self.misses}",
-            "# TYPE k2_api_file_cache_bytes gauge",
-            f"k2_api_file_cache_bytes {self.bytes}",
+            CounterMetricFamily("k2_api_file_cache_hits", "Data file reads served from the cache.", value=self.hits),
+            CounterMetricFamily("k2_api_file_cache_misses", "Data file reads not in the cache.", value=self.misses),
+            GaugeMetricFamily("k2_api_file_cache_bytes", "Bytes the file cache holds.", value=self.bytes),
         ]
 
 

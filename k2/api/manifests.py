@@ -19,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from pyiceberg.manifest import ManifestEntry, ManifestFile
 
 Fetch = Callable[[ManifestFile, Any, bool], list[ManifestEntry]]
@@ -54,14 +55,12 @@ class ManifestCache:
                     self._count -= len(evicted)
         return list(entries)
 
-    def exposition(self) -> list[str]:
+    def exposition(self) -> list[Metric]:
+        """Its counters and size, as Prometheus metric families (read at scrape time)."""
         return [
-            "# TYPE k2_api_manifest_cache_hits_total counter",
-            f"k2_api_manifest_cache_hits_total {self.hits}",
-            "# TYPE k2_api_manifest_cache_misses_total counter",
-            f"k2_api_manifest_cache_misses_total {self.misses}",
-            "# TYPE k2_api_manifest_cache_entries gauge",
-            f"k2_api_manifest_cache_entries {self._count}",
+            CounterMetricFamily("k2_api_manifest_cache_hits", "Manifest reads served from the cache.", value=self.hits),
+            CounterMetricFamily("k2_api_manifest_cache_misses", "Manifest reads not in the cache.", value=self.misses),
+            GaugeMetricFamily("k2_api_manifest_cache_entries", "Manifest entries the cache holds.", value=self._count),
         ]
 
     @property

@@ -377,11 +377,12 @@ def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'k2_api_requests_total{method="GET",route="/v1/trades",status="200"} 3' in text
-    assert 'k2_api_requests_total{method="GET",route="/v1/trades",status="401"} 1' in text
-    assert 'k2_api_requests_total{method="GET",route="unmatched",status="404"} 1' in text
-    assert 'k2_api_request_duration_seconds_bucket{method="GET",route="/v1/trades",le="+Inf"} 4' in text
-    assert 'k2_api_request_duration_seconds_count{method="GET",route="/v1/trades"} 4' in text
+    assert 'k2_api_requests_total{method="GET",route="/v1/trades",status="200"} 3.0' in text
+    assert 'k2_api_requests_total{method="GET",route="/v1/trades",status="401"} 1.0' in text
+    assert 'k2_api_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
+    assert "_created" not in text
+    assert 'k2_api_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/trades"} 4.0' in text
+    assert 'k2_api_request_duration_seconds_count{method="GET",route="/v1/trades"} 4.0' in text
     assert "# TYPE k2_api_request_duration_seconds histogram" in text
 
 
