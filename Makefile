@@ -56,10 +56,10 @@ lint: setup ## ruff (lint and format) and mypy
 	@$(BIN)/mypy
 
 unit: setup ## unit tests of harness and k2 (no services)
-	@$(BIN)/pytest -q tests/unit --timeout 60
+	@$(BIN)/pytest -q tests/unit --timeout 60 --junitxml=reports/junit/unit.xml
 
 integration: setup ## integration tests on a stack of real services of their own (.stack-pytest)
-	@$(BIN)/pytest -q tests/integration
+	@$(BIN)/pytest -q tests/integration --junitxml=reports/junit/integration.xml
 
 features: setup ## behave features; starts (and stops) the stack if none is up
 	@$(BIN)/behave $(BEHAVE_ARGS)
@@ -81,7 +81,8 @@ features-renamed: setup ## the pipeline feature, through the external driver, on
 	  features/pipeline.feature $(BEHAVE_ARGS); rc=$$?; \
 	$(RENAMED) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/renamed && mkdir -p reports/renamed && \
-	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/renamed/; done; exit $$rc
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/renamed/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/renamed/junit; exit $$rc
 
 # An exchange that trades on its own and takes no orders, as a real one: the pipeline feature
 # through the external driver with no control API, so the suite watches windows of the trades and
@@ -93,7 +94,8 @@ features-observe: setup ## the pipeline feature against an exchange that trades 
 	$(BIN)/behave -D driver=external -D endpoints=.stack-observe/endpoints.yaml features/pipeline.feature $(BEHAVE_ARGS); \
 	rc=$$?; $(OBSERVE) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/observe && mkdir -p reports/observe && \
-	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/observe/; done; exit $$rc
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/observe/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/observe/junit; exit $$rc
 
 # The same platform and suite on an Iceberg REST catalog (the object store's own) instead of the
 # SQL one: the pipeline feature on a stack of its own (.stack-rest), evidence to reports/rest-catalog/.
@@ -103,7 +105,8 @@ features-rest-catalog: setup ## the pipeline feature with the platform and the s
 	$(REST) $(BIN)/behave features/pipeline.feature $(BEHAVE_ARGS); rc=$$?; \
 	$(REST) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/rest-catalog && mkdir -p reports/rest-catalog && \
-	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/rest-catalog/; done; exit $$rc
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/rest-catalog/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/rest-catalog/junit; exit $$rc
 
 # Three Kafka nodes in one quorum and two consumers in one group (profile cluster), on a stack of
 # its own (.stack-cluster): the cluster feature, evidence to reports/cluster/.
@@ -112,7 +115,8 @@ features-cluster: setup ## the cluster feature on profile cluster (3 brokers, 2 
 	@$(CLUSTER) $(BIN)/behave --tags=@cluster features/cluster.feature $(BEHAVE_ARGS); rc=$$?; \
 	$(CLUSTER) $(BIN)/python -m harness stack down >/dev/null; \
 	rm -rf reports/cluster && mkdir -p reports/cluster && \
-	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/cluster/; done; exit $$rc
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/cluster/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/cluster/junit; exit $$rc
 
 setup-docker: setup ## Docker for the compose stack: engine (started if need be), compose CLI, base image, images (idempotent)
 	@$(BIN)/python -m harness setup-docker
@@ -128,8 +132,9 @@ integration-compose: setup setup-docker ## the compose driver's tests on a real 
 # at the end if set-up started it, pass or fail.
 test-compose: setup
 	@rm -rf reports/local && mkdir -p reports/local && \
-	for f in allure-results scenarios latency.json; do test ! -e reports/$$f || mv reports/$$f reports/local/; done
-	@$(BIN)/python -m harness setup-docker && $(BIN)/pytest -q tests/compose && \
+	for f in allure-results scenarios latency.json; do test ! -e reports/$$f || mv reports/$$f reports/local/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/local/junit
+	@$(BIN)/python -m harness setup-docker && $(BIN)/pytest -q tests/compose --junitxml=reports/junit/compose.xml && \
 	$(MAKE) --no-print-directory features-compose-renamed && \
 	$(BIN)/behave -D driver=compose $(BEHAVE_ARGS); rc=$$?; \
 	$(BIN)/python -m harness stack --driver compose down >/dev/null 2>&1; \
@@ -143,7 +148,8 @@ features-compose-renamed: setup
 	  features/pipeline.feature $(BEHAVE_ARGS); rc=$$?; \
 	K2_PLATFORM_FILE=platforms/k2-renamed.yaml $(BIN)/python -m harness stack --driver compose down >/dev/null 2>&1; \
 	rm -rf reports/compose-renamed && mkdir -p reports/compose-renamed && \
-	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/compose-renamed/; done; exit $$rc
+	for f in allure-results scenarios; do test ! -e reports/$$f || mv reports/$$f reports/compose-renamed/; done; \
+	test ! -e reports/junit/features || mv reports/junit/features reports/compose-renamed/junit; exit $$rc
 
 test-e2e: features ## the end-to-end features alone (same as `make features`)
 

@@ -34,6 +34,7 @@ from harness.waiting import ConditionTimeout, eventually
 
 ALLURE_RESULTS = REPO_ROOT / "reports" / "allure-results"
 SCENARIO_REPORTS = REPO_ROOT / "reports" / "scenarios"
+JUNIT_FEATURES = REPO_ROOT / "reports" / "junit" / "features"  # behave.ini's junit_directory
 FAILED_LOG_LINES = 150  # per service, attached to the report of a failed scenario
 
 
@@ -117,6 +118,7 @@ class SuiteSession:
         session = SuiteSession(config=config, driver=make_driver(config, target), target=target)
         # this run's evidence only: results of an earlier run would show in its report as this one's
         shutil.rmtree(SCENARIO_REPORTS, ignore_errors=True)
+        shutil.rmtree(JUNIT_FEATURES, ignore_errors=True)
         for stale in ALLURE_RESULTS.glob("*"):
             if stale.is_file():
                 stale.unlink()
