@@ -17,5 +17,10 @@ K2_CATALOG_* / K2_WAREHOUSE / K2_S3_*, K2_TABLE (namespace.table, market_data.tr
 K2_CONSUMER_HOST, K2_CONSUMER_PORT.
 Health: GET /health/live, /health/ready; counters: GET /status."""
 
+
+def main() -> int:
+    return serve("consumer", HELP, Settings.from_env, create_app, graceful_s=25)
+
+
 if __name__ == "__main__":
-    sys.exit(serve("consumer", HELP, Settings.from_env, create_app, graceful_s=25))
+    sys.exit(main())

@@ -14,5 +14,10 @@ K2_RECONNECT_MAX_S, K2_EXCHANGE_NAME (the records' exchange and trade_id prefix,
 K2_RECORD_NAME (Avro full name of the record, com.k2.marketdata.TradeV2).
 Health: GET /health/live, /health/ready; counters: GET /status."""
 
+
+def main() -> int:
+    return serve("ingest", HELP, Settings.from_env, create_app, graceful_s=20)
+
+
 if __name__ == "__main__":
-    sys.exit(serve("ingest", HELP, Settings.from_env, create_app, graceful_s=20))
+    sys.exit(main())
