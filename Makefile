@@ -53,6 +53,7 @@ scan-secrets: setup ## fail if a secret of the stack appears in reports/ or the 
 lint: setup ## ruff (lint and format) and mypy
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/python -m harness.lockcheck
 	@$(BIN)/mypy
 
 unit: setup ## unit tests of harness and k2 (no services)
