@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 PROFILE ?= infra
 
 .DEFAULT_GOAL := help
-.PHONY: help setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe features-cluster features-compose-renamed \
+.PHONY: help lock setup setup-docker acceptance acceptance-compose test test-compose scan-secrets lint unit integration features features-all features-renamed features-rest-catalog features-observe features-cluster features-compose-renamed \
 	features-compose integration-compose test-e2e validate-pipeline prove-defects soak bench report stack-up stack-down stack-status clean
 
 help: ## list the targets
@@ -26,6 +26,10 @@ $(REQS_STAMP): requirements.txt
 	@$(BIN)/pip install -q -r requirements.txt
 	@touch $@
 	@echo "[setup] Python packages installed"
+
+lock: $(REQS_STAMP) ## regenerate requirements.txt (pins and hashes) from pyproject.toml's groups, keeping its versions where they still fit
+	@$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.txt --quiet
+	@echo "[lock] requirements.txt: review the difference, then make setup"
 
 setup: $(REQS_STAMP) ## create .venv and install every component of the local stack (idempotent)
 	@$(BIN)/python -m harness setup

@@ -304,7 +304,7 @@ def test_the_platform_image_installs_the_same_pins_as_requirements() -> None:
         for line in path.read_text().splitlines():
             m = re.match(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", line)
             if m:
-                found[m.group(1).lower()] = m.group(2)
+                found[m.group(1).lower().replace("_", "-").replace(".", "-")] = m.group(2)
         return found
 
     platform, suite = pins(COMPOSE_DIR / "platform" / "requirements.txt"), pins(REPO_ROOT / "requirements.txt")
