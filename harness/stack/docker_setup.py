@@ -443,32 +443,91 @@ class DockerSetup:
 
     @property
     def requirements(self) -> Path:
-        return self.compose_dir / "platform" / "requirements.txt"
+        """The lock (pins and hashes of every package); the image takes the platform's share of it."""
+        return REPO_ROOT / "requirements.txt"
 
     def wheels_dir(self) -> Path:
         return self.settings.cache / f"wheels-{requirements_key(self.requirements)}"
 
+    def package_dir(self) -> Path:
+        return self.settings.cache / "wheels-k2-acceptance"
+
+    def platform_lock(self, into: Path) -> Path:
+        """The lock's packages that `k2-acceptance[platform]` needs, with their hashes: the lock is
+        compiled again for that group alone, preferring its own versions (uv)."""
+        lock = into / "platform-lock.txt"
+        shutil.copy2(self.requirements, lock)  # uv keeps the versions an existing output file pins
+        done = self.runner(
+            [
+                sys.executable,
+                "-m",
+                "uv",
+                "pip",
+                "compile",
+                str(REPO_ROOT / "pyproject.toml"),
+                "--extra",
+                "platform",
+                "--generate-hashes",
+                "--python-version",
+                "3.11",
+                "--no-header",
+                "--quiet",
+                "-o",
+                str(lock),
+            ],
+            None,
+            600.0,
+            None,
+        )
+        if done.returncode != 0:
+            raise DockerSetupError(f"`uv pip compile --extra platform` exited {done.returncode}:\n{_tail(done.output)}")
+        return lock
+
     def wheels(self) -> str:
+        """Wheels of the platform's dependencies, at the lock's versions and hashes (cached per lock),
+        and a wheel of this repository's package (built each time: it holds k2/ as it is now)."""
         target = self.wheels_dir()
-        if (target / ".complete").exists():
-            return f"cached in {target}"
-        with tempfile.TemporaryDirectory(prefix="k2-wheels-", dir=self.settings.cache) as tmp:
-            done = self.runner(
-                [sys.executable, "-m", "pip", "wheel", "-q", "-r", str(self.requirements), "-w", tmp],
-                None,
-                1200.0,
-                None,
-            )
-            if done.returncode != 0:
-                raise DockerSetupError(
-                    f"`pip wheel -r {_shown(self.requirements)}` exited {done.returncode}:\n{_tail(done.output)}"
+        if not (target / ".complete").exists():
+            with tempfile.TemporaryDirectory(prefix="k2-wheels-", dir=self.settings.cache) as tmp:
+                lock = self.platform_lock(Path(tmp))
+                done = self.runner(
+                    [sys.executable, "-m", "pip", "wheel", "-q", "--require-hashes", "-r", str(lock), "-w", tmp],
+                    None,
+                    1200.0,
+                    None,
                 )
-            if target.exists():
-                shutil.rmtree(target)
-            shutil.move(tmp, target)
-            target.chmod(0o755)
-        (target / ".complete").write_text(requirements_key(self.requirements))
-        return f"{len(list(target.glob('*.whl')))} wheels in {target}"
+                if done.returncode != 0:
+                    raise DockerSetupError(
+                        f"`pip wheel -r platform-lock.txt` exited {done.returncode}:\n{_tail(done.output)}"
+                    )
+                if target.exists():
+                    shutil.rmtree(target)
+                shutil.move(tmp, target)
+                target.chmod(0o755)
+            (target / ".complete").write_text(requirements_key(self.requirements))
+        package = self.package_dir()
+        if package.exists():
+            shutil.rmtree(package)
+        package.mkdir(parents=True)
+        done = self.runner(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "-q",
+                "--no-deps",
+                str(REPO_ROOT),
+                "-w",
+                str(package),
+            ],
+            None,
+            300.0,
+            None,
+        )
+        if done.returncode != 0:
+            raise DockerSetupError(f"`pip wheel --no-deps .` exited {done.returncode}:\n{_tail(done.output)}")
+        return f"{len(list(target.glob('*.whl')))} wheels in {target}, the package in {package}"
 
     def contexts(self) -> dict[Path, Path]:
         """Where each prepared component goes in its image's build context."""
@@ -484,6 +543,7 @@ class DockerSetup:
             weed: self.compose_dir / "object-store/dist/weed",
             toxiproxy_binary(self.settings): self.compose_dir / "toxiproxy/dist/toxiproxy-server",
             self.wheels_dir(): self.compose_dir / "platform/dist/wheels",
+            self.package_dir(): self.compose_dir / "platform/dist/package",
         }
 
     def stage(self) -> str:
