@@ -347,7 +347,9 @@ def run_measure(args: argparse.Namespace) -> int:
         raise StackError(
             "measuring needs the full (or cluster) stack ready: run `python -m harness stack up --profile full`"
         )
-    results = [measure_flow(status.endpoints, rate, args.duration, say=_err) for rate in args.rate or [100.0]]
+    results = [
+        measure_flow(status.endpoints, rate, args.duration, say=_err, per_symbol=True) for rate in args.rate or [100.0]
+    ]
     if args.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
         return 0 if all(r.verdict.valid for r in results) else 1
