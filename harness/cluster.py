@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
@@ -110,27 +111,38 @@ def in_sync(endpoints: Endpoints, topic: str, brokers: int) -> Verdict:
     )
 
 
-def eventually_in_sync(endpoints: Endpoints, topic: str, brokers: int, within: float) -> Verdict:
-    """Wait until `in_sync` holds; its verdict then, or when the budget ran out."""
+def until_holds(judge: Callable[[], Verdict], within: float, describe: str, unread: Verdict) -> Verdict:
+    """Judge again until the verdict holds or `within` has passed; the last verdict, with the
+    seconds waited (`unread` when no look could be judged at all)."""
     t0 = time.monotonic()
     last: list[Verdict] = []
 
     def look() -> bool:
-        last[:] = [in_sync(endpoints, topic, brokers)]
+        last[:] = [judge()]
         if not last[0].valid:
-            raise AssertionError("; ".join(last[0].mismatched[:3]))
+            raise AssertionError("; ".join([last[0].check, *last[0].mismatched[:3]]))
         return True
 
     with suppress(ConditionTimeout):
-        eventually(look, within=within, every=0.5, describe=f"every partition of {topic} in sync on {brokers} brokers")
+        eventually(look, within=within, every=0.5, describe=describe)
     if not last:
-        return Verdict(
+        return unread
+    return replace(last[0], counts={**last[0].counts, "seconds waited": int(time.monotonic() - t0)})
+
+
+def eventually_in_sync(endpoints: Endpoints, topic: str, brokers: int, within: float) -> Verdict:
+    """Wait until `in_sync` holds; its verdict then, or when the budget ran out."""
+    return until_holds(
+        lambda: in_sync(endpoints, topic, brokers),
+        within,
+        f"every partition of {topic} in sync on {brokers} brokers",
+        Verdict(
             f"every partition of {topic} led and on {brokers} replicas in sync",
             False,
             {"partitions": 0},
             mismatched=["the cluster's metadata could not be read"],
-        )
-    return replace(last[0], counts={**last[0].counts, "seconds waited": int(time.monotonic() - t0)})
+        ),
+    )
 
 
 def consumer_status(endpoints: Endpoints, consumer: str) -> dict[str, Any]:
@@ -177,26 +189,17 @@ def eventually_shared(
     """Wait until the partitions are shared as `shared` asks (read from every one of `consumers`);
     the verdict of the last look, with how long it took."""
     count = len(partitions(endpoints, topic))
-    t0 = time.monotonic()
-    last: list[Verdict] = []
-
-    def look() -> bool:
-        last[:] = [shared(assignments(endpoints, consumers), count, owners)]
-        if not last[0].valid:
-            raise AssertionError(last[0].check)
-        return True
-
-    with suppress(ConditionTimeout):
-        eventually(look, within=within, every=0.5, describe=f"the partitions of {topic} shared by {owners}")
-    took = round(time.monotonic() - t0, 1)
-    if not last:
-        return Verdict(
+    return until_holds(
+        lambda: shared(assignments(endpoints, consumers), count, owners),
+        within,
+        f"the partitions of {topic} shared by {owners}",
+        Verdict(
             f"the partitions of {topic} shared by {' and '.join(owners)}",
             False,
             {"partitions": count},
             mismatched=["the consumers' status could not be read"],
-        )
-    return replace(last[0], counts={**last[0].counts, "seconds waited": int(took)})
+        ),
+    )
 
 
 def both_committed(endpoints: Endpoints, consumers: list[str], before: dict[str, int]) -> Verdict:

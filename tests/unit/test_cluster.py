@@ -31,3 +31,18 @@ def test_a_broker_is_known_by_its_service_name() -> None:
         assert "kafka-1" in str(exc)
     else:
         raise AssertionError("kafka is no broker of the cluster")
+
+
+def test_until_holds_returns_the_first_verdict_that_holds_or_the_unread_one() -> None:
+    from harness.checks import Verdict
+    from harness.cluster import until_holds
+
+    looks = iter([Verdict("x", False, {"n": 1}), Verdict("x", True, {"n": 2})])
+    held = until_holds(lambda: next(looks), within=10, describe="x", unread=Verdict("unread", False, {}))
+    assert held.valid and held.counts["n"] == 2 and "seconds waited" in held.counts
+
+    def unreadable() -> Verdict:
+        raise OSError("down")
+
+    unread = Verdict("unread", False, {})
+    assert until_holds(unreadable, within=0.1, describe="x", unread=unread) is unread
