@@ -24,6 +24,8 @@ $(REQS_STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip
 	@$(BIN)/pip install -q -r requirements.txt
+	@# editable: the console scripts (k2-api --help, k2-harness) run this checkout's code
+	@$(BIN)/pip install -q --no-deps -e . >$(VENV)/editable.log 2>&1 || { cat $(VENV)/editable.log; exit 1; }
 	@touch $@
 	@echo "[setup] Python packages installed"
 
@@ -58,6 +60,7 @@ lint: setup ## ruff (lint and format) and mypy
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/python -m harness.lockcheck
+	@$(BIN)/python -m k2.settings_doc --check
 	@$(BIN)/mypy
 
 unit: setup ## unit tests of harness and k2 (no services)

@@ -1,80 +1,90 @@
-"""Connecting to the Iceberg catalog from environment settings (shared by consumer and api).
-
-K2_CATALOG_NAME       default k2
-K2_CATALOG_TYPE       sql (pyiceberg SqlCatalog on PostgreSQL, the local stack) or rest
-K2_CATALOG_URI        sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port
-K2_WAREHOUSE          default s3://warehouse/
-K2_CATALOG_CREDENTIAL rest only, optional: OAuth2 client credentials client_id:client_secret
-K2_CATALOG_OAUTH2_URI rest only: the token endpoint, default K2_CATALOG_URI/v1/oauth/tokens
-K2_S3_ENDPOINT, K2_S3_ACCESS_KEY, K2_S3_SECRET_KEY, K2_S3_REGION (default us-east-1; set it: without
-                      a region pyarrow looks the bucket's up, which stalls each first write offline)
-"""
+"""Connecting to the Iceberg catalog from environment settings (shared by consumer and api)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import AfterValidator, SecretStr
 
 from k2.names import DEFAULT_TABLE, TableId
-from k2.settings import SettingsError, env_str, env_url
+from k2.settings import K2Settings, check_url, var
 
 FILE_IO = "k2.fileio.FewerRoundTripsFileIO"  # not imported here: pyiceberg is heavy, and loaded lazily
 
 
-@dataclass(frozen=True)
-class CatalogSettings:
-    name: str
-    type: str
-    uri: str
-    warehouse: str
-    s3_endpoint: str
-    s3_access_key: str
-    s3_secret_key: str
-    s3_region: str
-    credential: str = field(default="", repr=False)
-    oauth2_uri: str = ""
+def check_warehouse(value: str) -> str:
+    warehouse_bucket(value)
+    return value
 
-    @staticmethod
-    def from_env(env: Mapping[str, str]) -> CatalogSettings:
-        kind = env_str(env, "K2_CATALOG_TYPE", "sql")
-        if kind not in ("sql", "rest"):
-            raise SettingsError(f"K2_CATALOG_TYPE={kind!r} is unknown; use sql or rest")
-        return CatalogSettings(
-            name=env_str(env, "K2_CATALOG_NAME", "k2"),
-            type=kind,
-            uri=env_str(env, "K2_CATALOG_URI"),
-            warehouse=env_str(env, "K2_WAREHOUSE", "s3://warehouse/"),
-            s3_endpoint=env_url(env, "K2_S3_ENDPOINT"),
-            s3_access_key=env_str(env, "K2_S3_ACCESS_KEY"),
-            s3_secret_key=env_str(env, "K2_S3_SECRET_KEY"),
-            s3_region=env_str(env, "K2_S3_REGION", "us-east-1"),
-            credential=env.get("K2_CATALOG_CREDENTIAL", ""),  # optional: empty means none
-            oauth2_uri=env.get("K2_CATALOG_OAUTH2_URI", ""),
-        )
+
+def warehouse_bucket(warehouse: str) -> str:
+    """The bucket of an `s3://bucket/prefix` warehouse: what the object-store health check asks for."""
+    parsed = urlparse(warehouse)
+    if parsed.scheme not in ("s3", "s3a") or not parsed.netloc:
+        raise ValueError("is not an S3 location")
+    return parsed.netloc
+
+
+class CatalogSettings(K2Settings):
+    """The catalog and object-store part of a service's settings."""
+
+    catalog_name: str = var("K2_CATALOG_NAME", "k2", "the catalog's name, as pyiceberg knows it")
+    type: Literal["sql", "rest"] = var(
+        "K2_CATALOG_TYPE", "sql", "sql (pyiceberg's SqlCatalog on PostgreSQL, the local stack) or rest"
+    )
+    uri: SecretStr = var(
+        "K2_CATALOG_URI",
+        help="sql: postgresql+psycopg2://user:pass@host:port/db; rest: http://host:port (it may hold a password)",
+        example="postgresql+psycopg2://k2:secret@127.0.0.1:15432/k2",
+    )
+    warehouse: Annotated[str, AfterValidator(check_warehouse)] = var(
+        "K2_WAREHOUSE", "s3://warehouse/", "where the tables' files go: s3://bucket/ or s3://bucket/prefix"
+    )
+    s3_endpoint: Annotated[str, AfterValidator(check_url)] = var(
+        "K2_S3_ENDPOINT", help="the object store's S3 endpoint", example="http://127.0.0.1:18333"
+    )
+    s3_access_key: str = var("K2_S3_ACCESS_KEY", help="the object store's access key", example="k2")
+    s3_secret_key: SecretStr = var("K2_S3_SECRET_KEY", help="the object store's secret key", example="secret")
+    s3_region: str = var(
+        "K2_S3_REGION",
+        "us-east-1",
+        "set it: without a region pyarrow looks the bucket's up, which stalls each first write offline",
+    )
+    credential: SecretStr = var(
+        "K2_CATALOG_CREDENTIAL", SecretStr(""), "rest only, optional: OAuth2 client credentials client_id:client_secret"
+    )
+    oauth2_uri: str = var(
+        "K2_CATALOG_OAUTH2_URI", "", "rest only: the token endpoint; none means K2_CATALOG_URI/v1/oauth/tokens"
+    )
+
+    @property
+    def catalog(self) -> CatalogSettings:
+        """The catalog part of a service's settings (every service's settings extend these)."""
+        return self
 
     def properties(self) -> dict[str, str]:
         props = {
             "type": self.type,
-            "uri": self.uri,
+            "uri": self.uri.get_secret_value(),
             "warehouse": self.warehouse,
             "s3.endpoint": self.s3_endpoint,
             "s3.access-key-id": self.s3_access_key,
-            "s3.secret-access-key": self.s3_secret_key,
+            "s3.secret-access-key": self.s3_secret_key.get_secret_value(),
             "s3.region": self.s3_region,
             "s3.path-style-access": "true",
             "py-io-impl": FILE_IO,
         }
-        if self.type == "rest" and self.credential:
-            props["credential"] = self.credential
-            props["oauth2-server-uri"] = self.oauth2_uri or f"{self.uri.rstrip('/')}/v1/oauth/tokens"
+        if self.type == "rest" and self.credential.get_secret_value():
+            props["credential"] = self.credential.get_secret_value()
+            props["oauth2-server-uri"] = self.oauth2_uri or f"{props['uri'].rstrip('/')}/v1/oauth/tokens"
         return props
 
     def load(self) -> Any:
         from pyiceberg.catalog import load_catalog
 
-        return load_catalog(self.name, **self.properties())
+        return load_catalog(self.catalog_name, **self.properties())
 
 
 def ensure_table(catalog: Any, identifier: TableId = DEFAULT_TABLE) -> Any:

@@ -2,25 +2,17 @@
 
 A deployment may run the same platform under its own names (and a test profile does, with every
 name different, to show that nothing outside depends on the defaults). Each service reads the
-names it uses; a bad one stops it at start with one line naming the variable.
-
-  K2_TABLE            Iceberg table, namespace.table              consumer, api  default market_data.trades
-  K2_RECORD_NAME      Avro full name of the trade record          ingest         default com.k2.marketdata.TradeV2
-  K2_EXCHANGE_NAME    the records' `exchange`, `trade_id` prefix  ingest         default BINANCE
-  K2_API_PREFIX       path prefix of the market-data routes       api            default /v1
-  K2_API_KEY_HEADER   header clients send the API key in          api            default X-API-Key
-  K2_API_HEALTH_PATH, K2_API_READY_PATH, K2_API_LIVE_PATH
-                      the API's health routes                     api            default /health, /health/ready,
-                                                                                 /health/live
+names it uses (K2_TABLE, K2_RECORD_NAME, K2_EXCHANGE_NAME, K2_API_PREFIX, K2_API_KEY_HEADER and
+the health paths: docs/settings.md lists them with the services that read them); a bad one stops
+the service at start with one line naming the variable.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from k2.settings import SettingsError, env_str
+from k2.settings import SettingsError
 
 
 @dataclass(frozen=True)
@@ -59,50 +51,50 @@ def _has_space(value: str) -> bool:
 
 
 def parse_table(value: str, name: str = "K2_TABLE") -> TableId:
-    parts = value.split(".")
-    if len(parts) < 2 or not all(parts) or _has_space(value):
-        raise SettingsError(
-            f"{name}={value!r} is not namespace.table (a namespace, a dot, a table name); e.g. {name}={DEFAULT_TABLE}"
-        )
+    try:
+        return check_table(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={value!r} {exc}; e.g. {name}={DEFAULT_TABLE}") from None
+
+
+# Validators of the settings models (k2/settings.py names the variable and adds the example).
+
+
+def check_table(value: object) -> TableId:
+    if isinstance(value, TableId):
+        return value
+    text = str(value)
+    parts = text.split(".")
+    if len(parts) < 2 or not all(parts) or _has_space(text):
+        raise ValueError("is not namespace.table (a namespace, a dot, a table name)")
     return TableId(".".join(parts[:-1]), parts[-1])
 
 
-def env_table(env: Mapping[str, str], name: str = "K2_TABLE") -> TableId:
-    return parse_table(env_str(env, name, str(DEFAULT_TABLE)), name)
-
-
-def env_record_name(env: Mapping[str, str], name: str = "K2_RECORD_NAME") -> str:
-    value = env_str(env, name, DEFAULT_RECORD_NAME)
+def check_record_name(value: str) -> str:
     if not all(_AVRO_NAME.fullmatch(part) for part in value.split(".")):
-        raise SettingsError(
-            f"{name}={value!r} is not an Avro full name (dot-separated names of letters, digits "
-            f"and _, none starting with a digit); e.g. {name}={DEFAULT_RECORD_NAME}"
+        raise ValueError(
+            "is not an Avro full name (dot-separated names of letters, digits and _, none starting with a digit)"
         )
     return value
 
 
-def env_exchange_name(env: Mapping[str, str], name: str = "K2_EXCHANGE_NAME") -> str:
-    value = env_str(env, name, DEFAULT_EXCHANGE_NAME)
+def check_exchange_name(value: str) -> str:
     if _has_space(value):
-        raise SettingsError(f"{name}={value!r} contains whitespace; e.g. {name}={DEFAULT_EXCHANGE_NAME}")
+        raise ValueError("contains whitespace")
     if value != value.upper():
         # the API upper-cases its exchange filter, so a name in lower case could never be asked for
-        raise SettingsError(f"{name}={value!r} is not upper case; e.g. {name}={DEFAULT_EXCHANGE_NAME}")
+        raise ValueError("is not upper case")
     return value
 
 
-def env_path(env: Mapping[str, str], name: str, default: str) -> str:
+def check_path(value: str) -> str:
     """A URL path (or prefix of paths): starts with /, no trailing /, nothing but the path."""
-    value = env_str(env, name, default)
     if not value.startswith("/") or value.endswith("/") or _has_space(value) or any(c in value for c in "?#"):
-        raise SettingsError(
-            f"{name}={value!r} is not a path starting with / and not ending with /; e.g. {name}={default}"
-        )
+        raise ValueError("is not a path starting with / and not ending with /")
     return value
 
 
-def env_header_name(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env_str(env, name, default)
+def check_header_name(value: str) -> str:
     if not _HEADER_NAME.fullmatch(value):
-        raise SettingsError(f"{name}={value!r} is not an HTTP header name; e.g. {name}={default}")
+        raise ValueError("is not an HTTP header name")
     return value

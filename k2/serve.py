@@ -4,13 +4,11 @@ line and exit 2 when one is wrong), JSON logs, and uvicorn with a bounded gracef
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
 from k2 import logs
-from k2.settings import SettingsError
+from k2.settings import K2Settings, SettingsError, describe, refuse
 
 
 class Listens(Protocol):
@@ -21,29 +19,34 @@ class Listens(Protocol):
     def port(self) -> int: ...
 
 
-S = TypeVar("S", bound=Listens)
+S = TypeVar("S", bound=K2Settings)
 
 
 def serve(
     service: str,
     description: str,
-    from_env: Callable[[Mapping[str, str]], S],
+    model: type[S],
     create_app: Callable[[S], Any],
     graceful_s: int = 20,
 ) -> int:
-    argparse.ArgumentParser(prog=f"python -m k2.{service}", description=description).parse_args()
+    argparse.ArgumentParser(
+        prog=f"python -m k2.{service}",
+        description=description,
+        epilog=describe(model),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args()
     try:
-        settings = from_env(os.environ)
+        settings = model.from_env()
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
+    listens = cast(Listens, settings)  # every service's model has host and port
     logs.setup(service)
     import uvicorn  # after the settings check: a bad setting answers without loading the web stack
 
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=listens.host,
+        port=listens.port,
         log_config=None,
         timeout_graceful_shutdown=graceful_s,
     )

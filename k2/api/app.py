@@ -193,7 +193,7 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
     v1 = APIRouter(
         prefix=settings.prefix,
         tags=["market data"],
-        dependencies=[Depends(_auth(settings.api_key, settings.key_header))],
+        dependencies=[Depends(_auth(settings.api_key.get_secret_value(), settings.key_header))],
         responses=_error_responses(settings.key_header),
     )
 

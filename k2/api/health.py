@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 from k2.api.models import DependencyHealth, HealthResponse, Status, now_str
 from k2.api.queries import CatalogHandle
-from k2.api.settings import ApiSettings, warehouse_bucket
+from k2.api.settings import ApiSettings
+from k2.catalog import warehouse_bucket
 
 log = logging.getLogger("k2.api")
 
@@ -131,7 +132,7 @@ def _s3_client(settings: ApiSettings, timeout_s: float) -> Any:
         "s3",
         endpoint_url=c.s3_endpoint,
         aws_access_key_id=c.s3_access_key,
-        aws_secret_access_key=c.s3_secret_key,
+        aws_secret_access_key=c.s3_secret_key.get_secret_value(),
         region_name=c.s3_region,
         config=Config(
             connect_timeout=timeout_s,

@@ -144,8 +144,8 @@ def catalog_properties(settings: CatalogSettings) -> dict[str, str]:
     props["pool_pre_ping"] = "true"
     props["py-io-impl"] = filecache.FILE_IO  # reads through the file cache once app.py installs it
     props["s3.connect-timeout"] = str(CONNECT_TIMEOUT_S)
-    if settings.type == "sql" and settings.uri.startswith("postgresql"):
-        props["uri"] = with_query_default(settings.uri, "connect_timeout", str(CONNECT_TIMEOUT_S))
+    if settings.type == "sql" and props["uri"].startswith("postgresql"):
+        props["uri"] = with_query_default(props["uri"], "connect_timeout", str(CONNECT_TIMEOUT_S))
     return props
 
 
@@ -187,7 +187,7 @@ class CatalogHandle:
             if self._catalog is None:
                 from pyiceberg.catalog import load_catalog
 
-                self._catalog = load_catalog(self._settings.name, **catalog_properties(self._settings))
+                self._catalog = load_catalog(self._settings.catalog_name, **catalog_properties(self._settings))
             return self._catalog
 
     def load_table(self) -> Any | None:

@@ -1,45 +1,37 @@
-"""Consumer settings, from the environment."""
+"""Consumer settings, from the environment (docs/settings.md lists them)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
 
 from k2.catalog import CatalogSettings
-from k2.names import TableId, env_table
-from k2.settings import env_int, env_str, env_url
+from k2.names import DEFAULT_TABLE, TableId, check_table
+from k2.settings import check_url, var
 
 
-@dataclass(frozen=True)
-class Settings:
-    bootstrap: str
-    registry_url: str
-    topic: str
-    dlq_topic: str
-    group: str
-    instance_id: str
-    commit_interval_ms: int
-    commit_max_rows: int
-    snapshots_kept: int
-    catalog: CatalogSettings
-    table: TableId
-    host: str
-    port: int
-
-    @staticmethod
-    def from_env(env: Mapping[str, str]) -> Settings:
-        return Settings(
-            bootstrap=env_str(env, "K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-            registry_url=env_url(env, "K2_SCHEMA_REGISTRY_URL"),
-            topic=env_str(env, "K2_TOPIC", "market.crypto.trades.binance"),
-            dlq_topic=env_str(env, "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq"),
-            group=env_str(env, "K2_CONSUMER_GROUP", "k2-iceberg-writer-crypto-v2"),
-            instance_id=env_str(env, "K2_CONSUMER_INSTANCE_ID", "k2-iceberg-writer-1"),
-            commit_interval_ms=env_int(env, "K2_COMMIT_INTERVAL_MS", 500, minimum=10),
-            commit_max_rows=env_int(env, "K2_COMMIT_MAX_ROWS", 50000, minimum=1),
-            snapshots_kept=env_int(env, "K2_SNAPSHOTS_KEPT", 60, minimum=10),
-            catalog=CatalogSettings.from_env(env),
-            table=env_table(env),
-            host=env_str(env, "K2_CONSUMER_HOST", "127.0.0.1"),
-            port=env_int(env, "K2_CONSUMER_PORT", 18702, minimum=1),
-        )
+class Settings(CatalogSettings):
+    bootstrap: str = var("K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka's bootstrap servers, host:port[,...]")
+    registry_url: Annotated[str, AfterValidator(check_url)] = var(
+        "K2_SCHEMA_REGISTRY_URL", help="the schema registry (Confluent API)", example="http://127.0.0.1:18081"
+    )
+    topic: str = var("K2_TOPIC", "market.crypto.trades.binance", "the trades topic")
+    dlq_topic: str = var(
+        "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq", "where unreadable records go, with the reason"
+    )
+    group: str = var("K2_CONSUMER_GROUP", "k2-iceberg-writer-crypto-v2", "the consumer group")
+    instance_id: str = var(
+        "K2_CONSUMER_INSTANCE_ID", "k2-iceberg-writer-1", "static group member id: distinct per consumer of the group"
+    )
+    commit_interval_ms: int = var(
+        "K2_COMMIT_INTERVAL_MS", 500, "longest a consumed trade waits before its table commit", ge=10
+    )
+    commit_max_rows: int = var("K2_COMMIT_MAX_ROWS", 50000, "rows that commit a batch before the interval ends", ge=1)
+    snapshots_kept: int = var("K2_SNAPSHOTS_KEPT", 60, "table snapshots kept when older ones expire", ge=10)
+    table: Annotated[TableId, NoDecode, BeforeValidator(check_table)] = var(
+        "K2_TABLE", str(DEFAULT_TABLE), "the Iceberg table written, namespace.table"
+    )
+    host: str = var("K2_CONSUMER_HOST", "127.0.0.1", "bind address of /health and /status")
+    port: int = var("K2_CONSUMER_PORT", 18702, "port of /health and /status", ge=1, le=65535)

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from k2 import logs
-from k2.exchange.settings import ENV_VARS, ExchangeSettings
-from k2.settings import SettingsError, environ
+from k2.exchange.settings import ExchangeSettings
+from k2.settings import SettingsError, describe, refuse
 
 # Long enough for in-flight responses, short enough that a stop never hangs on open streams.
 _GRACEFUL_SHUTDOWN_S = 3
@@ -18,15 +18,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m k2.exchange",
         description="Binance-compatible market simulator: WebSocket trade streams (/stream, /ws), "
         "REST backfill (/api/v3/historicalTrades) and a control API (/control/*).",
-        epilog="settings (environment, with defaults): "
-        + ", ".join(f"{name}={default}" for name, default in ENV_VARS.items()),
+        epilog=describe(ExchangeSettings),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.parse_args(argv)
     try:
-        settings = ExchangeSettings.from_env(environ())
+        settings = ExchangeSettings.from_env()
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse(exc)
     log = logs.setup("exchange")
     # imported late: `--help` and a settings error answer without loading the web stack
     import uvicorn

@@ -1,73 +1,57 @@
-"""The exchange simulator's settings, read once from the environment.
-
-K2_EXCHANGE_HOST             default 127.0.0.1
-K2_EXCHANGE_PORT             default 18765
-K2_EXCHANGE_SEED             default 1 (same seed, same trades per symbol)
-K2_EXCHANGE_SYMBOLS          default BTCUSDT,ETHUSDT,BNBUSDT (known before any emit)
-K2_EXCHANGE_PING_INTERVAL_S  default 20 (server WebSocket pings, like Binance)
-K2_EXCHANGE_CLIENT_QUEUE     default 100000 frames a client may lag behind before it is dropped
-K2_EXCHANGE_STATE_FILE       default none: where trade ids continue after a restart (see ledger.py)
-K2_EXCHANGE_STEADY           default none: symbols that trade on their own, as a real exchange's do,
-                             SYMBOL:TRADES_PER_S[,...], e.g. SOLUSDT:20
-"""
+"""The exchange simulator's settings, read once from the environment (docs/settings.md lists them)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+from pydantic_settings import NoDecode
 
 from k2.exchange.validation import SYMBOL_PATTERN
-from k2.settings import SettingsError, env_int, env_list, env_str
+from k2.settings import K2Settings, SettingsError, split_list, var
 
-ENV_VARS = {
-    "K2_EXCHANGE_HOST": "127.0.0.1",
-    "K2_EXCHANGE_PORT": "18765",
-    "K2_EXCHANGE_SEED": "1",
-    "K2_EXCHANGE_SYMBOLS": "BTCUSDT,ETHUSDT,BNBUSDT",
-    "K2_EXCHANGE_PING_INTERVAL_S": "20",
-    "K2_EXCHANGE_CLIENT_QUEUE": "100000",
-    "K2_EXCHANGE_STATE_FILE": "",
-    "K2_EXCHANGE_STEADY": "",
-}
+DEFAULT_SYMBOLS = "BTCUSDT,ETHUSDT,BNBUSDT"
 
 
-@dataclass(frozen=True)
-class ExchangeSettings:
-    host: str
-    port: int
-    seed: int
-    symbols: tuple[str, ...]
-    ping_interval_s: int
-    client_queue: int
-    state_file: Path | None = None
-    steady: tuple[tuple[str, float], ...] = ()
-    """Symbols that trade on their own, and at what rate (trades per second)."""
-
-    @staticmethod
-    def from_env(env: Mapping[str, str]) -> ExchangeSettings:
-        port = env_int(env, "K2_EXCHANGE_PORT", int(ENV_VARS["K2_EXCHANGE_PORT"]), minimum=1)
-        if port > 65535:
-            raise SettingsError(f"K2_EXCHANGE_PORT={port} is above 65535")
-        symbols = env_list(env, "K2_EXCHANGE_SYMBOLS", ENV_VARS["K2_EXCHANGE_SYMBOLS"])
-        for symbol in symbols:
+def _symbols(value: Any) -> Any:
+    items = split_list(value)
+    if isinstance(items, tuple):
+        for symbol in items:
             if not SYMBOL_PATTERN.fullmatch(symbol):
                 raise SettingsError(
                     f"K2_EXCHANGE_SYMBOLS has {symbol!r}, not an upper-case symbol of 5 to 20 "
-                    f"letters or digits; e.g. K2_EXCHANGE_SYMBOLS={ENV_VARS['K2_EXCHANGE_SYMBOLS']}"
+                    f"letters or digits; e.g. K2_EXCHANGE_SYMBOLS={DEFAULT_SYMBOLS}"
                 )
-        return ExchangeSettings(
-            host=env_str(env, "K2_EXCHANGE_HOST", ENV_VARS["K2_EXCHANGE_HOST"]),
-            port=port,
-            seed=env_int(env, "K2_EXCHANGE_SEED", int(ENV_VARS["K2_EXCHANGE_SEED"]), minimum=0),
-            symbols=tuple(dict.fromkeys(symbols)),  # drop repeats, keep the order given
-            ping_interval_s=env_int(
-                env, "K2_EXCHANGE_PING_INTERVAL_S", int(ENV_VARS["K2_EXCHANGE_PING_INTERVAL_S"]), minimum=1
-            ),
-            client_queue=env_int(env, "K2_EXCHANGE_CLIENT_QUEUE", int(ENV_VARS["K2_EXCHANGE_CLIENT_QUEUE"]), minimum=1),
-            state_file=Path(env["K2_EXCHANGE_STATE_FILE"]) if env.get("K2_EXCHANGE_STATE_FILE") else None,
-            steady=parse_steady(env.get("K2_EXCHANGE_STEADY", "")),
-        )
+        return tuple(dict.fromkeys(items))  # drop repeats, keep the order given
+    return items
+
+
+def _steady(value: Any) -> Any:
+    return parse_steady(value) if isinstance(value, str) else value
+
+
+class ExchangeSettings(K2Settings):
+    host: str = var("K2_EXCHANGE_HOST", "127.0.0.1", "bind address")
+    port: int = var("K2_EXCHANGE_PORT", 18765, "port", ge=1, le=65535)
+    seed: int = var("K2_EXCHANGE_SEED", 1, "same seed, same trades per symbol", ge=0)
+    symbols: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_symbols)] = var(
+        "K2_EXCHANGE_SYMBOLS", DEFAULT_SYMBOLS, "symbols known before any emit, comma-separated"
+    )
+    ping_interval_s: int = var("K2_EXCHANGE_PING_INTERVAL_S", 20, "server WebSocket pings, like Binance's", ge=1)
+    client_queue: int = var(
+        "K2_EXCHANGE_CLIENT_QUEUE", 100_000, "frames a client may lag behind before it is dropped", ge=1
+    )
+    state_file: Path | None = var(
+        "K2_EXCHANGE_STATE_FILE", None, "where trade ids continue after a restart (none: they start again)"
+    )
+    steady: Annotated[tuple[tuple[str, float], ...], NoDecode, BeforeValidator(_steady)] = var(
+        "K2_EXCHANGE_STEADY",
+        "",
+        "symbols that trade on their own, as a real exchange's do: SYMBOL:TRADES_PER_S[,...]",
+        example="SOLUSDT:20",
+    )
+    """Symbols that trade on their own, and at what rate (trades per second)."""
 
 
 def parse_steady(raw: str) -> tuple[tuple[str, float], ...]:

@@ -1,56 +1,59 @@
-"""Ingest settings, from the environment."""
+"""Ingest settings, from the environment (docs/settings.md lists them)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Annotated, Any
 
-from k2.names import env_exchange_name, env_record_name
-from k2.settings import env_int, env_list, env_str, env_url
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_settings import NoDecode
+
+from k2.names import DEFAULT_EXCHANGE_NAME, DEFAULT_RECORD_NAME, check_exchange_name, check_record_name
+from k2.settings import K2Settings, check_url, check_ws_url, split_list, var
 
 
-@dataclass(frozen=True)
-class Settings:
-    ws_url: str
-    rest_url: str
-    symbols: tuple[str, ...]
-    bootstrap: str
-    registry_url: str
-    topic: str
-    dlq_topic: str
-    partitions: int
-    replication: int
-    """Replicas of each topic the ingest creates (3 on a three-broker cluster)."""
-    min_isr: int
-    """min.insync.replicas of those topics: with acks=all, a write counts once this many have it."""
-    host: str
-    port: int
-    reconnect_max_s: int
-    exchange_name: str
-    """Written into every record's `exchange` and as its `trade_id` prefix."""
-    record_name: str
-    """The Avro full name of the trade record the ingest registers and writes."""
+def _upper_list(value: Any) -> Any:
+    items = split_list(value)
+    return tuple(s.upper() for s in items) if isinstance(items, tuple) else items
 
-    @staticmethod
-    def from_env(env: Mapping[str, str]) -> Settings:
-        symbols = tuple(s.upper() for s in env_list(env, "K2_SYMBOLS", "BTCUSDT,ETHUSDT,BNBUSDT"))
-        return Settings(
-            ws_url=env_url(env, "K2_EXCHANGE_WS_URL", "wss://stream.binance.com:9443", schemes=("ws", "wss")),
-            rest_url=env_url(env, "K2_EXCHANGE_REST_URL", "https://api.binance.com"),
-            symbols=symbols,
-            bootstrap=env_str(env, "K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-            registry_url=env_url(env, "K2_SCHEMA_REGISTRY_URL"),
-            topic=env_str(env, "K2_TOPIC", "market.crypto.trades.binance"),
-            dlq_topic=env_str(env, "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq"),
-            partitions=env_int(env, "K2_TOPIC_PARTITIONS", 3, minimum=1),
-            replication=env_int(env, "K2_TOPIC_REPLICATION", 1, minimum=1),
-            min_isr=env_int(env, "K2_TOPIC_MIN_ISR", 1, minimum=1),
-            host=env_str(env, "K2_INGEST_HOST", "127.0.0.1"),
-            port=env_int(env, "K2_INGEST_PORT", 18701, minimum=1),
-            reconnect_max_s=env_int(env, "K2_RECONNECT_MAX_S", 30, minimum=1),
-            exchange_name=env_exchange_name(env),
-            record_name=env_record_name(env),
-        )
+
+class Settings(K2Settings):
+    ws_url: Annotated[str, AfterValidator(check_ws_url)] = var(
+        "K2_EXCHANGE_WS_URL", "wss://stream.binance.com:9443", "the exchange's WebSocket base URL"
+    )
+    rest_url: Annotated[str, AfterValidator(check_url)] = var(
+        "K2_EXCHANGE_REST_URL", "https://api.binance.com", "the exchange's REST base URL (trade history, backfill)"
+    )
+    symbols: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_upper_list)] = var(
+        "K2_SYMBOLS", "BTCUSDT,ETHUSDT,BNBUSDT", "the symbols streamed, comma-separated"
+    )
+    bootstrap: str = var("K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka's bootstrap servers, host:port[,...]")
+    registry_url: Annotated[str, AfterValidator(check_url)] = var(
+        "K2_SCHEMA_REGISTRY_URL", help="the schema registry (Confluent API)", example="http://127.0.0.1:18081"
+    )
+    topic: str = var("K2_TOPIC", "market.crypto.trades.binance", "the trades topic")
+    dlq_topic: str = var(
+        "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq", "where malformed frames go, with the reason"
+    )
+    partitions: int = var("K2_TOPIC_PARTITIONS", 3, "partitions of each topic the ingest creates", ge=1)
+    replication: int = var(
+        "K2_TOPIC_REPLICATION", 1, "replicas of each topic the ingest creates (3 on a three-broker cluster)", ge=1
+    )
+    min_isr: int = var(
+        "K2_TOPIC_MIN_ISR",
+        1,
+        "min.insync.replicas of those topics: with acks=all a write counts once this many have it "
+        "(with K2_TOPIC_REPLICATION 3, say 2)",
+        ge=1,
+    )
+    host: str = var("K2_INGEST_HOST", "127.0.0.1", "bind address of /health and /status")
+    port: int = var("K2_INGEST_PORT", 18701, "port of /health and /status", ge=1, le=65535)
+    reconnect_max_s: int = var("K2_RECONNECT_MAX_S", 30, "longest wait between reconnects to the exchange", ge=1)
+    exchange_name: Annotated[str, AfterValidator(check_exchange_name)] = var(
+        "K2_EXCHANGE_NAME", DEFAULT_EXCHANGE_NAME, "written into every record's exchange and as its trade_id prefix"
+    )
+    record_name: Annotated[str, AfterValidator(check_record_name)] = var(
+        "K2_RECORD_NAME", DEFAULT_RECORD_NAME, "the Avro full name of the trade record the ingest registers and writes"
+    )
 
     @property
     def stream_url(self) -> str:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pyiceberg.exceptions import CommitFailedException
 
 from harness.endpoints import Endpoints
@@ -22,13 +23,13 @@ TOPIC = "it.writer.topic"
 def settings(endpoints: Endpoints) -> CatalogSettings:
     p, s3 = endpoints.catalog.properties, endpoints.object_store
     return CatalogSettings(
-        name="k2",
+        catalog_name="k2",
         type="sql",
-        uri=p["uri"],
+        uri=SecretStr(p["uri"]),
         warehouse=p["warehouse"],
         s3_endpoint=s3.endpoint,
         s3_access_key=s3.access_key,
-        s3_secret_key=s3.secret_key,
+        s3_secret_key=SecretStr(s3.secret_key),
         s3_region=s3.region,
     )
 

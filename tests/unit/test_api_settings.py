@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_defaults_and_the_catalog_settings() -> None:
     s = ApiSettings.from_env({k: v for k, v in ENV.items() if k != "K2_API_VERSION"})
     assert (s.host, s.port, s.version, s.health_timeout_s, s.log_level) == ("127.0.0.1", 18000, "0.1.0", 1.5, "INFO")
-    assert s.api_key == KEY
-    assert s.catalog.uri == ENV["K2_CATALOG_URI"]
+    assert s.api_key.get_secret_value() == KEY
+    assert s.catalog.uri.get_secret_value() == ENV["K2_CATALOG_URI"]
     assert s.catalog.warehouse == "s3://warehouse/"
 
 

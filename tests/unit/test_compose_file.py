@@ -290,12 +290,13 @@ def test_the_platform_services_accept_the_environment_compose_gives_them(
     # the local stack's catalog: pyiceberg's SqlCatalog on the stack's PostgreSQL
     assert consumer.catalog.type == api.catalog.type == "sql"
     assert (
-        consumer.catalog.uri
-        == api.catalog.uri
+        consumer.catalog.uri.get_secret_value()
+        == api.catalog.uri.get_secret_value()
         == f"postgresql+psycopg2://k2:{SECRETS['K2_POSTGRES_PASSWORD']}@postgres:5432/catalog"
     )
     assert ingest.registry_url.endswith("/apis/ccompat/v7")
-    assert api.api_key == SECRETS["K2_API_KEY"] and consumer.catalog.s3_secret_key == SECRETS["K2_S3_SECRET_KEY"]
+    assert api.api_key.get_secret_value() == SECRETS["K2_API_KEY"]
+    assert consumer.catalog.s3_secret_key.get_secret_value() == SECRETS["K2_S3_SECRET_KEY"]
 
 
 def test_the_platform_image_copies_the_platform_and_nothing_of_the_suite() -> None:

@@ -490,7 +490,7 @@ def test_settings_defaults_and_overrides() -> None:
         ({"K2_EXCHANGE_PORT": "0"}, "K2_EXCHANGE_PORT=0 is below 1"),
         ({"K2_EXCHANGE_SEED": "x"}, "K2_EXCHANGE_SEED"),
         ({"K2_EXCHANGE_SYMBOLS": "btcusdt"}, "K2_EXCHANGE_SYMBOLS has 'btcusdt'"),
-        ({"K2_EXCHANGE_SYMBOLS": " , "}, "K2_EXCHANGE_SYMBOLS is empty"),
+        ({"K2_EXCHANGE_SYMBOLS": " , "}, "K2_EXCHANGE_SYMBOLS=' , ' is empty; e.g. K2_EXCHANGE_SYMBOLS=BTCUSDT"),
         ({"K2_EXCHANGE_PING_INTERVAL_S": "0"}, "K2_EXCHANGE_PING_INTERVAL_S=0 is below 1"),
         ({"K2_EXCHANGE_CLIENT_QUEUE": "-5"}, "K2_EXCHANGE_CLIENT_QUEUE=-5 is below 1"),
     ],

@@ -245,7 +245,6 @@ def test_the_feed_produces_records_of_the_configured_exchange() -> None:
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ("", "is not set"),
         ("BN CX", "contains whitespace"),
         ("BNCX\t", "contains whitespace"),
         ("bncx", "is not upper case"),
@@ -254,6 +253,11 @@ def test_the_feed_produces_records_of_the_configured_exchange() -> None:
 def test_a_bad_exchange_name_is_refused_at_start(value: str, problem: str) -> None:
     with pytest.raises(SettingsError, match=f"^K2_EXCHANGE_NAME.*{problem}"):
         IngestSettings.from_env({**INGEST_ENV, "K2_EXCHANGE_NAME": value})
+
+
+def test_an_empty_name_is_unset_and_means_the_default() -> None:
+    # as in a compose file's `K2_EXCHANGE_NAME: ${K2_EXCHANGE_NAME:-}`
+    assert IngestSettings.from_env({**INGEST_ENV, "K2_EXCHANGE_NAME": ""}).exchange_name == "BINANCE"
 
 
 # ------------------------------------------------------------------ the API's names
