@@ -173,7 +173,7 @@ soak: setup ## the full default suite RUNS times (default 10), each from a stopp
 bench: setup ## benchmark on a full stack of its own (.stack-bench): reports/bench.json, bench.png; QUICK=1 is short
 	@$(BIN)/python -m harness bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-report: ## build the Allure HTML report from reports/allure-results (npm allure, no Java)
+report: ## build the Allure HTML report and reports/success-criteria.md from reports/allure-results (npm allure, no Java)
 	@test -x $(ALLURE) || { echo "[report] installing allure $(ALLURE_VERSION) from npm ..."; \
 	  mkdir -p $(CACHE)/allure-$(ALLURE_VERSION) && \
 	  npm install --silent --no-audit --no-fund --prefix $(CACHE)/allure-$(ALLURE_VERSION) allure@$(ALLURE_VERSION); }
@@ -181,6 +181,7 @@ report: ## build the Allure HTML report from reports/allure-results (npm allure,
 	@rm -rf reports/allure-report  # into an old report, allure 3 writes a second one in a subfolder
 	@$(ALLURE) generate reports/allure-results -o reports/allure-report >/dev/null
 	@echo "[report] reports/allure-report/index.html"
+	@$(BIN)/python -m harness criteria
 
 stack-up: setup ## start the local stack (PROFILE=infra)
 	@$(BIN)/python -m harness stack up --profile $(PROFILE)

@@ -16,6 +16,7 @@ python -m harness prove-defects [--only NAME ...] [-- BEHAVE_ARGS]
 python -m harness target check [FILE ...]
 python -m harness platform check [FILE ...]
 python -m harness stack endpoints [--out FILE]
+python -m harness criteria [--results DIR] [--latency FILE] [--out FILE] [--history FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from harness.allure_results import ResultsMissing
 from harness.defects import DefectError
 from harness.stack.components import ComponentMissing
 from harness.stack.docker_setup import DockerSetupError
@@ -50,6 +52,7 @@ EXPECTED_ERRORS = (
     ProfileError,
     DockerSetupError,
     DefectError,
+    ResultsMissing,
 )
 
 
@@ -264,6 +267,41 @@ def build_parser() -> argparse.ArgumentParser:
     psub = platform.add_subparsers(dest="platform_command", required=True)
     pcheck = psub.add_parser("check", help="validate platform files; exit 1 if one has a problem")
     pcheck.add_argument("files", nargs="*", type=Path, metavar="FILE", help="platform files (default: the reference)")
+    crit = sub.add_parser(
+        "criteria",
+        help="reports/success-criteria.md: each success criterion judged from one run's results, with its figure",
+        description="Judge each criterion of the test plan from one run's Allure results and latency.json: the "
+        "scenarios that prove it (passed / run), the figure to show, and met, NOT MET or not run. Appends the "
+        "run's latency to the history (once per latency.json) and draws latency-trend.png next to the report.",
+    )
+    crit.add_argument(
+        "--results",
+        type=Path,
+        default=REPO_ROOT / "reports" / "allure-results",
+        metavar="DIR",
+        help="the run's Allure results (default reports/allure-results)",
+    )
+    crit.add_argument(
+        "--latency",
+        type=Path,
+        default=REPO_ROOT / "reports" / "latency.json",
+        metavar="FILE",
+        help="the run's latency figures (default reports/latency.json)",
+    )
+    crit.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "reports" / "success-criteria.md",
+        metavar="FILE",
+        help="where to write the report (default reports/success-criteria.md)",
+    )
+    crit.add_argument(
+        "--history",
+        type=Path,
+        default=REPO_ROOT / "reports" / "history" / "latency.jsonl",
+        metavar="FILE",
+        help="the latency history across runs (default reports/history/latency.jsonl)",
+    )
     helps = {
         "start": "start one service (its dependencies must be ready)",
         "stop": "stop one service gracefully (SIGKILL after a grace period)",
@@ -462,6 +500,15 @@ def run_prove_defects(args: argparse.Namespace) -> int:
     return 1 if missed else 0
 
 
+def run_criteria(args: argparse.Namespace) -> int:
+    from harness import criteria, criteria_report
+
+    rows = criteria_report.build(args.results, args.latency, args.out, args.history, say=_err)
+    _err(f"[report] {criteria.total_line(rows)}")
+    print(f"[report] {criteria_report.shown(args.out)}")
+    return 0
+
+
 def run_scan_secrets(paths: list[Path]) -> int:
     from harness import leaks
     from harness.stack.compose import DEFAULT_COMPOSE_FILE, read_env_file
@@ -522,6 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_prove_defects(args)
         if args.command == "scan-secrets":
             return run_scan_secrets(args.paths)
+        if args.command == "criteria":
+            return run_criteria(args)
         if args.command == "target":
             return run_target_check(args.files)
         if args.command == "platform":

@@ -1,4 +1,5 @@
-"""PNG plots for the report: latency over time per span, the end-to-end histogram, freshness ages.
+"""PNG plots for the report: latency over time per span, the end-to-end histogram, freshness ages,
+and the p99 of each span across runs.
 
 Drawn on matplotlib Figure objects with the Agg canvas, never through pyplot: no global state,
 no display, and safe while the API poller's threads run.
@@ -13,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.latency import SPANS, LatencyFigures, Percentiles
+from harness.latency_trend import PLAN_RATES, RecordedRun
 from harness.probes.api import AgeSample
 
 
@@ -70,4 +72,22 @@ def ages_over_time(samples: Sequence[AgeSample], budget: float, title: str) -> b
     ax.set_ylabel("age of the newest served trade, seconds")
     ax.set_title(title)
     ax.legend()
+    return _png(figure)
+
+
+def latency_trend(runs: Sequence[RecordedRun], rates: Sequence[str] = PLAN_RATES) -> bytes:
+    """One panel per rate: each span's p99 over the runs, oldest first, labelled by date and commit."""
+    figure = Figure(figsize=(5 * len(rates), 4), layout="constrained")
+    axes = figure.subplots(1, len(rates), sharey=True, squeeze=False)[0]
+    xs = list(range(len(runs)))
+    labels = [f"{r.at[5:16].replace('T', ' ')}\n{r.commit or '?'}" for r in runs]
+    for ax, rate in zip(axes, rates, strict=True):
+        for span in SPANS:
+            ax.plot(xs, [r.p99(rate, span) for r in runs], marker="o", label=span.replace("_", " "))
+        ax.set_title(f"{rate} trades per second", fontsize=10)
+        ax.set_xticks(xs, labels, fontsize=7, rotation=45, ha="right")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("p99 latency, seconds")
+    axes[-1].legend(fontsize=8)
+    figure.suptitle(f"p99 latency per stage over the last {len(runs)} run{'s' if len(runs) != 1 else ''}")
     return _png(figure)

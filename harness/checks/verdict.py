@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,35 @@ class Verdict:
                 lines.append(f"  {name} (first {len(examples)}): {', '.join(map(str, examples))}")
         lines += [f"  meanwhile: {e}" for e in self.evidence]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class VerdictSummary:
+    """A Verdict's first line as read back from a report: its check, whether it held, its counts."""
+
+    check: str
+    valid: bool
+    counts: dict[str, int]
+
+
+# Verdict.__str__'s first line; the check itself may hold parentheses and colons, the counts never do.
+_SUMMARY = re.compile(r"^(?P<check>.+): (?P<state>holds|VIOLATED) \((?P<counts>[^()]*)\)$")
+
+
+def read_summaries(text: str) -> list[VerdictSummary]:
+    """Every verdict's summary in a text of verdicts (an Allure "verdicts" attachment), in order."""
+    found = []
+    for line in text.splitlines():
+        m = _SUMMARY.match(line)
+        if m is None:
+            continue
+        counts = {}
+        for part in filter(None, m["counts"].split(", ")):
+            name, _, value = part.rpartition(" ")
+            if name and value.lstrip("-").isdigit():
+                counts[name] = int(value)
+        found.append(VerdictSummary(m["check"], m["state"] == "holds", counts))
+    return found
 
 
 def exactly_once(stage: str, expected: Iterable[Hashable], observed: Iterable[Hashable]) -> Verdict:
