@@ -84,6 +84,19 @@ class Cursor:
                 del self.gaps[symbol]
         return removed
 
+    def begin_at(self, symbol: str, first: int) -> None:
+        """A symbol with nothing produced yet starts at `first`: ids from it on are to be caught up."""
+        if symbol not in self.last:
+            self.last[symbol] = first - 1
+
+    def owe(self, symbol: str, first: int, last: int) -> None:
+        """Owe ids `first`..`last`, all below every id owed or produced of the symbol so far (trades
+        missed before its first one produced)."""
+        gaps = self.gaps.get(symbol, [])
+        lowest = min([a for a, _ in gaps] + [self.last[symbol] + 1])
+        if first <= last < lowest:
+            self.gaps[symbol] = [(first, last), *gaps]
+
     def owed(self, symbol: str) -> list[Range]:
         return list(self.gaps.get(symbol, ()))
 

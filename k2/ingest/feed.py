@@ -95,6 +95,13 @@ class Feed:
         self._work = asyncio.Event()
         self._catch_up: set[str] = set()
         """Symbols to read the history of up to its newest trade (after a (re)connect)."""
+        self.listening_since_ms: int | None = None
+        """When this process's first connection opened: every trade from then on is owed to Kafka."""
+        self._unseen: set[str] = set()
+        """Symbols with no trade produced yet when the stream reconnected: what they traded while
+        we were away is found in the history by trade time (there is no last id to go on)."""
+        self._first_produced: dict[str, int] = {}
+        """The first id the stream produced of a symbol that had none (see `_unseen`)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stream and backfill side by side until `stop`: the stream never waits for the history."""
@@ -134,9 +141,14 @@ class Feed:
                 await _pause(stop, backoff)
                 backoff = min(backoff * 2, float(self.settings.reconnect_max_s))
 
-    def reconnected(self) -> None:
-        """Whatever each symbol traded while we were away is owed: catch up from its last id."""
+    def reconnected(self, now_ms: int | None = None) -> None:
+        """Whatever each symbol traded while we were away is owed: catch up from its last id, or,
+        for a symbol with none yet, from its first trade since we began listening."""
         self._catch_up = {s for s in self.settings.symbols if s in self.cursor.last}
+        if self.listening_since_ms is None:
+            self.listening_since_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        else:
+            self._unseen |= {s for s in self.settings.symbols if s not in self.cursor.last}
         self._work.set()
 
     async def handle(self, frame: str | bytes, source: str = "ws") -> None:
@@ -172,6 +184,8 @@ class Feed:
     def _produce(self, payload: dict[str, Any], received: int, owe_skipped: bool = True) -> Range | None:
         """Produce a trade; the gap it opened below itself, now owed (see Cursor.advance)."""
         symbol, trade_id = payload["s"], payload["t"]
+        if symbol not in self.cursor.last:
+            self._first_produced[symbol] = trade_id
         gap = self.cursor.advance(symbol, trade_id, owe_skipped)
         self.sink.send(
             to_trade_v2(payload, received, self.settings.exchange_name), self.cursor.header(symbol, trade_id)
@@ -223,11 +237,44 @@ class Feed:
     async def backfill_pending(self) -> None:
         """Backfill until nothing is owed. Every pass settles its range: each id is produced or
         recorded as unfillable, so this ends."""
+        for symbol in [s for s in self.settings.symbols if s in self._unseen]:
+            await self.recover_unseen(symbol)
+            self._unseen.discard(symbol)
         while (work := self._next_work()) is not None:
             symbol, first, last = work
             await self.backfill(symbol, first, last)
             if last is None:
                 self._catch_up.discard(symbol)
+
+    async def recover_unseen(self, symbol: str) -> None:
+        """Owe what a symbol with no trade produced before the reconnect traded since we began
+        listening: its first such trade is found in the history by trade time, stepping back a
+        page at a time from the newest. The stream may have produced trades of it since (the
+        first of them is `_first_produced`); only the ids below those are owed."""
+        since = self.listening_since_ms or 0
+        page = await self._page(symbol, None)
+        start: int | None = None
+        while page:
+            times = {i["id"]: i["time"] for i in page if isinstance(i, dict) and isinstance(i.get("id"), int)}
+            listened = [i for i, t in times.items() if isinstance(t, int) and t >= since]
+            if not listened:
+                break
+            start = min(listened)
+            oldest = min(times)
+            if start > oldest or oldest == 0:
+                break  # the page reaches back past the moment we began listening
+            page = await self._page(symbol, max(0, oldest - BACKFILL_PAGE))
+        if start is None:
+            return  # nothing traded since we began listening that the stream did not bring
+        first_live = self._first_produced.get(symbol)
+        if first_live is None:  # still nothing on the stream: catch up from `start`, as from a last id
+            self.cursor.begin_at(symbol, start)
+            self._catch_up.add(symbol)
+        elif start < first_live:
+            self.cursor.owe(symbol, start, first_live - 1)
+        else:
+            return
+        log.info("trades missed while reconnecting are owed", extra={"symbol": symbol, "from": start})
 
     def owed_trades(self) -> int:
         return sum(b - a + 1 for gaps in self.cursor.gaps.values() for a, b in gaps)
@@ -241,10 +288,12 @@ class Feed:
         self.unfilled = [*self.unfilled, {"symbol": symbol, "from": first, "to": last, "size": size}][-UNFILLED_KEPT:]
         log.error("gap could not be backfilled", extra={"symbol": symbol, "from": first, "to": last, "size": size})
 
-    async def _page(self, symbol: str, from_id: int) -> list[Any]:
-        r = await self.rest.get(
-            "/api/v3/historicalTrades", params={"symbol": symbol, "fromId": from_id, "limit": BACKFILL_PAGE}
-        )
+    async def _page(self, symbol: str, from_id: int | None) -> list[Any]:
+        """A page of the history from `from_id`, or the newest trades when None."""
+        params: dict[str, str | int] = {"symbol": symbol, "limit": BACKFILL_PAGE}
+        if from_id is not None:
+            params["fromId"] = from_id
+        r = await self.rest.get("/api/v3/historicalTrades", params=params)
         if r.status_code in (418, 429):
             raise RateLimited(r.status_code, retry_after(r), r.text[:200])
         r.raise_for_status()

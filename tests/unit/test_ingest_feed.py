@@ -179,7 +179,9 @@ def history_of(
             status, wait = refusing.pop(0)
             return httpx.Response(status, headers={"Retry-After": wait}, json={"code": -1003, "msg": "Too many"})
         q = request.url.params
-        page = trade_log.page(int(q["fromId"]), int(q["limit"]), keeps=keeps)
+        if log and q["symbol"] != log[0].trade.symbol:
+            return httpx.Response(200, json=[])  # the other symbols traded nothing
+        page = trade_log.page(int(q["fromId"]) if "fromId" in q else None, int(q["limit"]), keeps=keeps)
         return httpx.Response(200, json=[t.historical() for t in page])
 
     return httpx.AsyncClient(base_url="http://exchange", transport=httpx.MockTransport(answer))
@@ -300,3 +302,50 @@ def test_the_backfill_waits_as_long_as_the_exchange_asks_and_stops_while_banned(
     assert waits == [2.0, 120.0, 60.0]  # Retry-After, the ban's Retry-After, a minute when it says nothing usable
     assert (ingest.counters.rate_limited, ingest.counters.banned) == (2, 1)
     assert ids(sink) == [t.id for t in real[5:]] and ingest.backfill_waiting is None
+
+
+def listening_from(log: list[EmittedTrade], i: int) -> int:
+    """The moment trade i was made (trade i-1 was a millisecond before)."""
+    return log[i].time_ms
+
+
+def test_a_symbol_first_traded_while_the_stream_reconnected_is_recovered_from_when_we_began_listening() -> None:
+    # The ingest listened from before trade 5 but produced nothing of BTCUSDT before its
+    # connection closed; trades 5..39 went by meanwhile. No last id to catch up from: the
+    # history is searched by trade time, over more than one page.
+    real = trades("BTCUSDT", 2500)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor(), rest=history_of(real))
+    ingest.reconnected(now_ms=listening_from(real, 5))  # the first connection
+    ingest.reconnected()  # the stream came back
+
+    async def run() -> None:
+        for t in real[2400:2500]:  # live again before the backfill ran
+            await ingest.handle(trade_frame(t, True))
+        await ingest.backfill_pending()
+
+    asyncio.run(run())
+    assert sorted(ids(sink)) == [t.id for t in real[5:]]  # every trade since we listened, once
+    assert ingest.owed_trades() == 0 and ingest.counters.unfilled_trades == 0
+
+
+def test_with_nothing_live_yet_the_symbol_is_caught_up_from_its_first_trade_since_we_listened() -> None:
+    real = trades("ETHUSDT", 30)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor(), rest=history_of(real))
+    ingest.reconnected(now_ms=listening_from(real, 12))
+    ingest.reconnected()
+    asyncio.run(ingest.backfill_pending())
+    assert ids(sink) == [t.id for t in real[12:]]
+    asyncio.run(ingest.handle(trade_frame(real[29], True)))  # the stream repeats the newest: skipped
+    assert ids(sink) == [t.id for t in real[12:]]
+
+
+def test_a_symbol_that_traded_nothing_since_we_began_listening_owes_nothing() -> None:
+    real = trades("BNBUSDT", 10)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor(), rest=history_of(real))
+    ingest.reconnected(now_ms=real[-1].time_ms + 1)
+    ingest.reconnected()
+    asyncio.run(ingest.backfill_pending())
+    assert ids(sink) == [] and ingest.owed_trades() == 0
