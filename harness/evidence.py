@@ -131,6 +131,15 @@ class ScenarioLogs:
     def since_start(self) -> dict[str, str]:
         return {n: self.driver.logs_since(n, self.marks.get(n)) for n in self.services}
 
+    def of(self, service: str) -> str | None:
+        """One service's lines since the scenario began; None when the stack has no such log."""
+        if service not in self.services:
+            return None
+        try:
+            return self.driver.logs_since(service, self.marks.get(service))
+        except Exception:  # a driver that cannot read this service's log (e.g. an external K2)
+            return None
+
     def findings(self, slices: Mapping[str, str], crashed: Iterable[str]) -> list[str]:
         found = [f for n, text in slices.items() if n != SUPERVISOR for f in crash_signatures(n, text)]
         return found + unexpected_exits(slices.get(SUPERVISOR, ""), crashed)

@@ -20,6 +20,14 @@ from itertools import pairwise
 from pathlib import Path
 
 from harness import plots
+from harness.breakdown import (
+    TableShape,
+    as_report,
+    breakdown_text,
+    consumer_commits,
+    table_shape,
+    write_breakdown,
+)
 from harness.checks import Verdict
 from harness.checks.freshness import never_older_than, no_gaps
 from harness.checks.latency import every_trade_within, p99_within
@@ -28,6 +36,7 @@ from harness.history import History
 from harness.latency import STAGES, LatencyFigures, Percentiles, commit_times, figures, summarize, write_report
 from harness.probes import iceberg
 from harness.probes.api import AgeSample, Envelope, TradePoller
+from harness.probes.iceberg import Commit
 from harness.report import attach_png, attach_text
 from harness.scenario import PipelineRun
 from harness.stack.settings import REPO_ROOT
@@ -36,6 +45,7 @@ from harness.waiting import ConditionTimeout, eventually
 
 Key = tuple[str, str]
 LATENCY_JSON = REPO_ROOT / "reports" / "latency.json"
+BREAKDOWN_JSON = REPO_ROOT / "reports" / "latency-breakdown.json"
 POLL_EVERY = 0.1
 
 
@@ -118,6 +128,9 @@ class Flow:
     began: float
     notes: dict[str, str] = field(default_factory=dict)
     """How each upstream time was obtained, for the report."""
+    commits: list[Commit] = field(default_factory=list)
+    """The table's snapshots since the flow began (read once every trade was served)."""
+    shape: TableShape | None = None
     _figures: LatencyFigures | None = None
 
     @staticmethod
@@ -213,6 +226,8 @@ class Flow:
         def keys_in(path: str) -> list[Key]:
             return [(r["symbol"], r["trade_id"]) for r in iceberg.read_file(table, path, ("symbol", "trade_id"))]
 
+        self.commits = commits
+        self.shape = None if table is None else table_shape(table)
         committed = commit_times(commits, keys_in, keys)
         self.history.saw("committed", committed, committed)
         self.notes["iceberg"] = (
@@ -276,12 +291,18 @@ class Flow:
         self.run.close()
 
 
-def report_latency(flow: Flow, path: Path = LATENCY_JSON) -> LatencyFigures:
-    """The flow's latency table, how it was measured and its plots in the report; its rate's
-    figures in reports/latency.json (merged with the other rates of this run)."""
+def report_latency(
+    flow: Flow, consumer_log: str | None = None, path: Path = LATENCY_JSON, breakdown_path: Path = BREAKDOWN_JSON
+) -> LatencyFigures:
+    """The flow's latency table, how it was measured, where the time went and its plots in the
+    report; its rate's figures in reports/latency.json and latency-breakdown.json (merged with the
+    other rates of this run). `consumer_log`: the consumer's lines of this scenario, if readable."""
     fig = flow.latency()
     name = f"latency at {flow.rate:g} trades per second"
-    text = f"{name}, {fig.trades} trades\n{fig.table()}\n\n{flow.precision()}"
+    consumer = None if consumer_log is None else consumer_commits(consumer_log)
+    polls = flow.poller.durations()
+    where = breakdown_text(flow.commits, flow.shape, consumer, polls)
+    text = f"{name}, {fig.trades} trades\n{fig.table()}\n\n{where}\n\n{flow.precision()}"
     print(f"[latency] {text}", file=sys.stderr, flush=True)
     attach_text(name, text)
     traded = flow.history.first_seen.get("emitted", {})
@@ -291,6 +312,7 @@ def report_latency(flow: Flow, path: Path = LATENCY_JSON) -> LatencyFigures:
         plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name),
     )
     write_report(path, flow.rate, fig)
+    write_breakdown(breakdown_path, flow.rate, as_report(flow.commits, flow.shape, consumer, polls))
     return fig
 
 

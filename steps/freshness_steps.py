@@ -29,7 +29,7 @@ def step_served_once(context: Context, seconds: int) -> None:
 
 @then("the end-to-end latency of every trade is at most {seconds:d} seconds")
 def step_every_trade_within(context: Context, seconds: int) -> None:
-    report_latency(context.flow)
+    report_latency(context.flow, context.suite.scenario.logs.of("consumer"))
     verdict = context.flow.every_trade_within(seconds)
     attach_verdicts(verdict)
     assert_that(verdict, holds())
