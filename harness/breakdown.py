@@ -71,9 +71,10 @@ def consumer_commits(log_text: str) -> ConsumerCommits:
     )
 
 
-def cadence(commits: Sequence[Commit]) -> Percentiles | None:
-    """Seconds between the snapshots that added data, by their own timestamps."""
-    times = sorted(c.timestamp_ms / 1000 for c in commits if c.added_files)
+def cadence(commits: Sequence[Commit], since: float = 0.0) -> Percentiles | None:
+    """Seconds between the snapshots that added data, by their own timestamps, from `since` (the
+    flow's first trade: before it the consumer had nothing to commit, and the wait is no cadence)."""
+    times = sorted(c.timestamp_ms / 1000 for c in commits if c.added_files and c.timestamp_ms / 1000 >= since)
     gaps = [b - a for a, b in pairwise(times)]
     return summarize(gaps) if gaps else None
 
@@ -87,12 +88,13 @@ def breakdown_text(
     shape: TableShape | None,
     consumer: ConsumerCommits | None,
     polls: Iterable[float],
+    since: float = 0.0,
 ) -> str:
     lines = ["Where the time went:"]
-    every = cadence(commits)
+    every = cadence(commits, since)
     lines.append(
         f"  table commits   {sum(1 for c in commits if c.added_files)} added data"
-        + (f", one every {_ms(every)}" if every else "")
+        + (f", one every {_ms(every)} while trades flowed" if every else "")
         + (f"; {sum(1 for c in commits if not c.added_files)} added none (e.g. compaction)" if commits else "")
     )
     if shape is not None:
@@ -120,10 +122,14 @@ def breakdown_text(
 
 
 def as_report(
-    commits: Sequence[Commit], shape: TableShape | None, consumer: ConsumerCommits | None, polls: Sequence[float]
+    commits: Sequence[Commit],
+    shape: TableShape | None,
+    consumer: ConsumerCommits | None,
+    polls: Sequence[float],
+    since: float = 0.0,
 ) -> dict[str, Any]:
     """The same figures as plain numbers, for reports/latency-breakdown.json."""
-    every = cadence(commits)
+    every = cadence(commits, since)
     out: dict[str, Any] = {
         "commit_interval_s": every.as_dict() if every else None,
         "table": shape.__dict__ if shape else None,

@@ -301,7 +301,8 @@ def report_latency(
     name = f"latency at {flow.rate:g} trades per second"
     consumer = None if consumer_log is None else consumer_commits(consumer_log)
     polls = flow.poller.durations()
-    where = breakdown_text(flow.commits, flow.shape, consumer, polls)
+    since = min(flow.history.first_seen.get("emitted", {}).values(), default=0.0)
+    where = breakdown_text(flow.commits, flow.shape, consumer, polls, since)
     text = f"{name}, {fig.trades} trades\n{fig.table()}\n\n{where}\n\n{flow.precision()}"
     print(f"[latency] {text}", file=sys.stderr, flush=True)
     attach_text(name, text)
@@ -312,7 +313,7 @@ def report_latency(
         plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name),
     )
     write_report(path, flow.rate, fig)
-    write_breakdown(breakdown_path, flow.rate, as_report(flow.commits, flow.shape, consumer, polls))
+    write_breakdown(breakdown_path, flow.rate, as_report(flow.commits, flow.shape, consumer, polls, since))
     return fig
 
 

@@ -42,12 +42,14 @@ def test_the_cadence_counts_only_snapshots_that_added_data() -> None:
     assert every is not None
     assert (every.count, every.p50, every.max) == (2, 0.5, 1.1)
     assert cadence([commit(1000)]) is None
+    since_flow = cadence([commit(1000), commit(5000), commit(5400)], since=4.0)  # idle before the flow
+    assert since_flow is not None and (since_flow.count, round(since_flow.max, 3)) == (1, 0.4)
 
 
 def test_the_text_names_each_part_and_says_when_the_log_is_unreadable() -> None:
     commits = [commit(1000), commit(1600), commit(1700, files=0)]
     text = breakdown_text(commits, TableShape(73, 12, 140), consumer_commits(LOG), [0.02, 0.04, 0.3])
-    assert "2 added data, one every p50 600 ms, p99 600 ms, max 600 ms; 1 added none" in text
+    assert "2 added data, one every p50 600 ms, p99 600 ms, max 600 ms while trades flowed; 1 added none" in text
     assert "73 snapshots in its metadata, 12 manifests and 140 data files" in text
     assert "3 commits took p50 120 ms, p99 300 ms, max 300 ms" in text
     assert "1 compactions (longest 450 ms); 20 snapshots expired; 1 failed attempts" in text
