@@ -208,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--api-requests", type=int, default=None, metavar="N", help="requests per kind of query (default 200, quick 50)"
     )
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the Python services with py-spy during each ramp step (reports/profiles/<rate>/)",
+    )
     bench.add_argument("--keep-stack", action="store_true", help="leave the bench stack running at the end")
     bench.add_argument(
         "--reuse",
@@ -409,7 +414,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from harness.bench import report, run
 
     try:
-        plan = run.make_plan(args.quick, args.only, args.rate, args.duration, args.api_requests)
+        plan = run.make_plan(args.quick, args.only, args.rate, args.duration, args.api_requests, args.profile)
     except run.BenchError as exc:
         _err(f"error: {exc}")
         return 2

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.bench import api_latency, commit_cost, ramp, report
+from harness.bench import api_latency, commit_cost, profile, ramp, report
 from harness.endpoints import Endpoints
 from harness.stack.driver import StackError
 from harness.stack.local import LocalDriver
@@ -53,6 +53,8 @@ class Plan:
     commit_sizes: tuple[int, ...]
     commit_repeats: int
     quick: bool
+    profile: bool = False
+    """Sample the Python services with py-spy during each ramp step (profile.py)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +66,7 @@ def make_plan(
     rates: Sequence[float] | None = None,
     duration: float | None = None,
     api_requests: int | None = None,
+    profile: bool = False,
 ) -> Plan:
     """What to run: the defaults (or the quick ones), with the command line's overrides, checked."""
     chosen = tuple(p for p in PHASES if p in set(phases)) if phases else PHASES
@@ -96,6 +99,7 @@ def make_plan(
         commit_sizes=commit_cost.SIZES,
         commit_repeats=commit_cost.QUICK_REPEATS if quick else commit_cost.REPEATS,
         quick=quick,
+        profile=profile,
     )
 
 
@@ -218,6 +222,8 @@ def run(
             started,
             time.time(),
         )
+        if sections.get("profiles"):
+            built["profiles"] = sections["profiles"]
         report.write_json(built, out_dir / JSON_NAME)
         return built
 
@@ -247,9 +253,21 @@ def run(
                 if phase == "pipeline":
 
                     def step(rate: float, duration: float) -> Any:
-                        return measure_flow(
-                            endpoints, rate, duration, say=say, per_symbol=True, settle=ramp.SETTLE_S, strict=False
-                        )
+                        recordings = {}
+                        if plan.profile:
+                            pids = {s: driver.python_pid(s) for s in profile.SERVICES}
+                            folder = out_dir / "profiles" / f"{rate:g}"
+                            recordings = profile.start({s: p for s, p in pids.items() if p}, duration, folder)
+                        try:
+                            return measure_flow(
+                                endpoints, rate, duration, say=say, per_symbol=True, settle=ramp.SETTLE_S, strict=False
+                            )
+                        finally:
+                            if recordings:
+                                found = profile.finish(recordings)
+                                sections.setdefault("profiles", {})[f"{rate:g}"] = found
+                                for line in profile.lines(found):
+                                    say(f"[bench]   {line}")
 
                     def partial(steps: list[ramp.StepResult]) -> None:
                         sections["pipeline"] = [s.as_dict() for s in steps]

@@ -295,6 +295,18 @@ class LocalDriver:
             f.seek(offset)
             return f.read().decode(errors="replace")
 
+    def python_pid(self, service: str) -> int | None:
+        """The pid of the service's Python interpreter (itself, or the first Python process under
+        it), for a profiler; None when it is not running or runs no Python."""
+        p = self._process(service)
+        if p is None:
+            return None
+        with contextlib.suppress(psutil.Error):
+            for candidate in (p, *p.children(recursive=True)):
+                if "python" in Path(candidate.cmdline()[0] if candidate.cmdline() else "").name:
+                    return int(candidate.pid)
+        return None
+
     def resources(self, service: str) -> Resources:
         p = self._process(service)
         if p is None:
