@@ -68,7 +68,7 @@ def test_records_become_rows_with_exact_decimals_and_json_fields() -> None:
     row = to_row(record)
     assert row["timestamp"] == 1767323045123456
     assert row["trade_conditions"] == "[]"
-    assert row["vendor_data"] == '{"a": "1", "b": "2"}'
+    assert row["vendor_data"] == '{"a":"1","b":"2"}'
     table = to_table([row])
     back = table.to_pylist()[0]
     assert back["price"] == Decimal("0.00000001")

@@ -25,7 +25,7 @@ def test_conditions_and_vendor_data_are_json_text() -> None:
     assert to_row(_record(trade_conditions=[]))["trade_conditions"] == "[]"
     assert json.loads(to_row(_record(trade_conditions=["X", "Y"]))["trade_conditions"]) == ["X", "Y"]
     row = to_row(_record(vendor_data={"b": "2", "a": "1"}))
-    assert row["vendor_data"] == '{"a": "1", "b": "2"}'
+    assert row["vendor_data"] == '{"a":"1","b":"2"}'
     assert to_row(_record(vendor_data=None))["vendor_data"] is None
 
 
