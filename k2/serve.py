@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 from k2 import logs
-from k2.settings import K2Settings, SettingsError, describe, refuse
+from k2.settings import K2Settings, SettingsError, describe, prog, refuse
 
 
 class Listens(Protocol):
@@ -30,7 +30,7 @@ def serve(
     graceful_s: int = 20,
 ) -> int:
     argparse.ArgumentParser(
-        prog=f"python -m k2.{service}",
+        prog=prog(f"k2.{service}"),
         description=description,
         epilog=describe(model),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -220,6 +220,13 @@ def describe(model: type[K2Settings], width: int = 100) -> str:
     return "\n".join(lines)
 
 
+def prog(module: str) -> str:
+    """How the service was started, for its usage line: `k2-api` as a console script,
+    `python -m k2.api` as a module."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("k2-") else f"python -m {module}"
+
+
 def refuse(exc: SettingsError) -> int:
     """A service's answer to bad settings: one `error:` line per problem, and exit code 2."""
     for line in str(exc).splitlines():

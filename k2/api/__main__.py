@@ -6,12 +6,12 @@ import argparse
 import sys
 
 from k2.api import settings as api_settings
-from k2.settings import SettingsError, describe, refuse
+from k2.settings import SettingsError, describe, prog, refuse
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m k2.api",
+        prog=prog("k2.api"),
         description="K2 query API over the Iceberg table K2_TABLE.",
         epilog=describe(api_settings.ApiSettings),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -7,7 +7,7 @@ import sys
 
 from k2 import logs
 from k2.exchange.settings import ExchangeSettings
-from k2.settings import SettingsError, describe, refuse
+from k2.settings import SettingsError, describe, prog, refuse
 
 # Long enough for in-flight responses, short enough that a stop never hangs on open streams.
 _GRACEFUL_SHUTDOWN_S = 3
@@ -15,7 +15,7 @@ _GRACEFUL_SHUTDOWN_S = 3
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m k2.exchange",
+        prog=prog("k2.exchange"),
         description="Binance-compatible market simulator: WebSocket trade streams (/stream, /ws), "
         "REST backfill (/api/v3/historicalTrades) and a control API (/control/*).",
         epilog=describe(ExchangeSettings),
