@@ -36,6 +36,8 @@ class TableShape:
 class ConsumerCommits:
     commit_ms: Percentiles | None
     rows: Percentiles | None
+    age_ms: Percentiles | None
+    """How old each batch's oldest record was when its commit began (the interval, plus any wait)."""
     compactions: list[float]
     """Milliseconds each compaction took."""
     expired: int
@@ -47,6 +49,7 @@ def consumer_commits(log_text: str) -> ConsumerCommits:
     """The reference consumer's JSON log lines, read for what its commits cost."""
     ms: list[float] = []
     rows: list[float] = []
+    ages: list[float] = []
     compactions: list[float] = []
     expired = failed = 0
     for line in log_text.splitlines():
@@ -60,6 +63,8 @@ def consumer_commits(log_text: str) -> ConsumerCommits:
         if msg == "committed" and isinstance(entry.get("ms"), int | float):
             ms.append(float(entry["ms"]))
             rows.append(float(entry.get("rows", 0)))
+            if isinstance(entry.get("age_ms"), int | float):
+                ages.append(float(entry["age_ms"]))
         elif msg == "compacted small files" and isinstance(entry.get("ms"), int | float):
             compactions.append(float(entry["ms"]))
         elif msg == "expired old snapshots":
@@ -67,7 +72,12 @@ def consumer_commits(log_text: str) -> ConsumerCommits:
         elif msg == "commit failed, retrying":
             failed += 1
     return ConsumerCommits(
-        summarize(ms) if ms else None, summarize(rows) if rows else None, compactions, expired, failed
+        summarize(ms) if ms else None,
+        summarize(rows) if rows else None,
+        summarize(ages) if ages else None,
+        compactions,
+        expired,
+        failed,
     )
 
 
@@ -111,6 +121,11 @@ def breakdown_text(
         lines.append(
             f"  consumer        {c.count} commits took p50 {c.p50:.0f} ms, p99 {c.p99:.0f} ms, max {c.max:.0f} ms"
             + (f"; rows per commit p50 {consumer.rows.p50:.0f}, max {consumer.rows.max:.0f}" if consumer.rows else "")
+            + (
+                f"; batch age at commit p50 {consumer.age_ms.p50:.0f} ms, p99 {consumer.age_ms.p99:.0f} ms"
+                if consumer.age_ms
+                else ""
+            )
             + f"; {len(consumer.compactions)} compactions"
             + (f" (longest {max(consumer.compactions):.0f} ms)" if consumer.compactions else "")
             + f"; {consumer.expired} snapshots expired; {consumer.failed} failed attempts"
@@ -138,6 +153,7 @@ def as_report(
     if consumer is not None and consumer.commit_ms is not None:
         out["consumer"] = {
             "commit_ms": consumer.commit_ms.as_dict(),
+            "batch_age_ms": consumer.age_ms.as_dict() if consumer.age_ms else None,
             "compactions_ms": consumer.compactions,
             "expired_snapshots": consumer.expired,
             "failed_attempts": consumer.failed,

@@ -214,6 +214,9 @@ class ConsumerLoop:
     def _commit(self, consumer: Consumer) -> None:
         """Commit the batch with its offsets; on failure keep it and retry, unless it is stale."""
         assert self.writer is not None
+        # how long the batch's oldest record had waited when its commit began: above the commit
+        # interval, the loop was busy elsewhere (the figure a latency tail is read against)
+        age_ms = round((time.monotonic() - self._batch_started) * 1000, 1)
         rows, new = to_table(self._rows), dict(self._next)
         base = {p: self._base.get(p) for p in new}
         t0 = time.monotonic()
@@ -240,7 +243,10 @@ class ConsumerLoop:
         self.stats.committed_rows += rows.num_rows
         self.stats.last_commit_ms = round((time.monotonic() - t0) * 1000, 1)
         self.stats.committed_offsets = dict(committed)
-        log.info("committed", extra={"rows": rows.num_rows, "ms": self.stats.last_commit_ms, "retries": attempts})
+        log.info(
+            "committed",
+            extra={"rows": rows.num_rows, "ms": self.stats.last_commit_ms, "age_ms": age_ms, "retries": attempts},
+        )
         self._base.update(new)
         self._reset_batch()
         self._expire()

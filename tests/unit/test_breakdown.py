@@ -11,9 +11,9 @@ from harness.probes.iceberg import Commit
 
 LOG = "\n".join(
     [
-        json.dumps({"msg": "committed", "rows": 40, "ms": 110.5}),
+        json.dumps({"msg": "committed", "rows": 40, "ms": 110.5, "age_ms": 510.0}),
         "not json at all",
-        json.dumps({"msg": "committed", "rows": 60, "ms": 300.0}),
+        json.dumps({"msg": "committed", "rows": 60, "ms": 300.0, "age_ms": 1200.0}),
         json.dumps({"msg": "compacted small files", "files": 20, "rows": 900, "ms": 450.0}),
         json.dumps({"msg": "expired old snapshots", "expired": 20, "kept": 60}),
         json.dumps({"msg": "commit failed, retrying", "error": "x"}),
@@ -31,6 +31,7 @@ def test_the_consumer_log_gives_commit_times_compactions_and_expiries() -> None:
     assert c.commit_ms is not None and c.rows is not None
     assert (c.commit_ms.count, c.commit_ms.p50, c.commit_ms.max) == (3, 120.0, 300.0)
     assert (c.rows.p50, c.compactions, c.expired, c.failed) == (50.0, [450.0], 20, 1)
+    assert c.age_ms is not None and (c.age_ms.count, c.age_ms.max) == (2, 1200.0)  # older lines have none
 
 
 def test_a_log_without_commit_lines_has_no_commit_times() -> None:
@@ -52,7 +53,8 @@ def test_the_text_names_each_part_and_says_when_the_log_is_unreadable() -> None:
     assert "2 added data, one every p50 600 ms, p99 600 ms, max 600 ms while trades flowed; 1 added none" in text
     assert "73 snapshots in its metadata, 12 manifests and 140 data files" in text
     assert "3 commits took p50 120 ms, p99 300 ms, max 300 ms" in text
-    assert "1 compactions (longest 450 ms); 20 snapshots expired; 1 failed attempts" in text
+    assert "batch age at commit p50 510 ms, p99 1200 ms; 1 compactions (longest 450 ms)" in text
+    assert "20 snapshots expired; 1 failed attempts" in text
     assert "3 polls, p50 40 ms, p99 300 ms" in text
     assert "its log is not readable" in breakdown_text(commits, None, None, [])
 
