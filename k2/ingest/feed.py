@@ -23,6 +23,9 @@ log = logging.getLogger("k2.ingest.feed")
 # any frame the exchange could mean; a large frame below it is dead-lettered (mapping.MAX_TRADE_FRAME).
 MAX_FRAME = 16 * 2**20
 BACKFILL_PAGE = 1000
+# How far back a symbol with no last id is looked for (pages of BACKFILL_PAGE): a symbol that
+# traded more than this while the stream was away had traded while we listened, and has one.
+MAX_PAGES_BACK = 100
 UNFILLED_KEPT = 20  # the newest unfillable ranges /status lists
 DEFAULT_RETRY_AFTER_S = 60.0
 
@@ -254,15 +257,20 @@ class Feed:
         since = self.listening_since_ms or 0
         page = await self._page(symbol, None)
         start: int | None = None
-        while page:
+        reached: int | None = None  # the oldest id the history has shown so far
+        for _ in range(MAX_PAGES_BACK):
+            if not page:
+                break
             times = {i["id"]: i["time"] for i in page if isinstance(i, dict) and isinstance(i.get("id"), int)}
             listened = [i for i, t in times.items() if isinstance(t, int) and t >= since]
-            if not listened:
+            if not times or not listened:
                 break
-            start = min(listened)
             oldest = min(times)
-            if start > oldest or oldest == 0:
-                break  # the page reaches back past the moment we began listening
+            if reached is not None and oldest >= reached:
+                break  # stepping back brought nothing older: the history keeps no more
+            start, reached = min(listened), oldest
+            if start > oldest or oldest == 0 or len(page) < BACKFILL_PAGE:
+                break  # back past the moment we began listening, or all the history has
             page = await self._page(symbol, max(0, oldest - BACKFILL_PAGE))
         if start is None:
             return  # nothing traded since we began listening that the stream did not bring
@@ -274,6 +282,7 @@ class Feed:
             self.cursor.owe(symbol, start, first_live - 1)
         else:
             return
+        # from the oldest trade the history keeps, when that is after we began listening
         log.info("trades missed while reconnecting are owed", extra={"symbol": symbol, "from": start})
 
     def owed_trades(self) -> int:

@@ -349,3 +349,17 @@ def test_a_symbol_that_traded_nothing_since_we_began_listening_owes_nothing() ->
     ingest.reconnected()
     asyncio.run(ingest.backfill_pending())
     assert ids(sink) == [] and ingest.owed_trades() == 0
+
+
+@pytest.mark.timeout(10)  # the defect this guards against asked the history forever
+def test_a_history_that_does_not_reach_back_to_when_we_began_listening_ends_the_search() -> None:
+    # The exchange's history keeps only trades 30..49 (it restarted, or keeps little); we began
+    # listening before trade 10. The search must stop at the oldest it has, not ask forever.
+    real = trades("BTCUSDT", 50)
+    sink = FakeSink()
+    ingest = Feed(settings(), sink, Cursor(), rest=history_of(real, keeps=20))
+    ingest.reconnected(now_ms=listening_from(real, 10))
+    ingest.reconnected()
+
+    asyncio.run(ingest.backfill_pending())
+    assert ids(sink) == [t.id for t in real[30:]]
