@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BeforeValidator
 
-from k2.api import context, errors, filecache, manifests
+from k2.api import context, errors, filecache, manifests, metadata_cache
 from k2.api.cache import SnapshotCache
 from k2.api.deadline import DeadlineStore
 from k2.api.errors import ApiError
@@ -125,6 +125,7 @@ def create_app(settings: ApiSettings, store: TradeStore | None = None, health: H
             manifest_cache = manifests.install(settings.manifest_cache_entries)
             if manifest_cache is not None:
                 metrics.add_collector(manifest_cache.exposition)
+            metrics.add_collector(metadata_cache.install().exposition)
             file_cache = filecache.install(settings.file_cache_mb)
             if file_cache is not None:
                 metrics.add_collector(file_cache.exposition)
