@@ -27,7 +27,8 @@ def test_each_location_is_parsed_once_and_the_oldest_goes_first() -> None:
         return f"metadata of {input_file.location}"
 
     cache = MetadataCache(parse, max_entries=2)
-    assert [cache.table_metadata(File(x)) for x in ("a", "a", "b", "a", "c", "b")] == [
+    got: list[Any] = [cache.table_metadata(File(x)) for x in ("a", "a", "b", "a", "c", "b")]
+    assert got == [
         "metadata of a",
         "metadata of a",
         "metadata of b",
@@ -51,5 +52,5 @@ def test_on_a_real_catalog_a_commit_is_seen_at_once_and_repeats_are_not_parsed(t
     assert (cache.hits - hits, cache.misses - misses) == (1, 1)
     table.append(pa.Table.from_pylist(rows()[10:], schema=ARROW_SCHEMA))
     newer = catalog.load_table("market_data.trades")
-    assert newer.current_snapshot().snapshot_id != first.current_snapshot().snapshot_id
+    assert newer.metadata.current_snapshot_id != first.metadata.current_snapshot_id
     assert newer.scan().to_arrow().num_rows == 30
