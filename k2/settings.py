@@ -14,10 +14,10 @@ import sys
 import textwrap
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any, Self, cast
+from typing import Annotated, Any, Self, cast
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -232,6 +232,19 @@ def refuse(exc: SettingsError) -> int:
     for line in str(exc).splitlines():
         print(f"error: {line}", file=sys.stderr)
     return 2
+
+
+class KafkaSettings(K2Settings):
+    """Where the trades travel: the part of the ingest's and the consumer's settings they share."""
+
+    bootstrap: str = var("K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka's bootstrap servers, host:port[,...]")
+    registry_url: Annotated[str, AfterValidator(check_url)] = var(
+        "K2_SCHEMA_REGISTRY_URL", help="the schema registry (Confluent API)", example="http://127.0.0.1:18081"
+    )
+    topic: str = var("K2_TOPIC", "market.crypto.trades.binance", "the trades topic")
+    dlq_topic: str = var(
+        "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq", "where what cannot be taken goes, with the reason"
+    )
 
 
 KAFKA_RECONNECT: dict[str, int] = {

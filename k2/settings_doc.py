@@ -16,15 +16,16 @@ from k2.catalog import CatalogSettings
 from k2.consumer.settings import Settings as ConsumerSettings
 from k2.exchange.settings import ExchangeSettings
 from k2.ingest.settings import Settings as IngestSettings
-from k2.settings import K2Settings, bounds_text, default_text, is_secret
+from k2.settings import K2Settings, KafkaSettings, bounds_text, default_text, is_secret
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "settings.md"
 
 SECTIONS: tuple[tuple[str, str, type[K2Settings]], ...] = (
     ("exchange simulator", "`k2-exchange`, `python -m k2.exchange`", ExchangeSettings),
-    ("ingest", "`k2-ingest`, `python -m k2.ingest`", IngestSettings),
-    ("consumer", "`k2-consumer`, `python -m k2.consumer`; and the catalog's, below", ConsumerSettings),
+    ("ingest", "`k2-ingest`, `python -m k2.ingest`; and Kafka's, below", IngestSettings),
+    ("consumer", "`k2-consumer`, `python -m k2.consumer`; and Kafka's and the catalog's, below", ConsumerSettings),
     ("query API", "`k2-api`, `python -m k2.api`; and the catalog's, below", ApiSettings),
+    ("Kafka and the schema registry", "read by the ingest and the consumer", KafkaSettings),
     ("Iceberg catalog and object store", "read by the consumer and the query API", CatalogSettings),
 )
 
@@ -61,7 +62,8 @@ def document() -> str:
         "exit code 2 and one `error:` line per problem, naming the variable and an example.",
     ]
     for title, how, model in SECTIONS:
-        lines += ["", f"## {title}", "", f"{how}.", "", *table(model, own_only=model is not CatalogSettings)]
+        shared = model in (KafkaSettings, CatalogSettings)
+        lines += ["", f"## {title}", "", f"{how}.", "", *table(model, own_only=not shared)]
     return "\n".join(lines) + "\n"
 
 

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import BeforeValidator
 from pydantic_settings import NoDecode
 
 from k2.catalog import CatalogSettings
 from k2.names import DEFAULT_TABLE, TableId, check_table
-from k2.settings import check_url, var
+from k2.settings import KafkaSettings, var
 
 
-class Settings(CatalogSettings):
-    bootstrap: str = var("K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka's bootstrap servers, host:port[,...]")
-    registry_url: Annotated[str, AfterValidator(check_url)] = var(
-        "K2_SCHEMA_REGISTRY_URL", help="the schema registry (Confluent API)", example="http://127.0.0.1:18081"
-    )
-    topic: str = var("K2_TOPIC", "market.crypto.trades.binance", "the trades topic")
-    dlq_topic: str = var(
-        "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq", "where unreadable records go, with the reason"
-    )
+class Settings(CatalogSettings, KafkaSettings):
     group: str = var("K2_CONSUMER_GROUP", "k2-iceberg-writer-crypto-v2", "the consumer group")
     instance_id: str = var(
         "K2_CONSUMER_INSTANCE_ID", "k2-iceberg-writer-1", "static group member id: distinct per consumer of the group"

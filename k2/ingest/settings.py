@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_settings import NoDecode
 
 from k2.names import DEFAULT_EXCHANGE_NAME, DEFAULT_RECORD_NAME, check_exchange_name, check_record_name
-from k2.settings import K2Settings, check_url, check_ws_url, split_list, var
+from k2.settings import KafkaSettings, check_url, check_ws_url, split_list, var
 
 
 def _upper_list(value: Any) -> Any:
@@ -16,7 +16,7 @@ def _upper_list(value: Any) -> Any:
     return tuple(s.upper() for s in items) if isinstance(items, tuple) else items
 
 
-class Settings(K2Settings):
+class Settings(KafkaSettings):
     ws_url: Annotated[str, AfterValidator(check_ws_url)] = var(
         "K2_EXCHANGE_WS_URL", "wss://stream.binance.com:9443", "the exchange's WebSocket base URL"
     )
@@ -25,14 +25,6 @@ class Settings(K2Settings):
     )
     symbols: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_upper_list)] = var(
         "K2_SYMBOLS", "BTCUSDT,ETHUSDT,BNBUSDT", "the symbols streamed, comma-separated"
-    )
-    bootstrap: str = var("K2_KAFKA_BOOTSTRAP", "127.0.0.1:19092", "Kafka's bootstrap servers, host:port[,...]")
-    registry_url: Annotated[str, AfterValidator(check_url)] = var(
-        "K2_SCHEMA_REGISTRY_URL", help="the schema registry (Confluent API)", example="http://127.0.0.1:18081"
-    )
-    topic: str = var("K2_TOPIC", "market.crypto.trades.binance", "the trades topic")
-    dlq_topic: str = var(
-        "K2_DLQ_TOPIC", "market.crypto.trades.binance.dlq", "where malformed frames go, with the reason"
     )
     partitions: int = var("K2_TOPIC_PARTITIONS", 3, "partitions of each topic the ingest creates", ge=1)
     replication: int = var(

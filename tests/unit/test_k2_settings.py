@@ -117,8 +117,8 @@ def test_a_service_with_two_bad_values_prints_two_error_lines() -> None:
         cwd=REPO,
     )
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        "error: K2_SYMBOLS=' , ' is empty; e.g. K2_SYMBOLS=BTCUSDT,ETHUSDT,BNBUSDT",
-        "error: K2_SCHEMA_REGISTRY_URL is not set; e.g. K2_SCHEMA_REGISTRY_URL=http://127.0.0.1:18081",
+    assert sorted(result.stderr.splitlines()) == [
         "error: K2_INGEST_PORT=0 is below 1",
+        "error: K2_SCHEMA_REGISTRY_URL is not set; e.g. K2_SCHEMA_REGISTRY_URL=http://127.0.0.1:18081",
+        "error: K2_SYMBOLS=' , ' is empty; e.g. K2_SYMBOLS=BTCUSDT,ETHUSDT,BNBUSDT",
     ]
