@@ -10,13 +10,12 @@ and are left out, with the reason, when the consumer writes none.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-from harness.latency import RUN_STARTED, Percentiles, summarize
+from harness.latency import Percentiles, summarize
 from harness.probes.iceberg import Commit
 
 
@@ -173,13 +172,3 @@ def table_shape(table: Any) -> TableShape:
         manifests=len(manifests),
         data_files=sum((m.added_files_count or 0) + (m.existing_files_count or 0) for m in data),
     )
-
-
-def write_breakdown(path: Path, rate: float, figures: Mapping[str, Any], run_started: float = RUN_STARTED) -> None:
-    """reports/latency-breakdown.json: rate -> these figures, replaced (not merged) when written by
-    an earlier run, as latency.json is."""
-    existing: dict[str, Any] = {}
-    if path.exists() and path.stat().st_mtime >= run_started:
-        existing = json.loads(path.read_text() or "{}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**existing, f"{rate:g}": figures}, indent=2, sort_keys=True) + "\n")

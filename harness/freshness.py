@@ -26,14 +26,22 @@ from harness.breakdown import (
     breakdown_text,
     consumer_commits,
     table_shape,
-    write_breakdown,
 )
 from harness.checks import Verdict
 from harness.checks.freshness import never_older_than, no_gaps
 from harness.checks.latency import every_trade_within, p99_within
 from harness.endpoints import Endpoints
 from harness.history import History
-from harness.latency import STAGES, LatencyFigures, Percentiles, commit_times, figures, summarize, write_report
+from harness.latency import (
+    STAGES,
+    LatencyFigures,
+    Percentiles,
+    commit_times,
+    figures,
+    summarize,
+    write_rate,
+    write_report,
+)
 from harness.probes import iceberg
 from harness.probes.api import AgeSample, Envelope, TradePoller
 from harness.probes.iceberg import Commit
@@ -313,7 +321,7 @@ def report_latency(
         plots.histogram(list(fig.values["end_to_end"].values()), fig.spans.get("end_to_end"), name),
     )
     write_report(path, flow.rate, fig)
-    write_breakdown(breakdown_path, flow.rate, as_report(flow.commits, flow.shape, consumer, polls, since))
+    write_rate(breakdown_path, flow.rate, as_report(flow.commits, flow.shape, consumer, polls, since))
     return fig
 
 

@@ -144,10 +144,16 @@ latency.json written before belongs to another run and is replaced, not merged i
 
 
 def write_report(path: Path, rate: float, fig: LatencyFigures, run_started: float = RUN_STARTED) -> dict[str, Any]:
+    return write_rate(path, rate, fig.as_report(), run_started)
+
+
+def write_rate(path: Path, rate: float, section: Mapping[str, Any], run_started: float = RUN_STARTED) -> dict[str, Any]:
+    """A per-rate JSON report (latency.json, latency-breakdown.json) with this rate's section in
+    place of any earlier one of the same rate; a file written before this run is replaced."""
     existing: dict[str, Any] = {}
     if path.exists() and path.stat().st_mtime >= run_started:
         existing = json.loads(path.read_text() or "{}")
-    merged = merge_report(existing, rate, fig)
+    merged = {**existing, f"{rate:g}": dict(section)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
     return merged

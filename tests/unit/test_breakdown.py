@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from harness.breakdown import TableShape, as_report, breakdown_text, cadence, consumer_commits, write_breakdown
+from harness.breakdown import TableShape, as_report, breakdown_text, cadence, consumer_commits
+from harness.latency import write_rate
 from harness.probes.iceberg import Commit
 
 LOG = "\n".join(
@@ -62,10 +63,10 @@ def test_the_text_names_each_part_and_says_when_the_log_is_unreadable() -> None:
 def test_the_json_is_per_rate_and_an_earlier_runs_file_is_replaced(tmp_path: Path) -> None:
     path = tmp_path / "latency-breakdown.json"
     figures = as_report([commit(1000), commit(2000)], TableShape(1, 2, 3), consumer_commits(LOG), [0.1])
-    write_breakdown(path, 10, figures, run_started=0)
-    write_breakdown(path, 50, figures, run_started=0)
+    write_rate(path, 10, figures, run_started=0)
+    write_rate(path, 50, figures, run_started=0)
     assert sorted(json.loads(path.read_text())) == ["10", "50"]
     assert json.loads(path.read_text())["10"]["table"] == {"snapshots": 1, "manifests": 2, "data_files": 3}
     os.utime(path, (1, 1))  # written long before this run began
-    write_breakdown(path, 100, figures, run_started=2)
+    write_rate(path, 100, figures, run_started=2)
     assert sorted(json.loads(path.read_text())) == ["100"]
