@@ -9,9 +9,13 @@ about 5 to 10 minutes per run. Every `CHECK_EVERY` commits the consumer looks fo
 snapshot: the same rows, each exactly once, swapped atomically. A file reaching
 `SMALL_FILE_ROWS` is left alone from then on, so no rewrite reads more than that many rows.
 
-The snapshot carries the table's current offsets, so the newest snapshot still says where the
-consumer is. It runs on the loop's thread between commits: no other commit of this consumer
-can interleave, and another writer's commit makes it fail like any lost race (nothing changes).
+A compaction comes in two halves, so that it never holds up a commit: `prepare` reads the small
+files and writes their rows into one new file, on a thread of its own, from a table metadata it
+was handed (nothing of the table changes); `swap` then replaces them in the table, on the
+thread that commits, between two appends. The swap checks first that every file it deletes is
+still live (another writer may have compacted it meanwhile) and carries the table's current
+offsets, so the newest snapshot still says where the consumer is. Another writer's commit in
+between makes the swap fail like any lost race: nothing changes, the new file stays unreferenced.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.manifest import DataFile, DataFileContent, ManifestContent
+from pyiceberg.table.metadata import TableMetadata
 
 SMALL_FILE_ROWS = 50_000
 MIN_FILES = 16
@@ -43,6 +49,14 @@ class Plan:
         return sum(f.record_count for f in self.files)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A plan and the new data files that hold exactly its rows, written but not yet in the table."""
+
+    plan: Plan
+    new_files: tuple[DataFile, ...]
+
+
 def choose(
     files: Sequence[DataFile], small_rows: int = SMALL_FILE_ROWS, min_files: int = MIN_FILES, max_files: int = MAX_FILES
 ) -> Plan | None:
@@ -56,25 +70,28 @@ def choose(
     return Plan(tuple(small[:max_files]))
 
 
-def data_files(table: Any) -> list[DataFile]:
-    """The live data files of the table's current snapshot."""
-    snapshot = table.current_snapshot()
+def data_files(metadata: TableMetadata, io: FileIO) -> list[DataFile]:
+    """The live data files of the current snapshot of `metadata`."""
+    snapshot = metadata.current_snapshot()
     if snapshot is None:
         return []
     return [
         entry.data_file
-        for manifest in snapshot.manifests(table.io)
+        for manifest in snapshot.manifests(io)
         if manifest.content == ManifestContent.DATA
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=True)
     ]
 
 
-def rewrite(table: Any, plan: Plan, snapshot_properties: dict[str, str], transaction: Any) -> None:
-    """Replace the plan's files by one holding their rows, in one overwrite snapshot.
-    `transaction` makes the transaction (the writer's own, see writer.py)."""
+def prepare(metadata: TableMetadata, io: FileIO) -> Prepared | None:
+    """Choose the small files of `metadata`'s current snapshot and write their rows, sorted by
+    trade time, into one new file. None when too few are small."""
+    plan = choose(data_files(metadata, io))
+    if plan is None:
+        return None
 
     def read(f: DataFile) -> pa.Table:
-        with table.io.new_input(f.file_path).open() as stream:
+        with io.new_input(f.file_path).open() as stream:
             return pq.read_table(stream)
 
     with ThreadPoolExecutor(max_workers=8) as pool:  # small files: the object store's round trips dominate
@@ -84,8 +101,14 @@ def rewrite(table: Any, plan: Plan, snapshot_properties: dict[str, str], transac
         raise RuntimeError(
             f"compaction read {rows.num_rows} rows from {len(plan.files)} files whose manifests say {plan.rows}"
         )
+    return Prepared(plan, tuple(_dataframe_to_data_files(metadata, rows, io)))
+
+
+def swap(table: Any, prepared: Prepared, snapshot_properties: dict[str, str], transaction: Any) -> None:
+    """Replace the plan's files by the prepared ones in one overwrite snapshot. `transaction`
+    makes the transaction (the writer's own, see writer.py)."""
     with transaction(table) as tx, tx.update_snapshot(snapshot_properties=snapshot_properties).overwrite() as ow:
-        for f in plan.files:
+        for f in prepared.plan.files:
             ow.delete_data_file(f)
-        for new in _dataframe_to_data_files(tx.table_metadata, rows, table.io):
+        for new in prepared.new_files:
             ow.append_data_file(new)

@@ -1,4 +1,5 @@
-"""The consume -> batch -> commit loop, on a thread of its own."""
+"""The consume -> batch -> commit loop, on a thread of its own; commits run on the committer's
+(committer.py), one batch in flight while the loop reads the next."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from k2 import memory
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
-from k2.consumer.compaction import CHECK_EVERY
-from k2.consumer.rows import to_row, to_table
+from k2.consumer.committer import Batch, Committer, Outcome
+from k2.consumer.rows import to_row
 from k2.consumer.settings import Settings
 from k2.consumer.wire import WireDecoder, registry_lookup
-from k2.consumer.writer import IcebergWriter, StaleWriter
+from k2.consumer.writer import IcebergWriter
 from k2.settings import KAFKA_RECONNECT
 
 log = logging.getLogger("k2.consumer")
@@ -62,19 +63,26 @@ class ConsumerLoop:
         self.stats = Stats()
         self.stopping = threading.Event()
         self.started = threading.Event()
-        self.failing = False
         self.kafka_ok = False
         self.writer: IcebergWriter | None = None
+        self.committer: Committer | None = None
         self._rows: list[dict[str, Any]] = []
         self._next: dict[int, int] = {}
         self._base: dict[int, int | None] = {}
+        """Where the next batch begins, per partition: the table's offset, or the end of the batch in flight."""
         self._batch_started = 0.0
-        self._commits_since_compaction_check = CHECK_EVERY - 1  # look at the first commit: a backlog may wait
+        self._in_flight: Future[Outcome] | None = None
+
+    @property
+    def failing(self) -> bool:
+        """The last attempt to commit failed: not ready until one succeeds."""
+        return self.committer is not None and self.committer.failing
 
     # ------------------------------------------------------------------ set-up
     def _connect(self) -> tuple[Consumer, WireDecoder, Producer]:
         s = self.settings
         self.writer = self._retry(lambda: IcebergWriter(s.catalog, s.topic, s.table), "open the table")
+        self.committer = Committer(self.writer, self.stats, s.snapshots_kept, self.stopping)
         lookup = registry_lookup(SchemaRegistryClient({"url": self.settings.registry_url}))
         deserialize = WireDecoder(
             lambda schema_id: self._until_stopped(lambda: lookup(schema_id), f"fetch schema {schema_id}")
@@ -120,6 +128,7 @@ class ConsumerLoop:
             "kafka consumer hit a fatal error; replacing it",
             extra={"error": error.str(), "dropped_rows": len(self._rows)},
         )
+        self._settle(consumer, reseek=False)
         self._reset_batch()
         self.stats.assignment = []
         with contextlib.suppress(Exception):  # a fatal instance may refuse to leave cleanly
@@ -129,6 +138,7 @@ class ConsumerLoop:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Seek every assigned partition to the offset stored in the table: the only truth."""
         assert self.writer is not None
+        self._settle(consumer, reseek=False)  # the table must be read after the batch in flight lands
         committed = self._retry(self.writer.committed, "read committed offsets")
         self._reset_batch()
         for tp in partitions:
@@ -141,7 +151,9 @@ class ConsumerLoop:
         log.info("assigned", extra={"partitions": self.stats.assignment, "from": self._base})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Uncommitted rows of revoked partitions will be read again by their next owner.
+        # The batch in flight lands (or is refused by the table's offsets if the next owner was
+        # faster); the rows not yet handed over are read again by the partitions' next owner.
+        self._settle(consumer, reseek=False)
         self._reset_batch()
         self.stats.assignment = []
 
@@ -151,11 +163,19 @@ class ConsumerLoop:
     # ------------------------------------------------------------------ the loop
     def run(self) -> None:
         consumer, deserialize, dlq = self._connect()
+        assert self.committer is not None
         self.started.set()
         last_check = 0.0
+        caught_up = True  # the last poll brought all Kafka had
         try:
             while not self.stopping.is_set():
-                polled = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.1)
+                if self._in_flight is not None and (
+                    self._in_flight.done() or len(self._rows) >= self.settings.commit_max_rows
+                ):
+                    self._settle(consumer)  # waits only when the next batch is already full
+                if self._next and self._in_flight is None and self._due(caught_up):
+                    self._hand_over()
+                polled = consumer.consume(num_messages=CONSUME_BATCH, timeout=self._poll_timeout())
                 fatal = next((e for e in (m.error() for m in polled) if e is not None and is_fatal(e)), None)
                 if fatal is not None:
                     consumer = self._replace(consumer, fatal)
@@ -165,17 +185,62 @@ class ConsumerLoop:
                         self._take(msg, deserialize, dlq)
                 except Stopped:
                     break  # what was taken before is committed below; the rest is read again
-                if self._next and self._due(caught_up=len(polled) < CONSUME_BATCH):
-                    self._commit(consumer)
+                caught_up = len(polled) < CONSUME_BATCH  # the next turn hands the batch over if it is due
                 if time.monotonic() - last_check > 2:
                     self._observe(consumer)
                     last_check = time.monotonic()
                 dlq.poll(0)
+            self._settle(consumer, reseek=False)
             if self._next:
-                self._commit(consumer)  # one last attempt; if it fails the rows are read again
+                self._hand_over()  # one last attempt; if it fails the rows are read again
+                self._settle(consumer, reseek=False)
         finally:
+            self.stopping.set()  # also after a crash: a commit retrying in flight gives up
+            self.committer.close()
             dlq.flush(10)
             consumer.close()
+
+    def _hand_over(self) -> None:
+        """Give the batch to the committer; the next batch begins where it ends."""
+        assert self.committer is not None
+        new = dict(self._next)
+        age_ms = round((time.monotonic() - self._batch_started) * 1000, 1)
+        batch = Batch(self._rows, {p: self._base.get(p) for p in new}, new, age_ms)
+        self._base.update(new)
+        self._reset_batch()
+        self._in_flight = self.committer.submit(batch)
+
+    def _settle(self, consumer: Consumer, reseek: bool = True) -> None:
+        """Wait for the batch in flight, if any, and act on how it ended."""
+        future, self._in_flight = self._in_flight, None
+        if future is None:
+            return
+        outcome = future.result()
+        if outcome.committed is None:
+            # The batch read since rests on it: it goes too, and reading starts again at the table.
+            self._reset_batch()
+            if outcome.stale and reseek and not self.stopping.is_set():
+                self._reseek(consumer)
+            return
+        self.stats.committed_offsets = dict(outcome.committed)
+        # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(self.settings.topic, p, o) for p, o in outcome.batch.new.items()],
+                asynchronous=True,
+            )
+        except KafkaException as exc:  # e.g. the instance was fenced: the next poll says so, and it is replaced
+            log.warning("kafka offset commit (monitoring only) failed", extra={"error": str(exc)})
+
+    def _poll_timeout(self) -> float:
+        """How long a poll may wait for records: until the batch is due, or the commit in flight
+        may have landed, so neither waits on an idle poll."""
+        if self._in_flight is not None:
+            return 0.02
+        if not self._next:
+            return 0.1
+        due_in = self.settings.commit_interval_ms / 1000 - (time.monotonic() - self._batch_started)
+        return min(0.1, max(0.005, due_in))
 
     def _due(self, caught_up: bool) -> bool:
         age_ms = (time.monotonic() - self._batch_started) * 1000
@@ -210,90 +275,6 @@ class ConsumerLoop:
             dlq.produce(self.settings.dlq_topic, value=json.dumps(body).encode())
             self.stats.dead_lettered += 1
         self._next[partition] = offset + 1
-
-    def _commit(self, consumer: Consumer) -> None:
-        """Commit the batch with its offsets; on failure keep it and retry, unless it is stale."""
-        assert self.writer is not None
-        # how long the batch's oldest record had waited when its commit began: above the commit
-        # interval, the loop was busy elsewhere (the figure a latency tail is read against)
-        age_ms = round((time.monotonic() - self._batch_started) * 1000, 1)
-        rows, new = to_table(self._rows), dict(self._next)
-        base = {p: self._base.get(p) for p in new}
-        t0 = time.monotonic()
-        attempts = 0
-        while True:
-            try:
-                committed = self.writer.commit(rows, base, new)
-                break
-            except StaleWriter as exc:
-                self.stats.stale_batches += 1
-                log.warning("batch is stale, dropping it and re-seeking", extra={"error": str(exc)})
-                self._reseek(consumer)
-                return
-            except Exception as exc:  # object store or catalog away: keep the batch, try again
-                attempts += 1
-                self.failing = True
-                self.stats.failed_commit_attempts += 1
-                self.stats.last_error = f"commit: {type(exc).__name__}: {exc}"
-                log.warning("commit failed, retrying", extra={"error": self.stats.last_error, "rows": rows.num_rows})
-                if self.stopping.wait(min(0.5 * attempts, 5.0)):
-                    return  # stopping: the batch stays uncommitted and is read again after a restart
-        self.failing = False
-        self.stats.commits += 1
-        self.stats.committed_rows += rows.num_rows
-        self.stats.last_commit_ms = round((time.monotonic() - t0) * 1000, 1)
-        self.stats.committed_offsets = dict(committed)
-        log.info(
-            "committed",
-            extra={"rows": rows.num_rows, "ms": self.stats.last_commit_ms, "age_ms": age_ms, "retries": attempts},
-        )
-        self._base.update(new)
-        self._reset_batch()
-        self._expire()
-        self._compact()
-        memory.release()  # what the commit freed goes back to the system, not to an idle arena
-        # Kafka's own committed offsets are for monitoring tools only; the table is the truth.
-        try:
-            consumer.commit(
-                offsets=[TopicPartition(self.settings.topic, p, o) for p, o in new.items()], asynchronous=True
-            )
-        except KafkaException as exc:  # e.g. the instance was fenced: the next poll says so, and it is replaced
-            log.warning("kafka offset commit (monitoring only) failed", extra={"error": str(exc)})
-
-    def _expire(self) -> None:
-        """Keep the table's snapshot count bounded; a failure only delays it to a later commit."""
-        assert self.writer is not None
-        try:
-            expired = self.writer.expire(self.settings.snapshots_kept)
-        except Exception as exc:  # e.g. the object store away: the next commit tries again
-            log.warning("expiring old snapshots failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-            return
-        if expired:
-            self.stats.expired_snapshots += expired
-            log.info("expired old snapshots", extra={"expired": expired, "kept": self.settings.snapshots_kept})
-
-    def _compact(self) -> None:
-        """Every few commits, rewrite small files into one; a failure only delays it."""
-        assert self.writer is not None
-        self._commits_since_compaction_check += 1
-        if self._commits_since_compaction_check < CHECK_EVERY:
-            return
-        self._commits_since_compaction_check = 0
-        t0 = time.monotonic()
-        try:
-            plan = self.writer.compact()
-        except Exception as exc:  # object store away, or another writer won the race: try again later
-            log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-            return
-        if plan is None:
-            log.info("no compaction due", extra={"ms": round((time.monotonic() - t0) * 1000, 1)})
-        else:
-            self.stats.compactions += 1
-            self.stats.compacted_files += len(plan.files)
-            log.info(
-                "compacted small files",
-                extra={"files": len(plan.files), "rows": plan.rows, "ms": round((time.monotonic() - t0) * 1000, 1)},
-            )
 
     def _reseek(self, consumer: Consumer) -> None:
         assert self.writer is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -43,10 +44,13 @@ class _Transaction(Transaction):
         return self._memo
 
 
-def append(table: Any, rows: pa.Table, snapshot_properties: dict[str, str]) -> None:
-    """`table.append(rows)` in one commit, through the memoising transaction."""
+def append(table: Any, rows: pa.Table, snapshot_properties: dict[str, str], expire: Sequence[int] = ()) -> None:
+    """`table.append(rows)` in one commit, through the memoising transaction, dropping the
+    snapshots `expire` in the same commit: one metadata file written instead of two."""
     with _Transaction(table) as tx:
         tx.append(rows, snapshot_properties=snapshot_properties)
+        if expire:
+            ExpireSnapshots(transaction=tx).by_ids(list(expire)).commit()
 
 
 class StaleWriter(Exception):
@@ -58,6 +62,8 @@ class IcebergWriter:
         self.topic = topic
         self.conflicts = 0
         """Commits that lost a race with another writer of the table (each re-checked, never written twice)."""
+        self.expired = 0
+        """Snapshots the last commit expired."""
         self.catalog = catalog.load()
         self.table: Any = ensure_table(self.catalog, identifier)
 
@@ -66,14 +72,19 @@ class IcebergWriter:
         self.table = self.table.refresh()
         return offsets.latest(self.table.current_snapshot(), self.table.snapshot_by_id, OFFSETS_PROPERTY, self.topic)
 
-    def commit(self, rows: pa.Table, base: dict[int, int | None], new: offsets.Offsets) -> offsets.Offsets:
+    def commit(
+        self, rows: pa.Table, base: dict[int, int | None], new: offsets.Offsets, keep: int | None = None
+    ) -> offsets.Offsets:
         """Append `rows` in one snapshot whose offsets are the table's, moved to `new`.
 
         `base` is where each partition of the batch started. If the table moved any of them,
         the batch was (or will be) written by someone else: StaleWriter, nothing committed.
         A commit that loses a race fails (no silent retry, see TABLE_PROPERTIES) and is
-        re-checked the same way. Returns the offsets now committed.
+        re-checked the same way. With `keep`, the same commit expires the oldest snapshots
+        once there are too many (`expirable`); `self.expired` says how many.
+        Returns the offsets now committed.
         """
+        self.expired = 0
         for _ in range(5):
             table_offsets = self.committed()
             stale = offsets.stale_partitions(table_offsets, base, new)
@@ -83,40 +94,59 @@ class IcebergWriter:
                     f"since this batch started at {[base.get(p) for p in stale]}"
                 )
             merged = {**table_offsets, **new}
+            old = expirable(self.table.metadata, keep) if keep is not None else []
             try:
-                append(self.table, rows, {OFFSETS_PROPERTY: offsets.encode(self.topic, merged)})
+                append(self.table, rows, {OFFSETS_PROPERTY: offsets.encode(self.topic, merged)}, old)
+                self.expired = len(old)
                 return merged
             except CommitFailedException as exc:
                 self.conflicts += 1
                 log.warning("commit lost a race; re-checking offsets", extra={"error": str(exc)})
         raise CommitFailedException("commit kept losing races; giving up this attempt")
 
+    def prepare_compaction(self) -> compaction.Prepared | None:
+        """The slow half of a compaction (compaction.py): choose the small files of the table as
+        last seen and write their rows into one new file, without changing the table. Safe on
+        a thread of its own while this writer commits: it reads only a metadata it holds."""
+        return compaction.prepare(self.table.metadata, self.table.io)
+
+    def swap(self, prepared: compaction.Prepared) -> bool:
+        """The fast half: replace the prepared files by the new one in one overwrite snapshot,
+        if every one of them is still live (another writer may have compacted them meanwhile:
+        then nothing changes and False is returned; the new file is left unreferenced)."""
+        current = self.committed()  # also refreshes: the swap must build on the table as it is
+        live = {f.file_path for f in compaction.data_files(self.table.metadata, self.table.io)}
+        if not all(f.file_path in live for f in prepared.plan.files):
+            return False
+        compaction.swap(self.table, prepared, {OFFSETS_PROPERTY: offsets.encode(self.topic, current)}, _Transaction)
+        return True
+
     def compact(self) -> compaction.Plan | None:
         """Rewrite the table's small files into one when there are enough of them (compaction.py).
         Returns what was rewritten, or None when nothing was due."""
-        current = self.committed()  # also refreshes: the rewrite must build on the table as it is
-        plan = compaction.choose(compaction.data_files(self.table))
-        if plan is None:
+        self.committed()  # refresh: plan on the table as it is
+        prepared = self.prepare_compaction()
+        if prepared is None or not self.swap(prepared):
             return None
-        compaction.rewrite(self.table, plan, {OFFSETS_PROPERTY: offsets.encode(self.topic, current)}, _Transaction)
-        return plan
+        return prepared.plan
 
-    def expire(self, keep: int, slack: int = 20) -> int:
-        """Drop the oldest snapshots from the table's metadata once there are `keep + slack`.
-
-        Every commit copies the whole table metadata, so its cost grows with the number of
-        snapshots: 100 ms for a new table, 700 ms at 300 snapshots, which is most of a trade's
-        latency. Only metadata goes: every append's data files stay in the current snapshot.
-        Returns how many snapshots were expired.
-        """
-        snapshots = sorted(self.table.metadata.snapshots, key=lambda s: s.timestamp_ms)
-        if len(snapshots) < keep + slack:
-            return 0
-        current = self.table.current_snapshot()
-        old = [
-            s.snapshot_id
-            for s in snapshots[: len(snapshots) - keep]
-            if current is None or s.snapshot_id != current.snapshot_id
-        ]
-        ExpireSnapshots(transaction=_Transaction(self.table, autocommit=True)).by_ids(old).commit()
+    def expire(self, keep: int) -> int:
+        """Drop the oldest snapshots in a commit of their own (`expirable`); how many went."""
+        old = expirable(self.table.metadata, keep)
+        if old:
+            ExpireSnapshots(transaction=_Transaction(self.table, autocommit=True)).by_ids(old).commit()
         return len(old)
+
+
+def expirable(metadata: TableMetadata, keep: int, slack: int = 20) -> list[int]:
+    """The oldest snapshots to drop from the table's metadata once there are `keep + slack`.
+
+    Every commit copies the whole table metadata, so its cost grows with the number of
+    snapshots: 100 ms for a new table, 700 ms at 300 snapshots, which is most of a trade's
+    latency. Only metadata goes: every append's data files stay in the current snapshot.
+    """
+    snapshots = sorted(metadata.snapshots, key=lambda s: s.timestamp_ms)
+    if len(snapshots) < keep + slack:
+        return []
+    current = metadata.current_snapshot_id
+    return [s.snapshot_id for s in snapshots[: len(snapshots) - keep] if s.snapshot_id != current]

@@ -121,15 +121,51 @@ def test_compaction_rewrites_small_files_into_one_with_every_row_once_and_the_of
         at = start + 3 * i
         w.commit(rows(at, 3), {0: at or None}, {0: at + 3})
     before_rows = int(w.table.current_snapshot().summary.additional_properties["total-records"])
-    before_files = len(compaction.data_files(w.table))
+    before_files = len(compaction.data_files(w.table.metadata, w.table.io))
     plan = w.compact()
     assert plan is not None and len(plan.files) >= compaction.MIN_FILES
     after = w.table.refresh()
     summary = after.current_snapshot().summary
     assert summary.operation.value == "overwrite"
     assert int(summary.additional_properties["total-records"]) == before_rows
-    assert len(compaction.data_files(after)) == before_files - len(plan.files) + 1
+    assert len(compaction.data_files(after.metadata, after.io)) == before_files - len(plan.files) + 1
     assert w.committed()[0] == start + 3 * compaction.MIN_FILES  # the newest snapshot still holds the offsets
     ids = writer_rows(w)
     assert len(ids) == len(set(ids))
     assert {f"BINANCE-{i}" for i in range(start, start + 3 * compaction.MIN_FILES)} <= set(ids)
+
+
+def test_a_compaction_whose_files_were_rewritten_meanwhile_is_let_go_and_no_row_is_doubled(
+    endpoints: Endpoints,
+) -> None:
+    from k2.consumer import compaction
+
+    w = IcebergWriter(settings(endpoints), TOPIC)
+    start = w.committed().get(0) or 0
+    for i in range(compaction.MIN_FILES):
+        at = start + 2 * i
+        w.commit(rows(at, 2), {0: at or None}, {0: at + 2})
+    first, second = w.prepare_compaction(), w.prepare_compaction()  # both from the same table
+    assert first is not None and second is not None and first.plan == second.plan
+    assert w.swap(first)
+    assert not w.swap(second)  # its files are gone: swapping it in would write their rows twice
+    ids = writer_rows(w)
+    assert len(ids) == len(set(ids))
+    assert {f"BINANCE-{i}" for i in range(start, start + 2 * compaction.MIN_FILES)} <= set(ids)
+
+
+def test_old_snapshots_expire_in_the_commit_that_makes_them_due(endpoints: Endpoints) -> None:
+    w = IcebergWriter(settings(endpoints), TOPIC)
+    at, keep = w.committed().get(0) or 0, 10
+    for _ in range(40):  # at most keep + 20 commits until expiry is due, from any table
+        before = len(w.table.metadata.snapshots)
+        w.commit(rows(at, 1), {0: at or None}, {0: at + 1}, keep=keep)
+        at += 1
+        if w.expired:
+            break
+    assert before >= keep + 20 and w.expired == before - keep
+    table = w.table.refresh()
+    assert len(table.metadata.snapshots) == keep + 1  # the kept ones and this commit's own
+    assert w.committed()[0] == at
+    summary = table.current_snapshot().summary
+    assert summary.operation.value == "append" and summary.additional_properties["added-records"] == "1"

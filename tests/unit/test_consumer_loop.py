@@ -3,12 +3,15 @@ tells Kafka, and how it replaces a Kafka consumer that hit a fatal error."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from k2.consumer import compaction
+from k2.consumer.committer import Committer
 from k2.consumer.loop import ConsumerLoop, is_fatal
 from k2.consumer.rows import to_row
 from k2.consumer.settings import Settings
@@ -26,16 +29,28 @@ ENV = {
 
 # ------------------------------------------------------------------ the loop, on fakes
 class FakeWriter:
-    """Keeps commits in memory, with the real writer's stale check."""
+    """Keeps commits in memory, with the real writer's stale check. A commit waits for `gate`."""
 
     def __init__(self, table: dict[int, int]) -> None:
         self.table = dict(table)
         self.appends: list[int] = []  # rows per append
+        self.expired = 0
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.failures = 0  # the next commits that fail as if the object store were away
 
     def committed(self) -> dict[int, int]:
         return dict(self.table)
 
-    def commit(self, rows: Any, base: dict[int, int | None], new: dict[int, int]) -> dict[int, int]:
+    def commit(
+        self, rows: Any, base: dict[int, int | None], new: dict[int, int], keep: int | None = None
+    ) -> dict[int, int]:
+        self.entered.set()
+        assert self.gate.wait(10), "the test never let the commit through"
+        if self.failures:
+            self.failures -= 1
+            raise OSError("object store unreachable")
         if any(self.table.get(p) != base.get(p) for p in new):
             raise StaleWriter(f"table at {self.table}, batch began at {base}")
         self.table.update(new)
@@ -47,6 +62,7 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.assigned: list[TopicPartition] = []
         self.commits: list[list[TopicPartition]] = []
+        self.seeks: list[tuple[int, int]] = []
 
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.assigned = partitions
@@ -54,13 +70,25 @@ class FakeConsumer:
     def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         self.commits.append(offsets)
 
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.partition, tp.offset))
+
 
 def loop_with(table: dict[int, int]) -> tuple[ConsumerLoop, FakeWriter, FakeConsumer]:
     loop = ConsumerLoop(Settings.from_env(ENV))
     writer = FakeWriter(table)
     loop.writer = writer  # type: ignore[assignment]
+    loop.committer = Committer(writer, loop.stats, 60, loop.stopping)  # type: ignore[arg-type]
     loop._base = {p: o for p, o in table.items()}  # as after an assignment
+    loop.stats.assignment = sorted(table)
     return loop, writer, FakeConsumer()
+
+
+def read(loop: ConsumerLoop, size: int = 3) -> None:
+    """The loop takes `size` records of partition 0 after those it has."""
+    offset = loop._next.get(0) or loop._base.get(0) or 0
+    loop._rows += [record(offset + i) for i in range(size)]
+    loop._next = {0: offset + size}
 
 
 def record(i: int) -> dict[str, Any]:
@@ -87,12 +115,10 @@ def record(i: int) -> dict[str, Any]:
 
 
 def commit_batches(loop: ConsumerLoop, consumer: FakeConsumer, batches: int, size: int = 3) -> None:
-    offset = loop._base.get(0) or 0
     for _ in range(batches):
-        loop._rows = [record(offset + i) for i in range(size)]
-        offset += size
-        loop._next = {0: offset}
-        loop._commit(consumer)  # type: ignore[arg-type]
+        read(loop, size)
+        loop._hand_over()
+        loop._settle(consumer)  # type: ignore[arg-type]
 
 
 def test_the_correct_consumer_seeks_to_the_table_offsets() -> None:
@@ -109,6 +135,97 @@ def test_the_correct_consumer_commits_each_batch_once_then_tells_kafka() -> None
     assert writer.appends == [3] * 10
     assert writer.table == {0: 30}
     assert len(consumer.commits) == 10
+    assert (loop.stats.commits, loop.stats.committed_rows, loop.stats.committed_offsets) == (10, 30, {0: 30})
+
+
+def test_the_next_batch_is_read_while_one_is_in_flight_and_begins_where_it_ends() -> None:
+    loop, writer, consumer = loop_with({0: 0})
+    writer.gate.clear()
+    read(loop)
+    loop._hand_over()
+    assert writer.entered.wait(5)
+    read(loop)  # the loop goes on reading while the commit runs
+    assert loop._in_flight is not None and not loop._in_flight.done()
+    assert loop._next == {0: 6} and len(loop._rows) == 3 and loop._base == {0: 3}
+    writer.gate.set()
+    loop._settle(consumer)  # type: ignore[arg-type]
+    loop._hand_over()
+    loop._settle(consumer)  # type: ignore[arg-type]
+    assert writer.appends == [3, 3] and writer.table == {0: 6}
+    assert [[(tp.partition, tp.offset) for tp in c] for c in consumer.commits] == [[(0, 3)], [(0, 6)]]
+
+
+def test_a_stale_batch_in_flight_takes_the_batch_read_since_with_it_and_reading_starts_at_the_table() -> None:
+    loop, writer, consumer = loop_with({0: 0})
+    writer.gate.clear()
+    read(loop)
+    loop._hand_over()
+    assert writer.entered.wait(5)
+    read(loop)
+    writer.table[0] = 3  # another writer committed the same records first
+    writer.gate.set()
+    loop._settle(consumer)  # type: ignore[arg-type]
+    assert writer.appends == [] and loop.stats.stale_batches == 1
+    assert (loop._rows, loop._next, loop._base) == ([], {}, {0: 3})
+    assert consumer.seeks == [(0, 3)] and consumer.commits == []
+
+
+def test_a_failed_commit_is_retried_until_it_lands_and_nothing_after_it_goes_first() -> None:
+    loop, writer, consumer = loop_with({0: 0})
+    writer.failures = 1
+    read(loop)
+    loop._hand_over()
+    read(loop)
+    loop._settle(consumer)  # type: ignore[arg-type]
+    assert writer.appends == [3] and loop.stats.failed_commit_attempts == 1 and not loop.failing
+    loop._hand_over()
+    loop._settle(consumer)  # type: ignore[arg-type]
+    assert writer.appends == [3, 3] and writer.table == {0: 6}
+
+
+def test_stopping_while_a_commit_retries_gives_up_its_batch_and_the_one_read_since() -> None:
+    loop, writer, consumer = loop_with({0: 0})
+    writer.failures = 1000
+    read(loop)
+    loop._hand_over()
+    assert writer.entered.wait(5)
+    read(loop)
+    loop.stopping.set()
+    loop._settle(consumer, reseek=False)  # type: ignore[arg-type]
+    assert writer.appends == [] and writer.table == {0: 0}
+    assert (loop._rows, loop._next) == ([], {})  # both are read again after a restart
+
+
+class CompactingWriter(FakeWriter):
+    """A writer whose compaction is prepared only when the test lets it."""
+
+    def __init__(self, table: dict[int, int]) -> None:
+        super().__init__(table)
+        self.prepare_gate = threading.Event()
+        self.swaps: list[int] = []  # commits made when each swap ran
+
+    def prepare_compaction(self) -> compaction.Prepared:
+        assert self.prepare_gate.wait(10)
+        return compaction.Prepared(compaction.Plan(()), ())
+
+    def swap(self, prepared: compaction.Prepared) -> bool:
+        self.swaps.append(len(self.appends))
+        return True
+
+
+def test_a_compaction_being_prepared_never_holds_up_a_commit_and_is_swapped_in_after_one() -> None:
+    loop, _, consumer = loop_with({0: 0})
+    writer = CompactingWriter({0: 0})
+    loop.writer = writer  # type: ignore[assignment]
+    loop.committer = Committer(writer, loop.stats, 60, loop.stopping)  # type: ignore[arg-type]
+    commit_batches(loop, consumer, 5)  # the first commit starts preparing one: it waits on its gate
+    assert writer.appends == [3] * 5 and writer.swaps == []
+    writer.prepare_gate.set()
+    assert loop.committer._prepared is not None
+    loop.committer._prepared.result(timeout=5)
+    commit_batches(loop, consumer, 1)
+    assert writer.swaps == [6] and loop.stats.compactions == 1
+    loop.committer.close()
 
 
 class FatalError:
@@ -145,3 +262,21 @@ def test_a_consumer_that_hit_a_fatal_error_is_replaced_and_its_uncommitted_batch
     assert (loop._rows, loop._next) == ([], {})  # read again from the table's offsets by the new consumer
     assert writer.appends == [] and writer.table == {0: 10}
     assert loop.stats.consumer_replaced == 1 and "fenced" in loop.stats.last_error
+
+
+def test_the_committer_thread_runs_calls_in_order_and_hands_back_their_errors() -> None:
+    from k2.consumer.committer import Worker
+
+    worker, done = Worker("test"), list[int]()
+
+    def step(n: int) -> int:
+        done.append(n)
+        return n
+
+    first = worker.submit(lambda: step(1))
+    failed = worker.submit(lambda: 1 / 0)
+    last = worker.submit(lambda: step(3))
+    assert last.result(timeout=5) == 3 and first.result() == 1
+    assert isinstance(failed.exception(), ZeroDivisionError) and done == [1, 3]
+    worker.close(5)
+    assert worker._thread.daemon and not worker._thread.is_alive()
