@@ -8,6 +8,10 @@ parsed a moment before. A metadata file is never rewritten (a commit writes a ne
 new location), so what was parsed from one location is what would be parsed again. The
 lookup stays per request: whether a new snapshot exists is still asked every time.
 
+Right after a commit every request polling the API misses at once (one per symbol a trader
+watches); one of them parses the new file and the others wait for it, instead of all parsing it
+side by side on the same cores: the spike of answer times after each commit.
+
 `install()` wraps `FromInputFile.table_metadata` for this process only; the consumer, which
 writes metadata, never installs it. A few entries suffice: only the newest versions are read.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from prometheus_client.metrics_core import CounterMetricFamily, Metric
@@ -33,6 +38,7 @@ class MetadataCache:
         self.max_entries = max_entries
         self._lock = threading.Lock()
         self._held: OrderedDict[str, TableMetadata] = OrderedDict()
+        self._parsing: dict[str, Future[TableMetadata]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -44,12 +50,28 @@ class MetadataCache:
                 self._held.move_to_end(location)
                 self.hits += 1
                 return found
-            self.misses += 1
-        parsed = self._parse(input_file, *args, **kwargs)
+            pending = self._parsing.get(location)
+            if pending is None:
+                self.misses += 1
+                mine: Future[TableMetadata] = Future()
+                self._parsing[location] = mine
+            else:
+                self.hits += 1
+        if pending is not None:
+            return pending.result()  # parsed by the request that missed first (or its error)
+        try:
+            parsed = self._parse(input_file, *args, **kwargs)
+        except BaseException as exc:
+            with self._lock:
+                del self._parsing[location]
+            mine.set_exception(exc)
+            raise
         with self._lock:
             self._held[location] = parsed
+            del self._parsing[location]
             while len(self._held) > self.max_entries:
                 self._held.popitem(last=False)
+        mine.set_result(parsed)
         return parsed
 
     def exposition(self) -> list[Metric]:

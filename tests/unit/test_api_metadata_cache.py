@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
 from k2.api.metadata_cache import MetadataCache, install
@@ -38,6 +41,43 @@ def test_each_location_is_parsed_once_and_the_oldest_goes_first() -> None:
     ]
     assert parsed == ["a", "b", "c", "b"]
     assert (cache.hits, cache.misses) == (2, 4)
+
+
+def test_requests_that_miss_the_same_file_at_once_wait_for_one_parse() -> None:
+    release, parsing = threading.Event(), threading.Event()
+    parsed: list[str] = []
+
+    def parse(input_file: Any) -> Any:
+        parsed.append(input_file.location)
+        parsing.set()
+        assert release.wait(5)
+        return f"metadata of {input_file.location}"
+
+    cache = MetadataCache(parse)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(cache.table_metadata, File("new"))
+        assert parsing.wait(5)
+        others = [pool.submit(cache.table_metadata, File("new")) for _ in range(2)]
+        release.set()
+        got: list[Any] = [f.result(timeout=5) for f in (first, *others)]
+    assert got == ["metadata of new"] * 3 and parsed == ["new"]
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_a_parse_that_fails_fails_its_waiters_too_and_the_next_request_tries_again() -> None:
+    calls: list[str] = []
+
+    def parse(input_file: Any) -> Any:
+        calls.append(input_file.location)
+        if len(calls) == 1:
+            raise OSError("object store unreachable")
+        return "metadata"
+
+    cache = MetadataCache(parse)
+    with pytest.raises(OSError, match="unreachable"):
+        cache.table_metadata(File("x"))
+    again: Any = cache.table_metadata(File("x"))
+    assert again == "metadata" and calls == ["x", "x"]
 
 
 def test_on_a_real_catalog_a_commit_is_seen_at_once_and_repeats_are_not_parsed(tmp_path: Path) -> None:
