@@ -72,10 +72,10 @@ integration: setup ## integration tests on a stack of real services of their own
 features: setup ## behave features; starts (and stops) the stack if none is up
 	@$(BIN)/behave $(BEHAVE_ARGS)
 
-# The default features and the longer @slow scenarios in one run (one report); @target (our own
-# tighter latency target, not reliable on a 2-core machine) and @wip stay out.
+# The default features and the longer @slow scenarios in one run (one report); @wip stays out,
+# and @cluster runs on a profile of its own (features-cluster).
 features-all: setup ## every feature scenario, @slow included (what `make test` runs on the local stack)
-	@$(BIN)/behave --tags="not @target" --tags="not @wip" --tags="not @cluster" $(BEHAVE_ARGS)
+	@$(BIN)/behave --tags="not @wip" --tags="not @cluster" $(BEHAVE_ARGS)
 
 # A K2 the suite did not start, named differently in every contract name: the reference platform
 # runs from platforms/k2-renamed.yaml on a stack of its own (.stack-renamed), and the pipeline

@@ -15,29 +15,19 @@ Feature: Freshness
     When the exchange trades BTCUSDT, ETHUSDT and BNBUSDT for 10 seconds at <rate> trades per second in total
     Then within 30 seconds of the last trade, every trade is served exactly once
     And the end-to-end latency of every trade is at most 30 seconds
+    And the p99 end-to-end latency is at most <p99> seconds
     And while the trades flowed, the newest trade served was never older than <fresh> seconds
     And the served trade ids have no gaps
 
+    # The plan asks for 30 s; the p99 column is our own target, held in every run since the
+    # consumer commits off its consuming thread (docs/benchmarks.md).
     Examples: the loads of the plan
-      | rate | fresh |
-      | 10   | 5     |
-      | 50   | 5     |
-      | 100  | 5     |
+      | rate | fresh | p99 |
+      | 10   | 5     | 1.0 |
+      | 50   | 5     | 1.0 |
+      | 100  | 5     | 1.0 |
 
     @slow
     Examples: ten times the plan's highest load
-      | rate | fresh |
-      | 1000 | 10    |
-
-  # Our own target is met alone but not reliably under the suite's own load on a 2-core machine
-  # (p99 1.6-2.0 s in repeated runs of this scenario, 1.2 s with `harness measure`): --tags=@target.
-  @slow @target
-  Scenario Outline: At <rate> trades per second the latency also meets our own tighter target
-    When the exchange trades BTCUSDT, ETHUSDT and BNBUSDT for 10 seconds at <rate> trades per second in total
-    Then within 30 seconds of the last trade, every trade is served exactly once
-    And the end-to-end latency of every trade is at most 30 seconds
-    And the p99 end-to-end latency is at most 2 seconds
-
-    Examples: the plan's highest load
-      | rate |
-      | 100  |
+      | rate | fresh | p99 |
+      | 1000 | 10    | 5.0 |
