@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
@@ -72,6 +73,8 @@ class ConsumerLoop:
         """Where the next batch begins, per partition: the table's offset, or the end of the batch in flight."""
         self._batch_started = 0.0
         self._in_flight: Future[Outcome] | None = None
+        self._admin: AdminClient | None = None
+        """The watcher's own Kafka client (see `_watch`)."""
 
     @property
     def failing(self) -> bool:
@@ -164,8 +167,9 @@ class ConsumerLoop:
     def run(self) -> None:
         consumer, deserialize, dlq = self._connect()
         assert self.committer is not None
+        self._admin = AdminClient({"bootstrap.servers": self.settings.bootstrap, **KAFKA_RECONNECT})
+        threading.Thread(target=self._watch, name="k2-kafka-watch", daemon=True).start()
         self.started.set()
-        last_check = 0.0
         caught_up = True  # the last poll brought all Kafka had
         try:
             while not self.stopping.is_set():
@@ -186,9 +190,6 @@ class ConsumerLoop:
                 except Stopped:
                     break  # what was taken before is committed below; the rest is read again
                 caught_up = len(polled) < CONSUME_BATCH  # the next turn hands the batch over if it is due
-                if time.monotonic() - last_check > 2:
-                    self._observe(consumer)
-                    last_check = time.monotonic()
                 dlq.poll(0)
             self._settle(consumer, reseek=False)
             if self._next:
@@ -285,14 +286,29 @@ class ConsumerLoop:
             self._base[p] = stored
             consumer.seek(TopicPartition(self.settings.topic, p, stored if stored is not None else OFFSET_BEGINNING))
 
-    def _observe(self, consumer: Consumer) -> None:
+    def _watch(self, every_s: float = 2.0) -> None:
+        """Observe Kafka now and every `every_s` seconds, on a thread and a client of its own.
+        Not through the consumer: the broker answers a connection's requests in order, so while
+        the topic was idle these waited behind the consumer's pending fetch (up to
+        fetch.wait.max.ms each), and confluent-kafka lets one call at a time use a client: the
+        loop waited with them, and the last batch of a flow was handed over 2 s late."""
+        while True:
+            assert self._admin is not None
+            self._observe(self._admin)
+            if self.stopping.wait(every_s):
+                return
+
+    def _observe(self, admin: AdminClient) -> None:
         """Kafka reachable (for readiness) and lag behind the table's offsets (for status)."""
         try:
-            lag = {}
-            for p in self.stats.assignment:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(self.settings.topic, p), timeout=2)
-                lag[p] = max(0, high - (self._base.get(p) or 0))
-            consumer.list_topics(self.settings.topic, timeout=2)
+            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+            ends = admin.list_offsets(
+                {TopicPartition(self.settings.topic, p): latest for p in self.stats.assignment}, request_timeout=2
+            )
+            lag = {
+                tp.partition: max(0, f.result().offset - (self._base.get(tp.partition) or 0)) for tp, f in ends.items()
+            }
+            admin.list_topics(self.settings.topic, timeout=2)
             self.stats.lag = lag
             self.kafka_ok = True
         except Exception as exc:

@@ -4,11 +4,14 @@ tells Kafka, and how it replaces a Kafka consumer that hit a fatal error."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from k2.consumer import compaction
 from k2.consumer.committer import Committer
@@ -280,3 +283,36 @@ def test_the_committer_thread_runs_calls_in_order_and_hands_back_their_errors() 
     assert isinstance(failed.exception(), ZeroDivisionError) and done == [1, 3]
     worker.close(5)
     assert worker._thread.daemon and not worker._thread.is_alive()
+
+
+class WatchedAdmin:
+    """Answers the watcher: partition 0's end offset, and the topic's metadata."""
+
+    def __init__(self, end: int) -> None:
+        self.end = end
+        self.asked = threading.Event()
+
+    def list_offsets(self, specs: dict[TopicPartition, Any], request_timeout: float) -> dict[TopicPartition, Any]:
+        answers = {}
+        for tp in specs:
+            answer: Future[Any] = Future()
+            answer.set_result(SimpleNamespace(offset=self.end))
+            answers[tp] = answer
+        return answers
+
+    def list_topics(self, topic: str, timeout: float) -> object:
+        self.asked.set()
+        return object()
+
+
+def test_the_watcher_reports_lag_and_kafka_reachable_off_the_loop_and_stops_with_it() -> None:
+    loop, _, _ = loop_with({0: 30})
+    admin = WatchedAdmin(end=42)
+    loop._admin = cast(AdminClient, admin)
+    watcher = threading.Thread(target=loop._watch, args=(0.01,), daemon=True)
+    watcher.start()
+    assert admin.asked.wait(5)
+    loop.stopping.set()
+    watcher.join(5)
+    assert not watcher.is_alive()
+    assert loop.stats.lag == {0: 12} and loop.kafka_ok
