@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from k2.consumer.batching import CONSUME_BATCH, batch_due, waited_seconds
@@ -74,7 +74,7 @@ class ConsumerLoop:
         self._batch_started = 0.0
         self._in_flight: Future[Outcome] | None = None
         self._admin: AdminClient | None = None
-        """The watcher's own Kafka client (see `_watch`)."""
+        """The readiness watcher's own Kafka client (see `_watch`)."""
 
     @property
     def failing(self) -> bool:
@@ -170,6 +170,7 @@ class ConsumerLoop:
         self._admin = AdminClient({"bootstrap.servers": self.settings.bootstrap, **KAFKA_RECONNECT})
         threading.Thread(target=self._watch, name="k2-kafka-watch", daemon=True).start()
         self.started.set()
+        last_lag = 0.0
         caught_up = True  # the last poll brought all Kafka had
         try:
             while not self.stopping.is_set():
@@ -190,6 +191,9 @@ class ConsumerLoop:
                 except Stopped:
                     break  # what was taken before is committed below; the rest is read again
                 caught_up = len(polled) < CONSUME_BATCH  # the next turn hands the batch over if it is due
+                if time.monotonic() - last_lag > 2:
+                    self._observe_lag(consumer)
+                    last_lag = time.monotonic()
                 dlq.poll(0)
             self._settle(consumer, reseek=False)
             if self._next:
@@ -287,33 +291,34 @@ class ConsumerLoop:
             consumer.seek(TopicPartition(self.settings.topic, p, stored if stored is not None else OFFSET_BEGINNING))
 
     def _watch(self, every_s: float = 2.0) -> None:
-        """Observe Kafka now and every `every_s` seconds, on a thread and a client of its own.
-        Not through the consumer: the broker answers a connection's requests in order, so while
-        the topic was idle these waited behind the consumer's pending fetch (up to
-        fetch.wait.max.ms each), and confluent-kafka lets one call at a time use a client: the
-        loop waited with them, and the last batch of a flow was handed over 2 s late."""
+        """Ask Kafka whether it is reachable (for readiness) now and every `every_s` seconds, on a
+        thread and a client of its own. Not through the consumer: the broker answers a
+        connection's requests in order, so while the topic was idle the request waited behind the
+        consumer's pending fetch (up to fetch.wait.max.ms), and confluent-kafka lets one call at a
+        time use a client: the loop waited with it, and the last batch of a flow was handed over
+        2 s late."""
         while True:
             assert self._admin is not None
-            self._observe(self._admin)
+            try:
+                self._admin.list_topics(self.settings.topic, timeout=2)
+                self.kafka_ok = True
+            except Exception as exc:
+                self.kafka_ok = False
+                self.stats.last_error = f"kafka: {type(exc).__name__}: {exc}"
             if self.stopping.wait(every_s):
                 return
 
-    def _observe(self, admin: AdminClient) -> None:
-        """Kafka reachable (for readiness) and lag behind the table's offsets (for status)."""
-        try:
-            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-            ends = admin.list_offsets(
-                {TopicPartition(self.settings.topic, p): latest for p in self.stats.assignment}, request_timeout=2
-            )
-            lag = {
-                tp.partition: max(0, f.result().offset - (self._base.get(tp.partition) or 0)) for tp, f in ends.items()
-            }
-            admin.list_topics(self.settings.topic, timeout=2)
-            self.stats.lag = lag
-            self.kafka_ok = True
-        except Exception as exc:
-            self.kafka_ok = False
-            self.stats.last_error = f"kafka: {type(exc).__name__}: {exc}"
+    def _observe_lag(self, consumer: Consumer) -> None:
+        """Lag behind the table's offsets (for status), from the high watermarks the consumer's
+        own fetches brought: no request to the broker, so nothing for the loop to wait on. (An
+        admin client's ListOffsets kept failing with a stale leader epoch after a broker of a
+        cluster crashed.)"""
+        lag = {}
+        for p in self.stats.assignment:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(self.settings.topic, p), cached=True)
+            if high >= 0:  # negative: no fetch has brought it yet
+                lag[p] = max(0, high - (self._base.get(p) or 0))
+        self.stats.lag = lag
 
     def _until_stopped(self, fn: Callable[[], T], what: str) -> T:
         """`_retry`, but stopping raises Stopped, which no record-level handler takes for a bad record."""

@@ -4,13 +4,11 @@ tells Kafka, and how it replaces a Kafka consumer that hit a fatal error."""
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any, cast
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from k2.consumer import compaction
@@ -286,33 +284,49 @@ def test_the_committer_thread_runs_calls_in_order_and_hands_back_their_errors() 
 
 
 class WatchedAdmin:
-    """Answers the watcher: partition 0's end offset, and the topic's metadata."""
+    """Answers the watcher's metadata request, or fails it while Kafka is away."""
 
-    def __init__(self, end: int) -> None:
-        self.end = end
-        self.asked = threading.Event()
-
-    def list_offsets(self, specs: dict[TopicPartition, Any], request_timeout: float) -> dict[TopicPartition, Any]:
-        answers = {}
-        for tp in specs:
-            answer: Future[Any] = Future()
-            answer.set_result(SimpleNamespace(offset=self.end))
-            answers[tp] = answer
-        return answers
+    def __init__(self) -> None:
+        self.away = False
+        self.asked = threading.Semaphore(0)
 
     def list_topics(self, topic: str, timeout: float) -> object:
-        self.asked.set()
+        self.asked.release()
+        if self.away:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
         return object()
 
 
-def test_the_watcher_reports_lag_and_kafka_reachable_off_the_loop_and_stops_with_it() -> None:
+def test_the_watcher_says_whether_kafka_answers_off_the_loop_and_stops_with_it() -> None:
     loop, _, _ = loop_with({0: 30})
-    admin = WatchedAdmin(end=42)
+    admin = WatchedAdmin()
     loop._admin = cast(AdminClient, admin)
     watcher = threading.Thread(target=loop._watch, args=(0.01,), daemon=True)
     watcher.start()
-    assert admin.asked.wait(5)
+    assert admin.asked.acquire(timeout=5)
+    admin.away = True
+    for _ in range(2):  # the one that may have begun before, then one that saw Kafka away
+        assert admin.asked.acquire(timeout=5)
     loop.stopping.set()
     watcher.join(5)
     assert not watcher.is_alive()
-    assert loop.stats.lag == {0: 12} and loop.kafka_ok
+    assert not loop.kafka_ok and "kafka: KafkaException" in loop.stats.last_error
+
+
+class FetchedConsumer(FakeConsumer):
+    """High watermarks as the consumer's fetches brought them (-1001 before any fetch)."""
+
+    def __init__(self, highs: dict[int, int]) -> None:
+        super().__init__()
+        self.highs = highs
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool) -> tuple[int, int]:
+        assert cached, "the loop must never wait on the broker for lag"
+        return 0, self.highs.get(tp.partition, -1001)
+
+
+def test_lag_is_the_fetched_high_watermark_past_where_the_next_batch_begins() -> None:
+    loop, _, _ = loop_with({0: 30, 1: 5})
+    loop.stats.assignment = [0, 1, 2]
+    loop._observe_lag(cast(Consumer, FetchedConsumer({0: 42, 1: 5})))
+    assert loop.stats.lag == {0: 12, 1: 0}  # partition 2 not fetched yet: no figure rather than a wrong one
