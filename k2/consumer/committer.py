@@ -1,10 +1,11 @@
 """Table work off the consuming thread: batch commits on one thread, compaction on another.
 
 A commit takes about 100 ms, a compaction several hundred, and while either ran on the loop's
-thread every trade that arrived waited behind it: the tail of the latency was made of them. Now
-the loop hands a due batch to the committer and goes on reading; at most one batch is in flight,
-so commits stay in order and each batch's base is where the one before it ends. The loop waits
-for the batch in flight only when its next batch is full, on a rebalance and when it stops.
+thread every trade that arrived waited behind it. (The larger part of the old tail was the
+loop's Kafka checks, see `ConsumerLoop._watch`.) Now the loop hands a due batch to the
+committer and goes on reading; at most one batch is in flight, so commits stay in order and
+each batch's base is where the one before it ends. The loop waits for the batch in flight only
+when its next batch is full, on a rebalance and when it stops.
 
 The committer is the table's only writer in this process. Expiry rides in the commit that makes
 it due (one metadata file instead of two). A compaction is prepared on a thread of its own
