@@ -153,47 +153,39 @@ class Committer:
         return Outcome(batch, committed)
 
     def _compact(self) -> None:
-        """Swap in a compaction that is ready; otherwise, every few commits, start preparing one.
-        A failure only delays it."""
+        """Swap in a compaction that is ready; otherwise, every few commits, start preparing one."""
         if self._prepared is not None:
-            if not self._prepared.done():
-                return
-            future, self._prepared = self._prepared, None
-            try:
-                prepared, prepare_ms = future.result()
-            except Exception as exc:  # object store away: try again later
-                log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-                return
+            if self._prepared.done():
+                future, self._prepared = self._prepared, None
+                self._swap(future)
+            return
+        self._since_check += 1
+        if self._since_check >= compaction.CHECK_EVERY:
+            self._since_check = 0
+            self._prepared = self._compactor.submit(self._prepare)
+
+    def _swap(self, future: Future[tuple[compaction.Prepared | None, float]]) -> None:
+        """Swap a prepared compaction into the table; a failure only delays it to a later one."""
+        try:
+            prepared, prepare_ms = future.result()
             if prepared is None:
                 log.info("no compaction due", extra={"prepare_ms": prepare_ms})
                 return
             t0 = time.monotonic()
-            try:
-                swapped = self.writer.swap(prepared)
-            except Exception as exc:  # another writer won the race, or the store is away: nothing changed
-                log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-                return
-            ms = round((time.monotonic() - t0) * 1000, 1)
-            if not swapped:
-                log.info("compaction let go: its files were rewritten meanwhile", extra={"ms": ms})
-                return
-            self.stats.compactions += 1
-            self.stats.compacted_files += len(prepared.plan.files)
-            log.info(
-                "compacted small files",
-                extra={
-                    "files": len(prepared.plan.files),
-                    "rows": prepared.plan.rows,
-                    "ms": ms,
-                    "prepare_ms": prepare_ms,
-                },
-            )
+            swapped = self.writer.swap(prepared)
+        except Exception as exc:  # store away, or another writer won the race: nothing changed
+            log.warning("compaction failed", extra={"error": f"{type(exc).__name__}: {exc}"})
             return
-        self._since_check += 1
-        if self._since_check < compaction.CHECK_EVERY:
+        ms = round((time.monotonic() - t0) * 1000, 1)
+        if not swapped:
+            log.info("compaction let go: its files were rewritten meanwhile", extra={"ms": ms})
             return
-        self._since_check = 0
-        self._prepared = self._compactor.submit(self._prepare)
+        self.stats.compactions += 1
+        self.stats.compacted_files += len(prepared.plan.files)
+        log.info(
+            "compacted small files",
+            extra={"files": len(prepared.plan.files), "rows": prepared.plan.rows, "ms": ms, "prepare_ms": prepare_ms},
+        )
 
     # ------------------------------------------------------------------ on the compaction thread
     def _prepare(self) -> tuple[compaction.Prepared | None, float]:

@@ -121,22 +121,6 @@ class IcebergWriter:
         compaction.swap(self.table, prepared, {OFFSETS_PROPERTY: offsets.encode(self.topic, current)}, _Transaction)
         return True
 
-    def compact(self) -> compaction.Plan | None:
-        """Rewrite the table's small files into one when there are enough of them (compaction.py).
-        Returns what was rewritten, or None when nothing was due."""
-        self.committed()  # refresh: plan on the table as it is
-        prepared = self.prepare_compaction()
-        if prepared is None or not self.swap(prepared):
-            return None
-        return prepared.plan
-
-    def expire(self, keep: int) -> int:
-        """Drop the oldest snapshots in a commit of their own (`expirable`); how many went."""
-        old = expirable(self.table.metadata, keep)
-        if old:
-            ExpireSnapshots(transaction=_Transaction(self.table, autocommit=True)).by_ids(old).commit()
-        return len(old)
-
 
 def expirable(metadata: TableMetadata, keep: int, slack: int = 20) -> list[int]:
     """The oldest snapshots to drop from the table's metadata once there are `keep + slack`.

@@ -110,20 +110,30 @@ def test_a_commit_is_one_snapshot_on_top_of_the_last_with_its_rows_and_offsets(e
     assert sorted(i for i in writer_rows(w) if i in added) == sorted(added)
 
 
+def commit_small_files(w: IcebergWriter, rows_each: int) -> int:
+    """Commit enough small batches for a compaction to be due; returns the first offset."""
+    from k2.consumer import compaction
+
+    start = w.committed().get(0) or 0
+    for i in range(compaction.MIN_FILES):
+        at = start + rows_each * i
+        w.commit(rows(at, rows_each), {0: at or None}, {0: at + rows_each})
+    return start
+
+
 def test_compaction_rewrites_small_files_into_one_with_every_row_once_and_the_offsets_kept(
     endpoints: Endpoints,
 ) -> None:
     from k2.consumer import compaction
 
     w = IcebergWriter(settings(endpoints), TOPIC)
-    start = w.committed().get(0) or 0
-    for i in range(compaction.MIN_FILES):
-        at = start + 3 * i
-        w.commit(rows(at, 3), {0: at or None}, {0: at + 3})
+    start = commit_small_files(w, 3)
     before_rows = int(w.table.current_snapshot().summary.additional_properties["total-records"])
     before_files = len(compaction.data_files(w.table.metadata, w.table.io))
-    plan = w.compact()
-    assert plan is not None and len(plan.files) >= compaction.MIN_FILES
+    prepared = w.prepare_compaction()
+    assert prepared is not None and w.swap(prepared)
+    plan = prepared.plan
+    assert len(plan.files) >= compaction.MIN_FILES
     after = w.table.refresh()
     summary = after.current_snapshot().summary
     assert summary.operation.value == "overwrite"
@@ -141,10 +151,7 @@ def test_a_compaction_whose_files_were_rewritten_meanwhile_is_let_go_and_no_row_
     from k2.consumer import compaction
 
     w = IcebergWriter(settings(endpoints), TOPIC)
-    start = w.committed().get(0) or 0
-    for i in range(compaction.MIN_FILES):
-        at = start + 2 * i
-        w.commit(rows(at, 2), {0: at or None}, {0: at + 2})
+    start = commit_small_files(w, 2)
     first, second = w.prepare_compaction(), w.prepare_compaction()  # both from the same table
     assert first is not None and second is not None and first.plan == second.plan
     assert w.swap(first)

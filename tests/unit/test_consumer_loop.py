@@ -139,12 +139,17 @@ def test_the_correct_consumer_commits_each_batch_once_then_tells_kafka() -> None
     assert (loop.stats.commits, loop.stats.committed_rows, loop.stats.committed_offsets) == (10, 30, {0: 30})
 
 
-def test_the_next_batch_is_read_while_one_is_in_flight_and_begins_where_it_ends() -> None:
-    loop, writer, consumer = loop_with({0: 0})
+def hold_in_flight(loop: ConsumerLoop, writer: FakeWriter) -> None:
+    """Hand a batch of 3 over and hold its commit until the test opens `writer.gate`."""
     writer.gate.clear()
     read(loop)
     loop._hand_over()
     assert writer.entered.wait(5)
+
+
+def test_the_next_batch_is_read_while_one_is_in_flight_and_begins_where_it_ends() -> None:
+    loop, writer, consumer = loop_with({0: 0})
+    hold_in_flight(loop, writer)
     read(loop)  # the loop goes on reading while the commit runs
     assert loop._in_flight is not None and not loop._in_flight.done()
     assert loop._next == {0: 6} and len(loop._rows) == 3 and loop._base == {0: 3}
@@ -158,10 +163,7 @@ def test_the_next_batch_is_read_while_one_is_in_flight_and_begins_where_it_ends(
 
 def test_a_stale_batch_in_flight_takes_the_batch_read_since_with_it_and_reading_starts_at_the_table() -> None:
     loop, writer, consumer = loop_with({0: 0})
-    writer.gate.clear()
-    read(loop)
-    loop._hand_over()
-    assert writer.entered.wait(5)
+    hold_in_flight(loop, writer)
     read(loop)
     writer.table[0] = 3  # another writer committed the same records first
     writer.gate.set()
