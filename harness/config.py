@@ -20,6 +20,22 @@ class ConfigError(ValueError):
     """A run setting is malformed; the message names it and shows a valid example."""
 
 
+# The least p99 end-to-end latency a freshness row is held to, per driver, whatever its sentence
+# says. Under Docker Compose every service runs under a CPU cap of one core or less, behind Docker's
+# network and health checks, and the suite polls the API through a published port: over 13
+# freshness runs there the p99 ran 0.76 to 1.63 s (6 runs above 1 s), where 18 runs of the local
+# stack ran 0.72 to 0.95 s, and the sentence's 1 s failed a CI run of the compose stack that was far
+# inside the plan's 30 s (docs/benchmarks.md, "The p99 target on the compose stack").
+P99_FLOOR = {"compose": 2.0}
+
+
+@dataclass(frozen=True)
+class P99Target:
+    seconds: float
+    why: str
+    """Where the target came from, for the verdict."""
+
+
 def _bool(name: str, raw: str) -> bool:
     value = raw.strip().lower()
     if value in TRUE:
@@ -63,6 +79,8 @@ class RunConfig:
     """Driver compose only: the compose file (-D compose_file=...); empty means compose/docker-compose.yml."""
     endpoints: str = ""
     """Driver external only: the endpoints file of the K2 to verify (-D endpoints=FILE)."""
+    p99_target: float | None = None
+    """-D p99_target=N: the p99 end-to-end target of every freshness row, instead of its sentence's."""
 
     @staticmethod
     def from_sources(
@@ -90,6 +108,10 @@ class RunConfig:
         multiplier = _number("timeout_multiplier", get("timeout_multiplier", "1.0"), float, "2.5")
         if multiplier <= 0:
             raise ConfigError(f"timeout_multiplier={multiplier} must be above 0; use e.g. -D timeout_multiplier=2")
+        p99 = get("p99_target", "")
+        p99_target = _number("p99_target", p99, float, "2") if p99.strip() else None
+        if p99_target is not None and p99_target <= 0:
+            raise ConfigError(f"p99_target={p99_target:g} must be above 0; use e.g. -D p99_target=2")
         return RunConfig(
             driver=driver,
             profile=get("profile", "infra"),
@@ -99,6 +121,7 @@ class RunConfig:
             rates=_rates(get("rates", "")),
             compose_file=get("compose_file", ""),
             endpoints=endpoints,
+            p99_target=p99_target,
         )
 
     def skip_reason(self, params: Mapping[str, str]) -> str | None:
@@ -111,6 +134,23 @@ class RunConfig:
             if rate not in self.rates:
                 return f"rate {params['rate']} is not in -D rates={','.join(f'{r:g}' for r in self.rates)}"
         return None
+
+    def p99(self, sentence: float) -> P99Target:
+        """The p99 target a freshness row is held to: -D p99_target, else its sentence's, raised to
+        the driver's floor (P99_FLOOR)."""
+        if self.p99_target is not None:
+            return P99Target(self.p99_target, f"-D p99_target={self.p99_target:g}; the sentence says {sentence:g} s")
+        floor = P99_FLOOR.get(self.driver, 0.0)
+        if floor > sentence:
+            return P99Target(floor, f"the {self.driver} stack's floor; the sentence says {sentence:g} s")
+        return P99Target(sentence, "as the sentence says")
+
+    def p99_setting(self) -> str:
+        """How this run sets p99 targets, for the report's front page."""
+        if self.p99_target is not None:
+            return f"{self.p99_target:g} s (-D p99_target)"
+        floor = P99_FLOOR.get(self.driver)
+        return "as written" if floor is None else f"as written, at least {floor:g} s ({self.driver} stack)"
 
     def budget(self, seconds: float) -> float:
         """A time budget stated in a scenario, stretched for slow machines."""

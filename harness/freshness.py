@@ -30,6 +30,7 @@ from harness.breakdown import (
 from harness.checks import Verdict
 from harness.checks.freshness import never_older_than, no_gaps
 from harness.checks.latency import every_trade_within, p99_within
+from harness.config import P99Target
 from harness.endpoints import Endpoints
 from harness.history import History
 from harness.latency import (
@@ -55,24 +56,6 @@ Key = tuple[str, str]
 LATENCY_JSON = REPO_ROOT / "reports" / "latency.json"
 BREAKDOWN_JSON = REPO_ROOT / "reports" / "latency-breakdown.json"
 POLL_EVERY = 0.1
-
-
-class SettingError(ValueError):
-    """A -D setting of this feature is malformed; the message shows a valid one."""
-
-
-def setting(userdata: Mapping[str, str], name: str, default: float) -> float:
-    """A positive number from behave userdata (-D name=value), else the default."""
-    raw = userdata.get(name)
-    if raw is None or not str(raw).strip():
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(f"{name}={raw!r} is not a number; use e.g. -D {name}={default:g}") from None
-    if value <= 0:
-        raise SettingError(f"{name}={raw!r} must be above 0; use e.g. -D {name}={default:g}")
-    return value
 
 
 def symbols_in(text: str) -> list[str]:
@@ -278,8 +261,8 @@ class Flow:
     def every_trade_within(self, seconds: float) -> Verdict:
         return every_trade_within(self.latency(), seconds)
 
-    def p99_within(self, seconds: float) -> Verdict:
-        return p99_within(self.latency(), seconds)
+    def p99_within(self, target: P99Target) -> Verdict:
+        return p99_within(self.latency(), target.seconds, target.why)
 
     def freshness(self) -> Freshness:
         return freshness(self.poller.samples(), flow_windows(self.history.first_seen, self.keys()))

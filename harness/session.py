@@ -71,6 +71,7 @@ def write_report_environment(
         "driver": config.driver,
         "target": target.name,
         "timeout.multiplier": config.timeout_multiplier,
+        "p99.target": config.p99_setting(),
         **{f"version.{k}": v for k, v in versions.items()},
     }
     results.mkdir(parents=True, exist_ok=True)

@@ -27,10 +27,14 @@ def every_trade_within(fig: LatencyFigures, seconds: float, span: str = "end_to_
     )
 
 
-def p99_within(fig: LatencyFigures, seconds: float, span: str = "end_to_end") -> Verdict:
+def p99_within(fig: LatencyFigures, seconds: float, why: str = "", span: str = "end_to_end") -> Verdict:
+    """`why`: where the target came from, when not from the sentence alone."""
     p = fig.spans.get(span)
     return Verdict(
-        f"p99 {span.replace('_', ' ')} latency at most {seconds:g} s; " + (str(p) if p else "nothing measured"),
+        f"p99 {span.replace('_', ' ')} latency at most {seconds:g} s"
+        + (f" ({why})" if why else "")
+        + "; "
+        + (str(p) if p else "nothing measured"),
         valid=p is not None and p.p99 <= seconds,
         counts={
             "trades": fig.trades,

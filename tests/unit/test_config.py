@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from harness.config import ConfigError, RunConfig
+from harness.config import P99_FLOOR, ConfigError, P99Target, RunConfig
 
 
 def test_defaults_with_a_random_seed_that_is_never_zero() -> None:
@@ -32,6 +32,8 @@ def test_userdata_wins_over_the_environment() -> None:
         ({"keep_stack": "maybe"}, "keep_stack='maybe' is not a yes/no value"),
         ({"rates": "10,fast"}, "rates='10,fast' is not a list of trades per second"),
         ({"rates": "0"}, "use e.g. -D rates=10,50,100"),
+        ({"p99_target": "fast"}, "p99_target='fast' is not a number; use e.g. -D p99_target=2"),
+        ({"p99_target": "0"}, "p99_target=0 must be above 0"),
     ],
 )
 def test_bad_settings_name_themselves(userdata: dict[str, str], message: str) -> None:
@@ -51,3 +53,17 @@ def test_rates_select_the_examples_rows_that_run() -> None:
     assert only.skip_reason({"rate": "100"}) is None
     assert only.skip_reason({"rate": "10"}) == "rate 10 is not in -D rates=100"
     assert only.skip_reason({"service": "kafka"}) is None  # rows without a rate always run
+
+
+def test_a_p99_target_is_the_sentences_unless_set_or_below_the_stacks_floor() -> None:
+    local = RunConfig.from_sources({}, env={})
+    assert local.p99(1.0) == P99Target(1.0, "as the sentence says")
+    assert local.p99_setting() == "as written"
+    compose = RunConfig.from_sources({"driver": "compose"}, env={})
+    assert compose.p99(1.0) == P99Target(P99_FLOOR["compose"], "the compose stack's floor; the sentence says 1 s")
+    assert compose.p99(5.0).seconds == 5.0  # a floor never tightens a row
+    assert compose.p99_setting() == f"as written, at least {P99_FLOOR['compose']:g} s (compose stack)"
+    given = RunConfig.from_sources({"driver": "compose", "p99_target": " 0.5 "}, env={})
+    assert given.p99(5.0) == P99Target(0.5, "-D p99_target=0.5; the sentence says 5 s")
+    assert given.p99_setting() == "0.5 s (-D p99_target)"
+    assert RunConfig.from_sources({"p99_target": " "}, env={}).p99_target is None

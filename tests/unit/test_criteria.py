@@ -201,6 +201,19 @@ def test_a_criterion_of_another_driver_or_of_the_default_run_only_says_why_it_di
     assert judge(timed, slow_run, None).result == f"{NOT_RUN} (it ran @slow scenarios, so it is not the default run)"
 
 
+def test_our_own_p99_target_is_judged_only_where_the_rows_held_their_own_1_s() -> None:
+    own = next(c for c in CRITERIA if c.text.startswith("our own target: p99"))
+    row = scenario("At 10 trades per second every trade is served within the SLA and the data stays fresh", "Freshness")
+
+    def on(driver: str, p99: str) -> str:
+        run = RunResults(Path("r"), (row,), {"driver": driver, "git.sha": "abc1234", "p99.target": p99})
+        return judge(own, run, None).result
+
+    assert on("compose", "as written, at least 2 s (compose stack)").startswith(f"{NOT_RUN} (driver compose, not local")
+    assert on("local", "3 s (-D p99_target)") == f"{NOT_RUN} (p99.target 3 s (-D p99_target), not as written)"
+    assert not on("local", "as written").startswith(NOT_RUN)
+
+
 def test_a_figure_over_its_bound_is_not_met() -> None:
     timed = Criterion("under 5 minutes", (Scenarios("Recovery"),), (WallTime(300),))
     slow = run_of(scenario("a", start=0, stop=10_000), scenario("b", start=250_000, stop=316_000))

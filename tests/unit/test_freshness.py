@@ -3,7 +3,7 @@ from collections.abc import Hashable
 import pytest
 
 from harness.checks.freshness import id_gaps, never_older_than, no_gaps
-from harness.freshness import SettingError, flow_windows, freshness, setting, symbols_in
+from harness.freshness import flow_windows, freshness, symbols_in
 from harness.probes.api import AgeSample, SymbolWatch, iso, micros
 from harness.workload.exchange import Emission
 
@@ -108,17 +108,7 @@ def test_an_empty_answer_is_no_sample() -> None:
     assert watch.samples == [] and watch.cursor == 5
 
 
-# ---------------------------------------------------------------- wording and settings
+# ---------------------------------------------------------------- wording
 def test_symbols_in_a_sentence() -> None:
     assert symbols_in("BTCUSDT, ETHUSDT and BNBUSDT") == ["BTCUSDT", "ETHUSDT", "BNBUSDT"]
     assert symbols_in("BTCUSDT") == ["BTCUSDT"]
-
-
-def test_a_setting_defaults_parses_and_refuses_nonsense() -> None:
-    assert setting({}, "p99_target", 2.0) == 2.0
-    assert setting({"p99_target": " "}, "p99_target", 2.0) == 2.0
-    assert setting({"p99_target": "3.5"}, "p99_target", 2.0) == 3.5
-    with pytest.raises(SettingError, match="-D p99_target=2"):
-        setting({"p99_target": "fast"}, "p99_target", 2.0)
-    with pytest.raises(SettingError):
-        setting({"p99_target": "0"}, "p99_target", 2.0)

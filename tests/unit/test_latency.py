@@ -78,6 +78,10 @@ def test_p99_target() -> None:
     assert p99_within(fig, 1.5).valid
     verdict = p99_within(fig, 1.0)
     assert not verdict.valid and "p99=1.400s" in verdict.check
+    assert (
+        "at most 2 s (the compose stack's floor; the sentence says 1 s);"
+        in p99_within(fig, 2.0, "the compose stack's floor; the sentence says 1 s").check
+    )
 
 
 # ---------------------------------------------------------------- snapshot -> commit time
