@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from k2.api import settings as api_settings
-from k2.settings import SettingsError, describe, prog, refuse
+from k2 import memory
+
+memory.settle()  # before pyarrow is imported and any thread starts
+
+from k2.api import settings as api_settings  # noqa: E402
+from k2.settings import SettingsError, describe, prog, refuse  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             "s3_endpoint": settings.catalog.s3_endpoint,
         },
     )
+    memory.release_every(2.0)
     # log_config=None: uvicorn keeps the JSON handler installed above instead of its own format
     uvicorn.run(
         create_app(settings),

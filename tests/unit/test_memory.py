@@ -39,3 +39,19 @@ def test_glibc_functions_are_found_on_linux_glibc() -> None:
         pytest.skip("not glibc")
     assert memory._LIBC is not None
     memory.release()  # returns nothing; must not raise
+
+
+def test_release_every_trims_on_its_period_until_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    trims = threading.Semaphore(0)
+    monkeypatch.setattr(memory, "release", trims.release)
+    stop = memory.release_every(0.01)
+    try:
+        assert all(trims.acquire(timeout=5) for _ in range(3)), "three trims within 5 s"
+    finally:
+        stop.set()
+    threads = [t for t in threading.enumerate() if t.name == "memory-release"]
+    for t in threads:
+        t.join(timeout=5)
+    assert not any(t.is_alive() for t in threads)
