@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.allure_results import RunResults, ScenarioResult
-from harness.config import AS_WRITTEN
 from harness.criteria_figures import (
     AttachedNumber,
     Counts,
@@ -222,10 +221,11 @@ CRITERIA: tuple[Criterion, ...] = (
             )
             for rate in PLAN_RATES
         ),
-        (LatencyPercentiles(),),
-        # judged where the rows were held to their own 1 s: not under -D p99_target, not on a
-        # stack with a floor above it (harness.config.P99_FLOOR)
-        environment={"driver": "local", "p99.target": AS_WRITTEN},
+        # judged from the figures, not from the rows' p99 step: the rows hold every run to 2 s,
+        # the bound that held on every machine we measured; 1 s did not (docs/benchmarks.md,
+        # "Our own 1 s target, machine to machine")
+        (LatencyPercentiles(p99_limit=1.0),),
+        environment={"driver": "local"},
     ),
     Criterion(
         "the real exchange's behaviour is handled",

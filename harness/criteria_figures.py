@@ -150,23 +150,33 @@ class MemoryPeaks:
 
 @dataclass(frozen=True)
 class LatencyPercentiles:
-    """p99 and p50 per rate from this run's latency.json."""
+    """p99 and p50 per rate from this run's latency.json; with `p99_limit`, a p99 above it misses
+    the criterion (a target the run reports on without failing a scenario)."""
 
     rates: tuple[str, ...] = PLAN_RATES
     span: str = "end_to_end"
+    p99_limit: float | None = None
 
     def __call__(self, evidence: Evidence) -> Shown | None:
         if evidence.latency is None:
             return Shown("no latency.json of this run")
 
+        def value(rate: str, p: str) -> float | None:
+            found = evidence.latency.get(rate, {}).get(self.span, {}).get(p) if evidence.latency else None
+            return None if found is None else float(found)
+
         def cell(rate: str, p: str) -> str:
-            value = evidence.latency.get(rate, {}).get(self.span, {}).get(p) if evidence.latency else None
-            return "–" if value is None else f"{value:.2f}"
+            found = value(rate, p)
+            return "–" if found is None else f"{found:.2f}"
 
         rates = " / ".join(self.rates)
         p99 = " / ".join(cell(r, "p99") for r in self.rates)
         p50 = " / ".join(cell(r, "p50") for r in self.rates)
-        return Shown(f"p99 {p99} s, p50 {p50} s at {rates} trades/s")
+        text = f"p99 {p99} s, p50 {p50} s at {rates} trades/s"
+        measured = [v for v in (value(r, "p99") for r in self.rates) if v is not None]
+        if self.p99_limit is None or not measured:
+            return Shown(text)
+        return Shown(f"{text} (limit p99 {self.p99_limit:g} s)", all(v <= self.p99_limit for v in measured))
 
 
 @dataclass(frozen=True)
